@@ -1,0 +1,54 @@
+/**
+ * Every limit in one place (STYLE.md §5). Relationships between them are asserted at load,
+ * so a bad edit fails at start-up, not in production.
+ */
+import { assert } from "./assert.ts";
+
+// Lock inputs (SPEC.md §2).
+export const resourceBytesMax = 512;
+export const ownerBytesMax = 256;
+export const expiresMsMin = 1;
+export const expiresMsMax = 2_147_483_647;
+
+// HTTP.
+export const httpPortDefault = 2070;
+export const peerPortDefault = 2071;
+export const httpBodyBytesMax = 16 * 1024;
+
+// Framing (peer and client binary protocol): 4-byte length prefix, then msgpack.
+export const frameBytesMax = 16 * 1024 * 1024;
+
+// Raft timing, in ticks of tickMs.
+export const tickMs = 50;
+export const heartbeatTicks = 1;
+export const electionTicks = 10;
+
+// Raft flow control.
+export const entriesPerMessageMax = 512;
+export const inflightMessagesMax = 256;
+export const pendingProposalsMax = 100_000;
+
+// Multi-Raft.
+export const partitionsDefault = 16;
+export const partitionsMax = 1024;
+
+// Snapshots: take one every this many applied entries, keep this many entries behind it.
+export const snapshotEntries = 10_000;
+export const compactionLagEntries = 1_000;
+
+// Leases (SPEC.md §2.3): clock rates agree within this bound (parts per million).
+export const clockDriftPpmMax = 10_000;
+
+// Ephemeral tokens are epoch * 2^32 + count; both must stay within a safe integer.
+export const ephemeralCountMax = 2 ** 32;
+export const ephemeralEpochMax = 2 ** 20;
+
+// How far ahead of a grant the leader publishes its ephemeral horizon at once (SPEC §2.2).
+export const ephemeralHorizonStepMs = 10_000;
+
+assert(resourceBytesMax > 0 && ownerBytesMax > 0, "name bounds must be positive");
+assert(expiresMsMin >= 1 && expiresMsMax === 2 ** 31 - 1, "expiresMs is an int32 range");
+assert(heartbeatTicks < electionTicks, "heartbeats must come well within an election timeout");
+assert(httpBodyBytesMax > resourceBytesMax * 4 + ownerBytesMax * 4, "a body must fit its fields");
+assert(ephemeralEpochMax * ephemeralCountMax <= Number.MAX_SAFE_INTEGER, "tokens stay safe ints");
+assert(compactionLagEntries < snapshotEntries, "compaction keeps fewer entries than a snapshot");

@@ -1,0 +1,74 @@
+/**
+ * The lock operations users see (SPEC.md §2, §3). These types are shared by every way in:
+ * REST, the binary protocol, the CLI, the client library and the host.
+ */
+
+export const Durability = { Ephemeral: 0, Persistent: 1 } as const;
+export type Durability = (typeof Durability)[keyof typeof Durability];
+
+/** Response codes, the same numbers as Kahuna's LockResponseType (SPEC.md §3). */
+export const ResponseType = {
+  Locked: 0,
+  Busy: 1,
+  Extended: 2,
+  Unlocked: 3,
+  Got: 4,
+  Errored: 99,
+  InvalidInput: 100,
+  MustRetry: 101,
+  LockDoesNotExist: 102,
+  InvalidOwner: 103,
+  Indeterminate: 105,
+} as const;
+export type ResponseType = (typeof ResponseType)[keyof typeof ResponseType];
+
+export type LockRequest =
+  | {
+    readonly op: "tryLock";
+    readonly resource: string;
+    readonly owner: string;
+    readonly expiresMs: number;
+    readonly durability: Durability;
+  }
+  | {
+    readonly op: "extend";
+    readonly resource: string;
+    readonly owner: string;
+    readonly expiresMs: number;
+    readonly durability: Durability;
+  }
+  | {
+    readonly op: "unlock";
+    readonly resource: string;
+    readonly owner: string;
+    readonly durability: Durability;
+  }
+  | {
+    readonly op: "get";
+    readonly resource: string;
+    readonly durability: Durability;
+  };
+
+export type LockOp = LockRequest["op"];
+
+/**
+ * The answer to one request. `owner` and `expiresMs` (remaining lease) are set only for
+ * Got. `fencingToken` is 0 where SPEC.md §2.1 says so.
+ */
+export type LockResponse = {
+  readonly type: ResponseType;
+  readonly fencingToken: number;
+  readonly owner?: string;
+  readonly expiresMs?: number;
+  /** Only for MustRetry/Errored: a message a person reads. */
+  readonly error?: string;
+};
+
+/**
+ * What every way in calls. The runtime implements it on top of the synchronous host; tests
+ * may implement it in memory. It never rejects for an expected outcome: MustRetry,
+ * Indeterminate and Errored are values.
+ */
+export type LockService = {
+  execute(request: LockRequest): Promise<LockResponse>;
+};

@@ -1,0 +1,37 @@
+/**
+ * Durable storage for every Raft group on one node (DESIGN.md §5). Synchronous, because
+ * both bun:sqlite and node:sqlite are, so the host never awaits. A failed write throws and
+ * the node crashes: retrying an fsync is unsafe, and recovery from disk is the safe path.
+ */
+import type { Entry, HardState, NodeId, Snapshot } from "../raft/types.ts";
+
+export type GroupWrite = {
+  readonly group: number;
+  readonly hardState?: HardState;
+  /**
+   * Appended in order. The first entry's index may be at or below the stored last index:
+   * the stored suffix from that index on is replaced (Raft §5.3 conflict truncation).
+   */
+  readonly entries: readonly Entry[];
+  /** A snapshot replaces the group's snapshot and drops every entry it covers. */
+  readonly snapshot?: Snapshot;
+};
+
+export type GroupState = {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | undefined;
+  /** Entries after the snapshot, in index order, contiguous. */
+  readonly entries: readonly Entry[];
+};
+
+export type LogStore = {
+  /** One transaction for all groups; fsynced before returning when `sync` is true. */
+  save(writes: readonly GroupWrite[], sync: boolean): void;
+  /** Drops entries of `group` with index <= `throughIndex` (they are in a snapshot). */
+  compact(group: number, throughIndex: number): void;
+  load(group: number): GroupState;
+  /** The node's identity and the cluster it was started with, fixed at first start. */
+  identity(): { nodeId: NodeId; voters: readonly NodeId[]; groups: number } | undefined;
+  setIdentity(identity: { nodeId: NodeId; voters: readonly NodeId[]; groups: number }): void;
+  close(): void;
+};

@@ -1,0 +1,5 @@
+/** Randomness through a port, so one seed replays one simulator run (DESIGN.md §8). */
+export type Random = {
+  /** A uniformly random integer in [0, maxExclusive). */
+  int(maxExclusive: number): number;
+};
