@@ -1,0 +1,27 @@
+/**
+ * How a node is started (`kahuna serve`, SPEC.md §4). The CLI parses flags and KAHUNA_*
+ * environment variables into this; the runtime starts a node from it.
+ */
+import type { NodeId } from "../raft/types.ts";
+
+export type PeerAddress = { readonly id: NodeId; readonly host: string; readonly port: number };
+
+export type ServeOptions = {
+  readonly nodeId: NodeId; // default "1"
+  /** Address the HTTP and peer listeners bind to; default "127.0.0.1". */
+  readonly host: string;
+  readonly httpPort: number; // default 2070
+  readonly peerPort: number; // default 2071
+  readonly dataDir: string; // default "./data"
+  /** Every voter, this node included. Default: just this node (a single-node cluster). */
+  readonly initialCluster: readonly PeerAddress[];
+  readonly partitions: number; // default 16
+  /** Log lines to stderr; false in tests that want a quiet server. */
+  readonly verbose: boolean;
+};
+
+export type RunningServer = {
+  readonly httpPort: number;
+  /** Stops listeners, flushes, closes storage. Idempotent. */
+  stop(): Promise<void>;
+};
