@@ -1,0 +1,199 @@
+/**
+ * Validates a lock request at the boundary (SPEC.md §2, §3), once, for every way in: the REST
+ * API passes a parsed JSON body, the binary protocol a decoded msgpack map. After this the
+ * request is trusted inside.
+ *
+ * Invariants of a returned LockRequest: it has exactly the fields of its op; `resource` is
+ * well-formed Unicode of 1..resourceBytesMax UTF-8 bytes without NUL; `owner` is well-formed
+ * Unicode of 1..ownerBytesMax UTF-8 bytes; `expiresMs` is an integer in
+ * expiresMsMin..expiresMsMax; `durability` is 0 or 1 (1 when omitted).
+ *
+ * Errors are values with a message a person reads: it names the field, says what is allowed
+ * and echoes (a truncated form of) what was sent.
+ */
+import { assert } from "../assert.ts";
+import { expiresMsMax, expiresMsMin, ownerBytesMax, resourceBytesMax } from "../constants.ts";
+import { Durability } from "../locks/types.ts";
+import type { LockOp, LockRequest } from "../locks/types.ts";
+
+export type LockRequestError = { readonly error: string };
+
+/** The fields each op takes, in the order messages list them. */
+export const lockRequestFields = {
+  tryLock: ["resource", "owner", "expiresMs", "durability"],
+  extend: ["resource", "owner", "expiresMs", "durability"],
+  unlock: ["resource", "owner", "durability"],
+  get: ["resource", "durability"],
+} as const satisfies Record<LockOp, readonly string[]>;
+
+/** How many characters of a bad value an error message echoes. */
+const echoCharsMax = 40;
+
+export function parseLockRequest(op: LockOp, body: unknown): LockRequest | LockRequestError {
+  if (!isPlainObject(body)) {
+    return { error: `request body must be a JSON object, got ${describeKind(body)}` };
+  }
+  const allowed: readonly string[] = lockRequestFields[op];
+  for (const key of Object.keys(body)) {
+    if (!allowed.includes(key)) {
+      return {
+        error: `unknown field ${echo(key)}; allowed fields are ${allowed.join(", ")}`,
+      };
+    }
+  }
+  const resource = parseResource(body);
+  if (typeof resource !== "string") return resource;
+  const durability = parseDurability(body);
+  if (typeof durability !== "number") return durability;
+  if (op === "get") return { op, resource, durability };
+
+  const owner = parseOwner(body);
+  if (typeof owner !== "string") return owner;
+  if (op === "unlock") return { op, resource, owner, durability };
+
+  const expiresMs = parseExpiresMs(body);
+  if (typeof expiresMs !== "number") return expiresMs;
+  return { op, resource, owner, expiresMs, durability };
+}
+
+export function isLockRequestError(
+  result: LockRequest | LockRequestError,
+): result is LockRequestError {
+  return "error" in result;
+}
+
+function parseResource(body: Record<string, unknown>): string | LockRequestError {
+  const value = body["resource"];
+  if (value === undefined) return missing("resource", "a string");
+  const problem = checkText("resource", value, resourceBytesMax);
+  if (problem !== undefined) return problem;
+  assert(typeof value === "string", "checkText accepts only strings");
+  if (value.includes("\u0000")) {
+    return { error: `resource must not contain NUL (\\u0000), got ${echo(value)}` };
+  }
+  return value;
+}
+
+function parseOwner(body: Record<string, unknown>): string | LockRequestError {
+  const value = body["owner"];
+  if (value === undefined) return missing("owner", "a string");
+  const problem = checkText("owner", value, ownerBytesMax);
+  if (problem !== undefined) return problem;
+  assert(typeof value === "string", "checkText accepts only strings");
+  return value;
+}
+
+function parseExpiresMs(body: Record<string, unknown>): number | LockRequestError {
+  const value = body["expiresMs"];
+  const allowed = `an integer from ${expiresMsMin} to ${expiresMsMax}`;
+  if (value === undefined) return missing("expiresMs", allowed);
+  if (
+    typeof value !== "number" || !Number.isInteger(value) || value < expiresMsMin ||
+    value > expiresMsMax
+  ) {
+    return { error: `expiresMs must be ${allowed}, got ${echo(value)}` };
+  }
+  return value;
+}
+
+function parseDurability(body: Record<string, unknown>): Durability | LockRequestError {
+  const value = body["durability"];
+  // Omitted means Persistent: the safe default, everywhere (SPEC.md §3).
+  if (value === undefined) return Durability.Persistent;
+  // Compared by value and answered with the constant, so -0 (from msgpack or JSON) is 0.
+  if (value === Durability.Ephemeral) return Durability.Ephemeral;
+  if (value === Durability.Persistent) return Durability.Persistent;
+  return {
+    error: `durability must be 0 (ephemeral) or 1 (persistent), or omitted for 1, got ${
+      echo(value)
+    }`,
+  };
+}
+
+/** Checks a string field for type, well-formed Unicode and its UTF-8 byte bounds. */
+function checkText(
+  field: string,
+  value: unknown,
+  bytesMax: number,
+): LockRequestError | undefined {
+  if (typeof value !== "string") {
+    return { error: `${field} must be a string, got ${echo(value)}` };
+  }
+  if (value.length === 0) {
+    return { error: `${field} must not be empty (1 to ${bytesMax} UTF-8 bytes)` };
+  }
+  // An unpaired surrogate has no UTF-8 form: two different such strings would encode to the
+  // same bytes on the wire and name the same lock.
+  if (!isWellFormed(value)) {
+    return {
+      error: `${field} must be valid Unicode (no unpaired surrogates), got ${echo(value)}`,
+    };
+  }
+  const bytes = utf8Bytes(value);
+  if (bytes > bytesMax) {
+    return {
+      error: `${field} must be 1 to ${bytesMax} UTF-8 bytes, got ${bytes} bytes ` +
+        `(${value.length} UTF-16 units) starting ${echo(value)}`,
+    };
+  }
+  return undefined;
+}
+
+function missing(field: string, allowed: string): LockRequestError {
+  return { error: `missing field ${field}: it must be ${allowed}` };
+}
+
+/** The UTF-8 length of a well-formed string (what TextEncoder would produce), in bytes. */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff) {
+      // A high surrogate and its low surrogate are one code point of four bytes.
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function isWellFormed(text: string): boolean {
+  return !unpairedSurrogate.test(text);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function describeKind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "a non-plain object";
+  return `${typeof value} ${echo(value)}`;
+}
+
+/** A short, printable rendering of a value for an error message. */
+export function echo(value: unknown): string {
+  let text: string;
+  if (value === undefined) text = "undefined";
+  else if (typeof value === "number" && !Number.isFinite(value)) text = String(value);
+  else if (typeof value === "bigint") text = `${value}n`;
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = Object.prototype.toString.call(value);
+    }
+  }
+  if (text.length <= echoCharsMax) return text;
+  // Never cut a surrogate pair in half: the message itself must stay well-formed.
+  const last = text.charCodeAt(echoCharsMax - 1);
+  const cut = last >= 0xd800 && last <= 0xdbff ? echoCharsMax - 1 : echoCharsMax;
+  return `${text.slice(0, cut)}… (${text.length} characters)`;
+}
