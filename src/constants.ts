@@ -52,3 +52,13 @@ assert(heartbeatTicks < electionTicks, "heartbeats must come well within an elec
 assert(httpBodyBytesMax > resourceBytesMax * 4 + ownerBytesMax * 4, "a body must fit its fields");
 assert(ephemeralEpochMax * ephemeralCountMax <= Number.MAX_SAFE_INTEGER, "tokens stay safe ints");
 assert(compactionLagEntries < snapshotEntries, "compaction keeps fewer entries than a snapshot");
+
+// Raft core (src/raft): bytes of entries in one append message (at least one entry is always
+// sent), committed entries handed to the host in one Ready, ReadIndex requests waiting for the
+// leader's first commit in its term, and the length of a node id on the wire.
+export const entriesBytesPerMessageMax = 1024 * 1024;
+export const committedEntriesPerReadyMax = 4096;
+export const readsPendingMax = 10_000;
+export const nodeIdBytesMax = 256;
+
+assert(entriesBytesPerMessageMax < frameBytesMax, "one append message fits in a frame");

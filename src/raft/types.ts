@@ -63,3 +63,53 @@ export type RaftStorage = {
   lastIndex(): number;
   snapshot(): Snapshot;
 };
+
+/**
+ * Message types between the Raft nodes of one group (etcd's raftpb.MessageType, network
+ * messages only: local inputs such as ticks, campaigns and proposals are RawNode methods).
+ */
+export const MessageType = {
+  App: "app",
+  AppResp: "appResp",
+  Vote: "vote",
+  VoteResp: "voteResp",
+  PreVote: "preVote",
+  PreVoteResp: "preVoteResp",
+  Heartbeat: "heartbeat",
+  HeartbeatResp: "heartbeatResp",
+  Snap: "snap",
+  TimeoutNow: "timeoutNow",
+  ReadIndex: "readIndex",
+  ReadIndexResp: "readIndexResp",
+  TransferLeader: "transferLeader",
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+/**
+ * One Raft message, as etcd's raftpb.Message: one record for every type, unused fields zero.
+ * - App: `index`/`logTerm` locate the entry before `entries`; `commit` is the leader's.
+ * - AppResp: `index` is the follower's last matching index, or the rejected `index` with
+ *   `rejectHint`/`logTerm` pointing at where to probe next (Raft §5.3, etcd's fast backoff).
+ * - Vote/PreVote: `index`/`logTerm` are the candidate's last entry (Raft §5.4.1);
+ *   `context` is `campaignTransferContext` when a leadership transfer forced the campaign.
+ * - Heartbeat/HeartbeatResp: `context` is the ReadIndex round being confirmed (0 for none).
+ * - ReadIndex: `context` is the caller's; ReadIndexResp carries it back with `index`.
+ * - Snap: `snapshot` is set.
+ */
+export type Message = {
+  readonly type: MessageType;
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+  readonly logTerm: number;
+  readonly index: number;
+  readonly entries: readonly Entry[];
+  readonly commit: number;
+  readonly reject: boolean;
+  readonly rejectHint: number;
+  readonly context: number;
+  readonly snapshot?: Snapshot;
+};
+
+/** Marks a Vote sent because of MsgTimeoutNow: voters then ignore their leader lease. */
+export const campaignTransferContext = 1;
