@@ -1,0 +1,143 @@
+/**
+ * The REST API of SPEC.md §3 as a Hono app. Runtime-neutral: it speaks Web Request/Response
+ * only, so Bun.serve, Deno.serve and `app.request()` in tests all run the same routes.
+ *
+ * Every answer is JSON with a `type` (except health, cluster and metrics), and no input can
+ * crash the process: bad input is 400/404/405/413 with type 100, and a thrown exception is
+ * logged and answered 500 with type 99.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { isLockRequestError, parseLockRequest } from "../codec/lock-request.ts";
+import { httpBodyBytesMax } from "../constants.ts";
+import type { LockOp, LockResponse, LockService } from "../locks/types.ts";
+import { errored, invalidInput, lockAnswer, retryAfterSeconds } from "./lock-answer.ts";
+import type { HttpAnswer } from "./lock-answer.ts";
+import { readBodyText } from "./read-body.ts";
+
+export type HttpDeps = {
+  service: LockService;
+  health(): { ok: boolean; reason?: string };
+  /** JSON for GET /v1/cluster, produced by the host. */
+  cluster(): unknown;
+  /** Prometheus text for GET /metrics. */
+  metrics(): string;
+  /** For get-info "expires" (display only). */
+  wallMs(): number;
+  /** Where unexpected exceptions are logged; console.error when omitted. */
+  log?: (message: string) => void;
+};
+
+/** The lock endpoints and the op each one runs. */
+export const lockRoutes = [
+  { path: "/v1/locks/try-lock", op: "tryLock" },
+  { path: "/v1/locks/try-unlock", op: "unlock" },
+  { path: "/v1/locks/try-extend", op: "extend" },
+  { path: "/v1/locks/get-info", op: "get" },
+] as const satisfies readonly { path: string; op: LockOp }[];
+
+const getRoutes = ["/v1/health", "/v1/cluster", "/metrics"] as const;
+
+export function createApp(deps: HttpDeps): Hono {
+  const log = deps.log ?? ((message: string) => console.error(message));
+  const app = new Hono();
+
+  for (const { path, op } of lockRoutes) {
+    app.post(path, async (c) => send(c, await handleLock(deps, log, op, c.req.raw)));
+    app.all(path, (c) => methodNotAllowed(c, "POST"));
+  }
+
+  app.get("/v1/health", (c) => {
+    const health = deps.health();
+    if (health.ok) return c.json({ ok: true }, 200);
+    const reason = health.reason ?? "this node cannot serve requests yet";
+    return c.json({ ok: false, reason }, 503, { "Retry-After": String(retryAfterSeconds) });
+  });
+  app.get("/v1/cluster", (c) => c.json(deps.cluster() as object, 200));
+  app.get(
+    "/metrics",
+    (c) =>
+      c.text(deps.metrics(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
+  );
+  for (const path of getRoutes) app.all(path, (c) => methodNotAllowed(c, "GET"));
+
+  app.notFound((c) => {
+    const paths = [
+      ...lockRoutes.map((route) => `POST ${route.path}`),
+      ...getRoutes.map(
+        (path) => `GET ${path}`,
+      ),
+    ];
+    return send(
+      c,
+      invalidInput(
+        404,
+        `no such endpoint: ${c.req.method} ${pathOf(c)}; endpoints are ${paths.join(", ")}`,
+      ),
+    );
+  });
+  app.onError((error, c) => {
+    log(`http: ${c.req.method} ${pathOf(c)} failed: ${describeError(error)}`);
+    return send(c, errored("internal error; the server logged it"));
+  });
+  return app;
+}
+
+async function handleLock(
+  deps: HttpDeps,
+  log: (message: string) => void,
+  op: LockOp,
+  raw: Request,
+): Promise<HttpAnswer> {
+  const read = await readBodyText(raw, httpBodyBytesMax);
+  if (read.kind === "tooLarge") {
+    return invalidInput(413, `request body must be at most ${read.bytesMax} bytes`);
+  }
+  if (read.kind === "notUtf8") return invalidInput(400, "request body must be UTF-8 JSON");
+  if (read.text.trim() === "") {
+    return invalidInput(400, "request body is empty: send a JSON object");
+  }
+  let body: unknown;
+  try {
+    // Parsed as JSON whatever the Content-Type: `curl -d` sends form type (docs/api.md).
+    body = JSON.parse(read.text);
+  } catch (error) {
+    return invalidInput(400, `request body is not valid JSON: ${shortMessage(error)}`);
+  }
+  const request = parseLockRequest(op, body);
+  if (isLockRequestError(request)) return invalidInput(400, request.error);
+
+  let response: LockResponse;
+  try {
+    response = await deps.service.execute(request);
+  } catch (error) {
+    // The service answers expected outcomes as values; a throw is a bug, never a crash.
+    log(`http: ${op} ${JSON.stringify(request.resource)} threw: ${describeError(error)}`);
+    return errored("internal error; the server logged it");
+  }
+  return lockAnswer(op, response, deps.wallMs());
+}
+
+function send(c: Context, answer: HttpAnswer): Response {
+  return c.json(answer.body, answer.status, answer.headers);
+}
+
+function methodNotAllowed(c: Context, allowed: "GET" | "POST"): Response {
+  const answer = invalidInput(405, `${pathOf(c)} takes ${allowed}, not ${c.req.method}`);
+  return c.json(answer.body, 405, { Allow: allowed });
+}
+
+function pathOf(c: Context): string {
+  const path = c.req.path;
+  return path.length <= 100 ? path : `${path.slice(0, 100)}…`;
+}
+
+function shortMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.length <= 100 ? message : `${message.slice(0, 100)}…`;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
+  return String(error);
+}

@@ -1,0 +1,92 @@
+/**
+ * Turns a LockResponse into the HTTP status, headers and JSON body of SPEC.md §3. Every lock
+ * outcome (0-4, 102, 103) is 200; the rest say what the client should do: 400 fix the input,
+ * 503 retry (with Retry-After), 504 retry with the same owner, 500 a bug.
+ */
+import { assert, unreachable } from "../assert.ts";
+import { ResponseType } from "../locks/types.ts";
+import type { LockOp, LockResponse } from "../locks/types.ts";
+
+export type HttpAnswer = {
+  readonly status: 200 | 400 | 404 | 405 | 413 | 500 | 503 | 504;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Readonly<Record<string, unknown>>;
+};
+
+/** Seconds a client should wait before retrying a MustRetry answer. */
+export const retryAfterSeconds = 1;
+
+export function lockAnswer(op: LockOp, response: LockResponse, wallMs: number): HttpAnswer {
+  const type = response.type;
+  switch (type) {
+    case ResponseType.Locked:
+    case ResponseType.Busy:
+    case ResponseType.Extended:
+    case ResponseType.Unlocked:
+    case ResponseType.Got:
+    case ResponseType.LockDoesNotExist:
+    case ResponseType.InvalidOwner:
+      return { status: 200, headers: {}, body: outcomeBody(op, response, wallMs) };
+    case ResponseType.InvalidInput:
+      return invalidInput(400, response.error ?? "invalid input");
+    case ResponseType.MustRetry:
+      return {
+        status: 503,
+        headers: { "Retry-After": String(retryAfterSeconds) },
+        body: {
+          type,
+          error: response.error ??
+            "this lock's partition has no leader right now or the node is not ready; retry",
+        },
+      };
+    case ResponseType.Indeterminate:
+      return {
+        status: 504,
+        headers: {},
+        body: {
+          type,
+          error: response.error ??
+            "the write was proposed but its outcome is unknown; retry with the same owner",
+        },
+      };
+    case ResponseType.Errored:
+      return errored(response.error ?? "internal error");
+    default:
+      return unreachable(type);
+  }
+}
+
+function outcomeBody(
+  op: LockOp,
+  response: LockResponse,
+  wallMs: number,
+): Record<string, unknown> {
+  if (op !== "get") return { type: response.type, fencingToken: response.fencingToken };
+  if (response.type !== ResponseType.Got) {
+    return {
+      type: response.type,
+      owner: null,
+      fencingToken: response.fencingToken,
+      expiresMs: 0,
+      expires: 0,
+    };
+  }
+  const { owner, expiresMs } = response;
+  assert(owner !== undefined && expiresMs !== undefined, "a Got answer has owner and expiresMs");
+  return {
+    type: response.type,
+    owner,
+    fencingToken: response.fencingToken,
+    expiresMs,
+    // The responding node's wall-clock estimate of the end, for display only (SPEC.md §3).
+    expires: Math.round(wallMs + expiresMs),
+  };
+}
+
+export function invalidInput(status: 400 | 404 | 405 | 413, error: string): HttpAnswer {
+  return { status, headers: {}, body: { type: ResponseType.InvalidInput, error } };
+}
+
+export function errored(error: string): HttpAnswer {
+  return { status: 500, headers: {}, body: { type: ResponseType.Errored, error } };
+}
