@@ -1,0 +1,251 @@
+/**
+ * KahunaClient: the library's entry point (SPEC.md §5). The low-level calls mirror the four
+ * operations one to one; getOrCreateLock wraps them in a KahunaLock with waiting and
+ * disposal. A definite "no" is a value; only invalid input and exhausted retries throw.
+ */
+import { Durability, ResponseType } from "../locks/types.ts";
+import { KahunaError, KahunaErrorKind } from "./errors.ts";
+import { Failover, sleep } from "./failover.ts";
+import { KahunaLock } from "./lock.ts";
+import { randomOwner } from "./owner.ts";
+import {
+  checkDurability,
+  checkExpiresMs,
+  checkMs,
+  checkOwner,
+  checkResource,
+} from "./validate.ts";
+
+export type ClientOptions = {
+  /** Base URLs, e.g. "http://127.0.0.1:2070". Calls fail over between them. */
+  readonly servers: readonly string[];
+  /** Limit on one HTTP request, default 5000 ms. */
+  readonly timeoutMs?: number;
+  /** Attempts after the first, default 8. */
+  readonly retries?: number;
+  /** Limit on one call with all its retries, default 30000 ms. */
+  readonly deadlineMs?: number;
+};
+
+export type LockOptions = {
+  /** Lease length: the lock is yours for this long unless extended. */
+  readonly expiresMs: number;
+  /** Keep trying until acquired or this much time has passed; 0 (default) = one try. */
+  readonly waitMs?: number;
+  /** Pause between tries while waiting, default 100 ms. */
+  readonly retryMs?: number;
+  readonly durability?: Durability;
+  /** Default: 32 random hex characters. */
+  readonly owner?: string;
+};
+
+export type LockResult = { readonly locked: boolean; readonly fencingToken: number };
+export type ExtendResult = { readonly extended: boolean; readonly fencingToken: number };
+export type LockInfo = {
+  readonly owner: string;
+  readonly fencingToken: number;
+  /** Remaining lease, in ms, as the server saw it when it answered. */
+  readonly expiresMs: number;
+};
+
+/** Why an unlock answered "no": the CLI prints it. */
+export type UnlockResult =
+  | { readonly unlocked: true }
+  | { readonly unlocked: false; readonly reason: "notOwner" | "doesNotExist" };
+
+/** Why an extend answered "no". */
+export type ExtendDetail =
+  | { readonly extended: true; readonly fencingToken: number }
+  | { readonly extended: false; readonly fencingToken: number; readonly reason: "notOwner" | "doesNotExist" };
+
+const timeoutMsDefault = 5_000;
+const retriesDefault = 8;
+const deadlineMsDefault = 30_000;
+const retryMsDefault = 100;
+
+export class KahunaClient {
+  readonly #failover: Failover;
+
+  constructor(options: ClientOptions) {
+    const servers = options.servers.map((server) => server.trim().replace(/\/+$/, ""))
+      .filter((server) => server !== "");
+    if (servers.length === 0) {
+      throw new KahunaError(KahunaErrorKind.InvalidInput, "servers must list at least one URL");
+    }
+    for (const server of servers) checkUrl(server);
+    const timeoutMs = options.timeoutMs ?? timeoutMsDefault;
+    const retries = options.retries ?? retriesDefault;
+    const deadlineMs = options.deadlineMs ?? deadlineMsDefault;
+    checkMs("timeoutMs", timeoutMs, 1);
+    checkMs("retries", retries, 0);
+    checkMs("deadlineMs", deadlineMs, 1);
+    this.#failover = new Failover({ servers, timeoutMs, retries, deadlineMs });
+  }
+
+  get servers(): readonly string[] {
+    return this.#failover.servers;
+  }
+
+  /** Tries to lock `resource`, waiting up to `waitMs`; the lock may come back not acquired. */
+  async getOrCreateLock(resource: string, options: LockOptions): Promise<KahunaLock> {
+    const owner = options.owner ?? randomOwner();
+    const durability = options.durability ?? Durability.Persistent;
+    const waitMs = options.waitMs ?? 0;
+    const retryMs = options.retryMs ?? retryMsDefault;
+    checkResource(resource);
+    checkOwner(owner);
+    checkExpiresMs(options.expiresMs);
+    checkDurability(durability);
+    checkMs("waitMs", waitMs, 0);
+    checkMs("retryMs", retryMs, 1);
+    const started = performance.now();
+    for (;;) {
+      const result = await this.tryLock(resource, owner, options.expiresMs, durability);
+      if (result.locked) {
+        return new KahunaLock(this, resource, owner, durability, true, result.fencingToken);
+      }
+      const leftMs = waitMs - (performance.now() - started);
+      if (leftMs <= 0) return new KahunaLock(this, resource, owner, durability, false, 0);
+      await sleep(Math.min(retryMs, leftMs));
+    }
+  }
+
+  async tryLock(
+    resource: string,
+    owner: string,
+    expiresMs: number,
+    durability: Durability = Durability.Persistent,
+  ): Promise<LockResult> {
+    checkResource(resource);
+    checkOwner(owner);
+    checkExpiresMs(expiresMs);
+    checkDurability(durability);
+    const answer = await this.#failover.call("/v1/locks/try-lock", {
+      resource,
+      owner,
+      expiresMs,
+      durability,
+    });
+    const locked = answer.type === ResponseType.Locked;
+    expectType(answer.type, [ResponseType.Locked, ResponseType.Busy], "try-lock");
+    return { locked, fencingToken: answer.fencingToken };
+  }
+
+  async unlock(
+    resource: string,
+    owner: string,
+    durability: Durability = Durability.Persistent,
+  ): Promise<boolean> {
+    return (await this.unlockDetail(resource, owner, durability)).unlocked;
+  }
+
+  /**
+   * Unlock, saying why not. After an attempt with an unknown outcome, a retry that finds the
+   * lock gone counts as unlocked: the earlier attempt most likely did it, and either way the
+   * owner no longer holds the lock.
+   */
+  async unlockDetail(
+    resource: string,
+    owner: string,
+    durability: Durability = Durability.Persistent,
+  ): Promise<UnlockResult> {
+    checkResource(resource);
+    checkOwner(owner);
+    checkDurability(durability);
+    const answer = await this.#failover.call("/v1/locks/try-unlock", {
+      resource,
+      owner,
+      durability,
+    });
+    expectType(
+      answer.type,
+      [ResponseType.Unlocked, ResponseType.InvalidOwner, ResponseType.LockDoesNotExist],
+      "try-unlock",
+    );
+    if (answer.type === ResponseType.Unlocked) return { unlocked: true };
+    if (answer.type === ResponseType.LockDoesNotExist && answer.afterUnknownOutcome) {
+      return { unlocked: true };
+    }
+    const reason = answer.type === ResponseType.InvalidOwner ? "notOwner" : "doesNotExist";
+    return { unlocked: false, reason };
+  }
+
+  async extend(
+    resource: string,
+    owner: string,
+    expiresMs: number,
+    durability: Durability = Durability.Persistent,
+  ): Promise<ExtendResult> {
+    const detail = await this.extendDetail(resource, owner, expiresMs, durability);
+    return { extended: detail.extended, fencingToken: detail.fencingToken };
+  }
+
+  async extendDetail(
+    resource: string,
+    owner: string,
+    expiresMs: number,
+    durability: Durability = Durability.Persistent,
+  ): Promise<ExtendDetail> {
+    checkResource(resource);
+    checkOwner(owner);
+    checkExpiresMs(expiresMs);
+    checkDurability(durability);
+    const answer = await this.#failover.call("/v1/locks/try-extend", {
+      resource,
+      owner,
+      expiresMs,
+      durability,
+    });
+    expectType(
+      answer.type,
+      [ResponseType.Extended, ResponseType.InvalidOwner, ResponseType.LockDoesNotExist],
+      "try-extend",
+    );
+    const fencingToken = answer.fencingToken;
+    if (answer.type === ResponseType.Extended) return { extended: true, fencingToken };
+    const reason = answer.type === ResponseType.InvalidOwner ? "notOwner" : "doesNotExist";
+    return { extended: false, fencingToken, reason };
+  }
+
+  /** The current holder, or null when the lock is free, unlocked or expired. */
+  async get(
+    resource: string,
+    durability: Durability = Durability.Persistent,
+  ): Promise<LockInfo | null> {
+    checkResource(resource);
+    checkDurability(durability);
+    const answer = await this.#failover.call("/v1/locks/get-info", { resource, durability });
+    expectType(answer.type, [ResponseType.Got, ResponseType.LockDoesNotExist], "get-info");
+    if (answer.type !== ResponseType.Got || answer.owner === null) return null;
+    return { owner: answer.owner, fencingToken: answer.fencingToken, expiresMs: answer.expiresMs };
+  }
+}
+
+/** A server answering a type the operation cannot produce is a broken server, not a "no". */
+function expectType(type: number, allowed: readonly number[], operation: string): void {
+  if (!allowed.includes(type)) {
+    throw new KahunaError(
+      KahunaErrorKind.Unavailable,
+      `the server answered ${operation} with response type ${type}, which it never should; ` +
+        `check that the servers run a matching kahuna version`,
+    );
+  }
+}
+
+function checkUrl(server: string): void {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new KahunaError(
+      KahunaErrorKind.InvalidInput,
+      `server must be a URL like http://127.0.0.1:2070, got ${JSON.stringify(server)}`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new KahunaError(
+      KahunaErrorKind.InvalidInput,
+      `server must be an http:// or https:// URL, got ${JSON.stringify(server)}`,
+    );
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * The one error the client throws. Definite answers ("busy", "not the owner", "does not
+ * exist") are values, never errors; a KahunaError means the input was invalid or no server
+ * gave a definite answer within the retry budget.
+ */
+
+export const KahunaErrorKind = {
+  /** The input broke SPEC.md §2's limits (checked locally, or a 400 from the server). */
+  InvalidInput: "invalidInput",
+  /** No server answered (unreachable, no leader, timeouts) before retries ran out. */
+  Unavailable: "unavailable",
+  /** A write may or may not have happened: the last attempts' outcomes are unknown. */
+  Indeterminate: "indeterminate",
+} as const;
+export type KahunaErrorKind = (typeof KahunaErrorKind)[keyof typeof KahunaErrorKind];
+
+export class KahunaError extends Error {
+  override name = "KahunaError";
+  readonly kind: KahunaErrorKind;
+
+  constructor(kind: KahunaErrorKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Sends one REST call (SPEC.md §3) to a list of servers until one gives a definite answer.
+ *
+ * Invariants:
+ * - The request body is sent unchanged on every attempt: the owner never changes across
+ *   retries, which is what makes a retried TryLock safe (it is idempotent for one owner).
+ * - Attempts are bounded by `retries + 1` and by `deadlineMs`; every wait between attempts is
+ *   an exponential backoff with jitter, capped, and never past the deadline.
+ * - A 400 is not retried: the same input would be refused again.
+ * Uses only fetch, AbortSignal.timeout and setTimeout, so it runs in Bun, Deno and Node 20.
+ */
+import { ResponseType } from "../locks/types.ts";
+import { KahunaError, KahunaErrorKind } from "./errors.ts";
+
+export type FailoverOptions = {
+  readonly servers: readonly string[];
+  /** Per-attempt limit on one HTTP request. */
+  readonly timeoutMs: number;
+  /** Attempts after the first. */
+  readonly retries: number;
+  /** Limit on the whole call, retries and waits included. */
+  readonly deadlineMs: number;
+};
+
+/** A definite answer: one of the lock outcomes of SPEC.md §3 (HTTP 200). */
+export type Answer = {
+  readonly type: number;
+  readonly fencingToken: number;
+  readonly owner: string | null;
+  readonly expiresMs: number;
+  /** True when an earlier attempt of this call had an unknown outcome (504, timeout). */
+  readonly afterUnknownOutcome: boolean;
+};
+
+type Attempt =
+  | { readonly kind: "answer"; readonly answer: Omit<Answer, "afterUnknownOutcome"> }
+  | { readonly kind: "invalid"; readonly message: string }
+  | { readonly kind: "retry"; readonly problem: string; readonly unknownOutcome: boolean };
+
+const backoffBaseMs = 25;
+const backoffCapMs = 1_000;
+
+const definiteTypes: ReadonlySet<number> = new Set([
+  ResponseType.Locked,
+  ResponseType.Busy,
+  ResponseType.Extended,
+  ResponseType.Unlocked,
+  ResponseType.Got,
+  ResponseType.LockDoesNotExist,
+  ResponseType.InvalidOwner,
+]);
+
+export class Failover {
+  readonly #options: FailoverOptions;
+  /** The server that answered last: the next call starts there. */
+  #preferred = 0;
+
+  constructor(options: FailoverOptions) {
+    this.#options = options;
+  }
+
+  get servers(): readonly string[] {
+    return this.#options.servers;
+  }
+
+  async call(path: string, body: Record<string, unknown>): Promise<Answer> {
+    const { servers, retries, deadlineMs } = this.#options;
+    const started = performance.now();
+    const problems: string[] = [];
+    let unknownOutcome = false;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      const index = (this.#preferred + attempt) % servers.length;
+      const server = servers[index]!;
+      const remainingMs = deadlineMs - (performance.now() - started);
+      const outcome = await this.#attempt(server, path, body, remainingMs);
+      if (outcome.kind === "answer") {
+        this.#preferred = index;
+        return { ...outcome.answer, afterUnknownOutcome: unknownOutcome };
+      }
+      if (outcome.kind === "invalid") {
+        throw new KahunaError(KahunaErrorKind.InvalidInput, outcome.message);
+      }
+      unknownOutcome ||= outcome.unknownOutcome;
+      problems.push(`${server}: ${outcome.problem}`);
+      const waitMs = backoffMs(attempt);
+      if (performance.now() - started + waitMs >= deadlineMs) break;
+      if (attempt < retries) await sleep(waitMs);
+    }
+    throw exhausted(problems, unknownOutcome, servers);
+  }
+
+  async #attempt(
+    server: string,
+    path: string,
+    body: Record<string, unknown>,
+    remainingMs: number,
+  ): Promise<Attempt> {
+    const timeoutMs = Math.max(1, Math.min(this.#options.timeoutMs, Math.floor(remainingMs)));
+    let response: Response;
+    try {
+      response = await fetch(`${server}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      const timedOut = error instanceof Error &&
+        (error.name === "TimeoutError" || error.name === "AbortError");
+      // A request that timed out may have reached the server and been applied.
+      if (timedOut) {
+        return { kind: "retry", problem: `no answer within ${timeoutMs} ms`, unknownOutcome: true };
+      }
+      return { kind: "retry", problem: `unreachable (${networkReason(error)})`, unknownOutcome: false };
+    }
+    return await readResponse(response);
+  }
+}
+
+async function readResponse(response: Response): Promise<Attempt> {
+  let json: unknown;
+  try {
+    json = await response.json();
+  } catch {
+    return {
+      kind: "retry",
+      problem: `HTTP ${response.status} with a body that is not JSON (is this a kahuna server?)`,
+      unknownOutcome: false,
+    };
+  }
+  const record = typeof json === "object" && json !== null ? json as Record<string, unknown> : {};
+  if (response.status === 400) {
+    const message = typeof record["error"] === "string" ? record["error"] : "invalid input";
+    return { kind: "invalid", message: `the server refused the request: ${message}` };
+  }
+  if (response.status === 503) {
+    return { kind: "retry", problem: "not ready (no leader yet)", unknownOutcome: false };
+  }
+  if (response.status === 504) {
+    return { kind: "retry", problem: "outcome unknown (write not confirmed)", unknownOutcome: true };
+  }
+  if (response.status !== 200) {
+    const detail = typeof record["error"] === "string" ? `: ${record["error"]}` : "";
+    // A 5xx may come after the write was applied; any other status is not kahuna's answer.
+    const unknownOutcome = response.status >= 500;
+    return { kind: "retry", problem: `HTTP ${response.status}${detail}`, unknownOutcome };
+  }
+  const type = record["type"];
+  const fencingToken = record["fencingToken"] ?? 0;
+  if (typeof type !== "number" || !definiteTypes.has(type) || typeof fencingToken !== "number") {
+    return {
+      kind: "retry",
+      problem: `unexpected answer ${JSON.stringify(json)} (is this a kahuna server?)`,
+      unknownOutcome: false,
+    };
+  }
+  const owner = typeof record["owner"] === "string" ? record["owner"] : null;
+  const expiresMs = typeof record["expiresMs"] === "number" ? record["expiresMs"] : 0;
+  return { kind: "answer", answer: { type, fencingToken, owner, expiresMs } };
+}
+
+function exhausted(problems: string[], unknownOutcome: boolean, servers: readonly string[]) {
+  const tried = problems.length;
+  const last = problems.slice(-3).join("; ");
+  if (unknownOutcome) {
+    return new KahunaError(
+      KahunaErrorKind.Indeterminate,
+      `outcome unknown after ${tried} attempts (${last}); check the lock with get-lock ` +
+        `and retry with the same owner`,
+    );
+  }
+  return new KahunaError(
+    KahunaErrorKind.Unavailable,
+    `no kahuna server answered after ${tried} attempts (${last}); check that a server is ` +
+      `running at ${servers.join(", ")}`,
+  );
+}
+
+/** Exponential backoff with "equal jitter": half fixed, half random, capped. */
+function backoffMs(attempt: number): number {
+  const ceilingMs = Math.min(backoffCapMs, backoffBaseMs * 2 ** attempt);
+  return Math.round(ceilingMs / 2 + Math.random() * (ceilingMs / 2));
+}
+
+function networkReason(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined;
+  const errorCode = (error as { code?: unknown }).code;
+  if (typeof code === "string") return code;
+  if (typeof errorCode === "string") return errorCode;
+  return error.message;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,18 @@
+/**
+ * The kahuna client library (SPEC.md §5). Runs unmodified in Bun, Deno and Node 20: it uses
+ * only fetch, AbortSignal.timeout, crypto.getRandomValues and setTimeout.
+ */
+export { Durability } from "../locks/types.ts";
+export { KahunaClient } from "./client.ts";
+export type {
+  ClientOptions,
+  ExtendDetail,
+  ExtendResult,
+  LockInfo,
+  LockOptions,
+  LockResult,
+  UnlockResult,
+} from "./client.ts";
+export { KahunaError, KahunaErrorKind } from "./errors.ts";
+export { KahunaLock } from "./lock.ts";
+export { randomOwner } from "./owner.ts";
