@@ -34,7 +34,7 @@ function setup(overrides: Partial<HttpDeps> = {}) {
 }
 
 const owner = "786f947d8a6643f0b939865f72aa512a";
-const lockBody = { resource: "orders/42", owner, expiresMs: 5000, durability: 1 };
+const lockBody = { resource: "orders/42", owner, expiresMs: 5000, durability: 1 } as const;
 
 async function post(
   app: ReturnType<typeof setup>["app"],
