@@ -23,7 +23,7 @@ export function startFakeServer(): FakeServer {
   let failStatus: 503 | 504 = 503;
   let applyBeforeFailing = false;
 
-  function held(entry: Entry | undefined, nowMs: number): entry is Entry {
+  function held(entry: Entry | undefined, nowMs: number): boolean {
     return entry !== undefined && !entry.unlocked && entry.untilMs > nowMs;
   }
 
@@ -34,7 +34,7 @@ export function startFakeServer(): FakeServer {
     const owner = body["owner"];
     const expiresMs = Number(body["expiresMs"]);
     if (path === "/v1/locks/try-lock") {
-      if (held(entry, nowMs)) {
+      if (entry !== undefined && held(entry, nowMs)) {
         if (entry.owner === owner) return { type: 0, fencingToken: entry.token };
         return { type: 1, fencingToken: 0 };
       }
@@ -43,7 +43,7 @@ export function startFakeServer(): FakeServer {
       return { type: 0, fencingToken: token };
     }
     if (path === "/v1/locks/try-extend") {
-      if (!held(entry, nowMs)) return { type: 102, fencingToken: 0 };
+      if (entry === undefined || !held(entry, nowMs)) return { type: 102, fencingToken: 0 };
       if (entry.owner !== owner) return { type: 103, fencingToken: 0 };
       entry.untilMs = nowMs + expiresMs;
       return { type: 2, fencingToken: entry.token };
@@ -56,7 +56,7 @@ export function startFakeServer(): FakeServer {
       entry.unlocked = true;
       return { type: 3, fencingToken: entry.token };
     }
-    if (!held(entry, nowMs)) {
+    if (entry === undefined || !held(entry, nowMs)) {
       return { type: 102, owner: null, fencingToken: 0, expiresMs: 0, expires: 0 };
     }
     const remainingMs = Math.round(entry.untilMs - nowMs);
