@@ -62,3 +62,23 @@ export const readsPendingMax = 10_000;
 export const nodeIdBytesMax = 256;
 
 assert(entriesBytesPerMessageMax < frameBytesMax, "one append message fits in a frame");
+
+// Host: how long a client waits on a proposal or a ReadIndex read, in ticks.
+export const proposalTimeoutTicks = 100;
+export const readTimeoutTicks = 40;
+// How many Ready rounds one flush may run before yielding to the event loop.
+export const flushRoundsMax = 64;
+
+assert(readTimeoutTicks > electionTicks, "a read waits longer than one election timeout");
+assert(proposalTimeoutTicks > 2 * electionTicks, "a proposal outlives a leader election");
+
+// Lock state machine (src/locks, src/codec/lock-command.ts). A lock command's encoded size is
+// bounded by its two names plus a few numbers and headers.
+export const lockCommandBytesMax = 1024;
+// Snapshot format of the lock state machine; restore rejects any other.
+export const lockSnapshotVersion = 1;
+
+assert(
+  lockCommandBytesMax >= resourceBytesMax + ownerBytesMax + 64,
+  "a lock command with the longest names must fit its byte bound",
+);

@@ -47,7 +47,7 @@ test("an append at a lower index replaces the conflicting suffix (Raft §5.3)", 
   });
 });
 
-test("a snapshot drops the entries it covers and groups stay separate", () => {
+test("a received snapshot replaces the log; groups stay separate", () => {
   withStore((open) => {
     const store = open();
     const entries = [1, 2, 3, 4].map((index) => ({ term: 1, index, data: bytes(index) }));
@@ -60,8 +60,23 @@ test("a snapshot drops the entries it covers and groups stay separate", () => {
     const state = store.load(0);
     expect(state.snapshot?.metadata).toEqual({ index: 2, term: 1, voters: ["1"] });
     expect([...state.snapshot!.data]).toEqual([42]);
-    expect(state.entries.map((e) => e.index)).toEqual([3, 4]);
+    expect(state.entries).toEqual([]);
     expect(store.load(1).entries.length).toBe(4);
+  });
+});
+
+test("a local snapshot keeps the entries until compaction; load starts after it", () => {
+  withStore((open) => {
+    const store = open();
+    const entries = [1, 2, 3, 4].map((index) => ({ term: 1, index, data: bytes(index) }));
+    store.save([{ group: 0, entries }], true);
+    store.saveSnapshot(0, { metadata: { index: 2, term: 1, voters: ["1"] }, data: bytes(42) });
+    expect(store.load(0).entries.map((e) => e.index)).toEqual([3, 4]);
+    store.compact(0, 1);
+    store.close();
+    const state = open().load(0);
+    expect(state.snapshot?.metadata.index).toBe(2);
+    expect(state.entries.map((e) => e.index)).toEqual([3, 4]);
   });
 });
 
@@ -78,11 +93,8 @@ test("identity is kept across reopen", () => {
 test("a log with a gap after the snapshot is reported as corrupt, naming the file", () => {
   withStore((open, path) => {
     const store = open();
-    store.save([{
-      group: 0,
-      entries: [{ term: 1, index: 5, data: bytes() }],
-      snapshot: { metadata: { index: 2, term: 1, voters: ["1"] }, data: bytes() },
-    }], true);
+    store.save([{ group: 0, entries: [{ term: 1, index: 5, data: bytes() }] }], true);
+    store.saveSnapshot(0, { metadata: { index: 2, term: 1, voters: ["1"] }, data: bytes() });
     expect(() => store.load(0)).toThrow(StorageCorruptError);
     expect(() => store.load(0)).toThrow(path);
   });

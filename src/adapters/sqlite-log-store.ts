@@ -44,6 +44,7 @@ export class SqliteLogStore implements LogStore {
   private readonly insertEntry: SqlStatement;
   private readonly deleteFrom: SqlStatement;
   private readonly deleteThrough: SqlStatement;
+  private readonly deleteAll: SqlStatement;
   private readonly upsertHardState: SqlStatement;
   private readonly upsertSnapshot: SqlStatement;
 
@@ -55,6 +56,7 @@ export class SqliteLogStore implements LogStore {
     this.insertEntry = db.prepare("INSERT INTO entries (grp, idx, term, data) VALUES (?, ?, ?, ?)");
     this.deleteFrom = db.prepare("DELETE FROM entries WHERE grp = ? AND idx >= ?");
     this.deleteThrough = db.prepare("DELETE FROM entries WHERE grp = ? AND idx <= ?");
+    this.deleteAll = db.prepare("DELETE FROM entries WHERE grp = ?");
     this.upsertHardState = db.prepare(
       "INSERT OR REPLACE INTO hard_state (grp, term, vote, commit_index) VALUES (?, ?, ?, ?)",
     );
@@ -79,9 +81,8 @@ export class SqliteLogStore implements LogStore {
   private saveGroup(write: GroupWrite): void {
     const { group, snapshot, entries, hardState } = write;
     if (snapshot !== undefined) {
-      const { index, term, voters } = snapshot.metadata;
-      this.upsertSnapshot.run(group, index, term, JSON.stringify(voters), snapshot.data);
-      this.deleteThrough.run(group, index);
+      this.writeSnapshot(group, snapshot);
+      this.deleteAll.run(group);
     }
     const first = entries[0];
     if (first !== undefined) {
@@ -93,6 +94,15 @@ export class SqliteLogStore implements LogStore {
     }
   }
 
+  saveSnapshot(group: number, snapshot: Snapshot): void {
+    this.writeSnapshot(group, snapshot);
+  }
+
+  private writeSnapshot(group: number, snapshot: Snapshot): void {
+    const { index, term, voters } = snapshot.metadata;
+    this.upsertSnapshot.run(group, index, term, JSON.stringify(voters), snapshot.data);
+  }
+
   compact(group: number, throughIndex: number): void {
     this.deleteThrough.run(group, throughIndex);
   }
@@ -100,11 +110,12 @@ export class SqliteLogStore implements LogStore {
   load(group: number): GroupState {
     const snapshot = this.loadSnapshot(group);
     const hardState = this.loadHardState(group);
+    const after = snapshot === undefined ? 0 : snapshot.metadata.index;
     const rows = this.db
-      .prepare("SELECT idx, term, data FROM entries WHERE grp = ? ORDER BY idx")
-      .all(group);
+      .prepare("SELECT idx, term, data FROM entries WHERE grp = ? AND idx > ? ORDER BY idx")
+      .all(group, after);
     const entries: Entry[] = [];
-    let expected = snapshot === undefined ? undefined : snapshot.metadata.index + 1;
+    let expected = snapshot === undefined ? undefined : after + 1;
     for (const row of rows) {
       const entry = this.entryFromRow(group, row);
       if (expected !== undefined && entry.index !== expected) {

@@ -13,20 +13,28 @@ export type GroupWrite = {
    * the stored suffix from that index on is replaced (Raft §5.3 conflict truncation).
    */
   readonly entries: readonly Entry[];
-  /** A snapshot replaces the group's snapshot and drops every entry it covers. */
+  /**
+   * A snapshot received from the leader: it replaces the group's snapshot and every stored
+   * entry (entries in the same write are then appended after it).
+   */
   readonly snapshot?: Snapshot;
 };
 
 export type GroupState = {
   readonly hardState: HardState;
   readonly snapshot: Snapshot | undefined;
-  /** Entries after the snapshot, in index order, contiguous. */
+  /** Entries after the snapshot's index, in index order, contiguous. */
   readonly entries: readonly Entry[];
 };
 
 export type LogStore = {
   /** One transaction for all groups; fsynced before returning when `sync` is true. */
   save(writes: readonly GroupWrite[], sync: boolean): void;
+  /**
+   * Stores a snapshot this node took of its own state. Entries stay until `compact`, so the
+   * leader can still send a slow follower the entries just behind the snapshot.
+   */
+  saveSnapshot(group: number, snapshot: Snapshot): void;
   /** Drops entries of `group` with index <= `throughIndex` (they are in a snapshot). */
   compact(group: number, throughIndex: number): void;
   load(group: number): GroupState;

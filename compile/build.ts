@@ -1,0 +1,27 @@
+/**
+ * Builds the single executable `dist/kahuna` with `bun build --compile` (DESIGN.md §1), and
+ * `dist/kahuna-cli`, a link to it: invoked under that name it is the seed's CLI.
+ * Usage: bun compile/build.ts [--outfile dist/kahuna]
+ */
+import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const root = resolve(import.meta.dir, "..");
+const { values } = parseArgs({ options: { outfile: { type: "string", default: "dist/kahuna" } } });
+const outfile = resolve(root, values.outfile!);
+mkdirSync(dirname(outfile), { recursive: true });
+
+const started = performance.now();
+const build = Bun.spawnSync(
+  [process.execPath, "build", "--compile", "--minify-syntax", join(root, "src/main.ts"), "--outfile", outfile],
+  { cwd: root, stdout: "inherit", stderr: "inherit" },
+);
+if (build.exitCode !== 0) {
+  console.error(`bun build --compile failed with exit status ${build.exitCode}`);
+  process.exit(1);
+}
+const cliLink = join(dirname(outfile), "kahuna-cli");
+if (existsSync(cliLink)) rmSync(cliLink);
+symlinkSync(basename(outfile), cliLink);
+console.log(`built ${outfile} and ${cliLink} in ${Math.round(performance.now() - started)} ms`);

@@ -1,0 +1,24 @@
+/** The Bun runtime: bun:sqlite, Bun.serve, process signals. */
+import type { RuntimeAdapter } from "../../runtime/runtime-adapter.ts";
+import { openDatabase } from "./sqlite.ts";
+
+export const bunRuntime: RuntimeAdapter = {
+  name: "bun",
+  openDatabase,
+  serveHttp({ hostname, port, fetch }) {
+    const server = Bun.serve({ hostname, port, fetch, idleTimeout: 30 });
+    return {
+      port: server.port ?? port,
+      async stop() {
+        await server.stop(true);
+      },
+    };
+  },
+  onSignals(handler) {
+    process.on("SIGINT", () => handler("SIGINT"));
+    process.on("SIGTERM", () => handler("SIGTERM"));
+  },
+  exit(code) {
+    process.exit(code);
+  },
+};

@@ -1,0 +1,267 @@
+/**
+ * One Raft group as the host drives it: its RawNode, the in-memory mirror of its durable log,
+ * the lock state machine, the leader's ephemeral table, and the requests waiting on them.
+ *
+ * Invariants:
+ * - A client is answered for a persistent write only after its entry is applied, which the
+ *   NodeHost does only after the entry is durable on this node and committed by a majority.
+ * - Ephemeral locks are served only by a leader whose `leaderStart` entry is applied (so it
+ *   knows its epoch and its clock is the lease base) and, after failover, only once every
+ *   lease the old leader could have granted has ended (the inherited horizon, SPEC.md §2.2).
+ * - An ephemeral grant never ends after the committed horizon.
+ * Synchronous and deterministic: time comes in as `nowMs` from the NodeHost's Clock port.
+ */
+import { assert } from "../assert.ts";
+import {
+  ephemeralHorizonStepMs,
+  pendingProposalsMax,
+  proposalTimeoutTicks,
+  readTimeoutTicks,
+} from "../constants.ts";
+import { encodeCommand } from "../codec/lock-command.ts";
+import { EphemeralLocks } from "../locks/ephemeral-locks.ts";
+import { LockMachine } from "../locks/lock-machine.ts";
+import { Durability, type LockRequest, type LockResponse } from "../locks/types.ts";
+import type { MemoryStorage } from "../raft/memory-storage.ts";
+import type { Ready, RawNode } from "../raft/raw-node.ts";
+import { type Entry, type NodeId, type ReadState, Role, type Snapshot } from "../raft/types.ts";
+import { errored, indeterminate, mustRetry, type Reply } from "./replies.ts";
+
+type Waiting = { readonly request: LockRequest; readonly reply: Reply };
+type Proposal = { readonly term: number; readonly reply: Reply; readonly tick: number };
+type Read = { index: number | undefined; readonly waiting: Waiting[]; readonly tick: number };
+
+export class GroupHost {
+  role: Role = Role.Follower;
+  leader: NodeId = "";
+  machine: LockMachine;
+  private ticks = 0;
+  private leaderStart: { readonly term: number; readonly index: number } | undefined;
+  private wantsLeaderStart = false;
+  private ephemeral: EphemeralLocks | undefined;
+  private ephemeralReadyAtMs = 0;
+  private horizonProposedMs = 0;
+  private horizonWaiting: Waiting[] = [];
+  private readBatch: Waiting[] = [];
+  private nextReadContext = 1;
+  private appliedSinceSnapshot = 0;
+  private readonly proposals = new Map<number, Proposal>();
+  private readonly reads = new Map<number, Read>();
+
+  constructor(
+    readonly id: number,
+    readonly raft: RawNode,
+    readonly storage: MemoryStorage,
+    machine: LockMachine,
+  ) {
+    this.machine = machine;
+  }
+
+  /** True when this node leads the group and may answer lock requests for it. */
+  isServing(): boolean {
+    const start = this.leaderStart;
+    return this.role === Role.Leader && start !== undefined &&
+      start.term === this.raft.status().term && this.machine.appliedIndex >= start.index;
+  }
+
+  pendingCount(): number {
+    return this.proposals.size + this.horizonWaiting.length + this.readBatch.length +
+      [...this.reads.values()].reduce((sum, read) => sum + read.waiting.length, 0);
+  }
+
+  submit(request: LockRequest, reply: Reply, nowMs: number): void {
+    if (this.role !== Role.Leader) {
+      reply(mustRetry(`this node does not lead partition ${this.id}; retry`));
+    } else if (this.pendingCount() >= pendingProposalsMax) {
+      reply(mustRetry(`partition ${this.id} has too many requests in flight; retry`));
+    } else if (request.durability === Durability.Persistent) {
+      this.submitPersistent(request, reply, nowMs);
+    } else {
+      this.submitEphemeral(request, reply, nowMs);
+    }
+  }
+
+  private submitPersistent(request: LockRequest, reply: Reply, nowMs: number): void {
+    if (request.op === "get") {
+      if (!this.isServing()) {
+        reply(mustRetry(`partition ${this.id} has a new leader that is not ready yet; retry`));
+        return;
+      }
+      this.readBatch.push({ request, reply });
+      return;
+    }
+    const expiresMs = request.op === "unlock" ? 0 : request.expiresMs;
+    const { resource, owner } = request;
+    const data = encodeCommand({ kind: request.op, resource, owner, expiresMs, nowMs });
+    const result = this.raft.propose(data);
+    if (result.kind === "proposed") {
+      this.proposals.set(result.index, { term: result.term, reply, tick: this.ticks });
+    } else {
+      reply(mustRetry(`partition ${this.id} cannot take a proposal now (${result.kind}); retry`));
+    }
+  }
+
+  private submitEphemeral(request: LockRequest, reply: Reply, nowMs: number): void {
+    const ephemeral = this.ephemeral;
+    if (ephemeral === undefined || nowMs < this.ephemeralReadyAtMs) {
+      reply(mustRetry(
+        `partition ${this.id} has a new leader waiting for the old leader's ephemeral leases ` +
+          "to end; retry",
+      ));
+      return;
+    }
+    const endMs = ephemeral.leaseEndFor(request, nowMs);
+    if (endMs > this.machine.horizonMs) {
+      this.horizonWaiting.push({ request, reply });
+      this.proposeHorizon(endMs, nowMs);
+      return;
+    }
+    reply(ephemeral.execute(request, nowMs));
+  }
+
+  /** Publishes, through Raft, a horizon past `endMs` before granting a lease that ends there. */
+  private proposeHorizon(endMs: number, nowMs: number): void {
+    if (this.horizonProposedMs >= endMs) return;
+    const horizonMs = endMs + ephemeralHorizonStepMs;
+    const result = this.raft.propose(encodeCommand({ kind: "horizon", nowMs, horizonMs }));
+    if (result.kind === "proposed") {
+      this.horizonProposedMs = horizonMs;
+      return;
+    }
+    const waiting = this.horizonWaiting;
+    this.horizonWaiting = [];
+    for (const { reply } of waiting) reply(mustRetry(`partition ${this.id} is changing leader`));
+  }
+
+  tick(): void {
+    this.raft.tick();
+    this.ticks += 1;
+    for (const [index, proposal] of this.proposals) {
+      if (this.ticks - proposal.tick < proposalTimeoutTicks) continue;
+      this.proposals.delete(index);
+      proposal.reply(indeterminate(
+        `partition ${this.id} did not commit the change in time; retry with the same owner`,
+      ));
+    }
+    for (const [context, read] of this.reads) {
+      if (this.ticks - read.tick < readTimeoutTicks) continue;
+      this.reads.delete(context);
+      for (const { reply } of read.waiting) reply(mustRetry(`partition ${this.id} read timed out`));
+    }
+  }
+
+  /** Replaces the state machine with a snapshot received from the leader (already durable). */
+  restoreSnapshot(snapshot: Snapshot): void {
+    const restored = LockMachine.restore(snapshot.data);
+    assert(!("error" in restored), `snapshot of group ${this.id} was validated on receipt`);
+    this.machine = restored as LockMachine;
+    this.appliedSinceSnapshot = 0;
+  }
+
+  /** Applies committed entries and answers the proposals they settle. */
+  apply(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      const response = this.machine.apply(entry);
+      this.appliedSinceSnapshot += 1;
+      const proposal = this.proposals.get(entry.index);
+      if (proposal === undefined) continue;
+      this.proposals.delete(entry.index);
+      // Log matching (Raft §5.3): same index and term means it is our entry.
+      if (proposal.term !== entry.term) {
+        proposal.reply(mustRetry(`partition ${this.id} changed leader before the change; retry`));
+      } else {
+        proposal.reply(response ?? errored(`entry ${entry.index} gave no answer`));
+      }
+    }
+  }
+
+  /** After apply: start serving ephemeral locks, release waiters, answer reads. */
+  afterApply(nowMs: number): void {
+    if (this.ephemeral === undefined && this.isServing()) {
+      this.ephemeral = new EphemeralLocks(this.machine.ephemeralEpoch);
+      // The horizon just rebased onto our clock is the old leader's: wait for it to pass.
+      this.ephemeralReadyAtMs = this.machine.horizonMs;
+      this.horizonProposedMs = this.machine.horizonMs;
+    }
+    if (this.horizonWaiting.length > 0 && this.machine.horizonMs >= this.horizonProposedMs) {
+      const waiting = this.horizonWaiting;
+      this.horizonWaiting = [];
+      for (const { request, reply } of waiting) this.submitEphemeral(request, reply, nowMs);
+    }
+    this.answerReads(nowMs);
+  }
+
+  onReadStates(readStates: readonly ReadState[]): void {
+    for (const { context, index } of readStates) {
+      const read = this.reads.get(context);
+      if (read !== undefined) read.index = index;
+    }
+  }
+
+  private answerReads(nowMs: number): void {
+    for (const [context, read] of this.reads) {
+      if (read.index === undefined || read.index > this.machine.appliedIndex) continue;
+      this.reads.delete(context);
+      for (const { request, reply } of read.waiting) {
+        reply(this.machine.get(request.resource, nowMs));
+      }
+    }
+  }
+
+  /** Role changes: a new leader starts its term; a deposed one gives up what it held. */
+  onRole(role: Role, leader: NodeId): void {
+    const was = this.role;
+    this.role = role;
+    this.leader = leader;
+    if (role === Role.Leader && was !== Role.Leader) this.wantsLeaderStart = true;
+    if (role !== Role.Leader && was === Role.Leader) this.stepDown();
+  }
+
+  private stepDown(): void {
+    for (const proposal of this.proposals.values()) {
+      proposal.reply(indeterminate(
+        `partition ${this.id} lost its leader before the change committed; retry with the same owner`,
+      ));
+    }
+    this.proposals.clear();
+    const waiting = [...this.horizonWaiting, ...this.readBatch];
+    for (const read of this.reads.values()) waiting.push(...read.waiting);
+    for (const { reply } of waiting) reply(mustRetry(`partition ${this.id} lost its leader; retry`));
+    this.reads.clear();
+    this.horizonWaiting = [];
+    this.readBatch = [];
+    this.ephemeral = undefined;
+    this.leaderStart = undefined;
+    this.wantsLeaderStart = false;
+    this.horizonProposedMs = 0;
+  }
+
+  /** Called after RawNode.advance: proposes what a new leader must, and batches reads. */
+  afterAdvance(nowMs: number): void {
+    if (this.wantsLeaderStart && this.role === Role.Leader) {
+      // A dropped proposal (a leadership transfer under way) is tried again next time.
+      const result = this.raft.propose(encodeCommand({ kind: "leaderStart", nowMs }));
+      if (result.kind === "proposed") {
+        this.wantsLeaderStart = false;
+        this.leaderStart = { term: result.term, index: result.index };
+      }
+    }
+    if (this.readBatch.length > 0 && this.isServing()) {
+      const context = this.nextReadContext++;
+      this.reads.set(context, { index: undefined, waiting: this.readBatch, tick: this.ticks });
+      this.readBatch = [];
+      this.raft.readIndex(context);
+    }
+  }
+
+  /** True once enough entries were applied that a snapshot should be taken. */
+  wantsSnapshot(snapshotEntries: number): boolean {
+    return this.appliedSinceSnapshot >= snapshotEntries;
+  }
+
+  tookSnapshot(): void {
+    this.appliedSinceSnapshot = 0;
+  }
+}
+
+export type { Ready };

@@ -1,0 +1,58 @@
+/**
+ * Counters the host keeps for GET /metrics (Prometheus text). Plain numbers, updated on the
+ * host's own thread; rendering is the only formatting done here.
+ */
+import { type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
+
+const typeNames = new Map<number, string>(
+  Object.entries(ResponseType).map(([name, value]) => [value, name]),
+);
+
+export class HostMetrics {
+  storageWrites = 0;
+  fsyncs = 0;
+  entriesPersisted = 0;
+  entriesApplied = 0;
+  framesSent = 0;
+  messagesSent = 0;
+  badFrames = 0;
+  snapshots = 0;
+  private readonly requests = new Map<string, number>();
+  private latencyMsSum = 0;
+  private latencyCount = 0;
+
+  answered(request: LockRequest, response: LockResponse, latencyMs: number): void {
+    const durability = request.durability === 1 ? "persistent" : "ephemeral";
+    const outcome = typeNames.get(response.type) ?? String(response.type);
+    const key = `op="${request.op}",durability="${durability}",outcome="${outcome}"`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+    this.latencyMsSum += latencyMs;
+    this.latencyCount += 1;
+  }
+
+  render(gauges: Record<string, number>): string {
+    const lines: string[] = [];
+    const counter = (name: string, help: string, value: number) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
+    };
+    lines.push("# HELP kahuna_requests_total Lock requests answered, by op, durability and outcome.");
+    lines.push("# TYPE kahuna_requests_total counter");
+    for (const key of [...this.requests.keys()].sort()) {
+      lines.push(`kahuna_requests_total{${key}} ${this.requests.get(key)}`);
+    }
+    counter("kahuna_request_latency_ms_sum", "Sum of request latencies in ms.", this.latencyMsSum);
+    counter("kahuna_request_latency_ms_count", "Requests timed.", this.latencyCount);
+    counter("kahuna_storage_writes_total", "Storage transactions (group commits).", this.storageWrites);
+    counter("kahuna_fsyncs_total", "Storage transactions that required an fsync.", this.fsyncs);
+    counter("kahuna_entries_persisted_total", "Raft entries written.", this.entriesPersisted);
+    counter("kahuna_entries_applied_total", "Raft entries applied.", this.entriesApplied);
+    counter("kahuna_peer_frames_sent_total", "Frames sent to peers.", this.framesSent);
+    counter("kahuna_raft_messages_sent_total", "Raft messages sent to peers.", this.messagesSent);
+    counter("kahuna_peer_frames_rejected_total", "Malformed peer frames refused.", this.badFrames);
+    counter("kahuna_snapshots_total", "Snapshots taken.", this.snapshots);
+    for (const name of Object.keys(gauges).sort()) {
+      lines.push(`# TYPE ${name} gauge`, `${name} ${gauges[name]}`);
+    }
+    return lines.join("\n") + "\n";
+  }
+}

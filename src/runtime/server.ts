@@ -1,0 +1,159 @@
+/**
+ * Starts one kahuna node (`kahuna serve`): opens storage, builds the synchronous NodeHost,
+ * and owns the event loop around it (DESIGN.md §2): a timer that ticks Raft, the HTTP
+ * listener whose requests become host submissions, and a flush after each burst of input.
+ *
+ * A flush runs on the next turn of the event loop rather than per request, so every request
+ * that arrived meanwhile shares one storage transaction and one fsync (group commit).
+ * A failure inside the host (storage error, broken invariant) is fatal: the node logs it and
+ * exits, and recovers from disk on restart; retrying an fsync is unsafe.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { systemClock, systemRandom } from "../adapters/system-clock.ts";
+import { SqliteLogStore } from "../adapters/sqlite-log-store.ts";
+import { tickMs } from "../constants.ts";
+import { NodeHost } from "../host/node-host.ts";
+import { createApp } from "../http/app.ts";
+import type { LockService } from "../locks/types.ts";
+import type { LogStore } from "../ports/log-store.ts";
+import type { RunningServer, ServeOptions } from "./options.ts";
+import { loadRuntime, type RuntimeAdapter } from "./runtime-adapter.ts";
+
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const runtime = await loadRuntime();
+  const log = (line: string) => {
+    if (options.verbose) console.error(`kahuna[${options.nodeId}] ${line}`);
+  };
+  const voters = options.initialCluster.length === 0
+    ? [options.nodeId]
+    : options.initialCluster.map((peer) => peer.id);
+  if (!voters.includes(options.nodeId)) {
+    throw new StartupError(`--node-id ${options.nodeId} is not in --initial-cluster`);
+  }
+  if (voters.length > 1) {
+    throw new StartupError("clusters of several nodes are not available yet; start one node");
+  }
+  const store = openStore(runtime, options);
+  checkIdentity(store, { nodeId: options.nodeId, voters, groups: options.partitions });
+  const host = new NodeHost({
+    nodeId: options.nodeId,
+    voters,
+    groups: options.partitions,
+    logStore: store,
+    transport: { send: () => {} },
+    clock: systemClock,
+    random: systemRandom,
+  });
+
+  let stopped = false;
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  const fatal = (error: unknown) => {
+    console.error(`kahuna[${options.nodeId}] fatal: ${String(error)}\n${(error as Error)?.stack ?? ""}`);
+    runtime.exit(70);
+  };
+  const flush = () => {
+    flushTimer = undefined;
+    try {
+      if (host.flush()) scheduleFlush();
+    } catch (error) {
+      fatal(error);
+    }
+  };
+  const scheduleFlush = () => {
+    if (flushTimer === undefined && !stopped) flushTimer = setTimeout(flush, 0);
+  };
+  const ticker = setInterval(() => {
+    try {
+      host.tick();
+    } catch (error) {
+      fatal(error);
+    }
+    scheduleFlush();
+  }, tickMs);
+  scheduleFlush();
+
+  const service: LockService = {
+    execute: (request) =>
+      new Promise((resolve) => {
+        if (stopped) {
+          resolve({ type: 101, fencingToken: 0, error: "this node is stopping; retry" });
+          return;
+        }
+        host.submit(request, resolve);
+        scheduleFlush();
+      }),
+  };
+  const app = createApp({
+    service,
+    health: () => host.health(),
+    cluster: () => clusterInfo(host, options),
+    metrics: () => host.metrics.render({ kahuna_partitions: host.groupCount() }),
+    wallMs: () => Date.now(),
+    log,
+  });
+  const http = runtime.serveHttp({ hostname: options.host, port: options.httpPort, fetch: app.fetch });
+  log(`serving HTTP on ${options.host}:${http.port}, data in ${options.dataDir} (${runtime.name})`);
+
+  return {
+    httpPort: http.port,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(ticker);
+      if (flushTimer !== undefined) clearTimeout(flushTimer);
+      await http.stop();
+      try {
+        host.flush();
+      } finally {
+        store.close();
+      }
+      log("stopped");
+    },
+  };
+}
+
+function openStore(runtime: RuntimeAdapter, options: ServeOptions): LogStore {
+  const path = join(options.dataDir, "kahuna.sqlite");
+  try {
+    mkdirSync(options.dataDir, { recursive: true });
+    return new SqliteLogStore(runtime.openDatabase(path), path);
+  } catch (error) {
+    throw new StartupError(`cannot open the data directory's database ${path}: ${String(error)}`);
+  }
+}
+
+function checkIdentity(
+  store: LogStore,
+  wanted: { nodeId: string; voters: string[]; groups: number },
+): void {
+  const stored = store.identity();
+  if (stored === undefined) {
+    store.setIdentity(wanted);
+    return;
+  }
+  const same = stored.nodeId === wanted.nodeId && stored.groups === wanted.groups &&
+    JSON.stringify([...stored.voters].sort()) === JSON.stringify([...wanted.voters].sort());
+  if (!same) {
+    throw new StartupError(
+      `the data directory belongs to node ${stored.nodeId} of cluster [${stored.voters}] with ` +
+        `${stored.groups} partitions; this start asks for node ${wanted.nodeId} of ` +
+        `[${wanted.voters}] with ${wanted.groups}. Use that node's flags, or another --data-dir.`,
+    );
+  }
+}
+
+function clusterInfo(host: NodeHost, options: ServeOptions): unknown {
+  return {
+    nodeId: host.nodeId,
+    nodes: host.voters.map((id) => {
+      const peer = options.initialCluster.find((p) => p.id === id);
+      return { id, peerAddress: peer ? `${peer.host}:${peer.port}` : `${options.host}:${options.peerPort}` };
+    }),
+    partitions: host.groupStatuses(),
+  };
+}
