@@ -1,0 +1,223 @@
+/**
+ * What goes in a Raft entry's data for the lock state machine (DESIGN.md §6), as msgpack.
+ *
+ * Wire form: a msgpack array whose first element is the command's code.
+ *   tryLock 1, extend 2, unlock 3: [code, resource, owner, expiresMs, nowMs]
+ *   leaderStart 4:                 [4, nowMs]
+ *   horizon 5:                     [5, nowMs, horizonMs]
+ *
+ * Invariants: `encodeCommand` only writes commands that `decodeCommand` accepts (asserted),
+ * and `decodeCommand` never throws: every replica reads the same bytes to the same command or
+ * the same error. Strings are decoded as strict UTF-8 (an invalid byte is an error, not a
+ * replacement character) so that replicas on different runtimes cannot read one entry two ways.
+ */
+import { decode, Encoder } from "@msgpack/msgpack";
+import { assert } from "../assert.ts";
+import {
+  expiresMsMax,
+  expiresMsMin,
+  lockCommandBytesMax,
+  ownerBytesMax,
+  resourceBytesMax,
+} from "../constants.ts";
+
+export type LockCommand =
+  | {
+    readonly kind: "tryLock" | "extend" | "unlock";
+    readonly resource: string;
+    readonly owner: string;
+    /** 0 for unlock. */
+    readonly expiresMs: number;
+    /** The proposing leader's monotonic clock reading. */
+    readonly nowMs: number;
+  }
+  /** The first entry a new leader proposes: a new ephemeral epoch and a new clock base. */
+  | { readonly kind: "leaderStart"; readonly nowMs: number }
+  /** The latest moment (leader clock) any ephemeral lease of this leader can end. */
+  | { readonly kind: "horizon"; readonly nowMs: number; readonly horizonMs: number };
+
+const code = { tryLock: 1, extend: 2, unlock: 3, leaderStart: 4, horizon: 5 } as const;
+const kindOfCode = ["", "tryLock", "extend", "unlock", "leaderStart", "horizon"] as const;
+
+// One encoder for the module: `encode()` copies its output, so callers own the bytes.
+const encoder = new Encoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+export function encodeCommand(c: LockCommand): Uint8Array {
+  const problem = commandError(c);
+  assert(problem === undefined, `encodeCommand: invalid command: ${problem}`);
+  const bytes = encoder.encode(wireForm(c));
+  assert(bytes.length <= lockCommandBytesMax, "encodeCommand: command exceeds its byte bound");
+  return bytes;
+}
+
+function wireForm(c: LockCommand): unknown[] {
+  switch (c.kind) {
+    case "tryLock":
+    case "extend":
+    case "unlock":
+      return [code[c.kind], c.resource, c.owner, c.expiresMs, c.nowMs];
+    case "leaderStart":
+      return [code.leaderStart, c.nowMs];
+    case "horizon":
+      return [code.horizon, c.nowMs, c.horizonMs];
+  }
+}
+
+/** Reads and validates one entry's data. Never throws. */
+export function decodeCommand(data: Uint8Array): LockCommand | { error: string } {
+  if (data.length === 0) return { error: "lock command is empty" };
+  if (data.length > lockCommandBytesMax) {
+    return { error: `lock command is ${data.length} bytes, at most ${lockCommandBytesMax}` };
+  }
+  const value = decodeMsgpack(data);
+  if (value.error !== undefined) return { error: value.error };
+  const command = fromWire(value.decoded);
+  if ("error" in command) return command;
+  const problem = commandError(command);
+  return problem === undefined ? command : { error: problem };
+}
+
+/**
+ * msgpack with strings left as bytes, bounded by the input's size: every element takes at
+ * least one byte, so no header can make the decoder allocate more than the input justifies.
+ * Exported for the snapshot codec, which has the same needs.
+ */
+export function decodeMsgpack(data: Uint8Array): { decoded: unknown; error?: undefined } | {
+  error: string;
+} {
+  try {
+    const decoded = decode(data, {
+      rawStrings: true,
+      maxArrayLength: data.length,
+      maxMapLength: data.length,
+      maxStrLength: data.length,
+      maxBinLength: data.length,
+      maxExtLength: data.length,
+    });
+    return { decoded };
+  } catch (e) {
+    // The decoder reports malformed input by throwing; here, at the boundary, that is an
+    // expected outcome and becomes a value.
+    return { error: `not valid msgpack: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+/** A string field that msgpack left as bytes, decoded as strict UTF-8. */
+export function utf8Field(value: unknown): string | undefined {
+  if (!(value instanceof Uint8Array)) return undefined;
+  try {
+    return strictUtf8.decode(value);
+  } catch {
+    return undefined; // fatal decoding throws on invalid UTF-8; that is an answer, not a bug
+  }
+}
+
+function fromWire(value: unknown): LockCommand | { error: string } {
+  if (!Array.isArray(value) || value.length === 0) {
+    return { error: "lock command must be a non-empty array" };
+  }
+  const kind = typeof value[0] === "number" ? kindOfCode[value[0]] : undefined;
+  if (kind === undefined || kind === "") {
+    return { error: `unknown lock command code ${String(value[0])}` };
+  }
+  const fields = value.length - 1;
+  switch (kind) {
+    case "tryLock":
+    case "extend":
+    case "unlock": {
+      if (fields !== 4) return { error: `${kind} needs 4 fields, got ${fields}` };
+      const resource = utf8Field(value[1]);
+      const owner = utf8Field(value[2]);
+      if (resource === undefined) return { error: `${kind}: resource is not a UTF-8 string` };
+      if (owner === undefined) return { error: `${kind}: owner is not a UTF-8 string` };
+      return { kind, resource, owner, expiresMs: value[3], nowMs: value[4] };
+    }
+    case "leaderStart":
+      if (fields !== 1) return { error: `leaderStart needs 1 field, got ${fields}` };
+      return { kind, nowMs: value[1] };
+    case "horizon":
+      if (fields !== 2) return { error: `horizon needs 2 fields, got ${fields}` };
+      return { kind, nowMs: value[1], horizonMs: value[2] };
+  }
+}
+
+/** Why `c` is not a valid command, or undefined. Field types are checked here too. */
+export function commandError(c: LockCommand): string | undefined {
+  const now = timeError("nowMs", c.nowMs);
+  if (now !== undefined) return `${c.kind}: ${now}`;
+  switch (c.kind) {
+    case "tryLock":
+    case "extend":
+    case "unlock": {
+      const problem = resourceError(c.resource) ?? ownerError(c.owner) ??
+        expiresError(c.kind, c.expiresMs);
+      return problem === undefined ? undefined : `${c.kind}: ${problem}`;
+    }
+    case "leaderStart":
+      return undefined;
+    case "horizon": {
+      const problem = timeError("horizonMs", c.horizonMs);
+      return problem === undefined ? undefined : `horizon: ${problem}`;
+    }
+  }
+}
+
+function expiresError(kind: "tryLock" | "extend" | "unlock", expiresMs: unknown): string | undefined {
+  if (kind === "unlock") {
+    return expiresMs === 0 ? undefined : `expiresMs must be 0 for unlock, got ${String(expiresMs)}`;
+  }
+  const ok = typeof expiresMs === "number" && Number.isInteger(expiresMs) &&
+    expiresMs >= expiresMsMin && expiresMs <= expiresMsMax;
+  return ok
+    ? undefined
+    : `expiresMs must be an integer from ${expiresMsMin} to ${expiresMsMax}, got ${String(expiresMs)}`;
+}
+
+/** Clock readings: finite, not negative, and small enough that sums of them stay exact. */
+function timeError(field: string, value: unknown): string | undefined {
+  const ok = typeof value === "number" && Number.isFinite(value) && value >= 0 &&
+    value <= Number.MAX_SAFE_INTEGER;
+  return ok ? undefined : `${field} must be a number from 0 to 2^53-1, got ${String(value)}`;
+}
+
+/** SPEC.md §2: 1..512 UTF-8 bytes, no NUL. */
+export function resourceError(resource: unknown): string | undefined {
+  if (typeof resource !== "string") return "resource must be a string";
+  const bytes = utf8ByteLength(resource);
+  if (bytes < 0) return "resource must be well-formed Unicode (no lone surrogates)";
+  if (bytes < 1 || bytes > resourceBytesMax) {
+    return `resource must be 1 to ${resourceBytesMax} UTF-8 bytes, got ${bytes}`;
+  }
+  if (resource.includes("\0")) return "resource must not contain NUL";
+  return undefined;
+}
+
+/** SPEC.md §2: 1..256 UTF-8 bytes, compared exactly. */
+export function ownerError(owner: unknown): string | undefined {
+  if (typeof owner !== "string") return "owner must be a string";
+  const bytes = utf8ByteLength(owner);
+  if (bytes < 0) return "owner must be well-formed Unicode (no lone surrogates)";
+  if (bytes < 1 || bytes > ownerBytesMax) {
+    return `owner must be 1 to ${ownerBytesMax} UTF-8 bytes, got ${bytes}`;
+  }
+  return undefined;
+}
+
+/** UTF-8 length of `s`, or -1 when it holds a lone surrogate (which has no UTF-8 form). */
+export function utf8ByteLength(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const unit = s.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = s.charCodeAt(i + 1); // NaN past the end, which fails the range check
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return -1;
+      bytes += 4;
+      i++;
+    } else if (unit >= 0xdc00 && unit <= 0xdfff) return -1;
+    else bytes += 3;
+  }
+  return bytes;
+}

@@ -1,0 +1,99 @@
+/**
+ * The semantics of one lock (one resource, one durability): SPEC.md §2.1's table, as pure
+ * functions from (record, request, now) to (answer, next record). Both the replicated
+ * persistent table (lock-machine.ts) and the leader's ephemeral table (ephemeral-locks.ts)
+ * use these, so the two durabilities cannot drift apart.
+ *
+ * Invariants: a record, once made, is never removed by these rules, and its fencing token
+ * only grows: +1 on a fresh grant, unchanged otherwise (so unlock keeps it and the next grant
+ * continues from it). A lock is held exactly when it has an owner and `nowMs < leaseEndMs`.
+ */
+import { assert } from "../assert.ts";
+import { type LockResponse, ResponseType } from "./types.ts";
+
+export type LockRecord = {
+  /** "" when unlocked. An expired lock keeps its owner until someone else takes it. */
+  readonly owner: string;
+  /** The token of the latest grant. */
+  readonly fencingToken: number;
+  /** When the lease ends, on the clock the table's times are read on; 0 when unlocked. */
+  readonly leaseEndMs: number;
+};
+
+export type Outcome = {
+  readonly response: LockResponse;
+  /** The record after the operation: the same object when nothing changed. */
+  readonly record: LockRecord | undefined;
+};
+
+export function isHeld(record: LockRecord | undefined, nowMs: number): boolean {
+  return record !== undefined && record.owner !== "" && nowMs < record.leaseEndMs;
+}
+
+const doesNotExist: LockResponse = { type: ResponseType.LockDoesNotExist, fencingToken: 0 };
+const invalidOwner: LockResponse = { type: ResponseType.InvalidOwner, fencingToken: 0 };
+const busy: LockResponse = { type: ResponseType.Busy, fencingToken: 0 };
+
+/**
+ * TryLock. `firstToken` is the token of the first grant ever on a resource with no record
+ * (0 for persistent locks, epoch * 2^32 for ephemeral ones).
+ */
+export function tryLock(
+  record: LockRecord | undefined,
+  owner: string,
+  expiresMs: number,
+  nowMs: number,
+  firstToken: number,
+): Outcome {
+  assert(expiresMs > 0, "tryLock: expiresMs must be positive");
+  if (isHeld(record, nowMs)) {
+    assert(record !== undefined, "held implies a record");
+    // The same owner retrying (its answer may have been lost) gets the same grant back.
+    if (record.owner === owner) {
+      return { response: locked(record.fencingToken), record };
+    }
+    return { response: busy, record };
+  }
+  const fencingToken = record === undefined ? firstToken : record.fencingToken + 1;
+  assert(Number.isSafeInteger(fencingToken), "tryLock: fencing token left the safe integers");
+  const next: LockRecord = { owner, fencingToken, leaseEndMs: nowMs + expiresMs };
+  assert(isHeld(next, nowMs), "a fresh grant is held");
+  return { response: locked(fencingToken), record: next };
+}
+
+export function extend(
+  record: LockRecord | undefined,
+  owner: string,
+  expiresMs: number,
+  nowMs: number,
+): Outcome {
+  assert(expiresMs > 0, "extend: expiresMs must be positive");
+  if (!isHeld(record, nowMs)) return { response: doesNotExist, record };
+  assert(record !== undefined, "held implies a record");
+  if (record.owner !== owner) return { response: invalidOwner, record };
+  const next: LockRecord = { owner, fencingToken: record.fencingToken, leaseEndMs: nowMs + expiresMs };
+  return { response: { type: ResponseType.Extended, fencingToken: next.fencingToken }, record: next };
+}
+
+/**
+ * Unlock works for the owner even after the lease expired, as long as nobody re-took the lock.
+ * An expired lock of another owner answers InvalidOwner: the record still names that owner.
+ */
+export function unlock(record: LockRecord | undefined, owner: string): Outcome {
+  if (record === undefined || record.owner === "") return { response: doesNotExist, record };
+  if (record.owner !== owner) return { response: invalidOwner, record };
+  const next: LockRecord = { owner: "", fencingToken: record.fencingToken, leaseEndMs: 0 };
+  return { response: { type: ResponseType.Unlocked, fencingToken: next.fencingToken }, record: next };
+}
+
+export function get(record: LockRecord | undefined, nowMs: number): LockResponse {
+  if (!isHeld(record, nowMs)) return doesNotExist;
+  assert(record !== undefined, "held implies a record");
+  const expiresMs = record.leaseEndMs - nowMs;
+  assert(expiresMs > 0, "a held lease has time left");
+  return { type: ResponseType.Got, fencingToken: record.fencingToken, owner: record.owner, expiresMs };
+}
+
+function locked(fencingToken: number): LockResponse {
+  return { type: ResponseType.Locked, fencingToken };
+}
