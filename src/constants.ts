@@ -82,14 +82,3 @@ assert(
   lockCommandBytesMax >= resourceBytesMax + ownerBytesMax + 64,
   "a lock command with the longest names must fit its byte bound",
 );
-
-// Lock state machine (src/locks, src/codec/lock-command.ts). A lock command's encoded size is
-// bounded by its two names plus a few numbers and headers.
-export const lockCommandBytesMax = 1024;
-// Snapshot format of the lock state machine; restore rejects any other.
-export const lockSnapshotVersion = 1;
-
-assert(
-  lockCommandBytesMax >= resourceBytesMax + ownerBytesMax + 64,
-  "a lock command with the longest names must fit its byte bound",
-);
