@@ -1,0 +1,183 @@
+/**
+ * RawNode: the host's handle on one Raft group (etcd's RawNode). The host feeds it inputs
+ * (tick, step, propose, ...), then, when hasReady(), takes one Ready, performs its I/O in the
+ * order the Ready's comment states, and calls advance(ready) before asking for the next one.
+ */
+import { assert } from "../assert.ts";
+import { committedEntriesPerReadyMax } from "../constants.ts";
+import { Raft } from "./raft.ts";
+import type { ProposeResult, RaftConfig } from "./raft.ts";
+import type {
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  RaftStorage,
+  ReadState,
+  Role,
+  Snapshot,
+  SoftState,
+} from "./types.ts";
+
+export type { ProposeResult, RaftConfig } from "./raft.ts";
+
+/**
+ * What the host must do, in this order (etcd's Ready contract):
+ * 1. Persist `snapshot` (if set), `entries` and `hardState` (if set) in one write, fsynced if
+ *    `mustSync`; then mirror them into the group's MemoryStorage (applySnapshot, append,
+ *    setHardState). Nothing else may happen before this write is durable.
+ * 2. Only then send `messages`: votes and acknowledgements promise what is now on disk.
+ * 3. Apply `snapshot` (if set) to the state machine, then `committedEntries` in order
+ *    (entries with empty data are leaders' no-ops: skip them).
+ * 4. Hand `readStates` to waiting reads: each is answerable once `index` is applied.
+ * 5. Call advance(ready).
+ * `softState` is informational (role and leader changed); it needs no persistence.
+ */
+export type Ready = {
+  readonly softState?: SoftState;
+  readonly hardState?: HardState;
+  readonly entries: readonly Entry[];
+  readonly snapshot?: Snapshot;
+  readonly committedEntries: readonly Entry[];
+  readonly messages: readonly Message[];
+  readonly readStates: readonly ReadState[];
+  readonly mustSync: boolean;
+};
+
+export type RaftStatus = {
+  id: NodeId;
+  term: number;
+  role: Role;
+  leader: NodeId;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+};
+
+export class RawNode {
+  private readonly raft: Raft;
+  private prevSoftState: SoftState;
+  private prevHardState: HardState;
+  private readyOutstanding = false;
+
+  /** Restarts from `storage.initialState()`: term, vote, commit and the log survive. */
+  constructor(config: RaftConfig, storage: RaftStorage) {
+    this.raft = new Raft(config, storage);
+    this.prevSoftState = this.raft.softState();
+    this.prevHardState = storage.initialState().hardState;
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Starts an election now (etcd's MsgHup); a leader ignores it. */
+  campaign(): void {
+    this.raft.hup(false);
+  }
+
+  /** Only a leader accepts; the result is the entry's index and term, or why not. */
+  propose(data: Uint8Array): ProposeResult {
+    return this.raft.propose(data);
+  }
+
+  /** A message from a peer, already validated by the codec. */
+  step(message: Message): void {
+    this.raft.step(message);
+  }
+
+  /**
+   * Asks for a linearizable read point (Raft thesis §6.4). The answer, if any, arrives in a
+   * later Ready's readStates with the same context; without a leader the request is dropped,
+   * so the caller must time out and retry.
+   */
+  readIndex(context: number): void {
+    this.raft.readIndex(context);
+  }
+
+  /** On the leader: hand leadership to `to`. On a follower: only `to === id` (ask for it). */
+  transferLeader(to: NodeId): void {
+    this.raft.transferLeader(to);
+  }
+
+  reportUnreachable(id: NodeId): void {
+    this.raft.reportUnreachable(id);
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    this.raft.reportSnapshot(id, ok);
+  }
+
+  hasReady(): boolean {
+    const r = this.raft;
+    return !sameSoftState(r.softState(), this.prevSoftState) ||
+      !sameHardState(r.hardState(), this.prevHardState) ||
+      r.log.unstable.snapshot !== undefined ||
+      r.log.unstable.entries.length > 0 ||
+      r.log.hasNextCommittedEntries() ||
+      r.msgs.length > 0 ||
+      r.readStates.length > 0;
+  }
+
+  ready(): Ready {
+    assert(!this.readyOutstanding, "advance() the previous Ready before taking another");
+    const r = this.raft;
+    const softState = r.softState();
+    const hardState = r.hardState();
+    const entries = [...r.log.unstable.entries];
+    const snapshot = r.log.unstable.snapshot;
+    const ready: Ready = {
+      entries,
+      committedEntries: r.log.nextCommittedEntries(committedEntriesPerReadyMax),
+      messages: r.msgs,
+      readStates: r.readStates,
+      mustSync: entries.length > 0 || hardState.term !== this.prevHardState.term ||
+        hardState.vote !== this.prevHardState.vote || snapshot !== undefined,
+      ...(sameSoftState(softState, this.prevSoftState) ? {} : { softState }),
+      ...(sameHardState(hardState, this.prevHardState) ? {} : { hardState }),
+      ...(snapshot === undefined ? {} : { snapshot }),
+    };
+    r.msgs = [];
+    r.readStates = [];
+    this.prevSoftState = softState;
+    this.readyOutstanding = true;
+    return ready;
+  }
+
+  /** The host has done everything `ready` asked: persisted, sent, applied. */
+  advance(ready: Ready): void {
+    assert(this.readyOutstanding, "advance() without a Ready");
+    const log = this.raft.log;
+    if (ready.hardState !== undefined) this.prevHardState = ready.hardState;
+    if (ready.snapshot !== undefined) {
+      log.stableSnapTo(ready.snapshot.metadata.index);
+      log.appliedTo(Math.max(log.applied, ready.snapshot.metadata.index));
+    }
+    const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
+    if (lastCommitted !== undefined) log.appliedTo(lastCommitted.index);
+    const lastEntry = ready.entries[ready.entries.length - 1];
+    if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
+    this.readyOutstanding = false;
+  }
+
+  status(): RaftStatus {
+    const r = this.raft;
+    return {
+      id: r.id,
+      term: r.term,
+      role: r.role,
+      leader: r.lead,
+      commit: r.log.committed,
+      applied: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+    };
+  }
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.leader === b.leader && a.role === b.role;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}

@@ -1,0 +1,175 @@
+/**
+ * A small deterministic network for Raft tests: RawNodes with MemoryStorage, Ready processed
+ * as the host would (persist, then send, then apply), messages queued and delivered in order,
+ * with partitions and drop filters. Test support only; pure like the rest of the core.
+ */
+import { assert } from "../assert.ts";
+import type { Random } from "../ports/random.ts";
+import { MemoryStorage } from "./memory-storage.ts";
+import { RawNode } from "./raw-node.ts";
+import type { RaftConfig, Ready } from "./raw-node.ts";
+import type { Entry, Message, NodeId, ReadState } from "./types.ts";
+
+/** A seeded xorshift generator, so every test run is the same run. */
+export function seededRandom(seed: number): Random {
+  let state = (seed >>> 0) || 1;
+  return {
+    int(maxExclusive: number): number {
+      state ^= state << 13;
+      state >>>= 0;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      state >>>= 0;
+      return state % maxExclusive;
+    },
+  };
+}
+
+export type TestConfig = Partial<Omit<RaftConfig, "id">>;
+
+export function testConfig(id: NodeId, seed: number, overrides: TestConfig = {}): RaftConfig {
+  return {
+    id,
+    electionTicks: 10,
+    heartbeatTicks: 1,
+    random: seededRandom(seed),
+    preVote: true,
+    checkQuorum: true,
+    inflightMessagesMax: 256,
+    entriesPerMessageMax: 64,
+    ...overrides,
+  };
+}
+
+export type TestPeer = {
+  readonly id: NodeId;
+  node: RawNode;
+  readonly storage: MemoryStorage;
+  /** Data of every applied entry (no-ops included as empty arrays), in order. */
+  applied: Entry[];
+  readStates: ReadState[];
+  /** The latest snapshot data applied from a Ready. */
+  snapshotData: Uint8Array | undefined;
+};
+
+export class TestNetwork {
+  readonly peers = new Map<NodeId, TestPeer>();
+  private queue: Message[] = [];
+  /** Pairs "a->b" whose messages are dropped. */
+  private cut = new Set<string>();
+  /** Drops messages this returns true for (in addition to cuts). */
+  dropIf: (m: Message) => boolean = () => false;
+  delivered: Message[] = [];
+
+  constructor(readonly ids: readonly NodeId[], overrides: TestConfig = {}) {
+    ids.forEach((id, i) => {
+      const storage = new MemoryStorage(ids);
+      const node = new RawNode(testConfig(id, 1000 + i * 7919, overrides), storage);
+      this.peers.set(id, { id, node, storage, applied: [], readStates: [], snapshotData: undefined });
+    });
+  }
+
+  peer(id: NodeId): TestPeer {
+    const peer = this.peers.get(id);
+    assert(peer !== undefined, `no peer ${id}`);
+    return peer;
+  }
+
+  node(id: NodeId): RawNode {
+    return this.peer(id).node;
+  }
+
+  /** Cuts every link between `group` and the others, both ways. */
+  isolate(...group: NodeId[]): void {
+    for (const a of group) {
+      for (const b of this.ids) {
+        if (group.includes(b)) continue;
+        this.cut.add(`${a}->${b}`);
+        this.cut.add(`${b}->${a}`);
+      }
+    }
+  }
+
+  heal(): void {
+    this.cut.clear();
+  }
+
+  /** Processes one Ready of `id`, as the host does: persist, send, apply, advance. */
+  processReady(id: NodeId): void {
+    const peer = this.peer(id);
+    if (!peer.node.hasReady()) return;
+    const ready = peer.node.ready();
+    persist(peer, ready);
+    for (const m of ready.messages) this.queue.push(m);
+    if (ready.snapshot !== undefined) {
+      peer.snapshotData = ready.snapshot.data;
+      peer.applied = [];
+    }
+    peer.applied.push(...ready.committedEntries);
+    peer.readStates.push(...ready.readStates);
+    peer.node.advance(ready);
+  }
+
+  /** Processes Readys and delivers messages until the network is quiet (bounded). */
+  stabilize(roundsMax = 1000): void {
+    for (let round = 0; round < roundsMax; round++) {
+      for (const id of this.ids) {
+        for (let i = 0; i < 10 && this.peer(id).node.hasReady(); i++) this.processReady(id);
+      }
+      if (this.queue.length === 0) return;
+      const batch = this.queue;
+      this.queue = [];
+      for (const m of batch) this.deliver(m);
+    }
+    assert(false, "the network did not become quiet");
+  }
+
+  private deliver(m: Message): void {
+    if (this.cut.has(`${m.from}->${m.to}`) || this.dropIf(m)) return;
+    const peer = this.peers.get(m.to);
+    if (peer === undefined) return;
+    this.delivered.push(m);
+    peer.node.step(m);
+  }
+
+  /** Ticks every node once (or just `only`) and stabilizes. */
+  tick(times = 1, only?: readonly NodeId[]): void {
+    for (let t = 0; t < times; t++) {
+      for (const id of only ?? this.ids) this.node(id).tick();
+      this.stabilize();
+    }
+  }
+
+  campaign(id: NodeId): void {
+    this.node(id).campaign();
+    this.stabilize();
+  }
+
+  /** Replaces a node by a fresh RawNode over the same storage: a crash and restart. */
+  restart(id: NodeId, overrides: TestConfig = {}): void {
+    const peer = this.peer(id);
+    const applied = peer.applied[peer.applied.length - 1]?.index ?? 0;
+    peer.node = new RawNode(
+      testConfig(id, 4242, { ...overrides, applied: Math.max(applied, 0) }),
+      peer.storage,
+    );
+  }
+
+  leaders(): NodeId[] {
+    return this.ids.filter((id) => this.node(id).status().role === "leader");
+  }
+}
+
+function persist(peer: TestPeer, ready: Ready): void {
+  if (ready.snapshot !== undefined) peer.storage.applySnapshot(ready.snapshot);
+  peer.storage.append(ready.entries);
+  if (ready.hardState !== undefined) peer.storage.setHardState(ready.hardState);
+}
+
+export function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+export function text(data: Uint8Array): string {
+  return new TextDecoder().decode(data);
+}
