@@ -63,7 +63,7 @@ type FuzzCase = {
   readonly kind: string;
   readonly method: string;
   readonly path: string;
-  readonly body?: string | Uint8Array;
+  readonly body?: string | Uint8Array<ArrayBuffer>;
 };
 
 const opFields: Record<LockOp, readonly string[]> = {
@@ -261,7 +261,7 @@ function mutate(rng: Rng, body: Record<string, unknown>, op: LockOp): string {
 
 function generateCase(rng: Rng, pool: readonly string[]): FuzzCase {
   const route = rng.pick(lockRoutes);
-  const post = (kind: string, body: string | Uint8Array): FuzzCase => ({
+  const post = (kind: string, body: string | Uint8Array<ArrayBuffer>): FuzzCase => ({
     kind,
     method: "POST",
     path: route.path,
