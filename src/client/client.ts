@@ -50,13 +50,21 @@ export type LockInfo = {
 
 /** Why an unlock answered "no": the CLI prints it. */
 export type UnlockResult =
-  | { readonly unlocked: true }
-  | { readonly unlocked: false; readonly reason: "notOwner" | "doesNotExist" };
+  | { readonly unlocked: true; readonly fencingToken: number }
+  | {
+    readonly unlocked: false;
+    readonly fencingToken: number;
+    readonly reason: "notOwner" | "doesNotExist";
+  };
 
 /** Why an extend answered "no". */
 export type ExtendDetail =
   | { readonly extended: true; readonly fencingToken: number }
-  | { readonly extended: false; readonly fencingToken: number; readonly reason: "notOwner" | "doesNotExist" };
+  | {
+    readonly extended: false;
+    readonly fencingToken: number;
+    readonly reason: "notOwner" | "doesNotExist";
+  };
 
 const timeoutMsDefault = 5_000;
 const retriesDefault = 8;
@@ -162,12 +170,13 @@ export class KahunaClient {
       [ResponseType.Unlocked, ResponseType.InvalidOwner, ResponseType.LockDoesNotExist],
       "try-unlock",
     );
-    if (answer.type === ResponseType.Unlocked) return { unlocked: true };
+    const fencingToken = answer.fencingToken;
+    if (answer.type === ResponseType.Unlocked) return { unlocked: true, fencingToken };
     if (answer.type === ResponseType.LockDoesNotExist && answer.afterUnknownOutcome) {
-      return { unlocked: true };
+      return { unlocked: true, fencingToken };
     }
     const reason = answer.type === ResponseType.InvalidOwner ? "notOwner" : "doesNotExist";
-    return { unlocked: false, reason };
+    return { unlocked: false, fencingToken, reason };
   }
 
   async extend(

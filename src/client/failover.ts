@@ -161,17 +161,18 @@ async function readResponse(response: Response): Promise<Attempt> {
 
 function exhausted(problems: string[], unknownOutcome: boolean, servers: readonly string[]) {
   const tried = problems.length;
-  const last = problems.slice(-3).join("; ");
+  // The same problem from every attempt is said once.
+  const distinct = [...new Set(problems)].slice(-3).join("; ");
   if (unknownOutcome) {
     return new KahunaError(
       KahunaErrorKind.Indeterminate,
-      `outcome unknown after ${tried} attempts (${last}); check the lock with get-lock ` +
+      `outcome unknown after ${tried} attempts (${distinct}); check the lock with get-lock ` +
         `and retry with the same owner`,
     );
   }
   return new KahunaError(
     KahunaErrorKind.Unavailable,
-    `no kahuna server answered after ${tried} attempts (${last}); check that a server is ` +
+    `no kahuna server answered after ${tried} attempts (${distinct}); check that a server is ` +
       `running at ${servers.join(", ")}`,
   );
 }

@@ -1,0 +1,10 @@
+/** Exit statuses of every CLI command (SPEC.md §4). */
+export const ExitStatus = {
+  Ok: 0,
+  /** A definite "no": busy, not the owner, does not exist. Also: a server that cannot start. */
+  No: 1,
+  Usage: 2,
+  /** No server could be reached, or the outcome of a write is unknown. */
+  Unavailable: 3,
+} as const;
+export type ExitStatus = (typeof ExitStatus)[keyof typeof ExitStatus];

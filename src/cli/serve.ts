@@ -1,0 +1,158 @@
+/**
+ * `kahuna serve` (SPEC.md §4): flags and KAHUNA_* environment variables (a flag wins) become
+ * ServeOptions, checked here with messages that name the flag; then the runtime starts a
+ * node, and SIGINT/SIGTERM stop it cleanly.
+ */
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { httpPortDefault, partitionsDefault, partitionsMax, peerPortDefault } from "../constants.ts";
+import type { PeerAddress, ServeOptions } from "../runtime/options.ts";
+import { ExitStatus } from "./exit-status.ts";
+import type { Io } from "./io.ts";
+
+export const serveUsage =
+  "usage: kahuna serve [--node-id ID] [--host ADDR] [--http-port N] [--peer-port N]\n" +
+  "                    [--data-dir DIR] [--initial-cluster ID=HOST:PORT,...] [--partitions N]\n" +
+  "                    [--quiet]   (each also as KAHUNA_NODE_ID, KAHUNA_HTTP_PORT, …)";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export type ServeParsed =
+  | { readonly kind: "run"; readonly options: ServeOptions }
+  | { readonly kind: "help" }
+  | { readonly kind: "usage"; readonly message: string };
+
+const flagEnv = {
+  "node-id": "KAHUNA_NODE_ID",
+  "host": "KAHUNA_HOST",
+  "http-port": "KAHUNA_HTTP_PORT",
+  "peer-port": "KAHUNA_PEER_PORT",
+  "data-dir": "KAHUNA_DATA_DIR",
+  "initial-cluster": "KAHUNA_INITIAL_CLUSTER",
+  "partitions": "KAHUNA_PARTITIONS",
+} as const;
+type ValueFlag = keyof typeof flagEnv;
+
+class UsageProblem extends Error {}
+
+export function parseServeOptions(args: readonly string[], env: Env): ServeParsed {
+  let values;
+  try {
+    values = parseArgs({
+      args: [...args],
+      allowPositionals: false,
+      strict: true,
+      options: {
+        "node-id": { type: "string" },
+        "host": { type: "string" },
+        "http-port": { type: "string" },
+        "peer-port": { type: "string" },
+        "data-dir": { type: "string" },
+        "initial-cluster": { type: "string" },
+        "partitions": { type: "string" },
+        "quiet": { type: "boolean" },
+        "help": { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (error) {
+    return { kind: "usage", message: (error as Error).message };
+  }
+  if (values.help === true) return { kind: "help" };
+  const pick = (flag: ValueFlag): string | undefined => {
+    const fromFlag = values[flag];
+    if (fromFlag !== undefined) return fromFlag;
+    const fromEnv = env[flagEnv[flag]];
+    return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+  };
+  try {
+    return { kind: "run", options: buildOptions(pick, values.quiet === true || truthy(env["KAHUNA_QUIET"])) };
+  } catch (error) {
+    if (error instanceof UsageProblem) return { kind: "usage", message: error.message };
+    throw error;
+  }
+}
+
+function buildOptions(pick: (flag: ValueFlag) => string | undefined, quiet: boolean): ServeOptions {
+  const nodeId = pick("node-id") ?? "1";
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId)) {
+    throw new UsageProblem(
+      `--node-id must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(nodeId)}`,
+    );
+  }
+  const host = pick("host") ?? "127.0.0.1";
+  if (host.trim() === "") throw new UsageProblem("--host must not be empty");
+  const httpPort = port("--http-port", pick("http-port"), httpPortDefault);
+  const peerPort = port("--peer-port", pick("peer-port"), peerPortDefault);
+  if (httpPort === peerPort && httpPort !== 0) {
+    throw new UsageProblem(`--http-port and --peer-port must differ, both are ${httpPort}`);
+  }
+  const dataDir = pick("data-dir") ?? "./data";
+  if (dataDir.trim() === "") throw new UsageProblem("--data-dir must not be empty");
+  const partitions = integer("--partitions", pick("partitions"), partitionsDefault, 1, partitionsMax);
+  const clusterText = pick("initial-cluster");
+  const initialCluster = clusterText === undefined
+    ? [{ id: nodeId, host, port: peerPort }]
+    : parseCluster(clusterText);
+  if (!initialCluster.some((peer) => peer.id === nodeId)) {
+    const ids = initialCluster.map((peer) => peer.id).join(", ");
+    throw new UsageProblem(`--initial-cluster must include this node (--node-id ${nodeId}); it lists ${ids}`);
+  }
+  return { nodeId, host, httpPort, peerPort, dataDir, initialCluster, partitions, verbose: !quiet };
+}
+
+/** `id=host:port,...`: every voter's peer address, this node included. */
+export function parseCluster(text: string): PeerAddress[] {
+  const peers: PeerAddress[] = [];
+  for (const item of text.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
+    const match = /^([A-Za-z0-9_.-]{1,64})=(.+):([0-9]+)$/.exec(item);
+    if (match === null) {
+      throw new UsageProblem(
+        `--initial-cluster entries look like 2=10.0.0.2:2071, got ${JSON.stringify(item)}`,
+      );
+    }
+    const id = match[1]!;
+    const peerHost = match[2]!.replace(/^\[(.*)\]$/, "$1");
+    const peerPort = port(`--initial-cluster port of node ${id}`, match[3], 0);
+    if (peerPort === 0) throw new UsageProblem(`--initial-cluster port of node ${id} must not be 0`);
+    if (peers.some((peer) => peer.id === id)) {
+      throw new UsageProblem(`--initial-cluster lists node ${id} twice`);
+    }
+    peers.push({ id, host: peerHost, port: peerPort });
+  }
+  if (peers.length === 0) throw new UsageProblem("--initial-cluster must list at least this node");
+  return peers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function port(name: string, text: string | undefined, fallback: number): number {
+  return integer(name, text, fallback, 0, 65_535);
+}
+
+function integer(name: string, text: string | undefined, fallback: number, min: number, max: number) {
+  if (text === undefined) return fallback;
+  if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new UsageProblem(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && ["1", "true", "yes", "on"].includes(value.toLowerCase());
+}
+
+/** Starts the node and runs until SIGINT or SIGTERM; the exit status. */
+export async function runServe(options: ServeOptions, io: Io): Promise<number> {
+  const { startServer } = await import("../runtime/server.ts");
+  let server;
+  try {
+    server = await startServer(options);
+  } catch (error) {
+    io.err(`kahuna: the server could not start: ${(error as Error).message}`);
+    return ExitStatus.No;
+  }
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await server.stop();
+  return ExitStatus.Ok;
+}

@@ -1,0 +1,62 @@
+/** Help texts. `kahuna help` prints the long one; usage errors print the short one. */
+
+export const shortUsage = [
+  "usage: kahuna lock RESOURCE EXPIRES_MS [--owner O] [--ephemeral] [--server URL]",
+  "       kahuna unlock RESOURCE --owner O [--ephemeral] [--server URL]",
+  "       kahuna extend-lock RESOURCE EXPIRES_MS --owner O [--ephemeral] [--server URL]",
+  "       kahuna get-lock RESOURCE [--ephemeral] [--server URL]",
+  "       kahuna serve [--node-id ID] [--http-port N] [--peer-port N] [--data-dir DIR] ...",
+  "       kahuna cli [...]   (the seed's kahuna-cli; no arguments: interactive shell)",
+  "run `kahuna help` for details",
+].join("\n");
+
+export const longUsage = `kahuna: a distributed lock server, its node and its client in one executable
+
+Lock commands (exit status: 0 done, 1 a definite no, 2 usage error, 3 server unreachable
+or outcome unknown):
+  kahuna lock RESOURCE EXPIRES_MS [--owner O]   take RESOURCE for EXPIRES_MS milliseconds;
+                                                prints "f<token> acquired <owner>"
+  kahuna unlock RESOURCE --owner O              prints "f<token> unlocked"
+  kahuna extend-lock RESOURCE EXPIRES_MS --owner O
+                                                prints "f<token> extended <owner>"
+  kahuna get-lock RESOURCE                      prints "f<token> <owner>"
+
+  Options of every lock command:
+    --ephemeral        the ephemeral lock of that name (default: persistent)
+    --server URL       server(s) to ask, comma-separated or repeated; default
+                       $KAHUNA_SERVER, else http://127.0.0.1:2070
+    --format json      print one JSON object instead of the text line
+
+Seed form (invoked as kahuna-cli, or as "kahuna cli"):
+  kahuna-cli --lock R --expires MS [--owner O]
+  kahuna-cli --unlock-lock R --owner O          (alias --unlock)
+  kahuna-cli --extend-lock R --owner O --expires MS
+  kahuna-cli --get-lock R
+  kahuna-cli                                    interactive shell: lock R MS, unlock R,
+                                                extend-lock R MS, get-lock R, elock, eunlock,
+                                                eextend-lock, eget-lock, history, help, exit
+
+Server:
+  kahuna serve [flags]   run a node; with no flags a single-node cluster on port 2070
+    --node-id ID                  this node's id (default 1)            KAHUNA_NODE_ID
+    --host ADDR                   address to listen on (127.0.0.1)      KAHUNA_HOST
+    --http-port N                 REST port (2070)                      KAHUNA_HTTP_PORT
+    --peer-port N                 port for other nodes (2071)           KAHUNA_PEER_PORT
+    --data-dir DIR                where data is kept (./data)           KAHUNA_DATA_DIR
+    --initial-cluster ID=HOST:PORT,...  every node's peer address      KAHUNA_INITIAL_CLUSTER
+    --partitions N                Raft groups (16)                      KAHUNA_PARTITIONS
+    --quiet                       no log lines on stderr                KAHUNA_QUIET=1
+  A flag wins over its environment variable. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+
+kahuna help | --help    this text`;
+
+export const shellHelp = [
+  "lock R MS          take persistent lock R for MS milliseconds",
+  "unlock R           release persistent lock R",
+  "extend-lock R MS   renew persistent lock R for MS milliseconds",
+  "get-lock R         show who holds persistent lock R",
+  "elock, eunlock, eextend-lock, eget-lock   the same on ephemeral locks",
+  "history            the commands entered so far, this run and earlier ones",
+  "help               this text",
+  "exit               release the locks this session holds and leave (also Ctrl-D, Ctrl-C)",
+].join("\n");
