@@ -82,3 +82,6 @@ assert(
   lockCommandBytesMax >= resourceBytesMax + ownerBytesMax + 64,
   "a lock command with the longest names must fit its byte bound",
 );
+
+// Voters of one Raft group as a decoded snapshot may list them (DESIGN.md §4: up to 5 today).
+export const votersMax = 64;
