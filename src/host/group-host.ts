@@ -236,8 +236,11 @@ export class GroupHost {
     this.horizonProposedMs = 0;
   }
 
-  /** Called after RawNode.advance: proposes what a new leader must, and batches reads. */
-  afterAdvance(nowMs: number): void {
+  /**
+   * Proposes what a new leader must, and sends the reads batched since the last flush as one
+   * ReadIndex. Called at the start of a flush and after every RawNode.advance.
+   */
+  proposePending(nowMs: number): void {
     if (this.wantsLeaderStart && this.role === Role.Leader) {
       // A dropped proposal (a leadership transfer under way) is tried again next time.
       const result = this.raft.propose(encodeCommand({ kind: "leaderStart", nowMs }));

@@ -147,6 +147,8 @@ export class NodeHost {
 
   /** Runs Ready rounds until no group has work, or the round limit (the runtime re-flushes). */
   flush(): boolean {
+    const startMs = this.config.clock.nowMs();
+    for (const group of this.groups) group.proposePending(startMs);
     for (let round = 0; round < flushRoundsMax; round++) {
       const batch: [GroupHost, Ready][] = [];
       for (const group of this.groups) {
@@ -159,7 +161,7 @@ export class NodeHost {
       for (const [group, ready] of batch) this.handle(group, ready, nowMs);
       for (const [group, ready] of batch) {
         group.raft.advance(ready);
-        group.afterAdvance(nowMs);
+        group.proposePending(nowMs);
         this.maybeSnapshot(group);
       }
     }
@@ -222,14 +224,15 @@ export class NodeHost {
   private maybeSnapshot(group: GroupHost): void {
     if (!group.wantsSnapshot(this.snapshotEntries)) return;
     const applied = group.machine.appliedIndex;
-    const snapshot = group.storage.createSnapshot(applied, this.voters, group.machine.snapshot());
-    this.config.logStore.saveSnapshot(group.id, snapshot);
+    const created = group.storage.createSnapshot(applied, this.voters, group.machine.snapshot());
+    group.tookSnapshot();
+    if (created.kind !== "ok") return;
+    this.config.logStore.saveSnapshot(group.id, created.snapshot);
     const compactThrough = applied - compactionLagEntries;
     if (compactThrough > group.storage.firstIndex()) {
       group.storage.compact(compactThrough);
       this.config.logStore.compact(group.id, compactThrough);
     }
-    group.tookSnapshot();
     this.metrics.snapshots += 1;
   }
 

@@ -1,0 +1,72 @@
+/**
+ * The in-memory twin of the SQLite LogStore, for unit tests and the simulator. Same
+ * semantics: a received snapshot replaces the log, a local one keeps it until compaction,
+ * an append at a lower index replaces the suffix. Every stored value is a copy, so a caller
+ * that mutates its arrays later cannot change what was "written".
+ */
+import type { GroupState, GroupWrite, LogStore } from "../../ports/log-store.ts";
+import type { Entry, HardState, NodeId, Snapshot } from "../../raft/types.ts";
+
+type StoredGroup = { hardState: HardState; snapshot: Snapshot | undefined; entries: Entry[] };
+type Identity = { nodeId: NodeId; voters: readonly NodeId[]; groups: number };
+
+export class MemoryLogStore implements LogStore {
+  private groups = new Map<number, StoredGroup>();
+  private storedIdentity: Identity | undefined;
+  saves = 0;
+
+  save(writes: readonly GroupWrite[], _sync: boolean): void {
+    this.saves += 1;
+    for (const write of writes) {
+      const group = this.group(write.group);
+      if (write.snapshot !== undefined) {
+        group.snapshot = write.snapshot;
+        group.entries = [];
+      }
+      const first = write.entries[0];
+      if (first !== undefined) {
+        group.entries = group.entries.filter((e) => e.index < first.index);
+        group.entries.push(...write.entries.map((e) => ({ ...e, data: new Uint8Array(e.data) })));
+      }
+      if (write.hardState !== undefined) group.hardState = { ...write.hardState };
+    }
+  }
+
+  saveSnapshot(group: number, snapshot: Snapshot): void {
+    this.group(group).snapshot = snapshot;
+  }
+
+  compact(group: number, throughIndex: number): void {
+    const stored = this.group(group);
+    stored.entries = stored.entries.filter((e) => e.index > throughIndex);
+  }
+
+  load(group: number): GroupState {
+    const stored = this.group(group);
+    const after = stored.snapshot?.metadata.index ?? 0;
+    return {
+      hardState: stored.hardState,
+      snapshot: stored.snapshot,
+      entries: stored.entries.filter((e) => e.index > after),
+    };
+  }
+
+  identity(): Identity | undefined {
+    return this.storedIdentity;
+  }
+
+  setIdentity(identity: Identity): void {
+    this.storedIdentity = identity;
+  }
+
+  close(): void {}
+
+  private group(group: number): StoredGroup {
+    let stored = this.groups.get(group);
+    if (stored === undefined) {
+      stored = { hardState: { term: 0, vote: "", commit: 0 }, snapshot: undefined, entries: [] };
+      this.groups.set(group, stored);
+    }
+    return stored;
+  }
+}
