@@ -29,6 +29,26 @@ export function randomBytes(random: { int(n: number): number }, length: number):
   return bytes;
 }
 
+/** One random damage: flip a byte, truncate, extend, or splice in random bytes. */
+export function mutate(bytes: Uint8Array, random: { int(n: number): number }): Uint8Array {
+  const out = bytes.slice();
+  switch (random.int(4)) {
+    case 0: {
+      const at = random.int(out.length);
+      out[at] = random.int(256);
+      return out;
+    }
+    case 1:
+      return out.subarray(0, random.int(out.length));
+    case 2:
+      return new Uint8Array([...out, ...randomBytes(random, 1 + random.int(4))]);
+    default: {
+      const at = random.int(out.length);
+      return new Uint8Array([...out.subarray(0, at), ...randomBytes(random, 1 + random.int(3)), ...out.subarray(at)]);
+    }
+  }
+}
+
 /** Applies commands as committed entries with consecutive indexes, as a replica would. */
 export class MachineFeeder {
   machine: LockMachine;
