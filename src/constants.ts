@@ -44,7 +44,7 @@ export const ephemeralCountMax = 2 ** 32;
 export const ephemeralEpochMax = 2 ** 20;
 
 // How far ahead of a grant the leader publishes its ephemeral horizon at once (SPEC §2.2).
-export const ephemeralHorizonStepMs = 10_000;
+export const ephemeralHorizonStepMs = 2_000;
 
 assert(resourceBytesMax > 0 && ownerBytesMax > 0, "name bounds must be positive");
 assert(expiresMsMin >= 1 && expiresMsMax === 2 ** 31 - 1, "expiresMs is an int32 range");
