@@ -4,7 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { Durability, randomOwner } from "../client/index.ts";
+import { Durability, KahunaError, randomOwner } from "../client/index.ts";
+import { checkOwner, checkResource } from "../client/validate.ts";
 import type { KahunaClient } from "../client/index.ts";
 import { makeClient, parseExpiresMs, parseFormat, serverList } from "./commands.ts";
 import type { Format, LockCommand } from "./commands.ts";
@@ -82,6 +83,8 @@ export function buildCommand(
   owner: string | undefined,
   durability: Durability,
 ): LockCommand | string {
+  const problem = inputProblem(resource, owner);
+  if (problem !== undefined) return problem;
   if (name === "get-lock") {
     if (owner !== undefined) return "get-lock does not take --owner: it shows whoever holds the lock";
     return { op: name, resource, durability };
@@ -96,4 +99,16 @@ export function buildCommand(
     return { op: name, resource, expiresMs, owner: owner ?? randomOwner(), durability };
   }
   return { op: name, resource, expiresMs, owner: owner!, durability };
+}
+
+/** The client's own checks, run before anything is sent so a mistake is a usage error. */
+function inputProblem(resource: string, owner: string | undefined): string | undefined {
+  try {
+    checkResource(resource);
+    if (owner !== undefined) checkOwner(owner);
+    return undefined;
+  } catch (error) {
+    if (error instanceof KahunaError) return error.message;
+    throw error;
+  }
 }

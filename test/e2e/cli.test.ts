@@ -1,0 +1,329 @@
+/**
+ * The CLI as users run it (SPEC.md §4), against a real server process: every command's
+ * output line and exit status, --format json, usage errors, an unreachable server, the
+ * seed's flag form under the name kahuna-cli, and the interactive shell driven through stdin.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, repoRoot, startServer, tempDir } from "../helpers/server.ts";
+import type { ServerProcess } from "../helpers/server.ts";
+import { commandLine, run } from "./client-fixtures/cli-run.ts";
+
+let server: ServerProcess;
+let env: Record<string, string>;
+let counter = 0;
+
+function fresh(name: string): string {
+  counter += 1;
+  return `cli-test-${name}-${counter}-${Date.now()}`;
+}
+
+beforeAll(async () => {
+  server = await startServer();
+  env = { KAHUNA_SERVER: server.url };
+}, 60_000);
+
+afterAll(async () => {
+  await server?.cleanup();
+});
+
+describe("lock commands", () => {
+  test("lock prints the token and the owner; a second owner is not acquired", async () => {
+    const resource = fresh("lock");
+    const first = await run(["lock", resource, "10000", "--owner", "alice"], { env });
+    expect(first).toEqual({ status: 0, stdout: "f0 acquired alice\n", stderr: "" });
+    const second = await run(["lock", resource, "10000"], { env });
+    expect(second).toEqual({ status: 1, stdout: "f0 not acquired\n", stderr: "" });
+    const again = await run(["lock", resource, "10000", "--owner", "alice"], { env });
+    expect(again.stdout).toBe("f0 acquired alice\n");
+  });
+
+  test("lock without --owner makes a random 32-hex owner and prints it", async () => {
+    const result = await run(["lock", fresh("random"), "5000"], { env });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^f0 acquired [0-9a-f]{32}\n$/);
+  });
+
+  test("get-lock prints the holder, or not found", async () => {
+    const resource = fresh("get");
+    await run(["lock", resource, "10000", "--owner", "bob"], { env });
+    expect(await run(["get-lock", resource], { env })).toEqual({
+      status: 0,
+      stdout: "f0 bob\n",
+      stderr: "",
+    });
+    expect(await run(["get-lock", fresh("missing")], { env })).toEqual({
+      status: 1,
+      stdout: "f0 not found\n",
+      stderr: "",
+    });
+  });
+
+  test("extend-lock extends for the owner only", async () => {
+    const resource = fresh("extend");
+    await run(["lock", resource, "10000", "--owner", "carol"], { env });
+    const extended = await run(["extend-lock", resource, "20000", "--owner", "carol"], { env });
+    expect(extended).toEqual({ status: 0, stdout: "f0 extended carol\n", stderr: "" });
+    const notOwner = await run(["extend-lock", resource, "20000", "--owner", "mallory"], { env });
+    expect(notOwner).toEqual({ status: 1, stdout: "f0 not extended: not the owner\n", stderr: "" });
+    const missing = await run(["extend-lock", fresh("none"), "20000", "--owner", "carol"], { env });
+    expect(missing).toEqual({ status: 1, stdout: "f0 not extended: does not exist\n", stderr: "" });
+  });
+
+  test("unlock releases for the owner; the next grant gets the next token", async () => {
+    const resource = fresh("unlock");
+    await run(["lock", resource, "10000", "--owner", "dave"], { env });
+    const notOwner = await run(["unlock", resource, "--owner", "mallory"], { env });
+    expect(notOwner).toEqual({ status: 1, stdout: "f0 not unlocked: not the owner\n", stderr: "" });
+    const unlocked = await run(["unlock", resource, "--owner", "dave"], { env });
+    expect(unlocked).toEqual({ status: 0, stdout: "f0 unlocked\n", stderr: "" });
+    const twice = await run(["unlock", resource, "--owner", "dave"], { env });
+    expect(twice).toEqual({ status: 1, stdout: "f0 not unlocked: does not exist\n", stderr: "" });
+    const next = await run(["lock", resource, "10000", "--owner", "erin"], { env });
+    expect(next.stdout).toBe("f1 acquired erin\n");
+    expect((await run(["get-lock", resource], { env })).stdout).toBe("f1 erin\n");
+  });
+
+  test("--ephemeral works on the ephemeral lock of the same name", async () => {
+    const resource = fresh("ephemeral");
+    await run(["lock", resource, "10000", "--owner", "p"], { env });
+    const locked = await run(["lock", resource, "10000", "--owner", "e", "--ephemeral"], { env });
+    expect(locked.status).toBe(0);
+    expect(locked.stdout).toMatch(/^f\d+ acquired e\n$/);
+    expect((await run(["get-lock", resource, "--ephemeral"], { env })).stdout).toMatch(/^f\d+ e\n$/);
+    expect((await run(["get-lock", resource], { env })).stdout).toBe("f0 p\n");
+    const unlocked = await run(["unlock", resource, "--owner", "e", "--ephemeral"], { env });
+    expect(unlocked.status).toBe(0);
+  });
+
+  test("--format json prints one JSON object per command", async () => {
+    const resource = fresh("json");
+    const locked = await run(["lock", resource, "7000", "--owner", "j", "--format", "json"], { env });
+    expect(locked.status).toBe(0);
+    expect(JSON.parse(locked.stdout)).toEqual({
+      op: "lock",
+      resource,
+      durability: "persistent",
+      owner: "j",
+      acquired: true,
+      fencingToken: 0,
+      expiresMs: 7000,
+    });
+    const got = await run(["get-lock", resource, "--format", "json"], { env });
+    const info = JSON.parse(got.stdout);
+    expect(info).toMatchObject({ op: "get-lock", found: true, owner: "j", fencingToken: 0 });
+    expect(info.expiresMs).toBeGreaterThan(0);
+    expect(info.expiresMs).toBeLessThanOrEqual(7000);
+    const refused = await run(["unlock", resource, "--owner", "x", "--format", "json"], { env });
+    expect(refused.status).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ unlocked: false, reason: "notOwner" });
+  });
+
+  test("--server takes a comma-separated list and skips a dead server", async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const result = await run(
+      ["lock", fresh("servers"), "5000", "--owner", "s", "--server", `${dead},${server.url}`],
+      { env: {} },
+    );
+    expect(result).toEqual({ status: 0, stdout: "f0 acquired s\n", stderr: "" });
+  });
+});
+
+describe("errors", () => {
+  const usageCases: Array<[string[], RegExp]> = [
+    [[], /no command given/],
+    [["frobnicate"], /unknown command "frobnicate"/],
+    [["lock", "r"], /lock takes RESOURCE and EXPIRES_MS, got 1 arguments/],
+    [["lock", "r", "ten"], /EXPIRES_MS must be an integer from 1 to 2147483647, got "ten"/],
+    [["lock", "r", "0"], /EXPIRES_MS must be an integer from 1 to 2147483647, got 0/],
+    [["unlock", "r"], /unlock needs --owner O/],
+    [["extend-lock", "r", "100"], /extend-lock needs --owner O/],
+    [["get-lock", "r", "--owner", "o"], /get-lock does not take --owner/],
+    [["lock", "r", "100", "--colour"], /Unknown option '--colour'/],
+    [["lock", "r", "100", "--format", "xml"], /--format must be "json" or "text"/],
+    [["lock", "r", "100", "--server", "localhost:2070"], /http:\/\//],
+    [["lock", "", "100"], /resource must be 1 to 512 bytes/],
+    [["serve", "--http-port", "http"], /--http-port must be an integer from 0 to 65535/],
+    [["serve", "--initial-cluster", "1=a"], /--initial-cluster entries look like 2=10.0.0.2:2071/],
+    [["serve", "--node-id", "3", "--initial-cluster", "1=h:1,2=h:2"], /must include this node/],
+    [["serve", "--partitions", "0"], /--partitions must be an integer from 1 to 1024/],
+  ];
+  for (const [args, message] of usageCases) {
+    test(`usage error exits 2: kahuna ${args.join(" ")}`, async () => {
+      const result = await run(args, { env: { KAHUNA_SERVER: "http://127.0.0.1:9" } });
+      expect(result.status).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).toMatch(/usage: /);
+    });
+  }
+
+  test("an unreachable server exits 3 with one line saying what to check", async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const result = await run(["lock", "r", "1000", "--server", dead]);
+    expect(result.status).toBe(3);
+    expect(result.stdout).toBe("");
+    const lines = result.stderr.trimEnd().split("\n");
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toMatch(/no kahuna server answered .*check that a server is running at/);
+  });
+
+  test("help prints the commands and exits 0", async () => {
+    for (const args of [["help"], ["--help"], ["lock", "--help"]]) {
+      const result = await run(args);
+      expect(result.status).toBe(0);
+      expect(result.stdout).toMatch(/kahuna lock RESOURCE EXPIRES_MS/);
+    }
+  });
+});
+
+describe("kahuna-cli seed flags", () => {
+  test("--lock, --get-lock, --extend-lock and --unlock-lock under the name kahuna-cli", async () => {
+    const resource = fresh("seed");
+    const opts = { env, as: "kahuna-cli" } as const;
+    const locked = await run(["--lock", resource, "--expires", "10000"], opts);
+    expect(locked.status).toBe(0);
+    const owner = /^f0 acquired ([0-9a-f]{32})\n$/.exec(locked.stdout)?.[1];
+    expect(owner).toBeDefined();
+    expect(await run(["--get-lock", resource], opts)).toEqual({
+      status: 0,
+      stdout: `f0 ${owner}\n`,
+      stderr: "",
+    });
+    const extended = await run(["--extend-lock", resource, "--owner", owner!, "--expires", "9000"], opts);
+    expect(extended.stdout).toBe(`f0 extended ${owner}\n`);
+    const busy = await run(["--lock", resource, "--expires", "10000"], opts);
+    expect(busy).toEqual({ status: 1, stdout: "f0 not acquired\n", stderr: "" });
+    const unlocked = await run(["--unlock-lock", resource, "--owner", owner!], opts);
+    expect(unlocked).toEqual({ status: 0, stdout: "f0 unlocked\n", stderr: "" });
+  });
+
+  test("--unlock is an alias, and `kahuna cli` is the same as kahuna-cli", async () => {
+    const resource = fresh("alias");
+    const locked = await run(["cli", "--lock", resource, "--expires", "10000", "--owner", "o"], { env });
+    expect(locked.stdout).toBe("f0 acquired o\n");
+    const unlocked = await run(["cli", "--unlock", resource, "--owner", "o"], { env });
+    expect(unlocked).toEqual({ status: 0, stdout: "f0 unlocked\n", stderr: "" });
+    const json = await run(["cli", "--get-lock", resource, "--format", "json"], { env });
+    expect(JSON.parse(json.stdout)).toMatchObject({ found: false });
+    expect(json.status).toBe(1);
+  });
+
+  test("seed flag mistakes are usage errors", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["--lock", "r"], /--lock needs --expires MS/],
+      [["--lock", "r", "--expires", "soon"], /--expires must be an integer/],
+      [["--unlock-lock", "r"], /unlock needs --owner O/],
+      [["--lock", "r", "--get-lock", "s", "--expires", "1"], /give one of/],
+      [["--get-lock", "r", "--expires", "5"], /--expires does not go with --get-lock/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await run(args, { env, as: "kahuna-cli" });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+  });
+});
+
+describe("interactive shell", () => {
+  test("runs piped commands with one session owner and releases its locks at EOF", async () => {
+    const resource = fresh("shell");
+    const historyFile = join(tempDir(), "history");
+    const stdin = [
+      `lock ${resource} 30000`,
+      `get-lock ${resource}`,
+      `extend-lock ${resource} 30000`,
+      `elock ${resource} 30000`,
+      `eget-lock ${resource}`,
+      `lock ${resource}-gone 30000`,
+      `unlock ${resource}-gone`,
+      `unlock ${resource}-gone`,
+      "frobnicate",
+      "",
+    ].join("\n");
+    const result = await run([], { env: { ...env, KAHUNA_HISTORY: historyFile }, stdin, as: "kahuna-cli" });
+    expect(result.status).toBe(0);
+    const lines = result.stdout.trimEnd().split("\n");
+    const owner = /^session owner ([0-9a-f]{32})$/.exec(lines[0]!)?.[1];
+    expect(owner).toBeDefined();
+    expect(lines.slice(1, 4)).toEqual([`f0 acquired ${owner}`, `f0 ${owner}`, `f0 extended ${owner}`]);
+    expect(lines[4]).toMatch(new RegExp(`^f\\d+ acquired ${owner}$`));
+    expect(lines[5]).toMatch(new RegExp(`^f\\d+ ${owner}$`));
+    expect(lines.slice(6, 9)).toEqual([
+      `f0 acquired ${owner}`,
+      "f0 unlocked",
+      "f0 not unlocked: does not exist",
+    ]);
+    // At EOF the shell releases what it still holds, persistent and ephemeral.
+    expect(lines.slice(9).sort()).toEqual(
+      [`f0 released ${resource}`, expect.stringMatching(new RegExp(`^f\\d+ released ${resource}$`))],
+    );
+    expect(result.stderr).toMatch(/unknown command "frobnicate"; type help/);
+    expect((await run(["get-lock", resource], { env })).stdout).toBe("f0 not found\n");
+    expect((await run(["get-lock", resource, "--ephemeral"], { env })).stdout).toBe("f0 not found\n");
+  });
+
+  test("history is saved to $KAHUNA_HISTORY and loaded by the next session", async () => {
+    const dir = tempDir();
+    const historyFile = join(dir, "history");
+    const shellEnv = { ...env, KAHUNA_HISTORY: historyFile };
+    const resource = fresh("history");
+    const first = await run([], { env: shellEnv, stdin: `get-lock ${resource}\nexit\n`, as: "kahuna-cli" });
+    expect(first.status).toBe(0);
+    expect(readFileSync(historyFile, "utf8")).toBe(`get-lock ${resource}\nexit\n`);
+    const second = await run(["cli"], { env: shellEnv, stdin: "help\nhistory\n" });
+    const lines = second.stdout.trimEnd().split("\n");
+    expect(lines).toContain(`    1  get-lock ${resource}`);
+    expect(lines).toContain("    2  exit");
+    expect(lines).toContain("    3  help");
+    expect(lines).toContain("    4  history");
+    expect(second.stdout).toMatch(/eextend-lock/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("exit ends the session early and releases its locks", async () => {
+    const resource = fresh("exit");
+    const historyFile = join(tempDir(), "history");
+    const stdin = `lock ${resource} 60000\nexit\nlock ${resource}-never 60000\n`;
+    const result = await run([], { env: { ...env, KAHUNA_HISTORY: historyFile }, stdin, as: "kahuna-cli" });
+    const lines = result.stdout.trimEnd().split("\n");
+    expect(lines.slice(2)).toEqual([`f0 released ${resource}`]);
+    expect((await run(["get-lock", `${resource}-never`], { env })).stdout).toBe("f0 not found\n");
+    expect((await run(["get-lock", resource], { env })).stdout).toBe("f0 not found\n");
+  });
+
+  test("SIGINT ends the session and releases its locks", async () => {
+    const resource = fresh("sigint");
+    const historyFile = join(tempDir(), "history");
+    const child = Bun.spawn(commandLine(["cli"]), {
+      cwd: repoRoot,
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, ...env, KAHUNA_HISTORY: historyFile },
+      timeout: 30_000,
+      killSignal: "SIGKILL",
+    });
+    child.stdin.write(`lock ${resource} 60000\n`);
+    await child.stdin.flush();
+    const reader = child.stdout.getReader();
+    let seen = "";
+    for (let reads = 0; reads < 50 && !seen.includes("acquired"); reads++) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      seen += new TextDecoder().decode(chunk.value);
+    }
+    expect(seen).toMatch(/f0 acquired [0-9a-f]{32}/);
+    child.kill("SIGINT");
+    for (let reads = 0; reads < 50; reads++) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      seen += new TextDecoder().decode(chunk.value);
+    }
+    expect(await child.exited).toBe(0);
+    expect(seen).toContain(`f0 released ${resource}`);
+    expect((await run(["get-lock", resource], { env })).stdout).toBe("f0 not found\n");
+    expect(existsSync(historyFile)).toBe(true);
+  });
+});
