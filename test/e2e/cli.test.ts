@@ -4,9 +4,9 @@
  * seed's flag form under the name kahuna-cli, and the interactive shell driven through stdin.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, repoRoot, startServer, tempDir } from "../helpers/server.ts";
+import { freePort, repoRoot, startServer, tempDir, waitHealthy } from "../helpers/server.ts";
 import type { ServerProcess } from "../helpers/server.ts";
 import { commandLine, run } from "./client-fixtures/cli-run.ts";
 
@@ -326,4 +326,62 @@ describe("interactive shell", () => {
     expect((await run(["get-lock", resource], { env })).stdout).toBe("f0 not found\n");
     expect(existsSync(historyFile)).toBe(true);
   });
+});
+
+describe("serve", () => {
+  async function serve(args: string[], serveEnv: Record<string, string>) {
+    return Bun.spawn(commandLine(["serve", ...args]), {
+      cwd: repoRoot,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, ...serveEnv },
+      timeout: 60_000,
+      killSignal: "SIGKILL",
+    });
+  }
+
+  test("serve reads KAHUNA_* variables, serves locks, and exits 0 on SIGINT", async () => {
+    const httpPort = await freePort();
+    const dataDir = tempDir();
+    const child = await serve(["--quiet"], {
+      KAHUNA_HTTP_PORT: String(httpPort),
+      KAHUNA_PEER_PORT: String(await freePort()),
+      KAHUNA_DATA_DIR: dataDir,
+      KAHUNA_NODE_ID: "n1",
+    });
+    const url = `http://127.0.0.1:${httpPort}`;
+    try {
+      await waitHealthy(url);
+      const locked = await run(["lock", "served", "5000", "--owner", "o"], { env: { KAHUNA_SERVER: url } });
+      expect(locked.stdout).toBe("f0 acquired o\n");
+      expect(readdirSync(dataDir).length).toBeGreaterThan(0);
+      child.kill("SIGINT");
+      expect(await child.exited).toBe(0);
+      expect(await new Response(child.stderr).text()).toBe("");
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test("a flag wins over its variable, and SIGTERM stops the node with exit 0", async () => {
+    const httpPort = await freePort();
+    const ignoredPort = await freePort();
+    const dataDir = tempDir();
+    const child = await serve(
+      ["--http-port", String(httpPort), "--peer-port", String(await freePort()), "--data-dir", dataDir],
+      { KAHUNA_HTTP_PORT: String(ignoredPort) },
+    );
+    try {
+      await waitHealthy(`http://127.0.0.1:${httpPort}`);
+      const ignored = await fetch(`http://127.0.0.1:${ignoredPort}/v1/health`).catch(() => null);
+      expect(ignored).toBeNull();
+      child.kill("SIGTERM");
+      expect(await child.exited).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
