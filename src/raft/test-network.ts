@@ -59,12 +59,24 @@ export class TestNetwork {
   private cut = new Set<string>();
   /** Drops messages this returns true for (in addition to cuts). */
   dropIf: (m: Message) => boolean = () => false;
+  /** Changes a message in flight (a lossy link that loses part of an append, say). */
+  rewrite: (m: Message) => Message = (m) => m;
   delivered: Message[] = [];
 
-  constructor(readonly ids: readonly NodeId[], overrides: TestConfig = {}) {
+  /** Every (term, leader) a Ready announced, to check election safety across a whole run. */
+  leadersSeen: { term: number; id: NodeId }[] = [];
+
+  /** `setup` may fill a node's storage before its RawNode starts (a prior history). */
+  constructor(
+    readonly ids: readonly NodeId[],
+    overrides: TestConfig = {},
+    seed = 1,
+    setup: (id: NodeId, storage: MemoryStorage) => void = () => {},
+  ) {
     ids.forEach((id, i) => {
       const storage = new MemoryStorage(ids);
-      const node = new RawNode(testConfig(id, 1000 + i * 7919, overrides), storage);
+      setup(id, storage);
+      const node = new RawNode(testConfig(id, seed * 1000 + i * 7919, overrides), storage);
       this.peers.set(id, { id, node, storage, applied: [], readStates: [], snapshotData: undefined });
     });
   }
@@ -100,6 +112,9 @@ export class TestNetwork {
     if (!peer.node.hasReady()) return;
     const ready = peer.node.ready();
     persist(peer, ready);
+    if (ready.softState?.role === "leader") {
+      this.leadersSeen.push({ term: peer.node.status().term, id });
+    }
     for (const m of ready.messages) this.queue.push(m);
     if (ready.snapshot !== undefined) {
       peer.snapshotData = ready.snapshot.data;
@@ -124,8 +139,9 @@ export class TestNetwork {
     assert(false, "the network did not become quiet");
   }
 
-  private deliver(m: Message): void {
-    if (this.cut.has(`${m.from}->${m.to}`) || this.dropIf(m)) return;
+  private deliver(original: Message): void {
+    if (this.cut.has(`${original.from}->${original.to}`) || this.dropIf(original)) return;
+    const m = this.rewrite(original);
     const peer = this.peers.get(m.to);
     if (peer === undefined) return;
     this.delivered.push(m);
@@ -155,15 +171,36 @@ export class TestNetwork {
     );
   }
 
+  /** [index, term] of every entry in `id`'s persisted log. */
+  log(id: NodeId): [number, number][] {
+    const storage = this.peer(id).storage;
+    const entries = storage.entries(storage.firstIndex(), storage.lastIndex() + 1, Infinity);
+    return entries.map((e) => [e.index, e.term]);
+  }
+
   leaders(): NodeId[] {
     return this.ids.filter((id) => this.node(id).status().role === "leader");
   }
 }
 
-function persist(peer: TestPeer, ready: Ready): void {
+function persist(peer: { storage: MemoryStorage }, ready: Ready): void {
   if (ready.snapshot !== undefined) peer.storage.applySnapshot(ready.snapshot);
   peer.storage.append(ready.entries);
   if (ready.hardState !== undefined) peer.storage.setHardState(ready.hardState);
+}
+
+/** Takes one Ready from a lone node, persists it and advances; returns it for inspection. */
+export function drain(node: RawNode, storage: MemoryStorage): Ready {
+  const ready = node.ready();
+  persist({ storage }, ready);
+  node.advance(ready);
+  return ready;
+}
+
+/** Fills a storage with entries of the given terms from index 1, and a hard state. */
+export function history(storage: MemoryStorage, terms: readonly number[], term: number, commit = 0) {
+  storage.append(terms.map((t, i) => ({ term: t, index: i + 1, data: new Uint8Array([i + 1]) })));
+  storage.setHardState({ term, vote: "", commit });
 }
 
 export function bytes(text: string): Uint8Array {
