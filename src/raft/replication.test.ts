@@ -28,7 +28,7 @@ test("a follower's conflicting suffix is truncated to match the leader (Raft §5
   net.campaign("a");
   expect(net.leaders()).toEqual(["a"]);
   net.tick(2);
-  const leaderLog = [[1, 1], [2, 1], [3, 3], [4, 4]];
+  const leaderLog: [number, number][] = [[1, 1], [2, 1], [3, 3], [4, 4]];
   expect(net.log("a")).toEqual(leaderLog);
   expect(net.log("c")).toEqual(leaderLog);
   expect(net.node("c").status().commit).toBe(4);
