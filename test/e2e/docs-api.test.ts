@@ -25,7 +25,7 @@ type Example = {
   readonly line: number;
 };
 
-export function fencedBlocks(markdown: string): Block[] {
+function fencedBlocks(markdown: string): Block[] {
   const blocks: Block[] = [];
   const lines = markdown.split("\n");
   for (let i = 0; i < lines.length; i++) {
@@ -54,7 +54,7 @@ function examples(markdown: string): Example[] {
 }
 
 /** Returns the first difference between a shown JSON value and an actual one, if any. */
-export function shapeDifference(shown: unknown, actual: unknown, where = "$"): string | undefined {
+function shapeDifference(shown: unknown, actual: unknown, where = "$"): string | undefined {
   if (shown === null || actual === null) {
     return shown === actual
       ? undefined

@@ -569,6 +569,16 @@ test("the REST API survives 10,000 random and mutated requests on a real server"
     );
     expect(huge).toStartWith("HTTP/1.1 413");
     expect(huge).toContain('"type":100');
+    // Chunked, so no length is declared: the limit applies while reading.
+    const chunk = `400\r\n${" ".repeat(1024)}\r\n`;
+    const chunked = await rawRequest(
+      server.httpPort,
+      "POST /v1/locks/try-lock HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        chunk.repeat(httpBodyBytesMax / 1024 + 2),
+      5_000,
+    );
+    expect(chunked).toStartWith("HTTP/1.1 413");
+    expect(chunked).toContain('"type":100');
     const health = await fetch(`${server.url}/v1/health`);
     expect(health.status).toBe(200);
     expect(server.process.exitCode).toBeNull();
