@@ -18,14 +18,16 @@ class Model {
   locks = new Map<string, ModelLock>();
   constructor(readonly firstToken: number) {}
 
-  held(l: ModelLock | undefined, now: number): l is ModelLock {
-    return l !== undefined && l.owner !== null && now < l.end;
+  held(l: ModelLock, now: number): boolean {
+    return l.owner !== null && now < l.end;
   }
 
   tryLock(r: string, owner: string, expiresMs: number, now: number): LockResponse {
     const l = this.locks.get(r);
-    if (this.held(l, now) && l.owner === owner) return { type: T.Locked, fencingToken: l.token };
-    if (this.held(l, now)) return { type: T.Busy, fencingToken: 0 };
+    if (l !== undefined && this.held(l, now)) {
+      if (l.owner === owner) return { type: T.Locked, fencingToken: l.token };
+      return { type: T.Busy, fencingToken: 0 };
+    }
     const token = l === undefined ? this.firstToken : l.token + 1;
     this.locks.set(r, { owner, token, end: now + expiresMs });
     return { type: T.Locked, fencingToken: token };
@@ -33,7 +35,7 @@ class Model {
 
   extend(r: string, owner: string, expiresMs: number, now: number): LockResponse {
     const l = this.locks.get(r);
-    if (!this.held(l, now)) return { type: T.LockDoesNotExist, fencingToken: 0 };
+    if (l === undefined || !this.held(l, now)) return { type: T.LockDoesNotExist, fencingToken: 0 };
     if (l.owner !== owner) return { type: T.InvalidOwner, fencingToken: 0 };
     l.end = now + expiresMs;
     return { type: T.Extended, fencingToken: l.token };
@@ -49,7 +51,7 @@ class Model {
 
   get(r: string, now: number): LockResponse {
     const l = this.locks.get(r);
-    if (!this.held(l, now)) return { type: T.LockDoesNotExist, fencingToken: 0 };
+    if (l === undefined || !this.held(l, now)) return { type: T.LockDoesNotExist, fencingToken: 0 };
     return { type: T.Got, fencingToken: l.token, owner: l.owner ?? "", expiresMs: l.end - now };
   }
 }
@@ -94,7 +96,9 @@ const owners = ["x", "y", "z"];
 type Rng = { int(n: number): number };
 const pick = <V>(random: Rng, values: readonly V[]): V => values[random.int(values.length)] as V;
 
-function randomOp(random: Rng, nowMs: number): LockCommand {
+type LockOp = Extract<LockCommand, { kind: "tryLock" | "extend" | "unlock" }>;
+
+function randomOp(random: Rng, nowMs: number): LockOp {
   const resource = pick(random, resources);
   const owner = pick(random, owners);
   const kind = pick(random, ["tryLock", "tryLock", "extend", "unlock"] as const);
