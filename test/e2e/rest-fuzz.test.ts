@@ -350,6 +350,9 @@ function expectedFor(fuzzCase: FuzzCase): Expected {
     ? new TextEncoder().encode(fuzzCase.body)
     : fuzzCase.body ?? new Uint8Array();
   if (bytes.length > httpBodyBytesMax) return { status: 413 };
+  // Bodies built valid deserve 200 whatever the validator says: this half of the oracle does
+  // not share code with the server.
+  if (fuzzCase.kind === "valid") return { status: 200, op: route.op };
   let body: unknown;
   try {
     body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
