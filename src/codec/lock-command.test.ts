@@ -92,7 +92,13 @@ describe("lock command codec", () => {
   });
 
   test("decoding rejects invalid UTF-8, trailing bytes, empty and oversized data", () => {
-    const good = encodeCommand({ kind: "tryLock", resource: "ab", owner: "o", expiresMs: 1, nowMs: 0 });
+    const good = encodeCommand({
+      kind: "tryLock",
+      resource: "ab",
+      owner: "o",
+      expiresMs: 1,
+      nowMs: 0,
+    });
     // [fixarray 5, 1, fixstr 2 "ab", ...]: turn "ab" into an invalid UTF-8 sequence.
     const badUtf8 = good.slice();
     expect(badUtf8[2]).toBe(0xa2);

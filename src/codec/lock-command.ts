@@ -163,7 +163,10 @@ export function commandError(c: LockCommand): string | undefined {
   }
 }
 
-function expiresError(kind: "tryLock" | "extend" | "unlock", expiresMs: unknown): string | undefined {
+function expiresError(
+  kind: "tryLock" | "extend" | "unlock",
+  expiresMs: unknown,
+): string | undefined {
   if (kind === "unlock") {
     return expiresMs === 0 ? undefined : `expiresMs must be 0 for unlock, got ${String(expiresMs)}`;
   }
@@ -171,7 +174,9 @@ function expiresError(kind: "tryLock" | "extend" | "unlock", expiresMs: unknown)
     expiresMs >= expiresMsMin && expiresMs <= expiresMsMax;
   return ok
     ? undefined
-    : `expiresMs must be an integer from ${expiresMsMin} to ${expiresMsMax}, got ${String(expiresMs)}`;
+    : `expiresMs must be an integer from ${expiresMsMin} to ${expiresMsMax}, got ${
+      String(expiresMs)
+    }`;
 }
 
 /** Clock readings: finite, not negative, and small enough that sums of them stay exact. */

@@ -23,7 +23,10 @@ const extend = (owner: string, expiresMs: number): LockRequest => ({
 describe("EphemeralLocks", () => {
   test("the first grant of epoch e is e * 2^32 and later grants count up from it", () => {
     const table = new EphemeralLocks(7);
-    expect(table.execute(lock("a", 10), 0)).toEqual({ type: ResponseType.Locked, fencingToken: 7 * 2 ** 32 });
+    expect(table.execute(lock("a", 10), 0)).toEqual({
+      type: ResponseType.Locked,
+      fencingToken: 7 * 2 ** 32,
+    });
     expect(table.execute(lock("b", 10), 10).fencingToken).toBe(7 * 2 ** 32 + 1);
     expect(table.epoch).toBe(7);
   });

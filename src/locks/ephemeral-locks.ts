@@ -63,7 +63,10 @@ export class EphemeralLocks {
     const before = this.#records.get(request.resource);
     const outcome = this.#decide(request, nowMs);
     if (outcome.record === before || outcome.record === undefined) return 0;
-    assert(outcome.record.leaseEndMs === nowMs + request.expiresMs, "a grant ends at now + expiresMs");
+    assert(
+      outcome.record.leaseEndMs === nowMs + request.expiresMs,
+      "a grant ends at now + expiresMs",
+    );
     return outcome.record.leaseEndMs;
   }
 

@@ -75,7 +75,9 @@ class PersistentModel extends Model {
 
   apply(term: number, c: LockCommand): LockResponse | undefined {
     if (term !== this.baseTerm) {
-      for (const l of this.locks.values()) if (l.owner !== null) l.end = this.moveBase(l.end, c.nowMs);
+      for (const l of this.locks.values()) {
+        if (l.owner !== null) l.end = this.moveBase(l.end, c.nowMs);
+      }
       this.horizon = this.moveBase(this.horizon, c.nowMs);
       this.baseTerm = term;
       this.lastNow = c.nowMs;
@@ -125,7 +127,12 @@ function runPersistent(seed: number, steps: number): void {
     if (roll < 4) {
       // A new leader: its clock has nothing to do with the old one's.
       term += 1 + random.int(2);
-      nowMs = pick(random, [0, random.int(100), nowMs + random.int(5000), 1_000_000 + random.int(1000)]);
+      nowMs = pick(random, [
+        0,
+        random.int(100),
+        nowMs + random.int(5000),
+        1_000_000 + random.int(1000),
+      ]);
       if (random.int(5) > 0) both({ kind: "leaderStart", nowMs });
     } else if (roll < 8) {
       a.noop(term);

@@ -9,14 +9,24 @@ import { Durability, type LockResponse, ResponseType } from "./types.ts";
 
 const { Locked, Busy, Got, LockDoesNotExist, Unlocked, Extended, Errored } = ResponseType;
 
-const tryLock = (resource: string, owner: string, expiresMs: number, nowMs: number): LockCommand => ({
+const tryLock = (
+  resource: string,
+  owner: string,
+  expiresMs: number,
+  nowMs: number,
+): LockCommand => ({
   kind: "tryLock",
   resource,
   owner,
   expiresMs,
   nowMs,
 });
-const extend = (resource: string, owner: string, expiresMs: number, nowMs: number): LockCommand => ({
+const extend = (
+  resource: string,
+  owner: string,
+  expiresMs: number,
+  nowMs: number,
+): LockCommand => ({
   kind: "extend",
   resource,
   owner,
@@ -51,7 +61,12 @@ describe("fencing tokens", () => {
     grant(f.op(1, extend("r", "b", 100, 40)));
     grant(f.op(1, tryLock("r", "c", 100, 140))); // b expired at 140
     expect(tokens).toEqual([0, 0, 1, 1, 1, 2]);
-    expect(f.machine.get("r", 150)).toEqual({ type: Got, fencingToken: 2, owner: "c", expiresMs: 90 });
+    expect(f.machine.get("r", 150)).toEqual({
+      type: Got,
+      fencingToken: 2,
+      owner: "c",
+      expiresMs: 90,
+    });
   });
 
   test("are per resource", () => {
@@ -84,7 +99,12 @@ describe("lease rebase on a term change (SPEC 2.3)", () => {
     expect(f.machine.baseTerm).toBe(2);
     const remainingMs = 6000 + Math.ceil((6000 * clockDriftPpmMax) / 1e6);
     expect(remainingMs).toBe(6060);
-    expect(f.machine.get("r", 0)).toEqual({ type: Got, fencingToken: 0, owner: "a", expiresMs: 6060 });
+    expect(f.machine.get("r", 0)).toEqual({
+      type: Got,
+      fencingToken: 0,
+      owner: "a",
+      expiresMs: 6060,
+    });
     expect(f.machine.get("r", 6059)).toMatchObject({ type: Got, expiresMs: 1 });
     expect(f.machine.get("r", 6060).type).toBe(LockDoesNotExist);
     expect(f.op(2, tryLock("r", "b", 100, 6059)).type).toBe(Busy);
@@ -159,7 +179,13 @@ describe("ephemeral epoch and horizon", () => {
     const f = new MachineFeeder();
     const tokens: number[] = [];
     const request = (owner: string) =>
-      ({ op: "tryLock", resource: "r", owner, expiresMs: 100, durability: Durability.Ephemeral }) as const;
+      ({
+        op: "tryLock",
+        resource: "r",
+        owner,
+        expiresMs: 100,
+        durability: Durability.Ephemeral,
+      }) as const;
     for (let term = 1; term <= 3; term++) {
       f.apply(term, { kind: "leaderStart", nowMs: 0 });
       const table = new EphemeralLocks(f.machine.ephemeralEpoch);

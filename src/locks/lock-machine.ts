@@ -71,7 +71,11 @@ export class LockMachine {
     if (entry.data.length === 0) return undefined;
     const command = decodeCommand(entry.data);
     if ("error" in command) {
-      return { type: ResponseType.Errored, fencingToken: 0, error: `entry ${entry.index}: ${command.error}` };
+      return {
+        type: ResponseType.Errored,
+        fencingToken: 0,
+        error: `entry ${entry.index}: ${command.error}`,
+      };
     }
     // Raft logs never go back in term, so neither does the base.
     assert(entry.term >= state.baseTerm, "apply: entry term is below the clock base's term");

@@ -71,8 +71,15 @@ export function extend(
   if (!isHeld(record, nowMs)) return { response: doesNotExist, record };
   assert(record !== undefined, "held implies a record");
   if (record.owner !== owner) return { response: invalidOwner, record };
-  const next: LockRecord = { owner, fencingToken: record.fencingToken, leaseEndMs: nowMs + expiresMs };
-  return { response: { type: ResponseType.Extended, fencingToken: next.fencingToken }, record: next };
+  const next: LockRecord = {
+    owner,
+    fencingToken: record.fencingToken,
+    leaseEndMs: nowMs + expiresMs,
+  };
+  return {
+    response: { type: ResponseType.Extended, fencingToken: next.fencingToken },
+    record: next,
+  };
 }
 
 /**
@@ -83,7 +90,10 @@ export function unlock(record: LockRecord | undefined, owner: string): Outcome {
   if (record === undefined || record.owner === "") return { response: doesNotExist, record };
   if (record.owner !== owner) return { response: invalidOwner, record };
   const next: LockRecord = { owner: "", fencingToken: record.fencingToken, leaseEndMs: 0 };
-  return { response: { type: ResponseType.Unlocked, fencingToken: next.fencingToken }, record: next };
+  return {
+    response: { type: ResponseType.Unlocked, fencingToken: next.fencingToken },
+    record: next,
+  };
 }
 
 export function get(record: LockRecord | undefined, nowMs: number): LockResponse {
@@ -91,7 +101,12 @@ export function get(record: LockRecord | undefined, nowMs: number): LockResponse
   assert(record !== undefined, "held implies a record");
   const expiresMs = record.leaseEndMs - nowMs;
   assert(expiresMs > 0, "a held lease has time left");
-  return { type: ResponseType.Got, fencingToken: record.fencingToken, owner: record.owner, expiresMs };
+  return {
+    type: ResponseType.Got,
+    fencingToken: record.fencingToken,
+    owner: record.owner,
+    expiresMs,
+  };
 }
 
 function locked(fencingToken: number): LockResponse {

@@ -76,11 +76,17 @@ const cases: Case[] = [
   },
   {
     row: "TryLock on a lock expired under the same owner: a fresh grant, previous + 1",
-    steps: [[lock(A, 100, 1000), locked(0)], [lock(A, 70, 1500), locked(1)], [get(1510), got(A, 1, 60)]],
+    steps: [[lock(A, 100, 1000), locked(0)], [lock(A, 70, 1500), locked(1)], [
+      get(1510),
+      got(A, 1, 60),
+    ]],
   },
   {
     row: "TryLock held by the same owner: Locked (idempotent), token and expiry unchanged",
-    steps: [[lock(A, 100, 1000), locked(0)], [lock(A, 5000, 1040), locked(0)], [get(1050), got(A, 0, 50)]],
+    steps: [[lock(A, 100, 1000), locked(0)], [lock(A, 5000, 1040), locked(0)], [
+      get(1050),
+      got(A, 0, 50),
+    ]],
   },
   {
     row: "TryLock held by another owner: Busy, token 0, expiry unchanged",
@@ -102,7 +108,10 @@ const cases: Case[] = [
   },
   {
     row: "Extend held by another owner: InvalidOwner, token 0, expiry unchanged",
-    steps: [[lock(A, 100, 1000), locked(0)], [extend(B, 900, 1010), notOwner], [get(1020), got(A, 0, 80)]],
+    steps: [[lock(A, 100, 1000), locked(0)], [extend(B, 900, 1010), notOwner], [
+      get(1020),
+      got(A, 0, 80),
+    ]],
   },
   {
     row: "Extend on a missing lock: LockDoesNotExist",
@@ -141,7 +150,10 @@ const cases: Case[] = [
   },
   {
     row: "Unlock of a lock held by another owner: InvalidOwner, lock unchanged",
-    steps: [[lock(A, 100, 1000), locked(0)], [unlock(B, 1010), notOwner], [get(1020), got(A, 0, 80)]],
+    steps: [[lock(A, 100, 1000), locked(0)], [unlock(B, 1010), notOwner], [
+      get(1020),
+      got(A, 0, 80),
+    ]],
   },
   {
     row: "Unlock of a lock that expired and was re-taken: InvalidOwner for the old owner",
@@ -158,7 +170,10 @@ const cases: Case[] = [
   },
   {
     row: "Unlock of an already unlocked lock: LockDoesNotExist",
-    steps: [[lock(A, 100, 1000), locked(0)], [unlock(A, 1010), unlocked(0)], [unlock(A, 1020), missing]],
+    steps: [[lock(A, 100, 1000), locked(0)], [unlock(A, 1010), unlocked(0)], [
+      unlock(A, 1020),
+      missing,
+    ]],
   },
   {
     row: "Get on a held lock: Got with owner, current token, remaining ms",
@@ -194,7 +209,13 @@ function persistentDriver(): Driver {
     run(step) {
       if (step.op === "get") return feeder.machine.get(resource, step.atMs);
       const expiresMs = step.op === "unlock" ? 0 : step.expiresMs;
-      return feeder.op(term, { kind: step.op, resource, owner: step.owner, expiresMs, nowMs: step.atMs });
+      return feeder.op(term, {
+        kind: step.op,
+        resource,
+        owner: step.owner,
+        expiresMs,
+        nowMs: step.atMs,
+      });
     },
   };
 }
@@ -208,7 +229,10 @@ function ephemeralDriver(epoch: number): Driver {
         case "get":
           return locks.execute({ op: "get", resource, durability }, step.atMs);
         case "unlock":
-          return locks.execute({ op: "unlock", resource, owner: step.owner, durability }, step.atMs);
+          return locks.execute(
+            { op: "unlock", resource, owner: step.owner, durability },
+            step.atMs,
+          );
         default:
           return locks.execute({ ...step, resource, durability }, step.atMs);
       }
@@ -242,6 +266,11 @@ test("the same resource name in the two durabilities is two locks", () => {
   const ephemeral = ephemeralDriver(0);
   expect(persistent.run(lock(A, 100, 1000))).toEqual({ type: Locked, fencingToken: 0 });
   expect(ephemeral.run(lock(B, 100, 1000))).toEqual({ type: Locked, fencingToken: 0 });
-  expect(persistent.run(get(1010))).toEqual({ type: Got, fencingToken: 0, owner: A, expiresMs: 90 });
+  expect(persistent.run(get(1010))).toEqual({
+    type: Got,
+    fencingToken: 0,
+    owner: A,
+    expiresMs: 90,
+  });
   expect(ephemeral.run(get(1010))).toEqual({ type: Got, fencingToken: 0, owner: B, expiresMs: 90 });
 });

@@ -46,7 +46,9 @@ export function decodeSnapshot(data: Uint8Array): MachineState | { error: string
   const value = decodeMsgpack(data);
   if (value.error !== undefined) return { error: `lock snapshot: ${value.error}` };
   const v = value.decoded;
-  if (!Array.isArray(v) || v.length !== 7) return { error: "lock snapshot must be a 7-element array" };
+  if (!Array.isArray(v) || v.length !== 7) {
+    return { error: "lock snapshot must be a 7-element array" };
+  }
   if (v[0] !== lockSnapshotVersion) {
     return { error: `lock snapshot version ${String(v[0])} is not ${lockSnapshotVersion}` };
   }

@@ -44,7 +44,11 @@ export function mutate(bytes: Uint8Array, random: { int(n: number): number }): U
       return new Uint8Array([...out, ...randomBytes(random, 1 + random.int(4))]);
     default: {
       const at = random.int(out.length);
-      return new Uint8Array([...out.subarray(0, at), ...randomBytes(random, 1 + random.int(3)), ...out.subarray(at)]);
+      return new Uint8Array([
+        ...out.subarray(0, at),
+        ...randomBytes(random, 1 + random.int(3)),
+        ...out.subarray(at),
+      ]);
     }
   }
 }
