@@ -62,6 +62,7 @@ export class TestNetwork {
   /** Changes a message in flight (a lossy link that loses part of an append, say). */
   rewrite: (m: Message) => Message = (m) => m;
   delivered: Message[] = [];
+  private restarts = 0;
 
   /** Every (term, leader) a Ready announced, to check election safety across a whole run. */
   leadersSeen: { term: number; id: NodeId }[] = [];
@@ -165,8 +166,10 @@ export class TestNetwork {
   restart(id: NodeId, overrides: TestConfig = {}): void {
     const peer = this.peer(id);
     const applied = peer.applied[peer.applied.length - 1]?.index ?? 0;
+    this.restarts += 1;
+    const seed = 4242 + this.restarts * 31 + this.ids.indexOf(id) * 7919;
     peer.node = new RawNode(
-      testConfig(id, 4242, { ...overrides, applied: Math.max(applied, 0) }),
+      testConfig(id, seed, { ...overrides, applied: Math.max(applied, 0) }),
       peer.storage,
     );
   }
