@@ -17,6 +17,7 @@ export class HostMetrics {
   messagesSent = 0;
   badFrames = 0;
   snapshots = 0;
+  forwarded = 0;
   private readonly requests = new Map<string, number>();
   private latencyMsSum = 0;
   private latencyCount = 0;
@@ -50,6 +51,7 @@ export class HostMetrics {
     counter("kahuna_raft_messages_sent_total", "Raft messages sent to peers.", this.messagesSent);
     counter("kahuna_peer_frames_rejected_total", "Malformed peer frames refused.", this.badFrames);
     counter("kahuna_snapshots_total", "Snapshots taken.", this.snapshots);
+    counter("kahuna_requests_forwarded_total", "Requests forwarded to a leader.", this.forwarded);
     for (const name of Object.keys(gauges).sort()) {
       lines.push(`# TYPE ${name} gauge`, `${name} ${gauges[name]}`);
     }

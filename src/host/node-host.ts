@@ -17,12 +17,19 @@ import {
   flushRoundsMax,
   heartbeatTicks,
   inflightMessagesMax,
+  proposalTimeoutTicks,
   snapshotEntries,
   compactionLagEntries,
 } from "../constants.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
-import type { LockRequest } from "../locks/types.ts";
-import { decodePeerFrame, type Envelope, encodePeerFrame } from "../multiraft/envelope.ts";
+import { Durability, type LockRequest } from "../locks/types.ts";
+import {
+  type Answer,
+  decodePeerFrame,
+  encodePeerFrame,
+  type Envelope,
+  type Forward,
+} from "../multiraft/peer-frame.ts";
 import { groupOf } from "../multiraft/partition.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { GroupWrite, LogStore } from "../ports/log-store.ts";
@@ -30,10 +37,10 @@ import type { Random } from "../ports/random.ts";
 import type { Transport } from "../ports/transport.ts";
 import { MemoryStorage } from "../raft/memory-storage.ts";
 import { type Ready, RawNode } from "../raft/raw-node.ts";
-import type { NodeId } from "../raft/types.ts";
+import { type NodeId, Role } from "../raft/types.ts";
 import { GroupHost } from "./group-host.ts";
 import { HostMetrics } from "./metrics.ts";
-import type { Reply } from "./replies.ts";
+import { indeterminate, mustRetry, type Reply } from "./replies.ts";
 
 export type HostConfig = {
   readonly nodeId: NodeId;
@@ -45,6 +52,13 @@ export type HostConfig = {
   readonly random: Random;
   /** For simulator fault injection only: a Raft rule to break on purpose. */
   readonly snapshotEntries?: number;
+};
+
+type PendingForward = {
+  readonly to: NodeId;
+  readonly request: LockRequest;
+  readonly reply: Reply;
+  readonly tick: number;
 };
 
 export type GroupStatus = {
@@ -63,6 +77,12 @@ export class NodeHost {
   readonly metrics = new HostMetrics();
   private readonly groups: GroupHost[] = [];
   private readonly snapshotEntries: number;
+  private ticks = 0;
+  private nextForwardId = 1;
+  /** Requests this node forwarded to a leader, by id, until the answer comes back. */
+  private readonly forwarded = new Map<number, PendingForward>();
+  /** What the next flush sends each peer besides Raft messages. */
+  private readonly outbox = new Map<NodeId, { forwards: Forward[]; answers: Answer[] }>();
 
   constructor(private readonly config: HostConfig) {
     assert(config.voters.includes(config.nodeId), `node ${config.nodeId} must be a voter`);
@@ -107,35 +127,85 @@ export class NodeHost {
     return this.groups.length;
   }
 
+  /**
+   * Answers a client request: on this node if it leads the request's partition, else by
+   * forwarding it to the leader (one hop: a forwarded request is never forwarded again).
+   */
   submit(request: LockRequest, reply: Reply): void {
-    const group = this.groups[groupOf(request.resource, this.groups.length)];
-    assert(group !== undefined, "groupOf stays within the group count");
     const started = this.config.clock.nowMs();
-    group.submit(request, (response) => {
+    this.route(request, (response) => {
       this.metrics.answered(request, response, this.config.clock.nowMs() - started);
       reply(response);
-    }, started);
+    }, false);
+  }
+
+  private route(request: LockRequest, reply: Reply, forwarded: boolean): void {
+    const group = this.groups[groupOf(request.resource, this.groups.length)];
+    assert(group !== undefined, "groupOf stays within the group count");
+    if (group.role === Role.Leader || forwarded || group.leader === "" || group.leader === this.nodeId) {
+      group.submit(request, reply, this.config.clock.nowMs());
+      return;
+    }
+    const id = this.nextForwardId++;
+    this.forwarded.set(id, { to: group.leader, request, reply, tick: this.ticks });
+    this.outboxFor(group.leader).forwards.push({ id, request });
+    this.metrics.forwarded += 1;
+  }
+
+  private outboxFor(peer: NodeId): { forwards: Forward[]; answers: Answer[] } {
+    let box = this.outbox.get(peer);
+    if (box === undefined) {
+      box = { forwards: [], answers: [] };
+      this.outbox.set(peer, box);
+    }
+    return box;
+  }
+
+  /** A forwarded request that got no answer: unknown for a write, retryable for a read. */
+  private failForward(forward: PendingForward, why: string): void {
+    const write = forward.request.durability === Durability.Persistent && forward.request.op !== "get";
+    forward.reply(write ? indeterminate(`${why}; retry with the same owner`) : mustRetry(`${why}; retry`));
   }
 
   tick(): void {
+    this.ticks += 1;
     for (const group of this.groups) group.tick();
+    for (const [id, forward] of this.forwarded) {
+      if (this.ticks - forward.tick < proposalTimeoutTicks) continue;
+      this.forwarded.delete(id);
+      this.failForward(forward, `the leader ${forward.to} did not answer in time`);
+    }
   }
 
-  /** Steps a frame from a peer into its groups. A malformed frame is refused whole. */
+  /**
+   * Takes a frame from a peer: Raft messages are stepped into their groups, forwarded
+   * requests are answered (in the next flush's frame), answers go to waiting clients.
+   * A malformed frame is refused whole; the runtime then closes that connection.
+   */
   receive(frame: Uint8Array): { error: string } | undefined {
     const decoded = decodePeerFrame(frame, this.groups.length);
     if ("error" in decoded) {
       this.metrics.badFrames += 1;
       return decoded;
     }
+    const from = decoded.from;
     for (const { group, message } of decoded.envelopes) {
-      if (message.to !== this.nodeId) continue;
-      const snapshot = "snapshot" in message ? message.snapshot : undefined;
+      if (message.to !== this.nodeId || message.from !== from) continue;
+      const snapshot = message.snapshot;
       if (snapshot !== undefined && "error" in LockMachine.restore(snapshot.data)) {
         this.metrics.badFrames += 1;
-        return { error: `snapshot for partition ${group} from ${decoded.from} is unreadable` };
+        return { error: `snapshot for partition ${group} from ${from} is unreadable` };
       }
       this.groups[group]!.raft.step(message);
+    }
+    for (const { id, request } of decoded.forwards) {
+      this.route(request, (response) => this.outboxFor(from).answers.push({ id, response }), true);
+    }
+    for (const { id, response } of decoded.answers) {
+      const forward = this.forwarded.get(id);
+      if (forward === undefined || forward.to !== from) continue;
+      this.forwarded.delete(id);
+      forward.reply(response);
     }
     return undefined;
   }
@@ -143,6 +213,11 @@ export class NodeHost {
   /** Tells every group that a peer could not be reached, so Raft probes it gently. */
   reportUnreachable(peer: NodeId): void {
     for (const group of this.groups) group.raft.reportUnreachable(peer);
+    for (const [id, forward] of this.forwarded) {
+      if (forward.to !== peer) continue;
+      this.forwarded.delete(id);
+      this.failForward(forward, `the leader ${peer} could not be reached`);
+    }
   }
 
   /** Runs Ready rounds until no group has work, or the round limit (the runtime re-flushes). */
@@ -154,7 +229,10 @@ export class NodeHost {
       for (const group of this.groups) {
         if (group.raft.hasReady()) batch.push([group, group.raft.ready()]);
       }
-      if (batch.length === 0) return false;
+      if (batch.length === 0) {
+        this.send([]);
+        return false;
+      }
       this.persist(batch);
       this.send(batch);
       const nowMs = this.config.clock.nowMs();
@@ -204,12 +282,17 @@ export class NodeHost {
         byPeer.set(message.to, envelopes);
       }
     }
-    for (const peer of [...byPeer.keys()].sort()) {
-      const envelopes = byPeer.get(peer)!;
-      this.config.transport.send(peer, encodePeerFrame({ kind: "raft", from: this.nodeId, envelopes }));
+    const peers = new Set([...byPeer.keys(), ...this.outbox.keys()]);
+    for (const peer of [...peers].sort()) {
+      const envelopes = byPeer.get(peer) ?? [];
+      const { forwards, answers } = this.outbox.get(peer) ?? { forwards: [], answers: [] };
+      if (envelopes.length + forwards.length + answers.length === 0) continue;
+      const frame = encodePeerFrame({ from: this.nodeId, envelopes, forwards, answers });
+      this.config.transport.send(peer, frame);
       this.metrics.framesSent += 1;
       this.metrics.messagesSent += envelopes.length;
     }
+    this.outbox.clear();
   }
 
   private handle(group: GroupHost, ready: Ready, nowMs: number): void {
