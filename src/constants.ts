@@ -85,3 +85,11 @@ assert(
 
 // Voters of one Raft group as a decoded snapshot may list them (DESIGN.md §4: up to 5 today).
 export const votersMax = 64;
+
+// Runtime: bytes a socket may queue before its peer counts as stalled and is dropped.
+export const socketBufferedBytesMax = 64 * 1024 * 1024;
+assert(socketBufferedBytesMax >= 2 * frameBytesMax, "a socket can queue at least two frames");
+
+// A leader that has heard nothing about a snapshot it sent for this many election timeouts
+// (the host did not report it, the message was lost) probes the follower again.
+export const snapshotRetryElections = 4;

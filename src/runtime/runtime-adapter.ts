@@ -7,6 +7,20 @@ import type { SqlDatabase } from "../adapters/sqlite-log-store.ts";
 
 export type HttpListener = { readonly port: number; stop(): Promise<void> };
 
+/** A TCP connection as the runtime glue sees it: bytes in through a callback, bytes out. */
+export type TcpSocket = {
+  /** Queues bytes; false when more than `bufferedBytesMax` wait (the caller drops the peer). */
+  write(bytes: Uint8Array): boolean;
+  close(): void;
+};
+
+export type TcpHandlers = {
+  onData(bytes: Uint8Array): void;
+  onClose(): void;
+};
+
+export type TcpListener = { readonly port: number; stop(): void };
+
 export type RuntimeAdapter = {
   readonly name: "bun" | "deno";
   openDatabase(path: string): SqlDatabase;
@@ -15,6 +29,14 @@ export type RuntimeAdapter = {
     port: number;
     fetch: (request: Request) => Response | Promise<Response>;
   }): HttpListener;
+  /** Accepts connections; `onOpen` returns the handlers for each new socket. */
+  listenTcp(options: {
+    hostname: string;
+    port: number;
+    onOpen(socket: TcpSocket): TcpHandlers;
+  }): TcpListener;
+  /** Connects; rejects when the peer cannot be reached. */
+  connectTcp(options: { hostname: string; port: number; handlers: TcpHandlers }): Promise<TcpSocket>;
   /** Calls `handler` on SIGINT and SIGTERM. */
   onSignals(handler: (signal: string) => void): void;
   exit(code: number): never;

@@ -18,6 +18,7 @@ import { createApp } from "../http/app.ts";
 import type { LockService } from "../locks/types.ts";
 import type { LogStore } from "../ports/log-store.ts";
 import type { RunningServer, ServeOptions } from "./options.ts";
+import { Peers } from "./peers.ts";
 import { loadRuntime, type RuntimeAdapter } from "./runtime-adapter.ts";
 
 export class StartupError extends Error {
@@ -35,22 +36,32 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   if (!voters.includes(options.nodeId)) {
     throw new StartupError(`--node-id ${options.nodeId} is not in --initial-cluster`);
   }
-  if (voters.length > 1) {
-    throw new StartupError("clusters of several nodes are not available yet; start one node");
-  }
   const store = openStore(runtime, options);
   checkIdentity(store, { nodeId: options.nodeId, voters, groups: options.partitions });
+  let stopped = false;
+  const peers = new Peers(
+    runtime,
+    () => host,
+    options.initialCluster.filter((peer) => peer.id !== options.nodeId),
+    () => scheduleFlush(),
+    log,
+  );
   const host = new NodeHost({
     nodeId: options.nodeId,
     voters,
     groups: options.partitions,
     logStore: store,
-    transport: { send: () => {} },
+    transport: { send: (to, frame) => peers.send(to, frame) },
     clock: systemClock,
     random: systemRandom,
   });
+  if (voters.length > 1) {
+    // Peers dial the address this node has in --initial-cluster, so listen on that port.
+    const self = options.initialCluster.find((peer) => peer.id === options.nodeId);
+    const port = peers.listen(options.host, self?.port ?? options.peerPort);
+    log(`peers: listening on ${options.host}:${port}; cluster ${voters.join(", ")}`);
+  }
 
-  let stopped = false;
   let flushTimer: ReturnType<typeof setTimeout> | undefined;
   const fatal = (error: unknown) => {
     console.error(`kahuna[${options.nodeId}] fatal: ${String(error)}\n${(error as Error)?.stack ?? ""}`);
@@ -106,6 +117,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       stopped = true;
       clearInterval(ticker);
       if (flushTimer !== undefined) clearTimeout(flushTimer);
+      peers.stop();
       await http.stop();
       try {
         host.flush();

@@ -1,10 +1,13 @@
 /** The Bun runtime: bun:sqlite, Bun.serve, process signals. */
 import type { RuntimeAdapter } from "../../runtime/runtime-adapter.ts";
 import { openDatabase } from "./sqlite.ts";
+import { connectTcp, listenTcp } from "./tcp.ts";
 
 export const bunRuntime: RuntimeAdapter = {
   name: "bun",
   openDatabase,
+  listenTcp,
+  connectTcp,
   serveHttp({ hostname, port, fetch }) {
     const server = Bun.serve({ hostname, port, fetch, idleTimeout: 30 });
     return {

@@ -1,6 +1,7 @@
 /** The Deno runtime: node:sqlite, Deno.serve, Deno signals. */
 import type { RuntimeAdapter } from "../../runtime/runtime-adapter.ts";
 import { openDatabase } from "./sqlite.ts";
+import { connectTcp, listenTcp } from "./tcp.ts";
 
 declare const Deno: {
   serve(
@@ -14,6 +15,8 @@ declare const Deno: {
 export const denoRuntime: RuntimeAdapter = {
   name: "deno",
   openDatabase,
+  listenTcp,
+  connectTcp,
   serveHttp({ hostname, port, fetch }) {
     const server = Deno.serve({ hostname, port, onListen: () => {} }, fetch);
     return {
