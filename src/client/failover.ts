@@ -183,14 +183,20 @@ function backoffMs(attempt: number): number {
   return Math.round(ceilingMs / 2 + Math.random() * (ceilingMs / 2));
 }
 
+/** A short reason for a failed connection, worded the same in every runtime. */
 function networkReason(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error as { cause?: unknown }).cause;
-  const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined;
-  const errorCode = (error as { code?: unknown }).code;
-  if (typeof code === "string") return code;
-  if (typeof errorCode === "string") return errorCode;
-  return error.message;
+  const causeCode = typeof cause === "object" && cause !== null
+    ? (cause as { code?: unknown }).code
+    : undefined;
+  const code = causeCode ?? (error as { code?: unknown }).code;
+  const text = `${String(code ?? "")} ${error.message} ${cause instanceof Error ? cause.message : ""}`;
+  if (/ECONNREFUSED|connection refused/i.test(text)) return "connection refused";
+  if (/ECONNRESET|connection reset/i.test(text)) return "connection reset";
+  if (/ENOTFOUND|EAI_AGAIN|dns|lookup/i.test(text)) return "host name not found";
+  if (/EHOSTUNREACH|ENETUNREACH|unreachable/i.test(text)) return "host unreachable";
+  return typeof code === "string" ? code : error.message;
 }
 
 export function sleep(ms: number): Promise<void> {
