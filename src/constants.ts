@@ -93,3 +93,9 @@ assert(socketBufferedBytesMax >= 2 * frameBytesMax, "a socket can queue at least
 // A leader that has heard nothing about a snapshot it sent for this many election timeouts
 // (the host did not report it, the message was lost) probes the follower again.
 export const snapshotRetryElections = 4;
+
+// Leader balance: how often a leader checks (ticks), and how long the preferred node must
+// have been heard from without a gap before it gets its groups back.
+export const balanceTicks = 20;
+export const balanceStableTicks = 2 * electionTicks;
+assert(balanceStableTicks > electionTicks, "a returning node is stable for an election timeout");

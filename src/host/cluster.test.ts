@@ -118,3 +118,20 @@ test("after the leader crashes, a new leader keeps persistent locks and tokens g
   cluster.runUntil(() => cluster.healthy());
   expect(cluster.request(old, { op: "get", resource: "x", durability: 1 })).toMatchObject({ owner: "o3" });
 });
+
+test("leaders spread over the nodes: group g settles on voter g mod n", () => {
+  const cluster = new Cluster(6);
+  const settled = () =>
+    cluster.healthy() &&
+    [...cluster.hosts.values()].every((host) =>
+      host.groupStatuses().every((s) => s.leader === ids[s.group % ids.length])
+    );
+  cluster.runUntil(settled, 40_000);
+  // A failover moves groups away; the returning node gets them back.
+  cluster.crash("b");
+  cluster.runUntil(() =>
+    [...cluster.hosts.values()].every((h) => h.groupStatuses().every((s) => s.leader !== "" && s.leader !== "b"))
+  );
+  cluster.start("b");
+  cluster.runUntil(settled, 40_000);
+});

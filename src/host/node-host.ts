@@ -20,6 +20,8 @@ import {
   proposalTimeoutTicks,
   snapshotEntries,
   compactionLagEntries,
+  balanceStableTicks,
+  balanceTicks,
 } from "../constants.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
 import { Durability, type LockRequest } from "../locks/types.ts";
@@ -83,6 +85,8 @@ export class NodeHost {
   private readonly forwarded = new Map<number, PendingForward>();
   /** What the next flush sends each peer besides Raft messages. */
   private readonly outbox = new Map<NodeId, { forwards: Forward[]; answers: Answer[] }>();
+  /** Per peer, the tick since which we have heard from it without a gap, and the last one. */
+  private readonly heard = new Map<NodeId, { since: number; last: number }>();
 
   constructor(private readonly config: HostConfig) {
     assert(config.voters.includes(config.nodeId), `node ${config.nodeId} must be a voter`);
@@ -152,6 +156,32 @@ export class NodeHost {
     this.metrics.forwarded += 1;
   }
 
+  private hear(peer: NodeId): void {
+    const heard = this.heard.get(peer);
+    if (heard === undefined || this.ticks - heard.last > electionTicks) {
+      this.heard.set(peer, { since: this.ticks, last: this.ticks });
+    } else {
+      heard.last = this.ticks;
+    }
+  }
+
+  /**
+   * Spreads leaders over the nodes (DESIGN.md §4): group g prefers voter g mod n. A leader
+   * hands a group back to its preferred node once that node has been heard from steadily,
+   * so a node that returns after a failover gets its share back.
+   */
+  private balanceLeaders(): void {
+    for (const group of this.groups) {
+      if (group.role !== Role.Leader || !group.isServing()) continue;
+      const preferred = this.voters[group.id % this.voters.length]!;
+      if (preferred === this.nodeId) continue;
+      const heard = this.heard.get(preferred);
+      if (heard === undefined || this.ticks - heard.last > heartbeatTicks * 2) continue;
+      if (heard.last - heard.since < balanceStableTicks) continue;
+      group.raft.transferLeader(preferred);
+    }
+  }
+
   private outboxFor(peer: NodeId): { forwards: Forward[]; answers: Answer[] } {
     let box = this.outbox.get(peer);
     if (box === undefined) {
@@ -170,6 +200,7 @@ export class NodeHost {
   tick(): void {
     this.ticks += 1;
     for (const group of this.groups) group.tick();
+    if (this.ticks % balanceTicks === 0) this.balanceLeaders();
     for (const [id, forward] of this.forwarded) {
       if (this.ticks - forward.tick < proposalTimeoutTicks) continue;
       this.forwarded.delete(id);
@@ -189,6 +220,7 @@ export class NodeHost {
       return decoded;
     }
     const from = decoded.from;
+    this.hear(from);
     for (const { group, message } of decoded.envelopes) {
       if (message.to !== this.nodeId || message.from !== from) continue;
       const snapshot = message.snapshot;
