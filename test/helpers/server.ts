@@ -51,13 +51,17 @@ export function commandFor(runtime: Runtime, args: string[]): string[] {
   return [runtime.binary, ...args];
 }
 
-export async function waitHealthy(url: string, deadlineMs = 20_000): Promise<void> {
+export async function waitHealthy(
+  url: string,
+  deadlineMs = 20_000,
+  wait: "healthy" | "listening" = "healthy",
+): Promise<void> {
   const start = Date.now();
   let last = "";
   while (Date.now() - start < deadlineMs) {
     try {
       const response = await fetch(`${url}/v1/health`);
-      if (response.status === 200) return;
+      if (response.status === 200 || wait === "listening") return;
       last = `status ${response.status}`;
     } catch (error) {
       last = String(error);
@@ -74,6 +78,8 @@ export type StartOptions = {
   peerPort?: number;
   extraArgs?: string[];
   env?: Record<string, string>;
+  /** Wait until /v1/health is 200 (default), or only until the HTTP port answers at all. */
+  wait?: "healthy" | "listening";
 };
 
 export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
@@ -99,7 +105,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   });
   const url = `http://127.0.0.1:${httpPort}`;
   try {
-    await waitHealthy(url);
+    await waitHealthy(url, 20_000, options.wait ?? "healthy");
   } catch (error) {
     child.kill("SIGKILL");
     const stderr = await new Response(child.stderr).text();
