@@ -4,7 +4,7 @@
  * seed's flag form under the name kahuna-cli, and the interactive shell driven through stdin.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, repoRoot, startServer, tempDir, waitHealthy } from "../helpers/server.ts";
 import type { ServerProcess } from "../helpers/server.ts";
@@ -326,6 +326,60 @@ describe("interactive shell", () => {
     expect((await run(["get-lock", resource], { env })).stdout).toBe("f0 not found\n");
     expect(existsSync(historyFile)).toBe(true);
   });
+});
+
+/** `script` (util-linux) gives the shell a pseudo-terminal, as a person at a keyboard would. */
+const scriptBin = Bun.which("script");
+
+describe("interactive shell on a terminal", () => {
+  test.skipIf(scriptBin === null)(
+    "shows the prompt, and the up arrow recalls this session's and the last session's commands",
+    async () => {
+      const dir = tempDir();
+      const historyFile = join(dir, "history");
+      const resource = fresh("tty");
+      writeFileSync(historyFile, `get-lock ${resource}-earlier\n`);
+      const shellCommand = commandLine(["cli"]).map((part) => `'${part}'`).join(" ");
+      const child = Bun.spawn([scriptBin!, "-qfec", shellCommand, "/dev/null"], {
+        cwd: repoRoot,
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { ...process.env, ...env, KAHUNA_HISTORY: historyFile, TERM: "xterm" },
+        timeout: 30_000,
+        killSignal: "SIGKILL",
+      });
+      const reader = child.stdout.getReader();
+      let seen = "";
+      const waitFor = async (text: string, count = 1) => {
+        for (let reads = 0; reads < 200 && seen.split(text).length - 1 < count; reads++) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          seen += new TextDecoder().decode(chunk.value);
+        }
+        expect(seen.split(text).length - 1).toBeGreaterThanOrEqual(count);
+      };
+      const type = async (keys: string) => {
+        child.stdin.write(keys);
+        await child.stdin.flush();
+      };
+      await waitFor("kahuna-cli> ");
+      await type(`lock ${resource} 30000\r`);
+      await waitFor(" acquired ");
+      await waitFor("kahuna-cli> ", 2);
+      // Up twice: first this session's lock command, then the saved one from the file.
+      await type("\x1b[A\x1b[A\r");
+      await waitFor("f0 not found");
+      await type("exit\r");
+      await waitFor(`released ${resource}`);
+      expect(await child.exited).toBe(0);
+      expect(readFileSync(historyFile, "utf8")).toBe(
+        `get-lock ${resource}-earlier\nlock ${resource} 30000\nget-lock ${resource}-earlier\nexit\n`,
+      );
+      rmSync(dir, { recursive: true, force: true });
+    },
+    60_000,
+  );
 });
 
 describe("serve", () => {
