@@ -63,6 +63,8 @@ export class Progress {
   /** In probe state: an append is out and we wait for an answer before sending another. */
   probeSent = false;
   pendingSnapshot = 0;
+  /** Ticks spent in snapshot state, so a lost snapshot is retried. */
+  snapshotElapsedTicks = 0;
   /** Heard from since the last CheckQuorum (Raft thesis §6.2). */
   recentActive = false;
   readonly inflights: Inflights;
@@ -75,6 +77,7 @@ export class Progress {
   private resetState(state: ProgressState): void {
     this.probeSent = false;
     this.pendingSnapshot = 0;
+    this.snapshotElapsedTicks = 0;
     this.state = state;
     this.inflights.reset();
   }

@@ -12,7 +12,12 @@
  * replicas (Raft §5.4.2); the leader is always one of the voters.
  */
 import { assert } from "../assert.ts";
-import { entriesBytesPerMessageMax, pendingProposalsMax, readsPendingMax } from "../constants.ts";
+import {
+  entriesBytesPerMessageMax,
+  pendingProposalsMax,
+  readsPendingMax,
+  snapshotRetryElections,
+} from "../constants.ts";
 import type { Random } from "../ports/random.ts";
 import { Progress, ProgressState } from "./progress.ts";
 import { RaftLog } from "./raft-log.ts";
@@ -502,6 +507,22 @@ export class Raft {
     else this.send({ type: MessageType.ReadIndexResp, to: from, index, context });
   }
 
+  /**
+   * A snapshot whose fate the host never reported (lost on the way, or its answer lost)
+   * would pause the follower forever: after a while, probe it again (etcd relies on
+   * ReportSnapshot alone).
+   */
+  tickSnapshots(): void {
+    const limit = snapshotRetryElections * this.config.electionTicks;
+    for (const pr of this.progress.values()) {
+      if (pr.state !== ProgressState.Snapshot) continue;
+      pr.snapshotElapsedTicks++;
+      if (pr.snapshotElapsedTicks < limit) continue;
+      pr.pendingSnapshot = 0;
+      pr.becomeProbe();
+    }
+  }
+
   checkQuorum(): void {
     let active = 0;
     for (const id of this.voters) {
@@ -701,6 +722,7 @@ function tickHeartbeat(r: Raft): void {
     if (r.role === Role.Leader) r.leadTransferee = "";
   }
   if (r.role !== Role.Leader) return;
+  r.tickSnapshots();
   if (r.heartbeatElapsed >= r.config.heartbeatTicks) {
     r.heartbeatElapsed = 0;
     r.bcastHeartbeat();
