@@ -15,3 +15,15 @@ export const systemClock: Clock = {
 export const systemRandom: Random = {
   int: (maxExclusive) => Math.floor(Math.random() * maxExclusive),
 };
+
+/**
+ * A clock whose rate is off by `rate` (1.005 runs 0.5% fast). Test-only: the fault-injection
+ * suite skews nodes' clocks within the drift bound through KAHUNA_TEST_CLOCK_RATE.
+ */
+export function skewedClock(rate: number): Clock {
+  const origin = performance.now();
+  return {
+    nowMs: () => Math.floor(origin + (performance.now() - origin) * rate),
+    wallMs: () => Date.now(),
+  };
+}

@@ -10,12 +10,13 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { systemClock, systemRandom } from "../adapters/system-clock.ts";
+import { skewedClock, systemClock, systemRandom } from "../adapters/system-clock.ts";
 import { SqliteLogStore } from "../adapters/sqlite-log-store.ts";
 import { tickMs } from "../constants.ts";
 import { NodeHost } from "../host/node-host.ts";
 import { createApp } from "../http/app.ts";
 import type { LockService } from "../locks/types.ts";
+import type { Clock } from "../ports/clock.ts";
 import type { LogStore } from "../ports/log-store.ts";
 import type { RunningServer, ServeOptions } from "./options.ts";
 import { Peers } from "./peers.ts";
@@ -52,7 +53,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     groups: options.partitions,
     logStore: store,
     transport: { send: (to, frame) => peers.send(to, frame) },
-    clock: systemClock,
+    clock: clockFromEnvironment(log),
     random: systemRandom,
   });
   if (voters.length > 1) {
@@ -168,4 +169,17 @@ function clusterInfo(host: NodeHost, options: ServeOptions): unknown {
     }),
     partitions: host.groupStatuses(),
   };
+}
+
+/** The system clock, or for fault-injection tests one skewed by KAHUNA_TEST_CLOCK_RATE. */
+function clockFromEnvironment(log: (line: string) => void): Clock {
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
+  const text = env?.["KAHUNA_TEST_CLOCK_RATE"];
+  if (text === undefined || text === "") return systemClock;
+  const rate = Number(text);
+  if (!Number.isFinite(rate) || rate < 0.5 || rate > 2) {
+    throw new StartupError(`KAHUNA_TEST_CLOCK_RATE must be a number from 0.5 to 2, got ${JSON.stringify(text)}`);
+  }
+  log(`test clock: running at rate ${rate} (KAHUNA_TEST_CLOCK_RATE)`);
+  return skewedClock(rate);
 }
