@@ -21,7 +21,12 @@ export type LockCommand =
     readonly owner: string;
     readonly durability: Durability;
   }
-  | { readonly op: "unlock"; readonly resource: string; readonly owner: string; readonly durability: Durability }
+  | {
+    readonly op: "unlock";
+    readonly resource: string;
+    readonly owner: string;
+    readonly durability: Durability;
+  }
   | {
     readonly op: "extend-lock";
     readonly resource: string;
@@ -68,7 +73,11 @@ async function execute(
   io: Io,
 ): Promise<CommandOutcome> {
   const print = (text: string, json: Record<string, unknown>) => {
-    const base = { op: command.op, resource: command.resource, durability: durabilityName(command.durability) };
+    const base = {
+      op: command.op,
+      resource: command.resource,
+      durability: durabilityName(command.durability),
+    };
     io.out(format === "json" ? JSON.stringify({ ...base, ...json }) : text);
   };
   switch (command.op) {
@@ -100,7 +109,12 @@ async function execute(
       const result = await client.extendDetail(resource, owner, expiresMs, durability);
       const { fencingToken } = result;
       if (result.extended) {
-        print(`f${fencingToken} extended ${owner}`, { owner, extended: true, fencingToken, expiresMs });
+        print(`f${fencingToken} extended ${owner}`, {
+          owner,
+          extended: true,
+          fencingToken,
+          expiresMs,
+        });
         return { status: ExitStatus.Ok, holds: true, fencingToken };
       }
       print(`f${fencingToken} not extended: ${reasonText(result.reason)}`, {
@@ -145,7 +159,9 @@ export function parseExpiresMs(text: string | undefined): number | string {
 
 /** --server values (each may be comma-separated), else $KAHUNA_SERVER, else the default. */
 export function serverList(flags: readonly string[], env: string | undefined): string[] {
-  const raw = flags.length > 0 ? flags : [env !== undefined && env.trim() !== "" ? env : defaultServer];
+  const raw = flags.length > 0
+    ? flags
+    : [env !== undefined && env.trim() !== "" ? env : defaultServer];
   return raw.flatMap((value) => value.split(",")).map((value) => value.trim())
     .filter((value) => value !== "");
 }

@@ -86,7 +86,9 @@ export function buildCommand(
   const problem = inputProblem(resource, owner);
   if (problem !== undefined) return problem;
   if (name === "get-lock") {
-    if (owner !== undefined) return "get-lock does not take --owner: it shows whoever holds the lock";
+    if (owner !== undefined) {
+      return "get-lock does not take --owner: it shows whoever holds the lock";
+    }
     return { op: name, resource, durability };
   }
   if (name !== "lock" && owner === undefined) {

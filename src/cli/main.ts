@@ -51,7 +51,12 @@ async function runKahunaCli(argv: string[], io: Io): Promise<number> {
   if (parsed.kind === "help") return help(seedUsage, io);
   if (parsed.kind === "usage") return usageError(parsed.message, seedUsage, io);
   if (parsed.kind === "shell") {
-    return await runShell({ client: parsed.client, format: parsed.format, owner: parsed.owner, io });
+    return await runShell({
+      client: parsed.client,
+      format: parsed.format,
+      owner: parsed.owner,
+      io,
+    });
   }
   return (await runLockCommand(parsed.client, parsed.command, parsed.format, io)).status;
 }

@@ -75,25 +75,38 @@ export function parseSeedFlags(args: readonly string[]): SeedParsed {
   if (values["extend-lock"] !== undefined) actions.push(["extend-lock", values["extend-lock"]]);
   if (values["get-lock"] !== undefined) actions.push(["get-lock", values["get-lock"]]);
   if (actions.length > 1) {
-    return { kind: "usage", message: "give one of --lock, --unlock-lock, --extend-lock, --get-lock" };
+    return {
+      kind: "usage",
+      message: "give one of --lock, --unlock-lock, --extend-lock, --get-lock",
+    };
   }
   const action = actions[0];
   if (action === undefined) {
-    if (values.expires !== undefined) return { kind: "usage", message: "--expires goes with --lock or --extend-lock" };
+    if (values.expires !== undefined) {
+      return { kind: "usage", message: "--expires goes with --lock or --extend-lock" };
+    }
     if (values.ephemeral === true) {
-      return { kind: "usage", message: "--ephemeral goes with an action; in the shell use elock, eunlock, …" };
+      return {
+        kind: "usage",
+        message: "--ephemeral goes with an action; in the shell use elock, eunlock, …",
+      };
     }
     return { kind: "shell", client, format, owner: values.owner };
   }
   const [name, resource] = action;
   if ((name === "unlock" || name === "get-lock") && values.expires !== undefined) {
-    return { kind: "usage", message: `--expires does not go with --${name === "unlock" ? "unlock-lock" : name}` };
+    return {
+      kind: "usage",
+      message: `--expires does not go with --${name === "unlock" ? "unlock-lock" : name}`,
+    };
   }
   if ((name === "lock" || name === "extend-lock") && values.expires === undefined) {
     return { kind: "usage", message: `--${name} needs --expires MS` };
   }
   const durability = values.ephemeral === true ? Durability.Ephemeral : Durability.Persistent;
   const command = buildCommand(name, resource, values.expires, values.owner, durability);
-  if (typeof command === "string") return { kind: "usage", message: command.replace("EXPIRES_MS", "--expires") };
+  if (typeof command === "string") {
+    return { kind: "usage", message: command.replace("EXPIRES_MS", "--expires") };
+  }
   return { kind: "run", command, client, format };
 }

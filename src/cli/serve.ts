@@ -5,7 +5,12 @@
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { httpPortDefault, partitionsDefault, partitionsMax, peerPortDefault } from "../constants.ts";
+import {
+  httpPortDefault,
+  partitionsDefault,
+  partitionsMax,
+  peerPortDefault,
+} from "../constants.ts";
 import type { PeerAddress, ServeOptions } from "../runtime/options.ts";
 import { ExitStatus } from "./exit-status.ts";
 import type { Io } from "./io.ts";
@@ -65,7 +70,10 @@ export function parseServeOptions(args: readonly string[], env: Env): ServeParse
     return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
   };
   try {
-    return { kind: "run", options: buildOptions(pick, values.quiet === true || truthy(env["KAHUNA_QUIET"])) };
+    return {
+      kind: "run",
+      options: buildOptions(pick, values.quiet === true || truthy(env["KAHUNA_QUIET"])),
+    };
   } catch (error) {
     if (error instanceof UsageProblem) return { kind: "usage", message: error.message };
     throw error;
@@ -88,14 +96,22 @@ function buildOptions(pick: (flag: ValueFlag) => string | undefined, quiet: bool
   }
   const dataDir = pick("data-dir") ?? "./data";
   if (dataDir.trim() === "") throw new UsageProblem("--data-dir must not be empty");
-  const partitions = integer("--partitions", pick("partitions"), partitionsDefault, 1, partitionsMax);
+  const partitions = integer(
+    "--partitions",
+    pick("partitions"),
+    partitionsDefault,
+    1,
+    partitionsMax,
+  );
   const clusterText = pick("initial-cluster");
   const initialCluster = clusterText === undefined
     ? [{ id: nodeId, host, port: peerPort }]
     : parseCluster(clusterText);
   if (!initialCluster.some((peer) => peer.id === nodeId)) {
     const ids = initialCluster.map((peer) => peer.id).join(", ");
-    throw new UsageProblem(`--initial-cluster must include this node (--node-id ${nodeId}); it lists ${ids}`);
+    throw new UsageProblem(
+      `--initial-cluster must include this node (--node-id ${nodeId}); it lists ${ids}`,
+    );
   }
   return { nodeId, host, httpPort, peerPort, dataDir, initialCluster, partitions, verbose: !quiet };
 }
@@ -113,7 +129,9 @@ export function parseCluster(text: string): PeerAddress[] {
     const id = match[1]!;
     const peerHost = match[2]!.replace(/^\[(.*)\]$/, "$1");
     const peerPort = port(`--initial-cluster port of node ${id}`, match[3], 0);
-    if (peerPort === 0) throw new UsageProblem(`--initial-cluster port of node ${id} must not be 0`);
+    if (peerPort === 0) {
+      throw new UsageProblem(`--initial-cluster port of node ${id} must not be 0`);
+    }
     if (peers.some((peer) => peer.id === id)) {
       throw new UsageProblem(`--initial-cluster lists node ${id} twice`);
     }
@@ -127,10 +145,18 @@ function port(name: string, text: string | undefined, fallback: number): number 
   return integer(name, text, fallback, 0, 65_535);
 }
 
-function integer(name: string, text: string | undefined, fallback: number, min: number, max: number) {
+function integer(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+) {
   if (text === undefined) return fallback;
   if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new UsageProblem(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+    throw new UsageProblem(
+      `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`,
+    );
   }
   return Number(text);
 }

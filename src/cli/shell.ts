@@ -174,7 +174,9 @@ function trySaveHistory(path: string, history: readonly string[], io: Io): void 
   try {
     if (history.length > 0) writeFileSync(path, history.map((line) => `${line}\n`).join(""));
   } catch (error) {
-    io.err(`kahuna: cannot write history file ${path} (${(error as Error).message}); set KAHUNA_HISTORY`);
+    io.err(
+      `kahuna: cannot write history file ${path} (${(error as Error).message}); set KAHUNA_HISTORY`,
+    );
   }
 }
 
@@ -182,6 +184,8 @@ function tryAppendHistory(path: string, line: string, io: Io): void {
   try {
     appendFileSync(path, `${line}\n`);
   } catch (error) {
-    io.err(`kahuna: cannot write history file ${path} (${(error as Error).message}); set KAHUNA_HISTORY`);
+    io.err(
+      `kahuna: cannot write history file ${path} (${(error as Error).message}); set KAHUNA_HISTORY`,
+    );
   }
 }

@@ -10,7 +10,8 @@ export const shortUsage = [
   "run `kahuna help` for details",
 ].join("\n");
 
-export const longUsage = `kahuna: a distributed lock server, its node and its client in one executable
+export const longUsage =
+  `kahuna: a distributed lock server, its node and its client in one executable
 
 Lock commands (exit status: 0 done, 1 a definite no, 2 usage error, 3 server unreachable
 or outcome unknown):

@@ -8,13 +8,7 @@ import { KahunaError, KahunaErrorKind } from "./errors.ts";
 import { Failover, sleep } from "./failover.ts";
 import { KahunaLock } from "./lock.ts";
 import { randomOwner } from "./owner.ts";
-import {
-  checkDurability,
-  checkExpiresMs,
-  checkMs,
-  checkOwner,
-  checkResource,
-} from "./validate.ts";
+import { checkDurability, checkExpiresMs, checkMs, checkOwner, checkResource } from "./validate.ts";
 
 export type ClientOptions = {
   /** Base URLs, e.g. "http://127.0.0.1:2070". Calls fail over between them. */

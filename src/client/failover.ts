@@ -111,7 +111,11 @@ export class Failover {
       if (timedOut) {
         return { kind: "retry", problem: `no answer within ${timeoutMs} ms`, unknownOutcome: true };
       }
-      return { kind: "retry", problem: `unreachable (${networkReason(error)})`, unknownOutcome: false };
+      return {
+        kind: "retry",
+        problem: `unreachable (${networkReason(error)})`,
+        unknownOutcome: false,
+      };
     }
     return await readResponse(response);
   }
@@ -137,7 +141,11 @@ async function readResponse(response: Response): Promise<Attempt> {
     return { kind: "retry", problem: "not ready (no leader yet)", unknownOutcome: false };
   }
   if (response.status === 504) {
-    return { kind: "retry", problem: "outcome unknown (write not confirmed)", unknownOutcome: true };
+    return {
+      kind: "retry",
+      problem: "outcome unknown (write not confirmed)",
+      unknownOutcome: true,
+    };
   }
   if (response.status !== 200) {
     const detail = typeof record["error"] === "string" ? `: ${record["error"]}` : "";
@@ -191,7 +199,9 @@ function networkReason(error: unknown): string {
     ? (cause as { code?: unknown }).code
     : undefined;
   const code = causeCode ?? (error as { code?: unknown }).code;
-  const text = `${String(code ?? "")} ${error.message} ${cause instanceof Error ? cause.message : ""}`;
+  const text = `${String(code ?? "")} ${error.message} ${
+    cause instanceof Error ? cause.message : ""
+  }`;
   if (/ECONNREFUSED|connection refused/i.test(text)) return "connection refused";
   if (/ECONNRESET|connection reset/i.test(text)) return "connection reset";
   if (/ENOTFOUND|EAI_AGAIN|dns|lookup/i.test(text)) return "host name not found";

@@ -55,7 +55,9 @@ export function checkMs(field: string, value: unknown, min: number): asserts val
   const ok = typeof value === "number" && Number.isInteger(value) && value >= min &&
     value <= expiresMsMax;
   if (!ok) {
-    throw invalid(`${field} must be an integer from ${min} to ${expiresMsMax}, got ${describe(value)}`);
+    throw invalid(
+      `${field} must be an integer from ${min} to ${expiresMsMax}, got ${describe(value)}`,
+    );
   }
 }
 

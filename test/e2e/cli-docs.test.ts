@@ -54,9 +54,15 @@ function matches(expected: string, actual: string): boolean {
 }
 
 async function runStep(step: ConsoleStep): Promise<string[]> {
-  const child = Bun.spawn(["bash", "-c", `{ ${step.command.replaceAll(docUrl, server.url)}\n} 2>&1`], {
+  const child = Bun.spawn([
+    "bash",
+    "-c",
+    `{ ${step.command.replaceAll(docUrl, server.url)}\n} 2>&1`,
+  ], {
     cwd: workDir,
-    stdin: step.input.length > 0 ? new TextEncoder().encode(step.input.join("\n") + "\n") : "ignore",
+    stdin: step.input.length > 0
+      ? new TextEncoder().encode(step.input.join("\n") + "\n")
+      : "ignore",
     stdout: "pipe",
     stderr: "pipe",
     env: {

@@ -91,7 +91,9 @@ describe("lock commands", () => {
     const locked = await run(["lock", resource, "10000", "--owner", "e", "--ephemeral"], { env });
     expect(locked.status).toBe(0);
     expect(locked.stdout).toMatch(/^f\d+ acquired e\n$/);
-    expect((await run(["get-lock", resource, "--ephemeral"], { env })).stdout).toMatch(/^f\d+ e\n$/);
+    expect((await run(["get-lock", resource, "--ephemeral"], { env })).stdout).toMatch(
+      /^f\d+ e\n$/,
+    );
     expect((await run(["get-lock", resource], { env })).stdout).toBe("f0 p\n");
     const unlocked = await run(["unlock", resource, "--owner", "e", "--ephemeral"], { env });
     expect(unlocked.status).toBe(0);
@@ -99,7 +101,9 @@ describe("lock commands", () => {
 
   test("--format json prints one JSON object per command", async () => {
     const resource = fresh("json");
-    const locked = await run(["lock", resource, "7000", "--owner", "j", "--format", "json"], { env });
+    const locked = await run(["lock", resource, "7000", "--owner", "j", "--format", "json"], {
+      env,
+    });
     expect(locked.status).toBe(0);
     expect(JSON.parse(locked.stdout)).toEqual({
       op: "lock",
@@ -191,7 +195,10 @@ describe("kahuna-cli seed flags", () => {
       stdout: `f0 ${owner}\n`,
       stderr: "",
     });
-    const extended = await run(["--extend-lock", resource, "--owner", owner!, "--expires", "9000"], opts);
+    const extended = await run(
+      ["--extend-lock", resource, "--owner", owner!, "--expires", "9000"],
+      opts,
+    );
     expect(extended.stdout).toBe(`f0 extended ${owner}\n`);
     const busy = await run(["--lock", resource, "--expires", "10000"], opts);
     expect(busy).toEqual({ status: 1, stdout: "f0 not acquired\n", stderr: "" });
@@ -201,7 +208,9 @@ describe("kahuna-cli seed flags", () => {
 
   test("--unlock is an alias, and `kahuna cli` is the same as kahuna-cli", async () => {
     const resource = fresh("alias");
-    const locked = await run(["cli", "--lock", resource, "--expires", "10000", "--owner", "o"], { env });
+    const locked = await run(["cli", "--lock", resource, "--expires", "10000", "--owner", "o"], {
+      env,
+    });
     expect(locked.stdout).toBe("f0 acquired o\n");
     const unlocked = await run(["cli", "--unlock", resource, "--owner", "o"], { env });
     expect(unlocked).toEqual({ status: 0, stdout: "f0 unlocked\n", stderr: "" });
@@ -242,12 +251,20 @@ describe("interactive shell", () => {
       "frobnicate",
       "",
     ].join("\n");
-    const result = await run([], { env: { ...env, KAHUNA_HISTORY: historyFile }, stdin, as: "kahuna-cli" });
+    const result = await run([], {
+      env: { ...env, KAHUNA_HISTORY: historyFile },
+      stdin,
+      as: "kahuna-cli",
+    });
     expect(result.status).toBe(0);
     const lines = result.stdout.trimEnd().split("\n");
     const owner = /^session owner ([0-9a-f]{32})$/.exec(lines[0]!)?.[1];
     expect(owner).toBeDefined();
-    expect(lines.slice(1, 4)).toEqual([`f0 acquired ${owner}`, `f0 ${owner}`, `f0 extended ${owner}`]);
+    expect(lines.slice(1, 4)).toEqual([
+      `f0 acquired ${owner}`,
+      `f0 ${owner}`,
+      `f0 extended ${owner}`,
+    ]);
     expect(lines[4]).toMatch(new RegExp(`^f\\d+ acquired ${owner}$`));
     expect(lines[5]).toMatch(new RegExp(`^f\\d+ ${owner}$`));
     expect(lines.slice(6, 9)).toEqual([
@@ -257,11 +274,16 @@ describe("interactive shell", () => {
     ]);
     // At EOF the shell releases what it still holds, persistent and ephemeral.
     expect(lines.slice(9).sort()).toEqual(
-      [`f0 released ${resource}`, expect.stringMatching(new RegExp(`^f\\d+ released ${resource}$`))],
+      [
+        `f0 released ${resource}`,
+        expect.stringMatching(new RegExp(`^f\\d+ released ${resource}$`)),
+      ],
     );
     expect(result.stderr).toMatch(/unknown command "frobnicate"; type help/);
     expect((await run(["get-lock", resource], { env })).stdout).toBe("f0 not found\n");
-    expect((await run(["get-lock", resource, "--ephemeral"], { env })).stdout).toBe("f0 not found\n");
+    expect((await run(["get-lock", resource, "--ephemeral"], { env })).stdout).toBe(
+      "f0 not found\n",
+    );
   });
 
   test("history is saved to $KAHUNA_HISTORY and loaded by the next session", async () => {
@@ -269,7 +291,11 @@ describe("interactive shell", () => {
     const historyFile = join(dir, "history");
     const shellEnv = { ...env, KAHUNA_HISTORY: historyFile };
     const resource = fresh("history");
-    const first = await run([], { env: shellEnv, stdin: `get-lock ${resource}\nexit\n`, as: "kahuna-cli" });
+    const first = await run([], {
+      env: shellEnv,
+      stdin: `get-lock ${resource}\nexit\n`,
+      as: "kahuna-cli",
+    });
     expect(first.status).toBe(0);
     expect(readFileSync(historyFile, "utf8")).toBe(`get-lock ${resource}\nexit\n`);
     const second = await run(["cli"], { env: shellEnv, stdin: "help\nhistory\n" });
@@ -286,7 +312,11 @@ describe("interactive shell", () => {
     const resource = fresh("exit");
     const historyFile = join(tempDir(), "history");
     const stdin = `lock ${resource} 60000\nexit\nlock ${resource}-never 60000\n`;
-    const result = await run([], { env: { ...env, KAHUNA_HISTORY: historyFile }, stdin, as: "kahuna-cli" });
+    const result = await run([], {
+      env: { ...env, KAHUNA_HISTORY: historyFile },
+      stdin,
+      as: "kahuna-cli",
+    });
     const lines = result.stdout.trimEnd().split("\n");
     expect(lines.slice(2)).toEqual([`f0 released ${resource}`]);
     expect((await run(["get-lock", `${resource}-never`], { env })).stdout).toBe("f0 not found\n");
@@ -407,7 +437,9 @@ describe("serve", () => {
     const url = `http://127.0.0.1:${httpPort}`;
     try {
       await waitHealthy(url);
-      const locked = await run(["lock", "served", "5000", "--owner", "o"], { env: { KAHUNA_SERVER: url } });
+      const locked = await run(["lock", "served", "5000", "--owner", "o"], {
+        env: { KAHUNA_SERVER: url },
+      });
       expect(locked.stdout).toBe("f0 acquired o\n");
       expect(readdirSync(dataDir).length).toBeGreaterThan(0);
       child.kill("SIGINT");
@@ -424,7 +456,14 @@ describe("serve", () => {
     const ignoredPort = await freePort();
     const dataDir = tempDir();
     const child = await serve(
-      ["--http-port", String(httpPort), "--peer-port", String(await freePort()), "--data-dir", dataDir],
+      [
+        "--http-port",
+        String(httpPort),
+        "--peer-port",
+        String(await freePort()),
+        "--data-dir",
+        dataDir,
+      ],
       { KAHUNA_HTTP_PORT: String(ignoredPort) },
     );
     try {

@@ -13,7 +13,13 @@ import { bunBin, denoBin, repoRoot, startServer, tempDir } from "../helpers/serv
 import type { ServerProcess } from "../helpers/server.ts";
 import { codeBlocks } from "./client-fixtures/doc-blocks.ts";
 
-type Example = { language: "ts" | "js"; code: string; expected: string; heading: string; line: number };
+type Example = {
+  language: "ts" | "js";
+  code: string;
+  expected: string;
+  heading: string;
+  line: number;
+};
 
 const docUrl = "http://127.0.0.1:2070";
 const sourceModule = join(repoRoot, "src/client/index.ts");
@@ -26,13 +32,22 @@ function examples(): Example[] {
     if (block.language !== "ts" && block.language !== "js") return;
     const next = blocks[index + 1];
     const expected = next?.language === "text" ? next.code : "";
-    found.push({ language: block.language, code: block.code, expected, heading: block.heading, line: block.line });
+    found.push({
+      language: block.language,
+      code: block.code,
+      expected,
+      heading: block.heading,
+      line: block.line,
+    });
   });
   return found;
 }
 
 const all = examples();
-const servers: Record<"bun" | "deno", ServerProcess | undefined> = { bun: undefined, deno: undefined };
+const servers: Record<"bun" | "deno", ServerProcess | undefined> = {
+  bun: undefined,
+  deno: undefined,
+};
 let workDir: string;
 
 beforeAll(async () => {
@@ -40,7 +55,9 @@ beforeAll(async () => {
   const [bun, deno] = await Promise.all([startServer(), startServer()]);
   servers.bun = bun;
   servers.deno = deno;
-  const build = Bun.spawnSync([bunBin, join(repoRoot, "compile/build-client.ts")], { cwd: repoRoot });
+  const build = Bun.spawnSync([bunBin, join(repoRoot, "compile/build-client.ts")], {
+    cwd: repoRoot,
+  });
   if (build.exitCode !== 0) throw new Error(`client build failed: ${build.stderr.toString()}`);
 }, 60_000);
 
@@ -55,7 +72,10 @@ async function runExample(example: Example, runtime: "bun" | "deno" | "node") {
     .replaceAll('from "kahuna"', `from ${JSON.stringify(sourceModule)}`)
     .replaceAll('from "./dist/client/index.js"', `from ${JSON.stringify(builtModule)}`)
     .replaceAll(docUrl, server.url);
-  const file = join(workDir, `example-${example.line}-${runtime}.${example.language === "ts" ? "ts" : "mjs"}`);
+  const file = join(
+    workDir,
+    `example-${example.line}-${runtime}.${example.language === "ts" ? "ts" : "mjs"}`,
+  );
   writeFileSync(file, code);
   const command = runtime === "bun"
     ? [bunBin, file]
@@ -87,14 +107,21 @@ describe("docs/client.md", () => {
   for (const example of all) {
     const runtimes = example.language === "ts" ? (["bun", "deno"] as const) : (["node"] as const);
     for (const runtime of runtimes) {
-      test(`example under "${example.heading}" (line ${example.line}) under ${runtime}`, async () => {
-        const result = await runExample(example, runtime);
-        expect({ stdout: result.stdout, stderr: result.stderr, status: result.status }).toEqual({
-          stdout: example.expected.replaceAll(docUrl, (runtime === "deno" ? servers.deno! : servers.bun!).url),
-          stderr: "",
-          status: 0,
-        });
-      }, 60_000);
+      test(
+        `example under "${example.heading}" (line ${example.line}) under ${runtime}`,
+        async () => {
+          const result = await runExample(example, runtime);
+          expect({ stdout: result.stdout, stderr: result.stderr, status: result.status }).toEqual({
+            stdout: example.expected.replaceAll(
+              docUrl,
+              (runtime === "deno" ? servers.deno! : servers.bun!).url,
+            ),
+            stderr: "",
+            status: 0,
+          });
+        },
+        60_000,
+      );
     }
   }
 });

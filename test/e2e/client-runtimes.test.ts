@@ -41,7 +41,9 @@ const expectedLines = [
   "invalid true invalidInput resource must be 1 to 512 bytes of UTF-8, got 0 bytes",
 ];
 
-async function runScenario(command: string[]): Promise<{ status: number; out: string[]; err: string }> {
+async function runScenario(
+  command: string[],
+): Promise<{ status: number; out: string[]; err: string }> {
   const child = Bun.spawn(command, {
     cwd: repoRoot,
     stdout: "pipe",
@@ -58,26 +60,32 @@ async function runScenario(command: string[]): Promise<{ status: number; out: st
   return { status, out: out.trimEnd().split("\n"), err };
 }
 
-test("the scenario passes under Deno with only --allow-net, importing the .ts sources", async () => {
-  const script = join(repoRoot, "test/e2e/client-fixtures/deno-scenario.ts");
-  const prefix = `deno-${Date.now()}`;
-  const result = await runScenario([
-    denoBin,
-    "run",
-    "--allow-net=127.0.0.1",
-    "--no-prompt",
-    script,
-    server.url,
-    deadUrl,
-    prefix,
-  ]);
-  expect(result.err).not.toMatch(/error/i);
-  expect(result.out).toEqual([...expectedLines, "using acquired true", "using released null"]);
-  expect(result.status).toBe(0);
-}, 60_000);
+test(
+  "the scenario passes under Deno with only --allow-net, importing the .ts sources",
+  async () => {
+    const script = join(repoRoot, "test/e2e/client-fixtures/deno-scenario.ts");
+    const prefix = `deno-${Date.now()}`;
+    const result = await runScenario([
+      denoBin,
+      "run",
+      "--allow-net=127.0.0.1",
+      "--no-prompt",
+      script,
+      server.url,
+      deadUrl,
+      prefix,
+    ]);
+    expect(result.err).not.toMatch(/error/i);
+    expect(result.out).toEqual([...expectedLines, "using acquired true", "using released null"]);
+    expect(result.status).toBe(0);
+  },
+  60_000,
+);
 
 test("the scenario passes under Node 20, importing the built dist/client/index.js", async () => {
-  const build = Bun.spawnSync([bunBin, join(repoRoot, "compile/build-client.ts")], { cwd: repoRoot });
+  const build = Bun.spawnSync([bunBin, join(repoRoot, "compile/build-client.ts")], {
+    cwd: repoRoot,
+  });
   expect(build.exitCode).toBe(0);
   const version = Bun.spawnSync(["node", "--version"]).stdout.toString().trim();
   expect(version).toMatch(/^v(2\d|[3-9]\d)\./);

@@ -211,7 +211,9 @@ test("when no server answers, the call throws Unavailable after bounded retries"
   expect(performance.now() - started).toBeLessThan(5_000);
   expect(error).toBeInstanceOf(KahunaError);
   expect((error as KahunaError).kind).toBe(KahunaErrorKind.Unavailable);
-  expect((error as KahunaError).message).toMatch(/after 4 attempts.*check that a server is running/);
+  expect((error as KahunaError).message).toMatch(
+    /after 4 attempts.*check that a server is running/,
+  );
 });
 
 test("MustRetry answers are retried with the same owner until a definite answer", async () => {

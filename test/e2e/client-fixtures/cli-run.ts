@@ -7,7 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunBin, mainTs, repoRoot } from "../../helpers/server.ts";
 
-export type RunResult = { readonly status: number; readonly stdout: string; readonly stderr: string };
+export type RunResult = {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+};
 
 export type RunOptions = {
   readonly env?: Record<string, string>;

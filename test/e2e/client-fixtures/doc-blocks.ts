@@ -37,7 +37,9 @@ export function codeBlocks(markdown: string): CodeBlock[] {
     if (fence === null) continue;
     const start = index;
     const body: string[] = [];
-    for (index += 1; index < lines.length && lines[index] !== "```"; index++) body.push(lines[index]!);
+    for (index += 1; index < lines.length && lines[index] !== "```"; index++) {
+      body.push(lines[index]!);
+    }
     blocks.push({ language: fence[1]!, code: body.join("\n"), heading, line: start + 1 });
   }
   return blocks;
@@ -52,7 +54,9 @@ export function parseConsoleBlocks(markdown: string): ConsoleBlock[] {
         continue;
       }
       const step = steps[steps.length - 1];
-      if (step === undefined) throw new Error(`console block at line ${block.line} must start with "$ "`);
+      if (step === undefined) {
+        throw new Error(`console block at line ${block.line} must start with "$ "`);
+      }
       const isShell = /^(kahuna-cli|kahuna cli)$/.test(step.command.trim());
       if (isShell && line.startsWith(shellPrompt)) step.input.push(line.slice(shellPrompt.length));
       else step.output.push(line);

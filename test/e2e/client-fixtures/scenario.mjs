@@ -9,10 +9,16 @@ export async function scenario(kahuna, [url, deadUrl, prefix], print) {
   const name = (suffix) => `${prefix}-${suffix}`;
 
   const lock = await client.getOrCreateLock(name("main"), { expiresMs: 10000 });
-  print(`acquired ${lock.isAcquired} token ${lock.fencingToken} owner ${/^[0-9a-f]{32}$/.test(lock.owner)}`);
+  print(
+    `acquired ${lock.isAcquired} token ${lock.fencingToken} owner ${
+      /^[0-9a-f]{32}$/.test(lock.owner)
+    }`,
+  );
   const info = await lock.getInfo();
-  print(`info owner ${info.owner === lock.owner} token ${info.fencingToken} ` +
-    `remaining ${info.expiresMs > 0 && info.expiresMs <= 10000}`);
+  print(
+    `info owner ${info.owner === lock.owner} token ${info.fencingToken} ` +
+      `remaining ${info.expiresMs > 0 && info.expiresMs <= 10000}`,
+  );
   const contender = await client.getOrCreateLock(name("main"), { expiresMs: 1000 });
   print(`contender acquired ${contender.isAcquired}`);
   print(`extend ${await lock.tryExtend(20000)}`);
@@ -21,8 +27,16 @@ export async function scenario(kahuna, [url, deadUrl, prefix], print) {
 
   const short = await client.getOrCreateLock(name("wait"), { expiresMs: 300, owner: "short" });
   const started = Date.now();
-  const waiter = await client.getOrCreateLock(name("wait"), { expiresMs: 5000, waitMs: 5000, retryMs: 50 });
-  print(`waited ${waiter.isAcquired} token ${waiter.fencingToken} after-expiry ${Date.now() - started >= 200}`);
+  const waiter = await client.getOrCreateLock(name("wait"), {
+    expiresMs: 5000,
+    waitMs: 5000,
+    retryMs: 50,
+  });
+  print(
+    `waited ${waiter.isAcquired} token ${waiter.fencingToken} after-expiry ${
+      Date.now() - started >= 200
+    }`,
+  );
   print(`extend after expiry ${await short.tryExtend(1000)}`);
   print(`release ${await waiter.release()}`);
 
@@ -35,7 +49,9 @@ export async function scenario(kahuna, [url, deadUrl, prefix], print) {
   print(`unlock ${await client.unlock(name("low"), "a")}`);
   print(`unlock again ${await client.unlock(name("low"), "a")}`);
   const ephemeral = await client.tryLock(name("low"), "e", 5000, Durability.Ephemeral);
-  print(`ephemeral ${ephemeral.locked} ${(await client.get(name("low"), Durability.Ephemeral)).owner}`);
+  print(
+    `ephemeral ${ephemeral.locked} ${(await client.get(name("low"), Durability.Ephemeral)).owner}`,
+  );
   await client.unlock(name("low"), "e", Durability.Ephemeral);
 
   try {
