@@ -42,7 +42,10 @@ const samples: Message[] = [
   {
     ...base,
     type: MessageType.Snap,
-    snapshot: { metadata: { index: 100, term: 2, voters: ["n1", "n2", "n3"] }, data: new Uint8Array([9]) },
+    snapshot: {
+      metadata: { index: 100, term: 2, voters: ["n1", "n2", "n3"] },
+      data: new Uint8Array([9]),
+    },
   },
   { ...base, type: MessageType.ReadIndexResp, index: 55, context: 2 ** 40 },
   { ...base, type: MessageType.TimeoutNow },
@@ -53,7 +56,11 @@ test("every message type survives an encode, msgpack and decode round trip", () 
   for (const m of samples) expect(decodeMessage(wire(m))).toEqual(m);
   const types = new Set(Object.values(MessageType));
   for (const type of types) {
-    const m = { ...base, type, ...(type === MessageType.Snap ? { snapshot: samples[5]!.snapshot! } : {}) };
+    const m = {
+      ...base,
+      type,
+      ...(type === MessageType.Snap ? { snapshot: samples[5]!.snapshot! } : {}),
+    };
     expect(decodeMessage(wire(m))).toEqual(m);
   }
 });
@@ -106,18 +113,29 @@ test("a snap message without a valid snapshot is rejected", () => {
 function randomValue(random: Random, depth: number): unknown {
   const pick = random.int(depth > 2 ? 9 : 12);
   switch (pick) {
-    case 0: return random.int(20);
-    case 1: return random.int(2 ** 31) - 2 ** 30;
-    case 2: return random.int(1000) / 7;
-    case 3: return [Number.NaN, Infinity, -Infinity, 2 ** 53, -0][random.int(5)];
-    case 4: return ["", "n1", "x".repeat(random.int(400)), "\u0000", "é"][random.int(5)];
-    case 5: return random.int(2) === 0;
-    case 6: return [null, undefined][random.int(2)];
-    case 7: return new Uint8Array(random.int(8));
-    case 8: return BigInt(random.int(100));
+    case 0:
+      return random.int(20);
+    case 1:
+      return random.int(2 ** 31) - 2 ** 30;
+    case 2:
+      return random.int(1000) / 7;
+    case 3:
+      return [Number.NaN, Infinity, -Infinity, 2 ** 53, -0][random.int(5)];
+    case 4:
+      return ["", "n1", "x".repeat(random.int(400)), "\u0000", "é"][random.int(5)];
+    case 5:
+      return random.int(2) === 0;
+    case 6:
+      return [null, undefined][random.int(2)];
+    case 7:
+      return new Uint8Array(random.int(8));
+    case 8:
+      return BigInt(random.int(100));
     case 9:
-    case 10: return Array.from({ length: random.int(14) }, () => randomValue(random, depth + 1));
-    default: return { type: randomValue(random, depth + 1), term: randomValue(random, depth + 1) };
+    case 10:
+      return Array.from({ length: random.int(14) }, () => randomValue(random, depth + 1));
+    default:
+      return { type: randomValue(random, depth + 1), term: randomValue(random, depth + 1) };
   }
 }
 

@@ -138,11 +138,17 @@ function decodeEntries(
   return { entries };
 }
 
-function decodeSnapshot(raw: unknown, type: MessageType, term: number): Snapshot | Failure | undefined {
+function decodeSnapshot(
+  raw: unknown,
+  type: MessageType,
+  term: number,
+): Snapshot | Failure | undefined {
   if (raw === null || raw === undefined) {
     return type === MessageType.Snap ? { error: "snap message must carry a snapshot" } : undefined;
   }
-  if (type !== MessageType.Snap) return { error: `raft message of type ${type} carries a snapshot` };
+  if (type !== MessageType.Snap) {
+    return { error: `raft message of type ${type} carries a snapshot` };
+  }
   if (!Array.isArray(raw) || raw.length !== 4) {
     return { error: "snapshot must be [index, term, voters, data]" };
   }

@@ -188,9 +188,7 @@ export class Raft {
 
   /** Raft §5.2, §5.4.1: grant at most one vote per term, only to an up-to-date log. */
   private handleVoteRequest(m: Message): void {
-    const respType = m.type === MessageType.Vote
-      ? MessageType.VoteResp
-      : MessageType.PreVoteResp;
+    const respType = m.type === MessageType.Vote ? MessageType.VoteResp : MessageType.PreVoteResp;
     const canVote = this.vote === m.from || (this.vote === "" && this.lead === "") ||
       (m.type === MessageType.PreVote && m.term > this.term);
     if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
@@ -651,9 +649,7 @@ function stepLeader(r: Raft, m: Message): void {
 }
 
 function stepCandidate(r: Raft, m: Message): void {
-  const respType = r.role === Role.PreCandidate
-    ? MessageType.PreVoteResp
-    : MessageType.VoteResp;
+  const respType = r.role === Role.PreCandidate ? MessageType.PreVoteResp : MessageType.VoteResp;
   switch (m.type) {
     case MessageType.App:
     case MessageType.Heartbeat:

@@ -13,9 +13,7 @@ import type { NodeId } from "./types.ts";
 
 /** The state machine is the list of applied entries' data (no-ops as ""), index i at i - 1. */
 function history(peer: TestPeer): string[] {
-  const base: string[] = peer.snapshotData === undefined
-    ? []
-    : JSON.parse(text(peer.snapshotData));
+  const base: string[] = peer.snapshotData === undefined ? [] : JSON.parse(text(peer.snapshotData));
   return [...base, ...peer.applied.map((e) => text(e.data))];
 }
 
@@ -36,7 +34,10 @@ function checkSafety(net: TestNetwork, checker: Checker, seed: number): void {
   for (const [i, h] of histories.entries()) {
     const id = net.ids[i]!;
     const status = net.node(id).status();
-    assert(h.length === status.applied, `seed ${seed}: ${id} applied ${status.applied}, has ${h.length}`);
+    assert(
+      h.length === status.applied,
+      `seed ${seed}: ${id} applied ${status.applied}, has ${h.length}`,
+    );
     assert(status.commit >= (checker.commits.get(id) ?? 0), `seed ${seed}: ${id} commit went back`);
     checker.commits.set(id, status.commit);
     for (const other of histories) {

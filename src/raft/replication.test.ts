@@ -51,11 +51,16 @@ test("an old-term entry commits only through an entry of the current term (Raft 
   // Figure 8 (b): s1 led term 2 and put index 2 on s1 and s2; s5 led term 3 and put its own
   // index 2 on itself. Index 1 is committed everywhere.
   const setup = () =>
-    new TestNetwork(ids, { preVote: false, checkQuorum: false, entriesPerMessageMax: 1 }, 8, (id, s) => {
-      if (id === "s1" || id === "s2") history(s, [1, 2], 3, 1);
-      else if (id === "s5") history(s, [1, 3], 3, 1);
-      else history(s, [1], 3, 1);
-    });
+    new TestNetwork(
+      ids,
+      { preVote: false, checkQuorum: false, entriesPerMessageMax: 1 },
+      8,
+      (id, s) => {
+        if (id === "s1" || id === "s2") history(s, [1, 2], 3, 1);
+        else if (id === "s5") history(s, [1, 3], 3, 1);
+        else history(s, [1], 3, 1);
+      },
+    );
 
   // (c): s1 leads term 4 and copies its term-2 entry to s3, so a majority (s1, s2, s3) holds
   // it (and s2, s3 acknowledge it); but the term-4 entry is lost on the way. Index 2 must not

@@ -78,7 +78,14 @@ export class TestNetwork {
       const storage = new MemoryStorage(ids);
       setup(id, storage);
       const node = new RawNode(testConfig(id, seed * 1000 + i * 7919, overrides), storage);
-      this.peers.set(id, { id, node, storage, applied: [], readStates: [], snapshotData: undefined });
+      this.peers.set(id, {
+        id,
+        node,
+        storage,
+        applied: [],
+        readStates: [],
+        snapshotData: undefined,
+      });
     });
   }
 
@@ -201,7 +208,12 @@ export function drain(node: RawNode, storage: MemoryStorage): Ready {
 }
 
 /** Fills a storage with entries of the given terms from index 1, and a hard state. */
-export function history(storage: MemoryStorage, terms: readonly number[], term: number, commit = 0) {
+export function history(
+  storage: MemoryStorage,
+  terms: readonly number[],
+  term: number,
+  commit = 0,
+) {
   storage.append(terms.map((t, i) => ({ term: t, index: i + 1, data: new Uint8Array([i + 1]) })));
   storage.setHardState({ term, vote: "", commit });
 }
