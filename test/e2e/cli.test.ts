@@ -214,6 +214,12 @@ describe("kahuna-cli seed flags", () => {
     expect(locked.stdout).toBe("f0 acquired o\n");
     const unlocked = await run(["cli", "--unlock", resource, "--owner", "o"], { env });
     expect(unlocked).toEqual({ status: 0, stdout: "f0 unlocked\n", stderr: "" });
+    const subcommand = await run(["lock", resource, "5000", "--owner", "p"], {
+      env,
+      as: "kahuna-cli",
+    });
+    expect(subcommand).toEqual({ status: 0, stdout: "f1 acquired p\n", stderr: "" });
+    await run(["unlock", resource, "--owner", "p"], { env });
     const json = await run(["cli", "--get-lock", resource, "--format", "json"], { env });
     expect(JSON.parse(json.stdout)).toMatchObject({ found: false });
     expect(json.status).toBe(1);
