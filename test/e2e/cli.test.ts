@@ -364,6 +364,38 @@ describe("interactive shell", () => {
   });
 });
 
+describe("under Deno", () => {
+  test(
+    "the same commands, seed flags and shell work when the executable runs under Deno",
+    async () => {
+      const resource = fresh("deno");
+      const opts = { env, deno: true } as const;
+      expect(await run(["lock", resource, "10000", "--owner", "d"], opts)).toEqual({
+        status: 0,
+        stdout: "f0 acquired d\n",
+        stderr: "",
+      });
+      expect(await run(["--get-lock", resource], { ...opts, as: "kahuna-cli" })).toEqual({
+        status: 0,
+        stdout: "f0 d\n",
+        stderr: "",
+      });
+      expect((await run(["unlock", resource], opts)).status).toBe(2);
+      const historyFile = join(tempDir(), "history");
+      const shell = await run(["cli"], {
+        ...opts,
+        env: { ...env, KAHUNA_HISTORY: historyFile },
+        stdin: `lock ${resource}-shell 10000\n`,
+      });
+      const lines = shell.stdout.trimEnd().split("\n");
+      expect(lines[1]).toMatch(/^f0 acquired [0-9a-f]{32}$/);
+      expect(lines[2]).toBe(`f0 released ${resource}-shell`);
+      expect(readFileSync(historyFile, "utf8")).toBe(`lock ${resource}-shell 10000\n`);
+    },
+    60_000,
+  );
+});
+
 /** `script` (util-linux) gives the shell a pseudo-terminal, as a person at a keyboard would. */
 const scriptBin = Bun.which("script");
 

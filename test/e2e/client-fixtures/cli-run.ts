@@ -5,7 +5,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bunBin, mainTs, repoRoot } from "../../helpers/server.ts";
+import { bunBin, denoBin, mainTs, repoRoot } from "../../helpers/server.ts";
 
 export type RunResult = {
   readonly status: number;
@@ -19,6 +19,8 @@ export type RunOptions = {
   /** "kahuna-cli" runs a script of that name, so the executable sees the seed's name. */
   readonly as?: "kahuna" | "kahuna-cli";
   readonly timeoutMs?: number;
+  /** Run src/main.ts under Deno instead of Bun. */
+  readonly deno?: boolean;
 };
 
 let kahunaCliScript: string | undefined;
@@ -38,7 +40,16 @@ export function commandLine(args: readonly string[], as: "kahuna" | "kahuna-cli"
 }
 
 export async function run(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const child = Bun.spawn(commandLine(args, options.as), {
+  const command = options.deno === true
+    ? [
+      denoBin,
+      "run",
+      "--allow-all",
+      options.as === "kahuna-cli" ? kahunaCliPath() : mainTs,
+      ...args,
+    ]
+    : commandLine(args, options.as);
+  const child = Bun.spawn(command, {
     cwd: repoRoot,
     stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
     stdout: "pipe",
