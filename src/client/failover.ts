@@ -137,10 +137,11 @@ async function readResponse(response: Response): Promise<Attempt> {
     const message = typeof record["error"] === "string" ? record["error"] : "invalid input";
     return { kind: "invalid", message: `the server refused the request: ${message}` };
   }
-  if (response.status === 503) {
+  // The body's type decides even when a proxy in between rewrote the status.
+  if (response.status === 503 || record["type"] === ResponseType.MustRetry) {
     return { kind: "retry", problem: "not ready (no leader yet)", unknownOutcome: false };
   }
-  if (response.status === 504) {
+  if (response.status === 504 || record["type"] === ResponseType.Indeterminate) {
     return {
       kind: "retry",
       problem: "outcome unknown (write not confirmed)",
