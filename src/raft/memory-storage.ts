@@ -110,7 +110,9 @@ export class MemoryStorage implements RaftStorage {
     const offset = fresh[0]!.index - this.offset();
     assert(offset <= this.ents.length, `missing log entries before ${fresh[0]!.index}`);
     assertContiguous(fresh);
-    this.ents = [...this.ents.slice(0, offset), ...fresh];
+    // In place: appends are frequent and the log long; truncation (Raft §5.3) is rare.
+    this.ents.length = offset;
+    for (const entry of fresh) this.ents.push(entry);
   }
 }
 
@@ -128,6 +130,7 @@ export function entryBytes(entry: Entry): number {
 
 /** The longest prefix within `bytesMax`, but always at least one entry if there is any. */
 export function limitBytes(entries: Entry[], bytesMax: number): Entry[] {
+  if (bytesMax === Infinity) return entries;
   let bytes = 0;
   for (let i = 0; i < entries.length; i++) {
     bytes += entryBytes(entries[i]!);

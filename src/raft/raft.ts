@@ -30,6 +30,7 @@ import type {
   NodeId,
   RaftStorage,
   ReadState,
+  Snapshot,
   SoftState,
 } from "./types.ts";
 
@@ -81,6 +82,10 @@ export class Raft {
   readonly readOnly = new ReadOnly();
   /** ReadIndex requests that arrived before this leader committed an entry in its term. */
   pendingReads: { from: NodeId; context: number }[] = [];
+  /** Proposals appended since the last flush: their appends go out with the next Ready. */
+  appendsPending = false;
+  /** ReadIndex requests registered since the last flush: one heartbeat round confirms all. */
+  heartbeatPending = false;
   stepFn: StepFn = stepFollower;
   tickFn: TickFn = tickElection;
 
@@ -97,6 +102,26 @@ export class Raft {
     this.becomeFollower(hardState.term, "");
     assert(hardState.vote === "" || this.voters.includes(hardState.vote), "vote is for a voter");
     this.vote = hardState.vote;
+  }
+
+  private termSeen = 0;
+  private commitSeen = 0;
+
+  /** Checked after every input (TigerBeetle style): cheap, and always on. */
+  checkInvariants(): void {
+    assert(this.term >= this.termSeen, `term went back from ${this.termSeen} to ${this.term}`);
+    assert(this.log.committed >= this.commitSeen, "commit went back");
+    this.termSeen = this.term;
+    this.commitSeen = this.log.committed;
+    assert(this.log.applied <= this.log.committed, "applied is at most commit");
+    assert(this.log.committed <= this.log.lastIndex(), "commit is at most the last index");
+    assert(this.lead === "" || this.voters.includes(this.lead), "the leader is a voter");
+    if (this.role === Role.Leader) {
+      assert(this.lead === this.id && this.vote === this.id, "a leader voted for itself");
+      const self = this.progress.get(this.id)!;
+      assert(self.match === this.log.lastIndex(), "a leader's own match is its last index");
+    }
+    if (this.role === Role.Candidate) assert(this.vote === this.id, "a candidate votes for itself");
   }
 
   softState(): SoftState {
@@ -215,7 +240,9 @@ export class Raft {
       return { kind: "dropped", reason: "too many uncommitted entries" };
     }
     this.appendEntries([data]);
-    this.bcastAppend();
+    // Sent at the next Ready, so proposals made between two Readys share one append per
+    // follower (the host's group commit), instead of one message each.
+    this.appendsPending = true;
     return { kind: "proposed", index: this.log.lastIndex(), term: this.term };
   }
 
@@ -272,6 +299,16 @@ export class Raft {
     }
     this.readOnly.reset();
     this.pendingReads = [];
+    this.appendsPending = false;
+    this.heartbeatPending = false;
+  }
+
+  /** Sends what propose() and readIndex() deferred; RawNode calls it before a Ready. */
+  flushPending(): void {
+    if (this.role === Role.Leader && this.appendsPending) this.bcastAppend();
+    if (this.role === Role.Leader && this.heartbeatPending) this.bcastHeartbeat();
+    this.appendsPending = false;
+    this.heartbeatPending = false;
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -391,10 +428,12 @@ export class Raft {
   }
 
   bcastAppend(): void {
+    this.appendsPending = false;
     for (const id of this.voters) if (id !== this.id) this.sendAppend(id);
   }
 
   bcastHeartbeat(): void {
+    this.heartbeatPending = false;
     const context = this.readOnly.lastPendingSeq();
     for (const id of this.voters) {
       if (id === this.id) continue;
@@ -490,7 +529,7 @@ export class Raft {
       const request = this.readOnly.add(this.log.committed, read.from, read.context);
       this.readOnly.recvAck(this.id, request.seq);
     }
-    this.bcastHeartbeat();
+    this.heartbeatPending = true;
   }
 
   releasePendingReads(): void {
@@ -614,19 +653,20 @@ export class Raft {
 
   handleSnapshot(m: Message): void {
     assert(m.snapshot !== undefined, "a snapshot message carries a snapshot");
-    const restored = this.restore(m.snapshot.metadata.index, m.snapshot.metadata.term, m);
+    const restored = this.restore(m.snapshot);
     const index = restored ? this.log.lastIndex() : this.log.committed;
     this.send({ type: MessageType.AppResp, to: m.from, index });
   }
 
-  private restore(index: number, term: number, m: Message): boolean {
+  private restore(snapshot: Snapshot): boolean {
+    const { index, term } = snapshot.metadata;
     if (index <= this.log.committed) return false;
     if (this.log.matchTerm(index, term)) {
       // We already have the snapshot's last entry: just commit up to it (Raft §7).
       this.log.commitTo(index);
       return false;
     }
-    this.log.restore(m.snapshot!);
+    this.log.restore(snapshot);
     return true;
   }
 }

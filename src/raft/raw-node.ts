@@ -69,21 +69,26 @@ export class RawNode {
 
   tick(): void {
     this.raft.tick();
+    this.raft.checkInvariants();
   }
 
   /** Starts an election now (etcd's MsgHup); a leader ignores it. */
   campaign(): void {
     this.raft.hup(false);
+    this.raft.checkInvariants();
   }
 
   /** Only a leader accepts; the result is the entry's index and term, or why not. */
   propose(data: Uint8Array): ProposeResult {
-    return this.raft.propose(data);
+    const result = this.raft.propose(data);
+    this.raft.checkInvariants();
+    return result;
   }
 
   /** A message from a peer, already validated by the codec. */
   step(message: Message): void {
     this.raft.step(message);
+    this.raft.checkInvariants();
   }
 
   /**
@@ -93,11 +98,13 @@ export class RawNode {
    */
   readIndex(context: number): void {
     this.raft.readIndex(context);
+    this.raft.checkInvariants();
   }
 
   /** On the leader: hand leadership to `to`. On a follower: only `to === id` (ask for it). */
   transferLeader(to: NodeId): void {
     this.raft.transferLeader(to);
+    this.raft.checkInvariants();
   }
 
   reportUnreachable(id: NodeId): void {
@@ -110,7 +117,8 @@ export class RawNode {
 
   hasReady(): boolean {
     const r = this.raft;
-    return !sameSoftState(r.softState(), this.prevSoftState) ||
+    return r.appendsPending || r.heartbeatPending ||
+      !sameSoftState(r.softState(), this.prevSoftState) ||
       !sameHardState(r.hardState(), this.prevHardState) ||
       r.log.unstable.snapshot !== undefined ||
       r.log.unstable.entries.length > 0 ||
@@ -122,6 +130,7 @@ export class RawNode {
   ready(): Ready {
     assert(!this.readyOutstanding, "advance() the previous Ready before taking another");
     const r = this.raft;
+    r.flushPending();
     const softState = r.softState();
     const hardState = r.hardState();
     const entries = [...r.log.unstable.entries];
@@ -158,6 +167,7 @@ export class RawNode {
     const lastEntry = ready.entries[ready.entries.length - 1];
     if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
     this.readyOutstanding = false;
+    this.raft.checkInvariants();
   }
 
   status(): RaftStatus {

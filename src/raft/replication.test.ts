@@ -133,3 +133,16 @@ test("an empty proposal is refused as a value: empty data is the leader's no-op"
   net.campaign("a");
   expect(net.node("a").propose(new Uint8Array(0))).toMatchObject({ kind: "dropped" });
 });
+
+test("proposals made between two Readys travel in one append per follower (group commit)", () => {
+  const net = new TestNetwork(abc);
+  net.campaign("a");
+  net.tick(1);
+  const before = net.delivered.length;
+  for (let i = 0; i < 20; i++) net.node("a").propose(bytes(`p${i}`));
+  net.stabilize();
+  const appends = net.delivered.slice(before).filter((m) => m.type === MessageType.App);
+  const withEntries = appends.filter((m) => m.entries.length > 0);
+  expect(withEntries.map((m) => [m.to, m.entries.length])).toEqual([["b", 20], ["c", 20]]);
+  expect(net.node("a").status().commit).toBe(21);
+});
