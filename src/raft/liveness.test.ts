@@ -109,3 +109,35 @@ test("a transfer to an unreachable node is abandoned after an election timeout",
   net.tick(12);
   expect(net.node("a").propose(bytes("y"))).toMatchObject({ kind: "proposed" });
 });
+
+test("a stale leader steps down when answered with a higher term (Raft §5.1, thesis §9.6)", () => {
+  // Without CheckQuorum a cut-off leader keeps leading; with PreVote it never hears a vote
+  // request, so the others' answer to its stale heartbeat is what tells it.
+  const net = new TestNetwork(abc, { checkQuorum: false });
+  net.campaign("a");
+  net.isolate("a");
+  for (let i = 0; i < 40 && !net.leaders().some((id) => id !== "a"); i++) net.tick(1, ["b", "c"]);
+  const newLeader = net.leaders().find((id) => id !== "a")!;
+  expect(net.node(newLeader).status().term).toBe(2);
+  expect(net.node("a").status()).toMatchObject({ role: "leader", term: 1 });
+  net.heal();
+  net.tick(1, ["a"]);
+  expect(net.node("a").status()).toMatchObject({ role: "follower", term: 2 });
+  net.tick(2);
+  expect(net.node("a").status().leader).toBe(newLeader);
+});
+
+test("a candidate that hears an append from a leader of its term follows it (Raft §5.2)", () => {
+  const net = new TestNetwork(abc, { preVote: false });
+  net.isolate("c");
+  net.node("c").campaign(); // c: candidate in term 1, cut off
+  net.stabilize();
+  expect(net.node("c").status()).toMatchObject({ role: "candidate", term: 1 });
+  net.heal();
+  net.isolate("c");
+  net.campaign("a"); // a: leader in term 1 with b's vote
+  expect(net.node("a").status()).toMatchObject({ role: "leader", term: 1 });
+  net.heal();
+  net.tick(1, ["a"]);
+  expect(net.node("c").status()).toMatchObject({ role: "follower", term: 1, leader: "a" });
+});
