@@ -97,6 +97,7 @@ export class RawNode {
    * so the caller must time out and retry.
    */
   readIndex(context: number): void {
+    assert(Number.isSafeInteger(context) && context >= 0, "a read context is a safe integer >= 0");
     this.raft.readIndex(context);
     this.raft.checkInvariants();
   }
