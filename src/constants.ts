@@ -13,6 +13,7 @@ export const expiresMsMax = 2_147_483_647;
 // HTTP.
 export const httpPortDefault = 2070;
 export const peerPortDefault = 2071;
+export const binaryPortDefault = 2072;
 export const httpBodyBytesMax = 16 * 1024;
 
 // Framing (peer and client binary protocol): 4-byte length prefix, then msgpack.

@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import process from "node:process";
 import {
+  binaryPortDefault,
   httpPortDefault,
   partitionsDefault,
   partitionsMax,
@@ -17,7 +18,8 @@ import type { Io } from "./io.ts";
 
 export const serveUsage =
   "usage: kahuna serve [--node-id ID] [--host ADDR] [--http-port N] [--peer-port N]\n" +
-  "                    [--data-dir DIR] [--initial-cluster ID=HOST:PORT,...] [--partitions N]\n" +
+  "                    [--binary-port N] [--data-dir DIR] [--initial-cluster ID=HOST:PORT,...]\n" +
+  "                    [--partitions N]\n" +
   "                    [--quiet]   (each also as KAHUNA_NODE_ID, KAHUNA_HTTP_PORT, …)";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -32,6 +34,7 @@ const flagEnv = {
   "host": "KAHUNA_HOST",
   "http-port": "KAHUNA_HTTP_PORT",
   "peer-port": "KAHUNA_PEER_PORT",
+  "binary-port": "KAHUNA_BINARY_PORT",
   "data-dir": "KAHUNA_DATA_DIR",
   "initial-cluster": "KAHUNA_INITIAL_CLUSTER",
   "partitions": "KAHUNA_PARTITIONS",
@@ -52,6 +55,7 @@ export function parseServeOptions(args: readonly string[], env: Env): ServeParse
         "host": { type: "string" },
         "http-port": { type: "string" },
         "peer-port": { type: "string" },
+        "binary-port": { type: "string" },
         "data-dir": { type: "string" },
         "initial-cluster": { type: "string" },
         "partitions": { type: "string" },
@@ -91,8 +95,12 @@ function buildOptions(pick: (flag: ValueFlag) => string | undefined, quiet: bool
   if (host.trim() === "") throw new UsageProblem("--host must not be empty");
   const httpPort = port("--http-port", pick("http-port"), httpPortDefault);
   const peerPort = port("--peer-port", pick("peer-port"), peerPortDefault);
-  if (httpPort === peerPort && httpPort !== 0) {
-    throw new UsageProblem(`--http-port and --peer-port must differ, both are ${httpPort}`);
+  const binaryPort = port("--binary-port", pick("binary-port"), binaryPortDefault);
+  const ports = [httpPort, peerPort, binaryPort].filter((p) => p !== 0);
+  if (new Set(ports).size !== ports.length) {
+    throw new UsageProblem(
+      `--http-port, --peer-port and --binary-port must differ, got ${httpPort}, ${peerPort}, ${binaryPort}`,
+    );
   }
   const dataDir = pick("data-dir") ?? "./data";
   if (dataDir.trim() === "") throw new UsageProblem("--data-dir must not be empty");
@@ -113,7 +121,17 @@ function buildOptions(pick: (flag: ValueFlag) => string | undefined, quiet: bool
       `--initial-cluster must include this node (--node-id ${nodeId}); it lists ${ids}`,
     );
   }
-  return { nodeId, host, httpPort, peerPort, dataDir, initialCluster, partitions, verbose: !quiet };
+  return {
+    nodeId,
+    host,
+    httpPort,
+    peerPort,
+    binaryPort,
+    dataDir,
+    initialCluster,
+    partitions,
+    verbose: !quiet,
+  };
 }
 
 /** `id=host:port,...`: every voter's peer address, this node included. */

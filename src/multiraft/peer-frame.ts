@@ -8,14 +8,21 @@
  * malformed frame is an error value, never a throw.
  */
 import { decode, encode } from "@msgpack/msgpack";
-import { parseLockRequest } from "../codec/lock-request.ts";
+import {
+  decodeWireAnswer,
+  decodeWireRequest,
+  encodeWireAnswer,
+  encodeWireRequest,
+  type WireAnswer,
+  type WireRequest,
+  isWireInteger,
+} from "../codec/lock-wire.ts";
 import { decodeMessage, encodeMessage } from "../codec/raft-message.ts";
-import { type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
 import type { Message, NodeId } from "../raft/types.ts";
 
 export type Envelope = { readonly group: number; readonly message: Message };
-export type Forward = { readonly id: number; readonly request: LockRequest };
-export type Answer = { readonly id: number; readonly response: LockResponse };
+export type Forward = WireRequest;
+export type Answer = WireAnswer;
 
 export type PeerFrame = {
   readonly from: NodeId;
@@ -25,23 +32,15 @@ export type PeerFrame = {
 };
 
 const version = 1;
-const responseTypes = new Set<number>(Object.values(ResponseType));
 
 export function encodePeerFrame(frame: PeerFrame): Uint8Array {
   return encode([
     version,
     frame.from,
     frame.envelopes.map((e) => [e.group, encodeMessage(e.message)]),
-    frame.forwards.map(({ id, request }) => [id, request.op, { ...request, op: undefined }]),
-    frame.answers.map(({ id, response: r }) => [
-      id,
-      r.type,
-      r.fencingToken,
-      r.owner ?? null,
-      r.expiresMs ?? null,
-      r.error ?? null,
-    ]),
-  ], { ignoreUndefined: true });
+    frame.forwards.map(encodeWireRequest),
+    frame.answers.map(encodeWireAnswer),
+  ]);
 }
 
 export function decodePeerFrame(bytes: Uint8Array, groups: number): PeerFrame | { error: string } {
@@ -67,13 +66,13 @@ export function decodePeerFrame(bytes: Uint8Array, groups: number): PeerFrame | 
     frame.envelopes.push(envelope);
   }
   for (const item of forwards) {
-    const forward = decodeForward(item);
-    if ("error" in forward) return forward;
+    const forward = decodeWireRequest(item);
+    if ("error" in forward) return { error: `forwarded request: ${forward.error}` };
     frame.forwards.push(forward);
   }
   for (const item of answers) {
-    const answer = decodeAnswer(item);
-    if ("error" in answer) return answer;
+    const answer = decodeWireAnswer(item);
+    if ("error" in answer) return { error: `forwarded answer: ${answer.error}` };
     frame.answers.push(answer);
   }
   return frame;
@@ -82,7 +81,7 @@ export function decodePeerFrame(bytes: Uint8Array, groups: number): PeerFrame | 
 function decodeEnvelope(item: unknown, groups: number): Envelope | { error: string } {
   if (!Array.isArray(item) || item.length !== 2) return { error: "envelope is not [group, message]" };
   const [group, raw] = item as [unknown, unknown];
-  if (!isId(group) || group >= groups) {
+  if (!isWireInteger(group) || group >= groups) {
     return { error: `envelope group must be an integer from 0 to ${groups - 1}` };
   }
   const message = decodeMessage(raw);
@@ -90,37 +89,3 @@ function decodeEnvelope(item: unknown, groups: number): Envelope | { error: stri
   return { group, message };
 }
 
-function decodeForward(item: unknown): Forward | { error: string } {
-  if (!Array.isArray(item) || item.length !== 3) return { error: "forward is not [id, op, body]" };
-  const [id, op, body] = item as [unknown, unknown, unknown];
-  if (!isId(id)) return { error: "forward id must be a non-negative integer" };
-  if (op !== "tryLock" && op !== "extend" && op !== "unlock" && op !== "get") {
-    return { error: `forward op ${String(op)} is unknown` };
-  }
-  const request = parseLockRequest(op, body);
-  if ("error" in request) return { error: `forwarded request: ${request.error}` };
-  return { id, request };
-}
-
-function decodeAnswer(item: unknown): Answer | { error: string } {
-  if (!Array.isArray(item) || item.length !== 6) return { error: "answer is not a 6-item list" };
-  const [id, type, fencingToken, owner, expiresMs, error] = item as unknown[];
-  if (!isId(id)) return { error: "answer id must be a non-negative integer" };
-  if (typeof type !== "number" || !responseTypes.has(type)) return { error: "answer type is unknown" };
-  if (!isId(fencingToken)) return { error: "answer fencingToken must be a non-negative integer" };
-  if (owner !== null && typeof owner !== "string") return { error: "answer owner must be a string" };
-  if (expiresMs !== null && !isId(expiresMs)) return { error: "answer expiresMs must be an integer" };
-  if (error !== null && typeof error !== "string") return { error: "answer error must be a string" };
-  const response: LockResponse = {
-    type: type as LockResponse["type"],
-    fencingToken,
-    ...(owner === null ? {} : { owner }),
-    ...(expiresMs === null ? {} : { expiresMs }),
-    ...(error === null ? {} : { error }),
-  };
-  return { id, response };
-}
-
-function isId(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-}

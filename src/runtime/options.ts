@@ -12,6 +12,8 @@ export type ServeOptions = {
   readonly host: string;
   readonly httpPort: number; // default 2070
   readonly peerPort: number; // default 2071
+  /** The client binary protocol's port (DESIGN.md §7); default 2072, 0 picks a free one. */
+  readonly binaryPort?: number;
   readonly dataDir: string; // default "./data"
   /** Every voter, this node included. Default: just this node (a single-node cluster). */
   readonly initialCluster: readonly PeerAddress[];
@@ -22,6 +24,7 @@ export type ServeOptions = {
 
 export type RunningServer = {
   readonly httpPort: number;
+  readonly binaryPort: number | undefined;
   /** Stops listeners, flushes, closes storage. Idempotent. */
   stop(): Promise<void>;
 };

@@ -20,6 +20,7 @@ import type { Clock } from "../ports/clock.ts";
 import type { LogStore } from "../ports/log-store.ts";
 import type { RunningServer, ServeOptions } from "./options.ts";
 import { Peers } from "./peers.ts";
+import { listenBinary } from "../net/binary-server.ts";
 import { loadRuntime, type RuntimeAdapter } from "./runtime-adapter.ts";
 
 export class StartupError extends Error {
@@ -110,15 +111,24 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   const http = runtime.serveHttp({ hostname: options.host, port: options.httpPort, fetch: app.fetch });
   log(`serving HTTP on ${options.host}:${http.port}, data in ${options.dataDir} (${runtime.name})`);
+  const binary = options.binaryPort === undefined ? undefined : listenBinary(runtime, {
+    hostname: options.host,
+    port: options.binaryPort,
+    service,
+    log,
+  });
+  if (binary !== undefined) log(`serving the binary protocol on ${options.host}:${binary.port}`);
 
   return {
     httpPort: http.port,
+    binaryPort: binary?.port,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(ticker);
       if (flushTimer !== undefined) clearTimeout(flushTimer);
       peers.stop();
+      binary?.stop();
       await http.stop();
       try {
         host.flush();

@@ -18,6 +18,7 @@ export type ServerProcess = {
   readonly url: string;
   readonly httpPort: number;
   readonly peerPort: number;
+  readonly binaryPort: number;
   readonly dataDir: string;
   readonly process: Bun.Subprocess;
   /** Sends a signal and waits for the process to exit. */
@@ -76,6 +77,7 @@ export type StartOptions = {
   dataDir?: string;
   httpPort?: number;
   peerPort?: number;
+  binaryPort?: number;
   extraArgs?: string[];
   env?: Record<string, string>;
   /** Wait until /v1/health is 200 (default), or only until the HTTP port answers at all. */
@@ -87,12 +89,15 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   const dataDir = options.dataDir ?? tempDir();
   const httpPort = options.httpPort ?? (await freePort());
   const peerPort = options.peerPort ?? (await freePort());
+  const binaryPort = options.binaryPort ?? (await freePort());
   const args = [
     "serve",
     "--http-port",
     String(httpPort),
     "--peer-port",
     String(peerPort),
+    "--binary-port",
+    String(binaryPort),
     "--data-dir",
     dataDir,
     ...(options.extraArgs ?? []),
@@ -115,6 +120,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     url,
     httpPort,
     peerPort,
+    binaryPort,
     dataDir,
     process: child,
     async kill(signal = "SIGTERM") {
@@ -122,7 +128,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       return await child.exited;
     },
     async restart() {
-      return await startServer({ ...options, runtime, dataDir, httpPort, peerPort });
+      return await startServer({ ...options, runtime, dataDir, httpPort, peerPort, binaryPort });
     },
     async cleanup() {
       child.kill("SIGKILL");

@@ -1,0 +1,94 @@
+/**
+ * The client binary protocol listener (DESIGN.md §7): many requests in flight on one
+ * connection, answered by id as they complete. It sits beside the REST listener and calls the
+ * same LockService; answers that are ready in the same turn of the event loop go out in one
+ * frame. A connection that sends an unreadable frame is closed; the node is unaffected.
+ */
+import { frameBytesMax } from "../constants.ts";
+import { decodeRequests, encodeAnswers } from "../codec/client-frame.ts";
+import type { WireAnswer } from "../codec/lock-wire.ts";
+import { encodeFrame, FrameReader } from "../codec/frame.ts";
+import { type LockService, ResponseType } from "../locks/types.ts";
+import type { RuntimeAdapter, TcpListener, TcpSocket } from "../runtime/runtime-adapter.ts";
+
+/** Requests one connection may have in flight; more are answered MustRetry (backpressure). */
+export const connectionInflightMax = 4096;
+
+export function listenBinary(
+  runtime: RuntimeAdapter,
+  options: { hostname: string; port: number; service: LockService; log: (line: string) => void },
+): TcpListener {
+  return runtime.listenTcp({
+    hostname: options.hostname,
+    port: options.port,
+    onOpen: (socket) => new BinaryConnection(socket, options.service, options.log).handlers(),
+  });
+}
+
+class BinaryConnection {
+  private readonly reader = new FrameReader(frameBytesMax);
+  private outgoing: WireAnswer[] = [];
+  private inflight = 0;
+  private closed = false;
+
+  constructor(
+    private readonly socket: TcpSocket,
+    private readonly service: LockService,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  handlers() {
+    return {
+      onData: (bytes: Uint8Array) => this.receive(bytes),
+      onClose: () => {
+        this.closed = true;
+      },
+    };
+  }
+
+  private receive(bytes: Uint8Array): void {
+    const frames = this.reader.push(bytes);
+    if (!Array.isArray(frames)) return this.refuse(frames.error);
+    for (const frame of frames) {
+      const decoded = decodeRequests(frame);
+      if ("error" in decoded) return this.refuse(decoded.error);
+      for (const answer of decoded.rejected) this.answer(answer);
+      for (const { id, request } of decoded.requests) {
+        if (this.inflight >= connectionInflightMax) {
+          this.answer({
+            id,
+            response: { type: ResponseType.MustRetry, fencingToken: 0, error: "too many requests in flight" },
+          });
+          continue;
+        }
+        this.inflight += 1;
+        this.service.execute(request).then(
+          (response) => this.answer({ id, response }, true),
+          (error) => this.answer({ id, response: { type: ResponseType.Errored, fencingToken: 0, error: String(error) } }, true),
+        );
+      }
+    }
+  }
+
+  private answer(answer: WireAnswer, wasInflight = false): void {
+    if (wasInflight) this.inflight -= 1;
+    if (this.closed) return;
+    if (this.outgoing.length === 0) queueMicrotask(() => this.send());
+    this.outgoing.push(answer);
+  }
+
+  private send(): void {
+    const answers = this.outgoing;
+    this.outgoing = [];
+    if (this.closed || answers.length === 0) return;
+    if (!this.socket.write(encodeFrame(encodeAnswers(answers), frameBytesMax))) {
+      this.refuse("the client is not reading its answers");
+    }
+  }
+
+  private refuse(why: string): void {
+    this.log(`closing a client connection: ${why}`);
+    this.closed = true;
+    this.socket.close();
+  }
+}
