@@ -172,3 +172,25 @@ test("valid frames with one field corrupted never throw", () => {
   expect(decoded).toBeGreaterThan(100);
   expect(decoded).toBeLessThan(4900);
 });
+
+test("random bytes through msgpack and the validator never crash the decoder", () => {
+  const random = seededRandom(99);
+  const valid = samples.map((m) => encode(encodeMessage(m)));
+  let checked = 0;
+  for (let i = 0; i < 1000; i++) {
+    // Flip a few bytes of a valid frame, or make one up.
+    const source = valid[random.int(valid.length)]!;
+    const frame = random.int(4) === 0
+      ? Uint8Array.from({ length: random.int(64) }, () => random.int(256))
+      : source.map((b) => (random.int(source.length) < 2 ? random.int(256) : b));
+    let value: unknown;
+    try {
+      value = decode(frame);
+    } catch {
+      continue; // not msgpack at all: the frame decoder rejects it before us
+    }
+    check(value);
+    checked++;
+  }
+  expect(checked).toBeGreaterThan(150);
+});
