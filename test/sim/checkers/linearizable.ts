@@ -1,0 +1,180 @@
+/**
+ * Linearizability of one persistent lock's history (SPEC.md §2.4), by a just-in-time search
+ * in the manner of Porcupine and Knossos: events in true-time order; at each answer, every
+ * configuration (model state + operations already linearized but not yet answered) tries
+ * every order of pending operations that puts the answered one in. No configuration left
+ * means no linearization exists.
+ *
+ * Leases make the model time-dependent, and nodes' clocks are not true time. The model keeps
+ * a lower bound on when the lease ends in true time (`endLoMs`: the grant's send plus
+ * expiresMs less the drift bound). An operation answered before that bound certainly saw the
+ * lock held; otherwise the search allows both "held" and "expired". There is no upper bound:
+ * a lease may last up to expiresMs plus a failover (SPEC.md §2.3), so once past `endLoMs` an
+ * outcome that depends on expiry is not checked (both answers are accepted). Unknown outcomes
+ * (Indeterminate, timeouts) may take effect at any time after their send, or never; after
+ * `unknownWindowMs` they are assumed never to happen (that can only add violations, never
+ * hide one, and a false one would show up as a report to read). A search that grows past
+ * `configurationsMax` leaves the key unchecked, and says so.
+ */
+import { ResponseType } from "../../../src/locks/types.ts";
+import type { OpRecord } from "../history.ts";
+
+export const unknownWindowMs = 10_000;
+export const configurationsMax = 20_000;
+
+type State = { readonly owner: string; readonly token: number; readonly endLoMs: number };
+type Config = { readonly state: State; readonly lin: readonly number[] };
+type Step = { readonly state: State; readonly type: number; readonly token: number; readonly owner?: string };
+
+export type LinearizabilityResult =
+  | { readonly kind: "ok"; readonly ops: number; readonly ambiguous: number }
+  | { readonly kind: "violation"; readonly op: OpRecord; readonly message: string }
+  | { readonly kind: "unchecked"; readonly reason: string };
+
+const initial: State = { owner: "", token: -1, endLoMs: 0 };
+
+/** All outcomes the model allows for `op` in `state` (the second flag: expiry was ambiguous). */
+export function modelSteps(state: State, op: OpRecord, driftBoundPpm: number): [Step[], boolean] {
+  const factor = 1 - driftBoundPpm / 1_000_000;
+  const answeredMs = op.outcome === "ok" ? op.ackMs : Number.POSITIVE_INFINITY;
+  const owned = state.owner !== "";
+  const held: boolean[] = !owned ? [false] : answeredMs < state.endLoMs ? [true] : [true, false];
+  const steps: Step[] = [];
+  for (const isHeld of held) {
+    switch (op.op) {
+      case "tryLock":
+        if (isHeld && state.owner === op.owner) steps.push({ state, type: ResponseType.Locked, token: state.token });
+        else if (isHeld) steps.push({ state, type: ResponseType.Busy, token: 0 });
+        else {
+          const token = state.token + 1;
+          const endLoMs = op.sendMs + op.expiresMs * factor;
+          steps.push({ state: { owner: op.owner, token, endLoMs }, type: ResponseType.Locked, token });
+        }
+        break;
+      case "extend":
+        if (isHeld && state.owner === op.owner) {
+          const endLoMs = op.sendMs + op.expiresMs * factor;
+          steps.push({ state: { ...state, endLoMs }, type: ResponseType.Extended, token: state.token });
+        } else if (isHeld) steps.push({ state, type: ResponseType.InvalidOwner, token: 0 });
+        else steps.push({ state, type: ResponseType.LockDoesNotExist, token: 0 });
+        break;
+      case "unlock":
+        if (!owned) steps.push({ state, type: ResponseType.LockDoesNotExist, token: 0 });
+        else if (state.owner !== op.owner) steps.push({ state, type: ResponseType.InvalidOwner, token: 0 });
+        else {
+          steps.push({ state: { owner: "", token: state.token, endLoMs: 0 }, type: ResponseType.Unlocked, token: state.token });
+        }
+        break;
+      case "get":
+        if (isHeld) steps.push({ state, type: ResponseType.Got, token: state.token, owner: state.owner });
+        else steps.push({ state, type: ResponseType.LockDoesNotExist, token: 0 });
+        break;
+    }
+    if (op.op === "unlock") break; // unlock does not depend on expiry
+  }
+  return [steps, held.length > 1];
+}
+
+function matches(step: Step, op: OpRecord): boolean {
+  if (op.outcome !== "ok") return true;
+  if (step.type !== op.type) return false;
+  switch (step.type) {
+    case ResponseType.Locked:
+    case ResponseType.Extended:
+    case ResponseType.Unlocked:
+      return step.token === op.fencingToken;
+    case ResponseType.Got:
+      return step.token === op.fencingToken && step.owner === op.gotOwner;
+    default:
+      return true;
+  }
+}
+
+function stateKey(s: State): string {
+  return `${s.owner}/${s.token}/${s.endLoMs}`;
+}
+
+function configKey(c: Config): string {
+  return `${stateKey(c.state)}|${c.lin.join(",")}`;
+}
+
+/** Checks one key's operations (ok and unknown ones; failed ones never ran). */
+export function checkLinearizable(ops: readonly OpRecord[], driftBoundPpm: number): LinearizabilityResult {
+  type Event = { at: number; call: boolean; op: OpRecord };
+  const events: Event[] = [];
+  for (const op of ops) {
+    if (op.outcome === "failed") continue;
+    events.push({ at: op.sendMs, call: true, op });
+    if (op.outcome === "ok") events.push({ at: op.ackMs, call: false, op });
+  }
+  events.sort((a, b) => a.at - b.at || (a.call === b.call ? a.op.id - b.op.id : a.call ? -1 : 1));
+  let configs = new Map<string, Config>([["", { state: initial, lin: [] }]]);
+  const pending = new Map<number, OpRecord>();
+  let ambiguous = 0;
+  for (const event of events) {
+    if (event.call) {
+      pending.set(event.op.id, event.op);
+      continue;
+    }
+    expireUnknown(pending, configs, event.at);
+    const target = event.op;
+    const next = new Map<string, Config>();
+    const visited = new Set<string>();
+    const stack = [...configs.values()];
+    while (stack.length > 0) {
+      const config = stack.pop()!;
+      if (config.lin.includes(target.id)) {
+        const done = { state: config.state, lin: config.lin.filter((id) => id !== target.id) };
+        next.set(configKey(done), done);
+        continue;
+      }
+      for (const op of pending.values()) {
+        if (config.lin.includes(op.id)) continue;
+        const [steps, wasAmbiguous] = modelSteps(config.state, op, driftBoundPpm);
+        if (wasAmbiguous) ambiguous += 1;
+        for (const step of steps) {
+          if (!matches(step, op)) continue;
+          const lin = [...config.lin, op.id].sort((a, b) => a - b);
+          const child = { state: step.state, lin };
+          const key = configKey(child);
+          if (visited.has(key)) continue;
+          visited.add(key);
+          stack.push(child);
+        }
+      }
+      if (visited.size > configurationsMax) {
+        return { kind: "unchecked", reason: `search passed ${configurationsMax} configurations` };
+      }
+    }
+    pending.delete(target.id);
+    if (next.size === 0) {
+      return { kind: "violation", op: target, message: explain(target, configs) };
+    }
+    configs = next;
+  }
+  return { kind: "ok", ops: events.length, ambiguous };
+}
+
+/** Unknown operations older than the window are assumed never to happen. */
+function expireUnknown(pending: Map<number, OpRecord>, configs: Map<string, Config>, nowMs: number): void {
+  const expired: number[] = [];
+  for (const op of pending.values()) {
+    if (op.outcome === "unknown" && op.sendMs + unknownWindowMs < nowMs) expired.push(op.id);
+  }
+  if (expired.length === 0) return;
+  for (const id of expired) pending.delete(id);
+  const merged = new Map<string, Config>();
+  for (const config of configs.values()) {
+    const lin = config.lin.filter((id) => !expired.includes(id));
+    const c = { state: config.state, lin };
+    merged.set(configKey(c), c);
+  }
+  configs.clear();
+  for (const [k, v] of merged) configs.set(k, v);
+}
+
+function explain(op: OpRecord, configs: Map<string, Config>): string {
+  const states = [...new Set([...configs.values()].map((c) => stateKey(c.state)))].slice(0, 4);
+  return `no linearization explains op #${op.id}; the lock could have been (owner/token/endLo): ` +
+    states.join("; ");
+}

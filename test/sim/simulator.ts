@@ -1,0 +1,424 @@
+/**
+ * The deterministic simulator (DESIGN.md §8, in the manner of TigerBeetle's VOPR): one seed
+ * decides one run. 3 or 5 nodes, each a REAL NodeHost with simulated adapters (network,
+ * disk, clock, randomness), a client workload, and faults (lost, delayed, reordered and
+ * duplicated frames; cut links, both ways and one way; crashes, including inside a disk
+ * write; restarts with a new clock origin; clock-rate drift). Then the faults stop, the
+ * network heals, every node restarts, and probes check that every group commits again.
+ *
+ * True time advances one millisecond per step; each node ticks every tickMs of its OWN clock.
+ * Each step: clocks, faults, frames due, client traffic due, ticks, then a flush of every node
+ * that got input (in node order), then observation for the checkers. Nothing here reads a
+ * wall clock or Math.random: the trace hash of a seed is the same every time.
+ */
+import { AssertionError } from "../../src/assert.ts";
+import { Prng } from "../../src/adapters/sim/prng.ts";
+import { SimClock } from "../../src/adapters/sim/sim-clock.ts";
+import { SimCrash, SimDisk } from "../../src/adapters/sim/sim-disk.ts";
+import { calmNetwork, type NetworkBreakage, SimNetwork } from "../../src/adapters/sim/sim-network.ts";
+import { clockDriftPpmMax, tickMs } from "../../src/constants.ts";
+import { NodeHost } from "../../src/host/node-host.ts";
+import type { LockRequest, LockResponse } from "../../src/locks/types.ts";
+import { groupOf } from "../../src/multiraft/partition.ts";
+import { Agenda } from "./agenda.ts";
+import { AppliedCheck, checkLogMatching, LeaderCheck } from "./checkers/raft.ts";
+import type { Violation } from "./history.ts";
+import { FaultInjector } from "./faults.ts";
+import { Trace } from "./trace.ts";
+import { Client, type ClientPort, History } from "./workload.ts";
+import { Prober } from "./prober.ts";
+import { checkHistory, type HistoryReport } from "./checkers/history-checks.ts";
+
+export type SimConfig = {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly groups: number;
+  /** How long faults are injected, in true ms. */
+  readonly faultMs: number;
+  /** After healing, every group must commit again within this many true ms (liveness). */
+  readonly healMsMax: number;
+  readonly clients: number;
+  readonly resources: readonly string[];
+  readonly leaseMsMax: number;
+  /** The host's snapshot interval (small, so snapshots and compaction happen in short runs). */
+  readonly snapshotEntries: number;
+  /** Each node's clock rate stays within ±driftPpm/2 of true time (bound: clockDriftPpmMax). */
+  readonly driftPpm: number;
+  /** The drift bound the lock checkers assume (SPEC.md §2.3). */
+  readonly driftBoundPpm: number;
+  /** Mean true ms between two faults. */
+  readonly faultEveryMs: number;
+  readonly lyingDisk: boolean;
+  readonly breakage: NetworkBreakage;
+};
+
+export type SimOverrides = Partial<Omit<SimConfig, "seed">>;
+
+/** The run's shape, drawn from the seed (so one seed is one whole scenario). */
+export function configFor(seed: number, overrides: SimOverrides = {}): SimConfig {
+  const random = new Prng(seed ^ 0x5eed);
+  const nodes = random.chance(0.7) ? 3 : 5;
+  const groups = random.between(1, 3);
+  const resourceCount = random.between(2, 3);
+  return {
+    seed,
+    nodes,
+    groups,
+    faultMs: random.between(4_000, 10_000),
+    healMsMax: 15_000,
+    clients: random.between(3, 6),
+    resources: Array.from({ length: resourceCount }, (_, i) => `r${i}`),
+    leaseMsMax: random.pick([300, 1_000, 2_000]),
+    snapshotEntries: random.pick([25, 100, 400]),
+    driftPpm: clockDriftPpmMax,
+    driftBoundPpm: clockDriftPpmMax,
+    faultEveryMs: random.pick([150, 400, 1_000]),
+    lyingDisk: false,
+    breakage: {},
+    ...overrides,
+  };
+}
+
+export type SimResult = {
+  readonly seed: number;
+  readonly config: SimConfig;
+  readonly traceHash: string;
+  readonly simulatedMs: number;
+  readonly faults: Readonly<Record<string, number>>;
+  readonly violations: readonly Violation[];
+  readonly history: HistoryReport;
+  readonly stats: Readonly<Record<string, number>>;
+};
+
+export class SimNode {
+  host: NodeHost | undefined;
+  clock: SimClock;
+  incarnation = 0;
+  nextTickMs = 0;
+  dirty = false;
+  readonly unreachable = new Set<string>();
+
+  constructor(readonly id: string, readonly disk: SimDisk, clock: SimClock) {
+    this.clock = clock;
+  }
+
+  get up(): boolean {
+    return this.host !== undefined;
+  }
+}
+
+export class Simulator {
+  readonly config: SimConfig;
+  readonly random: Prng;
+  readonly network: SimNetwork;
+  readonly nodes: SimNode[] = [];
+  readonly agenda = new Agenda();
+  readonly trace = new Trace();
+  readonly history = new History();
+  readonly violations: Violation[] = [];
+  readonly leaderCheck = new LeaderCheck();
+  readonly appliedCheck = new AppliedCheck();
+  readonly faultCounts: Record<string, number> = {};
+  readonly stats = { crashes: 0, restarts: 0, flushes: 0, hostErrors: 0, badFrames: 0 };
+  /** The leader each group last reported, by any node (for "isolate the leader"). */
+  readonly leaders = new Map<number, string>();
+  nowMs = 0;
+  private readonly clients: Client[] = [];
+  private readonly faults: FaultInjector;
+  private prober: Prober | undefined;
+  private readonly nodeRandom: Prng;
+  private readonly clientPort: ClientPort;
+  private readonly voters: string[];
+
+  constructor(config: SimConfig) {
+    this.config = config;
+    this.random = new Prng(config.seed);
+    this.nodeRandom = this.random.fork();
+    this.network = new SimNetwork(this.random.fork(), config.groups, config.breakage);
+    this.voters = Array.from({ length: config.nodes }, (_, i) => String(i + 1));
+    for (const id of this.voters) {
+      const disk = new SimDisk({ lies: config.lyingDisk });
+      this.nodes.push(new SimNode(id, disk, this.newClock()));
+    }
+    this.clientPort = {
+      nodes: () => this.voters,
+      send: (node, request, answer) => this.clientSend(node, request, answer),
+    };
+    const clientRandom = this.random.fork();
+    for (let i = 0; i < config.clients; i++) {
+      this.clients.push(
+        new Client(`c${i}`, clientRandom.fork(), this.clientPort, this.history, config.resources, config.leaseMsMax),
+      );
+    }
+    this.faults = new FaultInjector(this, this.random.fork());
+    for (const node of this.nodes) this.start(node);
+  }
+
+  newClock(): SimClock {
+    const half = Math.floor(this.config.driftPpm / 2);
+    const rate = this.nodeRandom.between(-half, half);
+    return new SimClock(this.nowMs, this.nodeRandom.between(0, 1_000_000_000), rate);
+  }
+
+  /** Runs the whole scenario: faults, heal, liveness probes, then the history checkers. */
+  run(): SimResult {
+    const { faultMs, healMsMax } = this.config;
+    let healedAtMs = -1;
+    let doneAtMs = -1;
+    for (this.nowMs = 0; this.nowMs <= faultMs + healMsMax; this.nowMs++) {
+      if (this.nowMs === faultMs) {
+        this.heal();
+        healedAtMs = this.nowMs;
+      }
+      this.step(healedAtMs < 0);
+      if (this.nowMs % 500 === 0) this.checkLogs();
+      if (healedAtMs >= 0 && this.prober !== undefined && this.prober.done()) {
+        doneAtMs = this.nowMs;
+        break;
+      }
+    }
+    if (doneAtMs < 0) {
+      this.violations.push({
+        checker: "liveness",
+        message: `after healing at ${healedAtMs} ms, not every group committed again within ` +
+          `${healMsMax} ms: ${this.prober?.describePending() ?? "no probes"}`,
+        atMs: this.nowMs,
+      });
+    }
+    this.checkLogs();
+    return this.result();
+  }
+
+  private result(): SimResult {
+    const history = checkHistory(this.history.ops, {
+      driftBoundPpm: this.config.driftBoundPpm,
+      probes: this.prober?.finalChecks() ?? [],
+    });
+    const violations = [
+      ...this.violations,
+      ...this.leaderCheck.violations,
+      ...this.appliedCheck.violations,
+      ...history.violations,
+    ];
+    const net = this.network.stats;
+    return {
+      seed: this.config.seed,
+      config: this.config,
+      traceHash: this.trace.digest(),
+      simulatedMs: this.nowMs,
+      faults: { ...this.faultCounts, lostFrames: net.lost, duplicatedFrames: net.duplicated, cutFrames: net.cut },
+      violations,
+      history,
+      stats: {
+        ...this.stats,
+        framesSent: net.sent,
+        framesDelivered: net.delivered,
+        terms: this.leaderCheck.terms,
+        entriesApplied: this.appliedCheck.applied,
+        ops: this.history.ops.length,
+      },
+    };
+  }
+
+  private step(faulting: boolean): void {
+    const now = this.nowMs;
+    for (const node of this.nodes) if (node.up) node.clock.advanceTo(now);
+    if (faulting) this.faults.step(now);
+    this.agenda.run(now);
+    for (const delivery of this.network.due(now)) {
+      const node = this.node(delivery.to);
+      if (!node.up) continue;
+      this.trace.add(`d ${now} ${delivery.from}>${delivery.to} ${delivery.frame.length}`);
+      const error = this.guard(node, () => node.host!.receive(delivery.frame));
+      if (error !== undefined) this.stats.badFrames += 1;
+      node.dirty = true;
+    }
+    for (const node of this.nodes) this.tickNode(node);
+    for (const client of this.clients) client.step(now);
+    this.prober?.step(now);
+    for (const node of this.nodes) {
+      if (!node.up) continue;
+      for (const peer of [...node.unreachable].sort()) {
+        this.guard(node, () => node.host!.reportUnreachable(peer));
+      }
+      node.unreachable.clear();
+      if (node.dirty) this.flush(node);
+    }
+  }
+
+  private tickNode(node: SimNode): void {
+    for (let i = 0; i < 4 && node.up && node.clock.readingMs() >= node.nextTickMs; i++) {
+      this.guard(node, () => node.host!.tick());
+      node.nextTickMs += tickMs;
+      node.dirty = true;
+    }
+  }
+
+  private flush(node: SimNode): void {
+    node.dirty = false;
+    for (let round = 0; round < 16 && node.up; round++) {
+      this.stats.flushes += 1;
+      const more = this.guard(node, () => node.host!.flush());
+      this.observe(node);
+      if (more !== true) break;
+    }
+  }
+
+  /** Runs a host call; a SimCrash kills the node, any other error is a finding and kills it. */
+  private guard<T>(node: SimNode, call: () => T): T | undefined {
+    try {
+      return call();
+    } catch (error) {
+      if (!(error instanceof SimCrash)) {
+        this.stats.hostErrors += 1;
+        const kind = error instanceof AssertionError ? "assertion" : "exception";
+        this.violations.push({
+          checker: "host error",
+          message: `n${node.id} threw (${kind}): ${String(error)}`,
+          atMs: this.nowMs,
+        });
+      } else {
+        this.count("crashInDiskWrite");
+      }
+      this.crash(node);
+      this.agenda.at(this.nowMs + this.random.between(50, 1_500), () => this.restart(node));
+      return undefined;
+    }
+  }
+
+  private observe(node: SimNode): void {
+    const host = node.host;
+    if (host === undefined) return;
+    for (const status of host.groupStatuses()) {
+      if (status.role === "leader") {
+        this.leaderCheck.observe(node.id, status.group, status.term, this.nowMs);
+      }
+      if (status.leader !== "") this.leaders.set(status.group, status.leader);
+      this.appliedCheck.observe(node.id, status.group, status.applied, node.disk, this.nowMs);
+    }
+  }
+
+  private checkLogs(): void {
+    const disks = new Map(this.nodes.map((n) => [n.id, n.disk] as const));
+    for (const v of checkLogMatching(disks, this.config.groups, this.nowMs)) {
+      if (this.violations.length < 50) this.violations.push(v);
+    }
+  }
+
+  node(id: string): SimNode {
+    const node = this.nodes.find((n) => n.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  count(kind: string): void {
+    this.faultCounts[kind] = (this.faultCounts[kind] ?? 0) + 1;
+    this.trace.add(`f ${this.nowMs} ${kind}`);
+  }
+
+  start(node: SimNode): void {
+    const id = node.id;
+    const host = new NodeHost({
+      nodeId: id,
+      voters: this.voters,
+      groups: this.config.groups,
+      logStore: node.disk,
+      transport: {
+        send: (to, frame) => {
+          if (this.network.isCut(id, to)) node.unreachable.add(to);
+          this.network.send(id, to, frame, this.nowMs);
+        },
+      },
+      clock: node.clock,
+      random: this.nodeRandom.fork(),
+      snapshotEntries: this.config.snapshotEntries,
+    });
+    node.host = host;
+    node.incarnation += 1;
+    node.nextTickMs = node.clock.readingMs() + tickMs;
+    node.dirty = true;
+    for (const status of host.groupStatuses()) this.appliedCheck.reset(id, status.group, status.applied);
+    this.trace.add(`start ${this.nowMs} n${id}`);
+  }
+
+  crash(node: SimNode): void {
+    if (!node.up) return;
+    node.host = undefined;
+    node.disk.crash(this.random);
+    node.unreachable.clear();
+    this.stats.crashes += 1;
+    this.trace.add(`crash ${this.nowMs} n${node.id}`);
+  }
+
+  /** A new process on the same disk: a new NodeHost and a monotonic clock with a new origin. */
+  restart(node: SimNode): void {
+    if (node.up) return;
+    node.clock = this.newClock();
+    this.stats.restarts += 1;
+    try {
+      this.start(node);
+    } catch (error) {
+      this.violations.push({
+        checker: "host error",
+        message: `n${node.id} could not restart from its disk: ${String(error)}`,
+        atMs: this.nowMs,
+      });
+    }
+  }
+
+  /** Faults stop: links heal, the network calms, clients stop, every node comes back. */
+  private heal(): void {
+    this.trace.add(`heal ${this.nowMs}`);
+    this.network.healAll();
+    this.network.faults = { ...calmNetwork };
+    for (const node of this.nodes) {
+      node.disk.disarm();
+      if (!node.up) this.restart(node);
+    }
+    for (const client of this.clients) client.stop();
+    this.prober = new Prober(this.clientPort, this.history, this.random.fork(), this.probeResources());
+  }
+
+  /** The hot resources plus one resource per group, so every group must commit again. */
+  private probeResources(): string[] {
+    const resources = [...this.config.resources];
+    for (let group = 0; group < this.config.groups; group++) {
+      for (let i = 0; i < 10_000; i++) {
+        const name = `probe-${i}`;
+        if (groupOf(name, this.config.groups) === group) {
+          resources.push(name);
+          break;
+        }
+      }
+    }
+    return resources;
+  }
+
+  private clientSend(
+    nodeId: string,
+    request: LockRequest,
+    answer: (response: LockResponse | "unreachable", nowMs: number) => void,
+  ): void {
+    const node = this.node(nodeId);
+    const arriveMs = this.nowMs + this.random.between(1, 3);
+    this.agenda.at(arriveMs, () => {
+      if (!node.up) {
+        this.agenda.at(this.nowMs + 1, () => answer("unreachable", this.nowMs));
+        return;
+      }
+      const incarnation = node.incarnation;
+      const reply = (response: LockResponse) => {
+        // A process that died cannot answer; the client times out instead.
+        if (node.incarnation !== incarnation || !node.up) return;
+        this.trace.add(`a ${this.nowMs} n${nodeId} ${request.op} ${request.resource} ${response.type} ${response.fencingToken}`);
+        this.agenda.at(this.nowMs + this.random.between(1, 3), () => answer(response, this.nowMs));
+      };
+      this.guard(node, () => node.host!.submit(request, reply));
+      node.dirty = true;
+    });
+  }
+}
+
+export function simulate(seed: number, overrides: SimOverrides = {}): SimResult {
+  return new Simulator(configFor(seed, overrides)).run();
+}

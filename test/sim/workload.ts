@@ -1,0 +1,200 @@
+/**
+ * The client workload: a few clients hammering a few hot resources with persistent and
+ * ephemeral TryLock / Extend / Unlock / Get and short leases, each request sent to a random
+ * node and retried on MustRetry (nodes that do not lead the partition answer it: there is no
+ * forwarding yet), on Indeterminate and on timeouts, always with the same owner, as the client
+ * library does. Every attempt goes into the history with true send and answer times.
+ *
+ * A client uses a fresh owner id for each acquisition, so an owner's leases are one story: the
+ * lock-safety checker can tell from the history alone what the client may rely on.
+ */
+import {
+  Durability,
+  type LockRequest,
+  type LockResponse,
+  ResponseType,
+} from "../../src/locks/types.ts";
+import type { Prng } from "../../src/adapters/sim/prng.ts";
+import type { OpRecord } from "./history.ts";
+
+/** How the simulator carries a request to a node and the answer back. */
+export type ClientPort = {
+  nodes(): readonly string[];
+  /** Sends `request` to `node`; `answer` runs at most once, at the true time it arrives. */
+  send(
+    node: string,
+    request: LockRequest,
+    answer: (response: LockResponse | "unreachable", nowMs: number) => void,
+  ): void;
+};
+
+export const clientTimeoutMs = 2_500;
+const attemptsMax = 40;
+
+type Plan = { readonly request: LockRequest; readonly leaseFromMs: number; attempts: number };
+type Holding = { readonly resource: string; readonly durability: Durability; readonly owner: string };
+
+export class History {
+  readonly ops: OpRecord[] = [];
+
+  begin(
+    client: string,
+    request: LockRequest,
+    node: string,
+    sendMs: number,
+    leaseFromMs: number,
+  ): OpRecord {
+    const op: OpRecord = {
+      id: this.ops.length,
+      client,
+      op: request.op,
+      resource: request.resource,
+      durability: request.durability,
+      owner: request.op === "get" ? "" : request.owner,
+      expiresMs: request.op === "tryLock" || request.op === "extend" ? request.expiresMs : 0,
+      sendMs,
+      leaseFromMs,
+      ackMs: Number.POSITIVE_INFINITY,
+      outcome: "unknown",
+      type: undefined,
+      fencingToken: 0,
+      gotOwner: undefined,
+      node,
+    };
+    this.ops.push(op);
+    return op;
+  }
+
+  /** Fills in an answer; "unreachable" and MustRetry mean the request certainly did not run. */
+  finish(op: OpRecord, response: LockResponse | "unreachable", nowMs: number): void {
+    if (response === "unreachable" || response.type === ResponseType.MustRetry) {
+      op.outcome = "failed";
+      op.ackMs = nowMs;
+      op.type = response === "unreachable" ? undefined : response.type;
+      return;
+    }
+    op.type = response.type;
+    if (response.type === ResponseType.Indeterminate) return; // may still run: stays unknown
+    op.outcome = "ok";
+    op.ackMs = nowMs;
+    op.fencingToken = response.fencingToken;
+    if (response.owner !== undefined) op.gotOwner = response.owner;
+  }
+}
+
+export class Client {
+  private plan: Plan | undefined;
+  private inFlight: { op: OpRecord; deadlineMs: number } | undefined;
+  private holding: Holding | undefined;
+  private nextAtMs = 0;
+  private stopped = false;
+  /** Definite answers, by type, for the summary. */
+  answered = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly random: Prng,
+    private readonly port: ClientPort,
+    private readonly history: History,
+    private readonly resources: readonly string[],
+    private readonly leaseMsMax: number,
+  ) {}
+
+  /** No new plans; whatever is in flight may still finish. */
+  stop(): void {
+    this.stopped = true;
+    this.plan = undefined;
+  }
+
+  idle(): boolean {
+    return this.inFlight === undefined && this.plan === undefined;
+  }
+
+  step(nowMs: number): void {
+    const inFlight = this.inFlight;
+    if (inFlight !== undefined) {
+      if (nowMs < inFlight.deadlineMs) return;
+      // No answer: the node may have crashed after running it. Unknown; retry the same.
+      this.inFlight = undefined;
+      this.nextAtMs = nowMs + this.random.between(1, 50);
+    }
+    if (this.stopped || nowMs < this.nextAtMs) return;
+    if (this.plan === undefined) this.plan = this.choose(nowMs);
+    if (this.plan === undefined) return;
+    const plan = this.plan;
+    plan.attempts += 1;
+    if (plan.attempts > attemptsMax) {
+      this.plan = undefined;
+      this.holding = undefined;
+      return;
+    }
+    this.sendPlan(plan, nowMs);
+  }
+
+  private sendPlan(plan: Plan, nowMs: number): void {
+    const node = this.random.pick(this.port.nodes());
+    const op = this.history.begin(this.name, plan.request, node, nowMs, plan.leaseFromMs);
+    this.inFlight = { op, deadlineMs: nowMs + clientTimeoutMs };
+    this.port.send(node, plan.request, (response, atMs) => this.onAnswer(op, response, atMs));
+  }
+
+  private onAnswer(op: OpRecord, response: LockResponse | "unreachable", nowMs: number): void {
+    const inFlight = this.inFlight;
+    if (inFlight === undefined || inFlight.op !== op) return; // timed out already
+    this.inFlight = undefined;
+    this.history.finish(op, response, nowMs);
+    if (op.outcome !== "ok") {
+      this.nextAtMs = nowMs + this.random.between(5, 60);
+      return;
+    }
+    this.answered += 1;
+    this.plan = undefined;
+    this.react(op, nowMs);
+  }
+
+  private react(op: OpRecord, nowMs: number): void {
+    const type = op.type;
+    if (type === ResponseType.Errored || type === ResponseType.InvalidInput) {
+      this.holding = undefined;
+      this.nextAtMs = nowMs + 100;
+      return;
+    }
+    if (op.op === "tryLock" && type === ResponseType.Locked) {
+      this.holding = { resource: op.resource, durability: op.durability, owner: op.owner };
+      this.nextAtMs = nowMs + this.random.int(Math.max(1, Math.floor(op.expiresMs * 0.9)));
+    } else if (op.op === "extend" && type === ResponseType.Extended) {
+      this.nextAtMs = nowMs + this.random.int(Math.max(1, Math.floor(op.expiresMs * 0.9)));
+    } else if (op.op === "get") {
+      this.nextAtMs = nowMs + this.random.between(0, 100);
+    } else {
+      // Busy, lost lock, unlocked: start over after a pause.
+      this.holding = undefined;
+      this.nextAtMs = nowMs + this.random.between(5, 300);
+    }
+  }
+
+  private choose(nowMs: number): Plan | undefined {
+    const r = this.random.float();
+    const holding = this.holding;
+    const leaseMs = this.random.between(50, this.leaseMsMax);
+    if (holding !== undefined) {
+      const { resource, durability, owner } = holding;
+      if (r < 0.35) return fresh({ op: "extend", resource, owner, expiresMs: leaseMs, durability }, nowMs);
+      if (r < 0.5) return fresh({ op: "get", resource, durability }, nowMs);
+      // The idempotent retry: answered Locked with the same token, it keeps the first lease.
+      if (r < 0.55) return fresh({ op: "tryLock", resource, owner, expiresMs: leaseMs, durability }, nowMs);
+      this.holding = undefined;
+      if (r < 0.9) return fresh({ op: "unlock", resource, owner, durability }, nowMs);
+      return undefined; // abandon: let the lease run out
+    }
+    const resource = this.random.pick(this.resources);
+    const durability = this.random.chance(0.6) ? Durability.Persistent : Durability.Ephemeral;
+    if (r < 0.2) return fresh({ op: "get", resource, durability }, nowMs);
+    const owner = this.random.hex(16);
+    return fresh({ op: "tryLock", resource, owner, expiresMs: leaseMs, durability }, nowMs);
+  }
+}
+
+function fresh(request: LockRequest, nowMs: number): Plan {
+  return { request, leaseFromMs: nowMs, attempts: 0 };
+}
