@@ -1,5 +1,6 @@
 /**
- * Randomized runs of whole groups through the in-test network: message loss, partitions,
+ * Randomized runs of whole groups through the in-test network: message loss, reordering and
+ * duplication, partitions,
  * restarts, snapshots and compaction, leadership transfers and reads, with the safety
  * properties of Raft Figure 3 checked after every step, then liveness once healed. One seed,
  * one run: a failure names its seed.
@@ -121,6 +122,11 @@ function run(seed: number, size: number): Checker {
   }, seed);
   const dropPercent = random.int(25);
   net.dropIf = () => random.int(100) < dropPercent;
+  // Odd seeds also reorder and duplicate messages.
+  if (seed % 2 === 1) {
+    net.reorder = seededRandom(seed + 1);
+    net.duplicateIf = () => random.int(100) < 5;
+  }
   const checker: Checker = { commits: new Map(), reads: new Map(), readsDone: 0 };
   for (let step = 0; step < 300; step++) {
     randomStep(net, random, checker, step);
@@ -129,6 +135,7 @@ function run(seed: number, size: number): Checker {
   // Liveness: once the network is healed, a leader emerges and a write reaches everyone.
   net.heal();
   net.dropIf = () => false;
+  net.duplicateIf = () => false;
   for (let i = 0; i < 100 && net.leaders().length !== 1; i++) net.tick(1);
   const leader = net.leaders()[0];
   assert(leader !== undefined, `seed ${seed}: no leader after healing`);

@@ -59,6 +59,10 @@ export class TestNetwork {
   private cut = new Set<string>();
   /** Drops messages this returns true for (in addition to cuts). */
   dropIf: (m: Message) => boolean = () => false;
+  /** Delivers some messages twice (the network may duplicate). */
+  duplicateIf: (m: Message) => boolean = () => false;
+  /** When set, each batch of messages is delivered in a random order (the network reorders). */
+  reorder: Random | undefined = undefined;
   /** Changes a message in flight (a lossy link that loses part of an append, say). */
   rewrite: (m: Message) => Message = (m) => m;
   delivered: Message[] = [];
@@ -142,7 +146,11 @@ export class TestNetwork {
       if (this.queue.length === 0) return;
       const batch = this.queue;
       this.queue = [];
-      for (const m of batch) this.deliver(m);
+      if (this.reorder !== undefined) shuffle(batch, this.reorder);
+      for (const m of batch) {
+        this.deliver(m);
+        if (this.duplicateIf(m)) this.deliver(m);
+      }
     }
     assert(false, "the network did not become quiet");
   }
@@ -190,6 +198,13 @@ export class TestNetwork {
 
   leaders(): NodeId[] {
     return this.ids.filter((id) => this.node(id).status().role === "leader");
+  }
+}
+
+function shuffle<T>(items: T[], random: Random): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = random.int(i + 1);
+    [items[i], items[j]] = [items[j]!, items[i]!];
   }
 }
 
