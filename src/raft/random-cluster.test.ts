@@ -1,9 +1,8 @@
 /**
  * Randomized runs of whole groups through the in-test network: message loss, reordering and
- * duplication, partitions,
- * restarts, snapshots and compaction, leadership transfers and reads, with the safety
- * properties of Raft Figure 3 checked after every step, then liveness once healed. One seed,
- * one run: a failure names its seed.
+ * duplication, partitions, restarts, snapshots and compaction, leadership transfers and
+ * reads, with the safety properties of Raft Figure 3 checked after every step, then liveness
+ * once healed. One seed, one run: a failure names its seed.
  */
 import { expect, test } from "bun:test";
 import { assert } from "../assert.ts";
