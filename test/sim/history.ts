@@ -32,6 +32,8 @@ export type OpRecord = {
   fencingToken: number;
   gotOwner: string | undefined;
   node: string;
+  /** The node's message for MustRetry, Indeterminate or Errored. */
+  error: string | undefined;
 };
 
 export function keyOf(op: { resource: string; durability: Durability }): string {

@@ -60,6 +60,7 @@ export class History {
       fencingToken: 0,
       gotOwner: undefined,
       node,
+      error: undefined,
     };
     this.ops.push(op);
     return op;
@@ -71,9 +72,11 @@ export class History {
       op.outcome = "failed";
       op.ackMs = nowMs;
       op.type = response === "unreachable" ? undefined : response.type;
+      op.error = response === "unreachable" ? "unreachable" : response.error;
       return;
     }
     op.type = response.type;
+    op.error = response.error;
     if (response.type === ResponseType.Indeterminate) return; // may still run: stays unknown
     op.outcome = "ok";
     op.ackMs = nowMs;

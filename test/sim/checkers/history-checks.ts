@@ -1,8 +1,9 @@
 /**
  * Checkers over the client history, judged on TRUE time (SPEC.md §2.1-2.3):
  * - lock safety: what a client may rely on (from its grant's answer until the grant's first
- *   send plus expiresMs less the drift bound, extended by each Extended answer the same way,
- *   cut at its Unlock's send) never overlaps another grant's reliance on the same lock;
+ *   send plus expiresMs less the drift bound; an Extend sent at s caps that at s + expiresMs
+ *   less the bound, and its Extended answer relies on exactly that; an Unlock's send ends it)
+ *   never overlaps another grant's reliance on the same lock;
  * - fencing tokens: distinct grants never share a token, and a grant answered before another
  *   grant's first send has the smaller token;
  * - no Errored answers (they mean a bug);
@@ -96,10 +97,17 @@ export function grantsOf(ops: readonly OpRecord[], driftBoundPpm: number): Grant
     grants.set(id, { owner: op.owner, token: op.fencingToken, firstAckMs: op.ackMs, firstSendMs, intervals: [{ from: op.ackMs, to: endMs }] });
   }
   for (const grant of grants.values()) {
-    for (const op of ops) {
-      if (op.op !== "extend" || op.owner !== grant.owner || op.outcome !== "ok") continue;
-      if (op.type !== ResponseType.Extended || op.fencingToken !== grant.token) continue;
-      grant.intervals.push({ from: op.ackMs, to: op.leaseFromMs + op.expiresMs * factor });
+    const extends_ = ops.filter((op) =>
+      op.op === "extend" && op.owner === grant.owner && op.outcome !== "failed" && op.sendMs >= grant.firstSendMs
+    ).sort((a, b) => a.sendMs - b.sendMs);
+    for (const op of extends_) {
+      // Once sent, an Extend may set the lease to now + expiresMs, shorter than before: the
+      // client relies on no more than that from its send on, whatever the answer.
+      const endMs = op.sendMs + op.expiresMs * factor;
+      for (const interval of grant.intervals) interval.to = Math.min(interval.to, Math.max(endMs, op.sendMs));
+      if (op.type === ResponseType.Extended && op.fencingToken === grant.token && op.outcome === "ok") {
+        grant.intervals.push({ from: op.ackMs, to: endMs });
+      }
     }
     const unlocks = ops.filter((op) => op.op === "unlock" && op.owner === grant.owner && op.sendMs >= grant.firstAckMs);
     const cutMs = Math.min(...unlocks.map((op) => op.sendMs));
