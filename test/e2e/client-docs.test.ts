@@ -1,5 +1,5 @@
 /**
- * Every example in docs/client.md runs, as written, against a real server: each ```ts block
+ * Every example in docs/client.md (and the README's TypeScript example) runs, as written, against a real server: each ```ts block
  * under Bun and under Deno (each runtime with a fresh server of its own, so fencing tokens
  * match the page), the ```js block under Node with the built dist/client/index.js. The
  * ```text block that follows an example is its exact expected output. Two substitutions:
@@ -26,7 +26,9 @@ const sourceModule = join(repoRoot, "src/client/index.ts");
 const builtModule = join(repoRoot, "dist/client/index.js");
 
 function examples(): Example[] {
-  const blocks = codeBlocks(readFileSync(join(repoRoot, "docs/client.md"), "utf8"));
+  const blocks = ["docs/client.md", "README.md"].flatMap((page) =>
+    codeBlocks(readFileSync(join(repoRoot, page), "utf8"))
+  );
   const found: Example[] = [];
   blocks.forEach((block, index) => {
     if (block.language !== "ts" && block.language !== "js") return;
