@@ -5,15 +5,25 @@
  */
 import { Durability, ResponseType } from "../locks/types.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
-import { Failover, sleep } from "./failover.ts";
+import { BinaryFailover } from "./binary-failover.ts";
+import { type Answer, Failover, sleep } from "./failover.ts";
 import { KahunaLock } from "./lock.ts";
 import { randomOwner } from "./owner.ts";
 import { checkDurability, checkExpiresMs, checkMs, checkOwner, checkResource } from "./validate.ts";
 
 export type ClientOptions = {
-  /** Base URLs, e.g. "http://127.0.0.1:2070". Calls fail over between them. */
+  /**
+   * Base URLs, e.g. "http://127.0.0.1:2070"; with `transport: "binary"`, host:port of each
+   * server's binary port, e.g. "127.0.0.1:2072". Calls fail over between them.
+   */
   readonly servers: readonly string[];
-  /** Limit on one HTTP request, default 5000 ms. */
+  /**
+   * "rest" (default): JSON over HTTP with fetch. "binary": the client binary protocol over
+   * one pipelined TCP connection per server (node:net), much cheaper per call; call
+   * `close()` when done, or let the process end (idle connections do not hold it open).
+   */
+  readonly transport?: "rest" | "binary";
+  /** Limit on one request (HTTP request or binary call), default 5000 ms. */
   readonly timeoutMs?: number;
   /** Attempts after the first, default 8. */
   readonly retries?: number;
@@ -65,8 +75,15 @@ const retriesDefault = 8;
 const deadlineMsDefault = 30_000;
 const retryMsDefault = 100;
 
+/** What KahunaClient sends its calls through: REST (failover.ts) or binary. */
+type Transport = {
+  readonly servers: readonly string[];
+  call(path: string, body: Record<string, unknown>): Promise<Answer>;
+};
+
 export class KahunaClient {
-  readonly #failover: Failover;
+  readonly #failover: Transport;
+  readonly #binary: BinaryFailover | undefined;
 
   constructor(options: ClientOptions) {
     const servers = options.servers.map((server) => server.trim().replace(/\/+$/, ""))
@@ -74,14 +91,28 @@ export class KahunaClient {
     if (servers.length === 0) {
       throw new KahunaError(KahunaErrorKind.InvalidInput, "servers must list at least one URL");
     }
-    for (const server of servers) checkUrl(server);
+    const transport = options.transport ?? "rest";
+    if (transport !== "rest" && transport !== "binary") {
+      throw new KahunaError(
+        KahunaErrorKind.InvalidInput,
+        `transport must be "rest" or "binary", got ${JSON.stringify(transport)}`,
+      );
+    }
+    if (transport === "rest") for (const server of servers) checkUrl(server);
     const timeoutMs = options.timeoutMs ?? timeoutMsDefault;
     const retries = options.retries ?? retriesDefault;
     const deadlineMs = options.deadlineMs ?? deadlineMsDefault;
     checkMs("timeoutMs", timeoutMs, 1);
     checkMs("retries", retries, 0);
     checkMs("deadlineMs", deadlineMs, 1);
-    this.#failover = new Failover({ servers, timeoutMs, retries, deadlineMs });
+    const failoverOptions = { servers, timeoutMs, retries, deadlineMs };
+    this.#binary = transport === "binary" ? new BinaryFailover(failoverOptions) : undefined;
+    this.#failover = this.#binary ?? new Failover(failoverOptions);
+  }
+
+  /** Closes the binary transport's connections (a no-op over REST); later calls reopen them. */
+  close(): void {
+    this.#binary?.close();
   }
 
   get servers(): readonly string[] {

@@ -1,0 +1,208 @@
+/**
+ * One connection of the client binary protocol (DESIGN.md §7) over `node:net`, so it runs on
+ * Bun, Deno and Node alike. Many requests are in flight at once: every request issued in the
+ * same turn of the event loop goes out in one frame, and answers are matched by id in
+ * whatever order the server sends them.
+ *
+ * Invariants:
+ * - Every call settles exactly once: with the server's answer, or with a
+ *   BinaryConnectionError when the connection fails or the call outlives `timeoutMs`.
+ * - Request ids are never reused on a connection, so a late answer to a call that already
+ *   timed out is recognised and dropped.
+ * - The socket keeps the process alive only while calls are pending: an idle client never
+ *   holds a script open.
+ */
+import { connect, type Socket } from "node:net";
+import { assert } from "../assert.ts";
+import { decodeAnswers, encodeRequests } from "../codec/client-frame.ts";
+import { encodeFrame, FrameReader } from "../codec/frame.ts";
+import type { WireRequest } from "../codec/lock-wire.ts";
+import { frameBytesMax } from "../constants.ts";
+import type { LockRequest, LockResponse } from "../locks/types.ts";
+
+export type BinaryAddress = { readonly host: string; readonly port: number };
+
+/** Why a call has no answer: "unreachable" never reached the server; the others may have. */
+export type BinaryFailure = "unreachable" | "closed" | "timeout";
+
+export class BinaryConnectionError extends Error {
+  override name = "BinaryConnectionError";
+  readonly failure: BinaryFailure;
+
+  constructor(failure: BinaryFailure, message: string) {
+    super(message);
+    this.failure = failure;
+  }
+}
+
+type Pending = {
+  readonly resolve: (response: LockResponse) => void;
+  readonly reject: (error: BinaryConnectionError) => void;
+  readonly deadlineMs: number;
+};
+
+/** Calls one connection may have in flight; the server allows 4096 (net/binary-server.ts). */
+export const binaryInflightMax = 4096;
+
+/** Parses "host:port" (also "[::1]:port"); the binary protocol has no URL scheme. */
+export function parseBinaryAddress(text: string): BinaryAddress | { error: string } {
+  const match = /^(?:\[([^\]]+)\]|([^:\s/]+)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[3]);
+  if (match === null || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    return { error: `a binary-protocol server is host:port, like 127.0.0.1:2072, got ${JSON.stringify(text)}` };
+  }
+  return { host: match[1] ?? match[2]!, port };
+}
+
+export class BinaryConnection {
+  readonly address: BinaryAddress;
+  readonly #socket: Socket;
+  readonly #timeoutMs: number;
+  readonly #reader = new FrameReader(frameBytesMax);
+  readonly #pending = new Map<number, Pending>();
+  #queued: WireRequest[] = [];
+  #nextId = 1;
+  #closed: BinaryConnectionError | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #referenced = false;
+
+  private constructor(address: BinaryAddress, socket: Socket, timeoutMs: number) {
+    this.address = address;
+    this.#socket = socket;
+    this.#timeoutMs = timeoutMs;
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
+    socket.on("error", (error: Error) => this.#fail("closed", `connection failed: ${error.message}`));
+    socket.on("close", () => this.#fail("closed", "the server closed the connection"));
+    socket.unref();
+  }
+
+  /** Connects; rejects with an "unreachable" BinaryConnectionError within `timeoutMs`. */
+  static open(address: BinaryAddress, timeoutMs: number): Promise<BinaryConnection> {
+    assert(timeoutMs >= 1, "a connection timeout is at least 1 ms");
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: address.host, port: address.port });
+      const where = `${address.host}:${address.port}`;
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new BinaryConnectionError("unreachable", `no connection to ${where} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.removeAllListeners("error");
+        resolve(new BinaryConnection(address, socket, timeoutMs));
+      });
+      socket.once("error", (error: Error & { code?: string }) => {
+        clearTimeout(timer);
+        socket.destroy();
+        const reason = error.code === "ECONNREFUSED" ? "connection refused" : (error.code ?? error.message);
+        reject(new BinaryConnectionError("unreachable", `${where} is unreachable (${reason})`));
+      });
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.#closed === undefined;
+  }
+
+  /** Calls waiting for an answer. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Sends one request; it leaves with the others issued in the same turn. */
+  execute(request: LockRequest): Promise<LockResponse> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
+    if (this.#pending.size >= binaryInflightMax) {
+      return Promise.resolve({ type: 101, fencingToken: 0, error: "too many calls in flight on one connection" });
+    }
+    const id = this.#nextId;
+    this.#nextId += 1;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, deadlineMs: performance.now() + this.#timeoutMs });
+      if (this.#queued.length === 0) queueMicrotask(() => this.#flush());
+      this.#queued.push({ id, request });
+      this.#reference(true);
+      if (this.#timer === undefined) this.#armTimer(this.#timeoutMs);
+    });
+  }
+
+  close(): void {
+    this.#fail("closed", "the connection was closed by the client");
+  }
+
+  #flush(): void {
+    const requests = this.#queued;
+    this.#queued = [];
+    if (this.#closed !== undefined || requests.length === 0) return;
+    this.#socket.write(encodeFrame(encodeRequests(requests), frameBytesMax));
+  }
+
+  #receive(chunk: Uint8Array): void {
+    const frames = this.#reader.push(chunk);
+    if (!Array.isArray(frames)) return this.#fail("closed", `unreadable answer: ${frames.error}`);
+    for (const frame of frames) {
+      const answers = decodeAnswers(frame);
+      if (!Array.isArray(answers)) return this.#fail("closed", `unreadable answer: ${answers.error}`);
+      for (const { id, response } of answers) {
+        const pending = this.#pending.get(id);
+        // An unknown id is the late answer to a call that already timed out.
+        if (pending === undefined) continue;
+        this.#pending.delete(id);
+        pending.resolve(response);
+      }
+    }
+    if (this.#pending.size === 0) this.#reference(false);
+  }
+
+  /** Expires overdue calls; ids grow with time, so the overdue ones come first in the map. */
+  #expire(): void {
+    this.#timer = undefined;
+    const nowMs = performance.now();
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadlineMs > nowMs) {
+        this.#armTimer(pending.deadlineMs - nowMs);
+        return;
+      }
+      this.#pending.delete(id);
+      pending.reject(
+        new BinaryConnectionError("timeout", `no answer within ${this.#timeoutMs} ms`),
+      );
+    }
+    this.#reference(false);
+  }
+
+  #armTimer(delayMs: number): void {
+    this.#timer = setTimeout(() => this.#expire(), Math.max(1, Math.ceil(delayMs)));
+    unrefTimer(this.#timer);
+  }
+
+  #reference(on: boolean): void {
+    if (this.#referenced === on || this.#closed !== undefined) return;
+    this.#referenced = on;
+    if (on) this.#socket.ref();
+    else this.#socket.unref();
+  }
+
+  #fail(failure: BinaryFailure, message: string): void {
+    if (this.#closed !== undefined) return;
+    const error = new BinaryConnectionError(failure, message);
+    this.#closed = error;
+    this.#queued = [];
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#socket.destroy();
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const call of pending) call.reject(error);
+  }
+}
+
+/** A timer that does not keep the process alive: the socket does that while calls wait. */
+function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  if (typeof timer === "object" && timer !== null && "unref" in timer) {
+    (timer as { unref(): void }).unref();
+    return;
+  }
+  const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
+  deno?.unrefTimer?.(timer as unknown as number);
+}

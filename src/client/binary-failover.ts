@@ -1,0 +1,185 @@
+/**
+ * The binary-protocol twin of failover.ts: sends one lock call to a list of servers
+ * ("host:port" of their --binary-port) until one gives a definite answer, over one pipelined
+ * connection per server, opened on first use and reopened after a failure.
+ *
+ * It keeps failover.ts's promises: the request is sent unchanged on every attempt (the owner
+ * never changes, so a retried TryLock is safe); attempts are bounded by `retries + 1` and by
+ * `deadlineMs`, with capped, jittered exponential backoff between them; InvalidInput is not
+ * retried. It takes the same REST paths as failover.ts so KahunaClient can use either.
+ */
+import { Durability, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
+import {
+  type BinaryAddress,
+  BinaryConnection,
+  BinaryConnectionError,
+  parseBinaryAddress,
+} from "./binary-connection.ts";
+import { KahunaError, KahunaErrorKind } from "./errors.ts";
+import { type Answer, type FailoverOptions, sleep } from "./failover.ts";
+
+const backoffBaseMs = 25;
+const backoffCapMs = 1_000;
+
+const definiteTypes: ReadonlySet<number> = new Set([
+  ResponseType.Locked,
+  ResponseType.Busy,
+  ResponseType.Extended,
+  ResponseType.Unlocked,
+  ResponseType.Got,
+  ResponseType.LockDoesNotExist,
+  ResponseType.InvalidOwner,
+]);
+
+type Attempt =
+  | { readonly kind: "answer"; readonly response: LockResponse }
+  | { readonly kind: "invalid"; readonly message: string }
+  | { readonly kind: "retry"; readonly problem: string; readonly unknownOutcome: boolean };
+
+export class BinaryFailover {
+  readonly #options: FailoverOptions;
+  readonly #addresses: readonly BinaryAddress[];
+  readonly #connections: (Promise<BinaryConnection> | undefined)[];
+  #preferred = 0;
+
+  /** Throws InvalidInput when a server is not host:port. */
+  constructor(options: FailoverOptions) {
+    this.#options = options;
+    this.#addresses = options.servers.map((server) => {
+      const address = parseBinaryAddress(server);
+      if ("error" in address) throw new KahunaError(KahunaErrorKind.InvalidInput, address.error);
+      return address;
+    });
+    this.#connections = this.#addresses.map(() => undefined);
+  }
+
+  get servers(): readonly string[] {
+    return this.#options.servers;
+  }
+
+  /** Takes the REST path of the operation and its JSON body, already validated. */
+  async call(path: string, body: Record<string, unknown>): Promise<Answer> {
+    const request = toRequest(path, body);
+    const { servers, retries, deadlineMs } = this.#options;
+    const started = performance.now();
+    const problems: string[] = [];
+    let unknownOutcome = false;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      const index = (this.#preferred + attempt) % servers.length;
+      const outcome = await this.#attempt(index, request);
+      if (outcome.kind === "answer") {
+        this.#preferred = index;
+        const r = outcome.response;
+        return {
+          type: r.type,
+          fencingToken: r.fencingToken,
+          owner: r.owner ?? null,
+          expiresMs: r.expiresMs ?? 0,
+          afterUnknownOutcome: unknownOutcome,
+        };
+      }
+      if (outcome.kind === "invalid") {
+        throw new KahunaError(KahunaErrorKind.InvalidInput, outcome.message);
+      }
+      unknownOutcome ||= outcome.unknownOutcome;
+      problems.push(`${servers[index]}: ${outcome.problem}`);
+      const waitMs = backoffMs(attempt);
+      if (performance.now() - started + waitMs >= deadlineMs) break;
+      if (attempt < retries) await sleep(waitMs);
+    }
+    throw exhausted(problems, unknownOutcome, servers);
+  }
+
+  /** Closes every connection; later calls open new ones. */
+  close(): void {
+    const connections = this.#connections.splice(0, this.#connections.length, ...this.#addresses.map(() => undefined));
+    for (const connection of connections) {
+      connection?.then((c) => c.close(), () => {});
+    }
+  }
+
+  async #attempt(index: number, request: LockRequest): Promise<Attempt> {
+    let response: LockResponse;
+    try {
+      const connection = await this.#connection(index);
+      response = await connection.execute(request);
+    } catch (error) {
+      if (!(error instanceof BinaryConnectionError)) throw error;
+      this.#connections[index] = undefined;
+      // Only a call that never reached a server is known not to have happened.
+      return { kind: "retry", problem: error.message, unknownOutcome: error.failure !== "unreachable" };
+    }
+    if (definiteTypes.has(response.type)) return { kind: "answer", response };
+    if (response.type === ResponseType.InvalidInput) {
+      return { kind: "invalid", message: `the server refused the request: ${response.error ?? "invalid input"}` };
+    }
+    if (response.type === ResponseType.MustRetry) {
+      return { kind: "retry", problem: response.error ?? "not ready (no leader yet)", unknownOutcome: false };
+    }
+    // Indeterminate, Errored (a bug on the server) or a type this client does not know.
+    return {
+      kind: "retry",
+      problem: response.type === ResponseType.Indeterminate
+        ? "outcome unknown (write not confirmed)"
+        : `server error ${response.type}${response.error === undefined ? "" : `: ${response.error}`}`,
+      unknownOutcome: true,
+    };
+  }
+
+  #connection(index: number): Promise<BinaryConnection> {
+    const existing = this.#connections[index];
+    if (existing !== undefined) {
+      return existing.then((connection) => connection.isOpen ? connection : this.#reopen(index));
+    }
+    return this.#reopen(index);
+  }
+
+  #reopen(index: number): Promise<BinaryConnection> {
+    const opening = BinaryConnection.open(this.#addresses[index]!, this.#options.timeoutMs);
+    this.#connections[index] = opening;
+    opening.catch(() => {
+      if (this.#connections[index] === opening) this.#connections[index] = undefined;
+    });
+    return opening;
+  }
+}
+
+const opsByPath: Readonly<Record<string, LockRequest["op"]>> = {
+  "/v1/locks/try-lock": "tryLock",
+  "/v1/locks/try-unlock": "unlock",
+  "/v1/locks/try-extend": "extend",
+  "/v1/locks/get-info": "get",
+};
+
+function toRequest(path: string, body: Record<string, unknown>): LockRequest {
+  const op = opsByPath[path];
+  if (op === undefined) throw new Error(`no binary operation for ${path}`);
+  const resource = body["resource"] as string;
+  const durability = (body["durability"] ?? Durability.Persistent) as Durability;
+  if (op === "get") return { op, resource, durability };
+  const owner = body["owner"] as string;
+  if (op === "unlock") return { op, resource, owner, durability };
+  return { op, resource, owner, expiresMs: body["expiresMs"] as number, durability };
+}
+
+function exhausted(problems: string[], unknownOutcome: boolean, servers: readonly string[]) {
+  const tried = problems.length;
+  const distinct = [...new Set(problems)].slice(-3).join("; ");
+  if (unknownOutcome) {
+    return new KahunaError(
+      KahunaErrorKind.Indeterminate,
+      `outcome unknown after ${tried} attempts (${distinct}); check the lock with get-lock ` +
+        `and retry with the same owner`,
+    );
+  }
+  return new KahunaError(
+    KahunaErrorKind.Unavailable,
+    `no kahuna server answered after ${tried} attempts (${distinct}); check that a server ` +
+      `listens for the binary protocol at ${servers.join(", ")}`,
+  );
+}
+
+function backoffMs(attempt: number): number {
+  const ceilingMs = Math.min(backoffCapMs, backoffBaseMs * 2 ** attempt);
+  return Math.round(ceilingMs / 2 + Math.random() * (ceilingMs / 2));
+}
