@@ -1,0 +1,138 @@
+/**
+ * The simulator from the command line.
+ *
+ *   bun test/sim/run.ts --seed 1234            replay one seed: its trace hash and findings
+ *   bun test/sim/run.ts --seeds 100000         run seeds 1..100000 and print a summary
+ *   bun test/sim/run.ts --seeds 500 --from 9000 --broken lying-disk
+ *
+ * `--broken` switches on a deliberately broken rule (lying-disk, misdeliver, corrupt-term,
+ * wild-clocks) to see the checkers fire. Exit status: 0 when no seed found a violation, 1
+ * otherwise (and each failing seed is printed with the command that replays it).
+ */
+import { parseArgs } from "node:util";
+import { describe } from "./history.ts";
+import { type SimOverrides, type SimResult, simulate } from "./simulator.ts";
+import { Simulator, configFor } from "./simulator.ts";
+
+export const brokenModes: Record<string, SimOverrides> = {
+  "lying-disk": { lyingDisk: true },
+  "misdeliver": { breakage: { misdeliver: true } },
+  "corrupt-term": { breakage: { corruptTerm: true } },
+  "wild-clocks": { driftPpm: 600_000 },
+};
+
+export function replayCommand(seed: number, broken?: string): string {
+  return `bun test/sim/run.ts --seed ${seed}${broken ? ` --broken ${broken}` : ""}`;
+}
+
+export type Summary = {
+  seeds: number;
+  failedSeeds: number[];
+  simulatedMs: number;
+  faults: Record<string, number>;
+  violations: Record<string, number>;
+  ops: number;
+  grants: number;
+  linearizableKeys: number;
+  uncheckedKeys: number;
+  terms: number;
+  crashes: number;
+};
+
+export function emptySummary(): Summary {
+  return {
+    seeds: 0, failedSeeds: [], simulatedMs: 0, faults: {}, violations: {}, ops: 0, grants: 0,
+    linearizableKeys: 0, uncheckedKeys: 0, terms: 0, crashes: 0,
+  };
+}
+
+export function addToSummary(summary: Summary, result: SimResult): void {
+  summary.seeds += 1;
+  summary.simulatedMs += result.simulatedMs;
+  for (const [kind, n] of Object.entries(result.faults)) summary.faults[kind] = (summary.faults[kind] ?? 0) + n;
+  for (const v of result.violations) summary.violations[v.checker] = (summary.violations[v.checker] ?? 0) + 1;
+  if (result.violations.length > 0) summary.failedSeeds.push(result.seed);
+  summary.ops += result.stats.ops ?? 0;
+  summary.grants += result.history.grants;
+  summary.linearizableKeys += result.history.linearizableKeys;
+  summary.uncheckedKeys += result.history.uncheckedKeys;
+  summary.terms += result.stats.terms ?? 0;
+  summary.crashes += result.stats.crashes ?? 0;
+}
+
+function printSummary(summary: Summary, wallMs: number, broken?: string): void {
+  const hours = (summary.simulatedMs / 3_600_000).toFixed(2);
+  console.log(`seeds ${summary.seeds}, simulated ${hours} h, wall ${(wallMs / 1000).toFixed(1)} s`);
+  console.log(`client operations ${summary.ops}, grants ${summary.grants}, leader terms ${summary.terms}, crashes ${summary.crashes}`);
+  console.log(`persistent keys linearizable ${summary.linearizableKeys}, left unchecked ${summary.uncheckedKeys}`);
+  const faults = Object.entries(summary.faults).sort(([a], [b]) => a.localeCompare(b));
+  console.log(`faults: ${faults.map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  const violations = Object.entries(summary.violations);
+  console.log(`violations: ${violations.length === 0 ? "none" : violations.map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  console.log(`failed seeds: ${summary.failedSeeds.length}`);
+  for (const seed of summary.failedSeeds.slice(0, 20)) console.log(`  replay: ${replayCommand(seed, broken)}`);
+}
+
+function replay(seed: number, overrides: SimOverrides, broken?: string): boolean {
+  const sim = new Simulator(configFor(seed, overrides));
+  const result = sim.run();
+  const c = result.config;
+  console.log(`seed ${seed}: ${c.nodes} nodes, ${c.groups} groups, ${c.clients} clients, faults for ` +
+    `${c.faultMs} ms (one every ~${c.faultEveryMs} ms), snapshot every ${c.snapshotEntries} entries`);
+  console.log(`trace hash ${result.traceHash}, simulated ${result.simulatedMs} ms, ` +
+    `${result.stats.ops} client operations, ${result.history.grants} grants`);
+  console.log(`faults: ${JSON.stringify(result.faults)}`);
+  console.log(`stats: ${JSON.stringify(result.stats)}`);
+  if (result.violations.length === 0) {
+    console.log("no violations");
+    return true;
+  }
+  for (const v of result.violations.slice(0, 30)) console.log(`VIOLATION [${v.checker}] at ${v.atMs} ms: ${v.message}`);
+  console.log(`replay: ${replayCommand(seed, broken)}`);
+  if (process.env.SIM_HISTORY !== undefined) for (const op of sim.history.ops) console.log(describe(op));
+  return false;
+}
+
+function main(): number {
+  const { values } = parseArgs({
+    options: {
+      seed: { type: "string" },
+      seeds: { type: "string" },
+      from: { type: "string", default: "1" },
+      broken: { type: "string" },
+      progress: { type: "string", default: "1000" },
+    },
+  });
+  const broken = values.broken;
+  if (broken !== undefined && brokenModes[broken] === undefined) {
+    console.error(`--broken must be one of ${Object.keys(brokenModes).join(", ")}, got "${broken}"`);
+    return 2;
+  }
+  const overrides = broken === undefined ? {} : brokenModes[broken]!;
+  if (values.seed !== undefined) return replay(Number(values.seed), overrides, broken) ? 0 : 1;
+  if (values.seeds === undefined) {
+    console.error("usage: bun test/sim/run.ts --seed N | --seeds COUNT [--from FIRST] [--broken MODE]");
+    return 2;
+  }
+  const count = Number(values.seeds);
+  const from = Number(values.from);
+  const progress = Number(values.progress);
+  const summary = emptySummary();
+  const started = performance.now();
+  for (let seed = from; seed < from + count; seed++) {
+    const result = simulate(seed, overrides);
+    addToSummary(summary, result);
+    if (result.violations.length > 0) {
+      const v = result.violations[0]!;
+      console.log(`FAIL seed ${seed} [${v.checker}] ${v.message.slice(0, 300)}\n  replay: ${replayCommand(seed, broken)}`);
+    }
+    if (summary.seeds % progress === 0) {
+      console.log(`... ${summary.seeds} seeds, ${summary.failedSeeds.length} failed, ` +
+        `${((performance.now() - started) / 1000).toFixed(0)} s`);
+    }
+  }
+  printSummary(summary, performance.now() - started, broken);
+  return summary.failedSeeds.length === 0 ? 0 : 1;
+}
+
+if (import.meta.main) process.exit(main());
