@@ -1,0 +1,59 @@
+/**
+ * The deterministic simulator as a test: many seeds of real NodeHosts under faults, every
+ * checker on, and the same seed twice giving the same trace hash. A failure names the seed and
+ * the command that replays it.
+ */
+import { expect, test } from "bun:test";
+import { replayCommand } from "./run.ts";
+import { simulate } from "./simulator.ts";
+
+const seedsPerTest = 150;
+
+function runSeeds(from: number, count: number): string[] {
+  const failures: string[] = [];
+  for (let seed = from; seed < from + count; seed++) {
+    const result = simulate(seed);
+    if (result.violations.length === 0) continue;
+    const v = result.violations[0]!;
+    failures.push(`seed ${seed}: [${v.checker}] ${v.message}\n  replay: ${replayCommand(seed)}`);
+  }
+  return failures;
+}
+
+test("the same seed twice gives the same trace hash and the same findings", () => {
+  for (const seed of [1, 42, 4242]) {
+    const a = simulate(seed);
+    const b = simulate(seed);
+    expect(a.traceHash).toBe(b.traceHash);
+    expect(a.simulatedMs).toBe(b.simulatedMs);
+    expect(a.stats).toEqual(b.stats);
+    expect(a.violations).toEqual(b.violations);
+  }
+});
+
+test("different seeds give different runs", () => {
+  const hashes = new Set([1, 2, 3, 4, 5].map((seed) => simulate(seed).traceHash));
+  expect(hashes.size).toBe(5);
+});
+
+test(`seeds 1-${seedsPerTest}: no checker finds a violation under faults`, () => {
+  expect(runSeeds(1, seedsPerTest)).toEqual([]);
+}, 120_000);
+
+test(`seeds ${seedsPerTest + 1}-${2 * seedsPerTest}: no checker finds a violation under faults`, () => {
+  expect(runSeeds(seedsPerTest + 1, seedsPerTest)).toEqual([]);
+}, 120_000);
+
+test("a run injects every kind of fault and still makes progress", () => {
+  const totals: Record<string, number> = {};
+  let grants = 0;
+  for (let seed = 1000; seed < 1020; seed++) {
+    const result = simulate(seed);
+    for (const [kind, n] of Object.entries(result.faults)) totals[kind] = (totals[kind] ?? 0) + n;
+    grants += result.history.grants;
+  }
+  for (const kind of ["partition", "isolateLeader", "oneWayCut", "crash", "crashInDiskWrite", "lossyNetwork", "clockRate", "restartAll", "lostFrames", "duplicatedFrames"]) {
+    expect(totals[kind] ?? 0).toBeGreaterThan(0);
+  }
+  expect(grants).toBeGreaterThan(100);
+}, 60_000);
