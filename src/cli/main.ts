@@ -33,6 +33,11 @@ export async function runCli(
     if (parsed.kind === "usage") return usageError(parsed.message, serveUsage, io);
     return await runServe(parsed.options, io);
   }
+  if (name === "bench") {
+    // Loaded only when asked for: the other commands start without it.
+    const { runBenchCommand } = await import("../bench/command.ts");
+    return await runBenchCommand(rest, io);
+  }
   if (isLockCommandName(name)) {
     const parsed = parseLockCommand(name, rest);
     if (parsed.kind === "help") return help(commandUsage(name), io);

@@ -1,0 +1,72 @@
+import { expect, test } from "bun:test";
+import { Durability } from "../locks/types.ts";
+import { parseBenchArgs, parseDurationMs } from "./options.ts";
+
+test("with no flags the bench is 10 s of persistent lock-unlock by 64 binary clients on 2072", () => {
+  expect(parseBenchArgs([])).toEqual({
+    kind: "run",
+    options: {
+      workload: "lock-unlock",
+      durability: Durability.Persistent,
+      protocol: "binary",
+      servers: ["127.0.0.1:2072"],
+      concurrency: 64,
+      durationMs: 10_000,
+      warmupMs: 1_000,
+      keyspace: 10_000,
+      leaseMs: 10_000,
+      connections: 2,
+      timeoutMs: 5_000,
+      json: false,
+      quiet: false,
+    },
+  });
+});
+
+test("flags set the workload, durability, protocol, servers and numbers", () => {
+  const parsed = parseBenchArgs([
+    "contended", "--durability", "ephemeral", "--protocol", "rest", "--server",
+    "http://a:1,http://b:2", "--server", "http://c:3", "--concurrency", "8", "--duration", "500ms",
+    "--warmup", "0", "--json",
+  ]);
+  expect(parsed.kind).toBe("run");
+  if (parsed.kind !== "run") return;
+  expect(parsed.options).toMatchObject({
+    workload: "contended",
+    durability: Durability.Ephemeral,
+    protocol: "rest",
+    servers: ["http://a:1", "http://b:2", "http://c:3"],
+    concurrency: 8,
+    durationMs: 500,
+    warmupMs: 0,
+    keyspace: 4,
+    json: true,
+  });
+});
+
+test("a bad flag value is a usage message naming the flag", () => {
+  const cases: [string[], RegExp][] = [
+    [["sleep"], /workload must be one of lock-unlock, contended, extend, get/],
+    [["--durability", "forever"], /--durability must be persistent or ephemeral/],
+    [["--protocol", "udp"], /--protocol must be rest or binary/],
+    [["--concurrency", "0"], /--concurrency must be an integer from 1/],
+    [["--duration", "ten"], /--duration must be a duration like 10s/],
+    [["--duration", "0s"], /--duration must be more than 0/],
+    [["--server", "http://127.0.0.1:2070"], /host:port/],
+    [["--protocol", "rest", "--server", "127.0.0.1:2070"], /must be a URL/],
+    [["--nope"], /nope/],
+  ];
+  for (const [args, message] of cases) {
+    const parsed = parseBenchArgs(args);
+    expect(parsed.kind).toBe("usage");
+    if (parsed.kind === "usage") expect(parsed.message).toMatch(message);
+  }
+});
+
+test("durations read as ms, s or m; a bare number is seconds", () => {
+  expect(parseDurationMs("--d", "250ms")).toBe(250);
+  expect(parseDurationMs("--d", "1.5s")).toBe(1_500);
+  expect(parseDurationMs("--d", "2m")).toBe(120_000);
+  expect(parseDurationMs("--d", "3")).toBe(3_000);
+  expect(parseDurationMs("--d", "-1s")).toMatch(/duration/);
+});

@@ -1,0 +1,158 @@
+/**
+ * `kahuna bench` flags: parsed into a BenchOptions, or a usage message that names the flag
+ * and what it accepts. Nothing here touches the network.
+ */
+import { parseArgs } from "node:util";
+import { parseBinaryAddress } from "../client/binary-connection.ts";
+import { Durability } from "../locks/types.ts";
+import { type BenchConfig, type WorkloadName, workloadNames } from "./runner.ts";
+
+export type BenchOptions = BenchConfig & {
+  readonly protocol: "rest" | "binary";
+  /** REST: base URLs; binary: host:port. */
+  readonly servers: readonly string[];
+  /** Binary: pipelined connections per server. */
+  readonly connections: number;
+  readonly timeoutMs: number;
+  readonly json: boolean;
+  /** No live progress line. */
+  readonly quiet: boolean;
+};
+
+export type ParsedBench =
+  | { readonly kind: "run"; readonly options: BenchOptions }
+  | { readonly kind: "help" }
+  | { readonly kind: "usage"; readonly message: string };
+
+export const benchUsage = `usage: kahuna bench [WORKLOAD] [flags]
+  Drives a kahuna server or cluster with concurrent clients and prints ops/s and latency.
+  WORKLOAD (or --workload):
+    lock-unlock   TryLock a random key, Unlock it (default)
+    contended     the same on a few hot keys (keyspace 4 unless --keyspace)
+    extend        TryLock, 8 Extends, Unlock
+    get           Gets on random keys, half of them held
+  --durability persistent|ephemeral   (persistent)
+  --concurrency N      clients, each with one request in flight (64)
+  --duration D         measured time: 10s, 500ms, 1m (10s)
+  --warmup D           time run before measuring (1s)
+  --keyspace N         distinct lock names (10000; contended: 4)
+  --lease-ms N         lease of every lock taken (10000)
+  --protocol rest|binary   (binary)
+  --server S           server(s), comma-separated or repeated: for rest a URL
+                       (http://127.0.0.1:2070), for binary host:port (127.0.0.1:2072)
+  --connections N      binary: pipelined connections per server (2)
+  --timeout-ms N       limit on one request (5000)
+  --json               print the summary as one JSON object
+  --quiet              no live progress line on stderr`;
+
+const defaults = {
+  rest: "http://127.0.0.1:2070",
+  binary: "127.0.0.1:2072",
+} as const;
+
+export function parseBenchArgs(args: readonly string[]): ParsedBench {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        workload: { type: "string" },
+        durability: { type: "string", default: "persistent" },
+        concurrency: { type: "string", default: "64" },
+        duration: { type: "string", default: "10s" },
+        warmup: { type: "string", default: "1s" },
+        keyspace: { type: "string" },
+        "lease-ms": { type: "string", default: "10000" },
+        protocol: { type: "string", default: "binary" },
+        server: { type: "string", multiple: true },
+        connections: { type: "string", default: "2" },
+        "timeout-ms": { type: "string", default: "5000" },
+        json: { type: "boolean", default: false },
+        quiet: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    return { kind: "usage", message: (error as Error).message };
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return { kind: "help" };
+  if (positionals.length > 1) return usage(`one workload at most, got ${positionals.join(" ")}`);
+  const workload = positionals[0] ?? values.workload ?? "lock-unlock";
+  if (!isWorkload(workload)) return usage(`workload must be one of ${workloadNames.join(", ")}, got ${JSON.stringify(workload)}`);
+  const durability = values.durability === "persistent"
+    ? Durability.Persistent
+    : values.durability === "ephemeral"
+    ? Durability.Ephemeral
+    : undefined;
+  if (durability === undefined) return usage(`--durability must be persistent or ephemeral, got ${JSON.stringify(values.durability)}`);
+  const protocol = values.protocol;
+  if (protocol !== "rest" && protocol !== "binary") return usage(`--protocol must be rest or binary, got ${JSON.stringify(protocol)}`);
+  const numbers = {
+    concurrency: integer("--concurrency", values.concurrency, 1, 100_000),
+    keyspace: integer("--keyspace", values.keyspace ?? (workload === "contended" ? "4" : "10000"), 1, 100_000_000),
+    leaseMs: integer("--lease-ms", values["lease-ms"], 1, 2_147_483_647),
+    connections: integer("--connections", values.connections, 1, 1_024),
+    timeoutMs: integer("--timeout-ms", values["timeout-ms"], 1, 600_000),
+    durationMs: parseDurationMs("--duration", values.duration),
+    warmupMs: parseDurationMs("--warmup", values.warmup),
+  };
+  for (const value of Object.values(numbers)) if (typeof value === "string") return usage(value);
+  const n = numbers as { [K in keyof typeof numbers]: number };
+  if (n.durationMs < 1) return usage("--duration must be more than 0");
+  const servers = (values.server ?? [defaults[protocol]]).flatMap((s) => s.split(",")).map((s) => s.trim())
+    .filter((s) => s !== "");
+  if (servers.length === 0) return usage("--server needs at least one server");
+  for (const server of servers) {
+    const problem = protocol === "binary" ? binaryProblem(server) : restProblem(server);
+    if (problem !== undefined) return usage(problem);
+  }
+  return {
+    kind: "run",
+    options: { workload, durability, protocol, servers, json: values.json, quiet: values.quiet, ...n },
+  };
+}
+
+function usage(message: string): ParsedBench {
+  return { kind: "usage", message };
+}
+
+function isWorkload(name: string): name is WorkloadName {
+  return workloadNames.some((known) => known === name);
+}
+
+function integer(flag: string, text: string, min: number, max: number): number | string {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    return `${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`;
+  }
+  return value;
+}
+
+/** "10s", "500ms", "1m", or a plain number of seconds. */
+export function parseDurationMs(flag: string, text: string): number | string {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (match === null) return `${flag} must be a duration like 10s, 500ms or 1m, got ${JSON.stringify(text)}`;
+  const scale = match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1_000;
+  const ms = Math.round(Number(match[1]) * scale);
+  if (ms > 24 * 3_600_000) return `${flag} must be at most 24h, got ${JSON.stringify(text)}`;
+  return ms;
+}
+
+function binaryProblem(server: string): string | undefined {
+  const address = parseBinaryAddress(server);
+  if (!("error" in address)) return undefined;
+  return `--server with --protocol binary: ${address.error}`;
+}
+
+function restProblem(server: string): string | undefined {
+  try {
+    const url = new URL(server);
+    if (url.protocol === "http:" || url.protocol === "https:") return undefined;
+  } catch {
+    // Said below.
+  }
+  return `--server with --protocol rest must be a URL like http://127.0.0.1:2070, got ${JSON.stringify(server)}`;
+}

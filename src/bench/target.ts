@@ -1,0 +1,90 @@
+/**
+ * What a benchmark drives: something that answers lock requests. Kahuna over REST or over
+ * the binary protocol here; the peer comparison (test/bench/peers.ts) adds etcd and Redis
+ * behind the same shape, so every system runs the very same workload code.
+ *
+ * A target hands each worker a `BenchClient`; workers are spread round-robin over the
+ * servers, so a cluster's nodes share the load (a node that does not lead a partition
+ * forwards to the one that does, as it would for any client).
+ */
+import { assert } from "../assert.ts";
+import { BinaryConnection, parseBinaryAddress } from "../client/binary-connection.ts";
+import type { LockRequest, LockResponse } from "../locks/types.ts";
+
+export type BenchClient = {
+  /** Resolves with the server's answer; rejects only when there is none (network, timeout). */
+  execute(request: LockRequest): Promise<LockResponse>;
+};
+
+export type BenchTarget = {
+  readonly name: string;
+  client(worker: number): BenchClient;
+  close(): Promise<void>;
+};
+
+const restPaths: Readonly<Record<LockRequest["op"], string>> = {
+  tryLock: "/v1/locks/try-lock",
+  unlock: "/v1/locks/try-unlock",
+  extend: "/v1/locks/try-extend",
+  get: "/v1/locks/get-info",
+};
+
+/** REST with fetch (connections are kept alive and pooled by the runtime). */
+export function restTarget(urls: readonly string[], timeoutMs: number): BenchTarget {
+  assert(urls.length > 0, "a target has at least one server");
+  const clients = urls.map((url): BenchClient => ({
+    async execute(request) {
+      const { op, ...body } = request;
+      const response = await fetch(`${url}${restPaths[op]}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const json = await response.json() as Record<string, unknown>;
+      return {
+        type: json["type"] as LockResponse["type"],
+        fencingToken: (json["fencingToken"] as number | undefined) ?? 0,
+        ...(typeof json["owner"] === "string" ? { owner: json["owner"] } : {}),
+        ...(typeof json["expiresMs"] === "number" ? { expiresMs: json["expiresMs"] } : {}),
+        ...(typeof json["error"] === "string" ? { error: json["error"] } : {}),
+      };
+    },
+  }));
+  return {
+    name: "rest",
+    client: (worker) => clients[worker % clients.length]!,
+    close: async () => {},
+  };
+}
+
+/**
+ * The binary protocol: `connections` pipelined connections per server, opened up front;
+ * worker w uses server w mod n and one of that server's connections.
+ */
+export async function binaryTarget(
+  addresses: readonly string[],
+  options: { connections: number; timeoutMs: number },
+): Promise<BenchTarget> {
+  assert(addresses.length > 0 && options.connections >= 1, "a target has servers and connections");
+  const pools: BinaryConnection[][] = [];
+  for (const text of addresses) {
+    const address = parseBinaryAddress(text);
+    if ("error" in address) throw new Error(address.error);
+    const pool: BinaryConnection[] = [];
+    for (let i = 0; i < options.connections; i++) {
+      pool.push(await BinaryConnection.open(address, options.timeoutMs));
+    }
+    pools.push(pool);
+  }
+  return {
+    name: "binary",
+    client: (worker) => {
+      const pool = pools[worker % pools.length]!;
+      return pool[Math.floor(worker / pools.length) % pool.length]!;
+    },
+    close: async () => {
+      for (const connection of pools.flat()) connection.close();
+    },
+  };
+}
