@@ -21,7 +21,12 @@ import type { LogStore } from "../ports/log-store.ts";
 import type { RunningServer, ServeOptions } from "./options.ts";
 import { Peers } from "./peers.ts";
 import { listenBinary } from "../net/binary-server.ts";
-import { loadRuntime, type RuntimeAdapter } from "./runtime-adapter.ts";
+import {
+  type HttpListener,
+  loadRuntime,
+  type RuntimeAdapter,
+  type TcpListener,
+} from "./runtime-adapter.ts";
 
 export class StartupError extends Error {
   override name = "StartupError";
@@ -39,7 +44,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw new StartupError(`--node-id ${options.nodeId} is not in --initial-cluster`);
   }
   const store = openStore(runtime, options);
-  checkIdentity(store, { nodeId: options.nodeId, voters, groups: options.partitions });
+  try {
+    checkIdentity(store, { nodeId: options.nodeId, voters, groups: options.partitions });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   let stopped = false;
   const peers = new Peers(
     runtime,
@@ -57,12 +67,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     clock: clockFromEnvironment(log),
     random: systemRandom,
   });
-  if (voters.length > 1) {
-    // Peers dial the address this node has in --initial-cluster, so listen on that port.
-    const self = options.initialCluster.find((peer) => peer.id === options.nodeId);
-    const port = peers.listen(options.host, self?.port ?? options.peerPort);
-    log(`peers: listening on ${options.host}:${port}; cluster ${voters.join(", ")}`);
-  }
 
   let flushTimer: ReturnType<typeof setTimeout> | undefined;
   const fatal = (error: unknown) => {
@@ -80,15 +84,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const scheduleFlush = () => {
     if (flushTimer === undefined && !stopped) flushTimer = setTimeout(flush, 0);
   };
-  const ticker = setInterval(() => {
-    try {
-      host.tick();
-    } catch (error) {
-      fatal(error);
-    }
-    scheduleFlush();
-  }, tickMs);
-  scheduleFlush();
 
   const service: LockService = {
     execute: (request) =>
@@ -109,15 +104,53 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     wallMs: () => Date.now(),
     log,
   });
-  const http = runtime.serveHttp({ hostname: options.host, port: options.httpPort, fetch: app.fetch });
-  log(`serving HTTP on ${options.host}:${http.port}, data in ${options.dataDir} (${runtime.name})`);
-  const binary = options.binaryPort === undefined ? undefined : listenBinary(runtime, {
-    hostname: options.host,
-    port: options.binaryPort,
-    service,
-    log,
-  });
-  if (binary !== undefined) log(`serving the binary protocol on ${options.host}:${binary.port}`);
+  // Listeners start last, and a failure to bind any of them stops the ones already open, so a
+  // node that cannot start exits instead of half-serving.
+  const opened: (() => unknown)[] = [];
+  const bind = <T>(what: string, port: number, listen: () => T): T => {
+    try {
+      return listen();
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new StartupError(`cannot listen for ${what} on ${options.host}:${port}: ${why}`);
+    }
+  };
+  let http: HttpListener;
+  let binary: TcpListener | undefined;
+  try {
+    http = bind("HTTP (--http-port)", options.httpPort, () =>
+      runtime.serveHttp({ hostname: options.host, port: options.httpPort, fetch: app.fetch }));
+    opened.push(() => http.stop());
+    log(`serving HTTP on ${options.host}:${http.port}, data in ${options.dataDir} (${runtime.name})`);
+    const binaryPort = options.binaryPort;
+    if (binaryPort !== undefined) {
+      binary = bind("the binary protocol (--binary-port)", binaryPort, () =>
+        listenBinary(runtime, { hostname: options.host, port: binaryPort, service, log }));
+      opened.push(() => binary?.stop());
+      log(`serving the binary protocol on ${options.host}:${binary.port}`);
+    }
+    if (voters.length > 1) {
+      // Peers dial the address this node has in --initial-cluster, so listen on that port.
+      const self = options.initialCluster.find((peer) => peer.id === options.nodeId);
+      const peerPort = self?.port ?? options.peerPort;
+      const port = bind("peers (--initial-cluster)", peerPort, () => peers.listen(options.host, peerPort));
+      log(`peers: listening on ${options.host}:${port}; cluster ${voters.join(", ")}`);
+    }
+  } catch (error) {
+    peers.stop();
+    for (const close of opened.reverse()) await close();
+    store.close();
+    throw error;
+  }
+  const ticker = setInterval(() => {
+    try {
+      host.tick();
+    } catch (error) {
+      fatal(error);
+    }
+    scheduleFlush();
+  }, tickMs);
+  scheduleFlush();
 
   return {
     httpPort: http.port,

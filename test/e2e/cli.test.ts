@@ -469,6 +469,7 @@ describe("serve", () => {
     const child = await serve(["--quiet"], {
       KAHUNA_HTTP_PORT: String(httpPort),
       KAHUNA_PEER_PORT: String(await freePort()),
+      KAHUNA_BINARY_PORT: "0",
       KAHUNA_DATA_DIR: dataDir,
       KAHUNA_NODE_ID: "n1",
     });
@@ -499,6 +500,8 @@ describe("serve", () => {
         String(httpPort),
         "--peer-port",
         String(await freePort()),
+        "--binary-port",
+        "0",
         "--data-dir",
         dataDir,
       ],
