@@ -20,7 +20,7 @@ class Cluster {
   private queue: { to: string; frame: Uint8Array }[] = [];
   private seed = 1;
 
-  constructor(readonly groups: number) {
+  constructor(readonly groups: number, readonly snapshots?: { every: number; keep: number }) {
     for (const id of ids) this.start(id);
   }
 
@@ -34,6 +34,9 @@ class Cluster {
       transport: { send: (to, frame) => this.queue.push({ to, frame }) },
       clock: { nowMs: () => this.ms, wallMs: () => this.ms },
       random: { int: (n) => (this.seed = (Math.imul(this.seed, 48271) + 11) >>> 0) % n },
+      ...(this.snapshots
+        ? { snapshotEntries: this.snapshots.every, compactionLagEntries: this.snapshots.keep }
+        : {}),
     }));
   }
 
@@ -134,4 +137,26 @@ test("leaders spread over the nodes: group g settles on voter g mod n", () => {
   );
   cluster.start("b");
   cluster.runUntil(settled, 40_000);
+});
+
+test("a node that was down past the compacted log catches up from a snapshot", () => {
+  const cluster = new Cluster(1, { every: 20, keep: 5 });
+  cluster.runUntil(() => cluster.healthy());
+  const leader = cluster.hosts.get("a")!.groupStatuses()[0]!.leader;
+  const lagging = ids.find((id) => id !== leader)!;
+  cluster.crash(lagging);
+  for (let i = 0; i < 200; i++) expect(cluster.request(leader, lock(`s${i}`, "o")).type).toBe(ResponseType.Locked);
+  expect(cluster.stores.get(leader)!.load(0).snapshot).toBeDefined();
+  cluster.start(lagging);
+  const leaderCommit = () => cluster.hosts.get(leader)!.groupStatuses()[0]!.commit;
+  cluster.runUntil(() => cluster.hosts.get(lagging)!.groupStatuses()[0]!.applied >= leaderCommit());
+  expect(cluster.stores.get(lagging)!.load(0).snapshot).toBeDefined();
+  cluster.crash(leader);
+  cluster.runUntil(() => {
+    const status = cluster.hosts.get(lagging)!.groupStatuses()[0]!;
+    return status.leader !== "" && status.leader !== leader && cluster.healthy();
+  });
+  for (let i = 0; i < 200; i += 17) {
+    expect(cluster.request(lagging, { op: "get", resource: `s${i}`, durability: 1 })).toMatchObject({ owner: "o" });
+  }
 });

@@ -52,8 +52,10 @@ export type HostConfig = {
   readonly transport: Transport;
   readonly clock: Clock;
   readonly random: Random;
-  /** For simulator fault injection only: a Raft rule to break on purpose. */
+  /** Snapshot every this many applied entries (default snapshotEntries); tests lower it. */
   readonly snapshotEntries?: number;
+  /** Entries kept behind a snapshot (default compactionLagEntries); tests lower it. */
+  readonly compactionLagEntries?: number;
 };
 
 type PendingForward = {
@@ -79,6 +81,7 @@ export class NodeHost {
   readonly metrics = new HostMetrics();
   private readonly groups: GroupHost[] = [];
   private readonly snapshotEntries: number;
+  private readonly compactionLagEntries: number;
   private ticks = 0;
   private nextForwardId = 1;
   /** Requests this node forwarded to a leader, by id, until the answer comes back. */
@@ -94,6 +97,7 @@ export class NodeHost {
     this.nodeId = config.nodeId;
     this.voters = [...config.voters].sort();
     this.snapshotEntries = config.snapshotEntries ?? snapshotEntries;
+    this.compactionLagEntries = config.compactionLagEntries ?? compactionLagEntries;
     for (let group = 0; group < config.groups; group++) this.groups.push(this.openGroup(group));
     // A group of one voter need not wait an election timeout to lead itself.
     if (this.voters.length === 1) for (const group of this.groups) group.raft.campaign();
@@ -343,7 +347,7 @@ export class NodeHost {
     group.tookSnapshot();
     if (created.kind !== "ok") return;
     this.config.logStore.saveSnapshot(group.id, created.snapshot);
-    const compactThrough = applied - compactionLagEntries;
+    const compactThrough = applied - this.compactionLagEntries;
     if (compactThrough > group.storage.firstIndex()) {
       group.storage.compact(compactThrough);
       this.config.logStore.compact(group.id, compactThrough);

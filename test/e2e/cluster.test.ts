@@ -142,3 +142,27 @@ test("after failover an ephemeral lock is not granted to another owner while the
   expect(granted!.token).toBeGreaterThan(held.body.fencingToken as number);
   console.log(`ephemeral lock re-granted ${granted!.at - sentAt} ms after the old grant (lease ${leaseMs} ms)`);
 }, 120_000);
+
+test("a 5-node cluster spreads leaders evenly and keeps serving with two nodes down", async () => {
+  cluster = await TestCluster.start(5, { partitions: 10 });
+  const c = cluster;
+  // Partition p settles on node number p mod 5 (ids 1..5 sorted), so each node leads two.
+  let leaders: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    leaders = (await c.status("1")).partitions.map((p) => p.leader);
+    if (leaders.every((leader, p) => leader === String((p % 5) + 1))) break;
+    await Bun.sleep(100);
+  }
+  expect(leaders).toEqual(Array.from({ length: 10 }, (_, p) => String((p % 5) + 1)));
+  const urls = c.nodes.map((n) => n.url);
+  for (let i = 0; i < 20; i++) {
+    expect((await settle(urls, "try-lock", { resource: `five/${i}`, owner: "o", expiresMs: 120_000 })).body.type).toBe(0);
+  }
+  await c.kill("1");
+  await c.kill("2");
+  const survivors = urls.slice(2);
+  for (let i = 0; i < 20; i++) {
+    expect((await settle(survivors, "get-info", { resource: `five/${i}` })).body).toMatchObject({ type: 4, owner: "o" });
+  }
+  expect((await settle(survivors, "try-lock", { resource: "five/new", owner: "p", expiresMs: 1000 })).body.type).toBe(0);
+}, 120_000);
