@@ -1,0 +1,331 @@
+/**
+ * kahuna side by side with etcd and Redis, in one run, on this machine (issue 6):
+ *
+ *   bun test/bench/peers.ts [--duration 10s] [--rounds 3] [--concurrency 64] [--out docs/performance.md]
+ *
+ * Installs etcd and Redis with apt-get when they are missing, starts a 3-node etcd cluster, one
+ * Redis and a 3-node kahuna cluster on 127.0.0.1 (data under /tmp, ports the OS picks), and
+ * runs the same lock-unlock workload (src/bench/runner.ts) against each: `--concurrency`
+ * clients for `--duration`, `--rounds` times, systems interleaved within each round so that
+ * background load hits them alike; then one client alone for the acquire latency. It prints
+ * the medians and writes them between the markers of docs/performance.md.
+ *
+ * Not a test: nothing here asserts speed. Every process it starts is stopped at the end.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { parseDurationMs } from "../../src/bench/options.ts";
+import { type BenchConfig, type BenchResult, runBench } from "../../src/bench/runner.ts";
+import { binaryTarget, type BenchTarget, restTarget } from "../../src/bench/target.ts";
+import { Durability } from "../../src/locks/types.ts";
+import { bunBin, freePort, mainTs, repoRoot } from "../helpers/server.ts";
+import { etcdTarget, redisTarget } from "./peer-targets.ts";
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10s" },
+    warmup: { type: "string", default: "1s" },
+    rounds: { type: "string", default: "3" },
+    concurrency: { type: "string", default: "64" },
+    "single-duration": { type: "string", default: "5s" },
+    partitions: { type: "string", default: "16" },
+    out: { type: "string", default: join(repoRoot, "docs/performance.md") },
+    "cpu-prof-dir": { type: "string" },
+  },
+});
+const durationMs = parseDurationMs("--duration", values.duration!) as number;
+const warmupMs = parseDurationMs("--warmup", values.warmup!) as number;
+const singleMs = parseDurationMs("--single-duration", values["single-duration"]!) as number;
+const rounds = Number(values.rounds);
+const concurrency = Number(values.concurrency);
+for (const [name, value] of Object.entries({ durationMs, warmupMs, singleMs, rounds, concurrency })) {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    console.error(`peers: bad value for ${name}`);
+    process.exit(2);
+  }
+}
+
+type Child = { readonly name: string; readonly process: Bun.Subprocess };
+const children: Child[] = [];
+const root = mkdtempSync(join(tmpdir(), "kahuna-peers-"));
+
+function spawn(name: string, command: string[]): Child {
+  const child = { name, process: Bun.spawn(command, { stdout: "ignore", stderr: "pipe" }) };
+  children.push(child);
+  return child;
+}
+
+async function stopAll(): Promise<void> {
+  for (const child of children) child.process.kill("SIGTERM");
+  await Promise.all(children.map(async (child) => {
+    const timer = setTimeout(() => child.process.kill("SIGKILL"), 10_000);
+    await child.process.exited;
+    clearTimeout(timer);
+  }));
+  rmSync(root, { recursive: true, force: true });
+}
+
+function has(binary: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${binary}`]).status === 0;
+}
+
+/** apt-get install etcd and Redis if missing: names checked with apt-cache first. */
+function ensurePeersInstalled(): void {
+  if (has("etcd") && has("redis-server")) return;
+  const packages = ["etcd-server", "etcd-client", "redis-server"];
+  console.error(`installing ${packages.join(", ")} with apt-get`);
+  spawnSync("apt-get", ["update"], { stdio: "inherit" });
+  for (const name of packages) {
+    const policy = spawnSync("apt-cache", ["policy", name], { encoding: "utf8" }).stdout;
+    if (!/Candidate: (?!\(none\))/.test(policy)) throw new Error(`apt has no package ${name}`);
+  }
+  const install = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...packages], {
+    stdio: "inherit",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+  if (install.status !== 0) throw new Error("apt-get install failed");
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, deadlineMs = 30_000): Promise<void> {
+  const started = Date.now();
+  while (Date.now() - started < deadlineMs) {
+    if (await check().catch(() => false)) return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`${what} did not come up within ${deadlineMs} ms`);
+}
+
+async function startEtcd(): Promise<string[]> {
+  const nodes = [];
+  for (let i = 1; i <= 3; i++) nodes.push({ name: `e${i}`, client: await freePort(), peer: await freePort() });
+  const cluster = nodes.map((n) => `${n.name}=http://127.0.0.1:${n.peer}`).join(",");
+  for (const n of nodes) {
+    spawn(`etcd ${n.name}`, [
+      "etcd", "--name", n.name, "--data-dir", join(root, n.name),
+      "--listen-client-urls", `http://127.0.0.1:${n.client}`,
+      "--advertise-client-urls", `http://127.0.0.1:${n.client}`,
+      "--listen-peer-urls", `http://127.0.0.1:${n.peer}`,
+      "--initial-advertise-peer-urls", `http://127.0.0.1:${n.peer}`,
+      "--initial-cluster", cluster, "--initial-cluster-state", "new",
+      "--initial-cluster-token", "kahuna-peers", "--logger", "zap", "--log-level", "error",
+    ]);
+  }
+  const urls = nodes.map((n) => `http://127.0.0.1:${n.client}`);
+  for (const url of urls) {
+    await waitFor(`etcd at ${url}`, async () => {
+      const health = await (await fetch(`${url}/health`)).json() as { health?: string };
+      return health.health === "true";
+    });
+  }
+  return urls;
+}
+
+async function startRedis(): Promise<number> {
+  const port = await freePort();
+  spawn("redis", ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", root, "--protected-mode", "no"]);
+  await waitFor("redis", async () => {
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+    socket.end();
+    return true;
+  });
+  return port;
+}
+
+type KahunaNode = { url: string; binary: string };
+
+async function startKahuna(): Promise<KahunaNode[]> {
+  const nodes = [];
+  for (let i = 1; i <= 3; i++) {
+    nodes.push({ id: String(i), http: await freePort(), peer: await freePort(), binary: await freePort() });
+  }
+  const cluster = nodes.map((n) => `${n.id}=127.0.0.1:${n.peer}`).join(",");
+  const profile = values["cpu-prof-dir"] === undefined
+    ? []
+    : ["--cpu-prof", `--cpu-prof-dir=${resolve(values["cpu-prof-dir"])}`];
+  for (const n of nodes) {
+    spawn(`kahuna ${n.id}`, [
+      bunBin, ...profile, mainTs, "serve", "--node-id", n.id, "--http-port", String(n.http),
+      "--peer-port", String(n.peer), "--binary-port", String(n.binary), "--data-dir", join(root, `k${n.id}`),
+      "--initial-cluster", cluster, "--partitions", values.partitions!, "--quiet",
+    ]);
+  }
+  const result = nodes.map((n) => ({ url: `http://127.0.0.1:${n.http}`, binary: `127.0.0.1:${n.binary}` }));
+  for (const node of result) {
+    await waitFor(`kahuna at ${node.url}`, async () => (await fetch(`${node.url}/v1/health`)).status === 200);
+  }
+  return result;
+}
+
+type Config = {
+  readonly label: string;
+  readonly system: "kahuna" | "etcd" | "redis";
+  readonly durability: "persistent" | "ephemeral";
+  readonly protocol: string;
+  readonly target: BenchTarget;
+  readonly kahunaDurability: Durability;
+};
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function measure(config: Config, workers: number, ms: number): Promise<BenchResult> {
+  const bench: BenchConfig = {
+    workload: "lock-unlock",
+    durability: config.kahunaDurability,
+    concurrency: workers,
+    durationMs: ms,
+    warmupMs,
+    keyspace: 10_000,
+    leaseMs: 10_000,
+  };
+  const result = await runBench(config.target, bench);
+  console.error(
+    `  ${config.label.padEnd(32)} ${String(workers).padStart(3)} clients ${String(result.opsPerSec).padStart(7)} ops/s ` +
+      `${String(result.cyclesPerSec).padStart(6)} cycles/s  tryLock p50 ${result.byOp.tryLock?.latency.p50Ms ?? 0} ms ` +
+      `p99 ${result.byOp.tryLock?.latency.p99Ms ?? 0} ms  errors ${result.errors}`,
+  );
+  return result;
+}
+
+type Row = {
+  readonly config: Config;
+  readonly runs: BenchResult[];
+};
+
+function summary(row: Row) {
+  const runs = row.runs;
+  return {
+    opsPerSec: median(runs.map((r) => r.opsPerSec)),
+    cyclesPerSec: median(runs.map((r) => r.cyclesPerSec)),
+    p50Ms: median(runs.map((r) => r.latency.p50Ms)),
+    p99Ms: median(runs.map((r) => r.latency.p99Ms)),
+    acquireP50Ms: median(runs.map((r) => r.byOp.tryLock?.latency.p50Ms ?? 0)),
+    acquireP99Ms: median(runs.map((r) => r.byOp.tryLock?.latency.p99Ms ?? 0)),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    cycleRuns: runs.map((r) => r.cyclesPerSec),
+  };
+}
+
+function version(command: string[]): string {
+  const out = spawnSync(command[0]!, command.slice(1), { encoding: "utf8" });
+  return (out.stdout || out.stderr).split("\n")[0]!.trim();
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+function renderResults(loaded: Row[], single: Row[], startedAt: Date, command: string): string {
+  const byLabel = (rows: Row[], label: string) => rows.find((r) => r.config.label === label);
+  const ratio = (a: Row | undefined, b: Row | undefined, pick: (s: ReturnType<typeof summary>) => number) =>
+    a === undefined || b === undefined || pick(summary(b)) === 0 ? "—" : `${(pick(summary(a)) / pick(summary(b))).toFixed(1)}×`;
+  const etcd = byLabel(loaded, "etcd");
+  const redis = byLabel(loaded, "redis");
+  const lines = [
+    `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: \`${command}\``,
+    "",
+    `Machine: ${cpus().length} cores (nproc), ${cpus()[0]?.model ?? "unknown CPU"}, ` +
+    `${Math.round(totalmem() / 2 ** 30)} GiB RAM, ${version(["uname", "-sr"])}; ${version([bunBin, "--version"]).replace(/^/, "Bun ")}, ` +
+    `${version(["etcd", "--version"])}, ${version(["redis-server", "--version"]).split(" ").slice(0, 3).join(" ")}. ` +
+    "Every process (3 kahuna nodes, 3 etcd nodes, Redis, and the benchmark client itself) shares these cores, " +
+    "and other engineers' tests ran on the same machine at the same time.",
+    "",
+    `Workload: lock-unlock (TryLock a random key of 10,000, Unlock it when taken; lease 10 s), ` +
+    `${concurrency} concurrent clients, each with one request in flight, spread over the 3 nodes of each cluster; ` +
+    `${durationMs / 1000} s measured after ${warmupMs / 1000} s of warm-up; ${rounds} round(s), systems interleaved ` +
+    "within each round; the figures are the medians of the rounds. An op is one request; a cycle is one lock " +
+    "taken and released (kahuna and Redis: 2 requests; etcd: lease grant + txn + lease revoke = 3 HTTP calls).",
+    "",
+    "Durability: kahuna persistent = committed by a majority and fsynced on each (SQLite WAL, synchronous=FULL); " +
+    "etcd default = fsync of its WAL on every commit; kahuna ephemeral = the partition leader's memory only; " +
+    "Redis default = memory, background RDB snapshots, no per-write fsync.",
+    "",
+    `### ${concurrency} concurrent clients`,
+    "",
+    "| system | durability | client | cycles/s | ops/s | p50 ms | p99 ms | errors | cycles/s per round |",
+    "|---|---|---|---:|---:|---:|---:|---:|---|",
+  ];
+  for (const row of loaded) {
+    const s = summary(row);
+    lines.push(
+      `| ${row.config.system} | ${row.config.durability} | ${row.config.protocol} | ${fmt(s.cyclesPerSec)} | ` +
+        `${fmt(s.opsPerSec)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.errors} | ${s.cycleRuns.map(fmt).join(", ")} |`,
+    );
+  }
+  lines.push("", "Ratios of cycles/s (medians):", "");
+  for (const row of loaded.filter((r) => r.config.system === "kahuna")) {
+    const peer = row.config.durability === "persistent" ? etcd : redis;
+    lines.push(`- kahuna ${row.config.durability} over ${row.config.protocol} / ${peer?.config.system}: ${ratio(row, peer, (s) => s.cyclesPerSec)}`);
+  }
+  lines.push(
+    "",
+    `### One client alone: acquire latency (${singleMs / 1000} s per round, same warm-up)`,
+    "",
+    "| system | durability | client | TryLock p50 ms | TryLock p99 ms | cycles/s |",
+    "|---|---|---|---:|---:|---:|",
+  );
+  for (const row of single) {
+    const s = summary(row);
+    lines.push(
+      `| ${row.config.system} | ${row.config.durability} | ${row.config.protocol} | ${s.acquireP50Ms.toFixed(3)} | ` +
+        `${s.acquireP99Ms.toFixed(3)} | ${fmt(s.cyclesPerSec)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function writeDoc(path: string, results: string): void {
+  const begin = "<!-- peers:begin (written by test/bench/peers.ts) -->";
+  const end = "<!-- peers:end -->";
+  const block = `${begin}\n${results}\n${end}`;
+  const current = existsSync(path) ? readFileSync(path, "utf8") : `# Performance\n\n${begin}\n${end}\n`;
+  const from = current.indexOf(begin);
+  const to = current.indexOf(end);
+  const next = from >= 0 && to > from
+    ? current.slice(0, from) + block + current.slice(to + end.length)
+    : `${current.trimEnd()}\n\n${block}\n`;
+  writeFileSync(path, next);
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const command = `bun test/bench/peers.ts ${process.argv.slice(2).join(" ")}`.trim();
+  ensurePeersInstalled();
+  console.error(`starting etcd ×3, redis, kahuna ×3 under ${root}`);
+  const [etcdUrls, redisPort, kahuna] = await Promise.all([startEtcd(), startRedis(), startKahuna()]);
+  const timeoutMs = 10_000;
+  const kBinary = await binaryTarget(kahuna.map((n) => n.binary), { connections: 2, timeoutMs });
+  const kRest = restTarget(kahuna.map((n) => n.url), timeoutMs);
+  const configs: Config[] = [
+    { label: "etcd", system: "etcd", durability: "persistent", protocol: "HTTP/JSON gateway", target: etcdTarget(etcdUrls, timeoutMs), kahunaDurability: Durability.Persistent },
+    { label: "kahuna persistent binary", system: "kahuna", durability: "persistent", protocol: "binary", target: kBinary, kahunaDurability: Durability.Persistent },
+    { label: "kahuna persistent rest", system: "kahuna", durability: "persistent", protocol: "REST", target: kRest, kahunaDurability: Durability.Persistent },
+    { label: "redis", system: "redis", durability: "ephemeral", protocol: "RESP", target: await redisTarget("127.0.0.1", redisPort, 6), kahunaDurability: Durability.Ephemeral },
+    { label: "kahuna ephemeral binary", system: "kahuna", durability: "ephemeral", protocol: "binary", target: kBinary, kahunaDurability: Durability.Ephemeral },
+    { label: "kahuna ephemeral rest", system: "kahuna", durability: "ephemeral", protocol: "REST", target: kRest, kahunaDurability: Durability.Ephemeral },
+  ];
+  const loaded: Row[] = configs.map((config) => ({ config, runs: [] }));
+  const single: Row[] = configs.map((config) => ({ config, runs: [] }));
+  for (let round = 1; round <= rounds; round++) {
+    console.error(`round ${round} of ${rounds}`);
+    for (const row of loaded) row.runs.push(await measure(row.config, concurrency, durationMs));
+    for (const row of single) row.runs.push(await measure(row.config, 1, singleMs));
+  }
+  for (const config of configs) await config.target.close();
+  const results = renderResults(loaded, single, startedAt, command);
+  console.log(results);
+  writeDoc(values.out!, results);
+  console.error(`wrote ${values.out}`);
+}
+
+try {
+  await main();
+} finally {
+  await stopAll();
+}
