@@ -7,7 +7,8 @@ import { expect, test } from "bun:test";
 import { MemoryLogStore } from "../adapters/memory/memory-log-store.ts";
 import { tickMs } from "../constants.ts";
 import { Durability, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
-import { Role } from "../raft/types.ts";
+import { MessageType, Role } from "../raft/types.ts";
+import { encodePeerFrame } from "../multiraft/peer-frame.ts";
 import { NodeHost } from "./node-host.ts";
 
 const ids = ["a", "b", "c"];
@@ -159,4 +160,27 @@ test("a node that was down past the compacted log catches up from a snapshot", (
   for (let i = 0; i < 200; i += 17) {
     expect(cluster.request(lagging, { op: "get", resource: `s${i}`, durability: 1 })).toMatchObject({ owner: "o" });
   }
+});
+
+test("a frame from a node that is not a voter is refused whole", () => {
+  const cluster = new Cluster(1);
+  cluster.runUntil(() => cluster.healthy());
+  const host = cluster.hosts.get("a")!;
+  const statusBefore = host.groupStatuses()[0]!;
+  const forged = encodePeerFrame({
+    from: "z",
+    envelopes: [{
+      group: 0,
+      message: {
+        type: MessageType.Vote, from: "z", to: "a", term: statusBefore.term + 100, logTerm: 1_000,
+        index: 1_000, entries: [], commit: 0, reject: false, rejectHint: 0, context: 0,
+      },
+    }],
+    forwards: [],
+    answers: [],
+  });
+  expect(host.receive(forged)).toEqual({ error: 'peer frame from "z", who is not a voter' });
+  expect(host.groupStatuses()[0]!.term).toBe(statusBefore.term);
+  const fromSelf = encodePeerFrame({ from: "a", envelopes: [], forwards: [], answers: [] });
+  expect(host.receive(fromSelf)).toEqual({ error: 'peer frame from "a", who is not a voter' });
 });

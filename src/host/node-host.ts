@@ -224,6 +224,10 @@ export class NodeHost {
       return decoded;
     }
     const from = decoded.from;
+    if (from === this.nodeId || !this.voters.includes(from)) {
+      this.metrics.badFrames += 1;
+      return { error: `peer frame from ${JSON.stringify(from.slice(0, 64))}, who is not a voter` };
+    }
     this.hear(from);
     for (const { group, message } of decoded.envelopes) {
       if (message.to !== this.nodeId || message.from !== from) continue;
