@@ -100,6 +100,8 @@ export class FaultCluster {
       "--node-id", id,
       "--http-port", String(node.httpPort),
       "--peer-port", String(node.peerPort),
+      // The binary client protocol is not under test here; 0 lets each node pick a free port.
+      "--binary-port", "0",
       "--data-dir", node.dataDir,
       "--initial-cluster", this.initialClusterFor(node),
       "--partitions", String(this.partitions),

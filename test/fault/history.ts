@@ -47,6 +47,8 @@ export type OpRecord = {
   gotOwner: string | undefined;
   /** The node (id) the request was sent to. */
   node: string;
+  /** Why an attempt was not "ok" (HTTP status and the server's message, or the error). */
+  note?: string;
 };
 
 /** Locks are independent per (resource, durability): the checkers split the history by it. */

@@ -79,6 +79,10 @@ export type RunReport = {
   readonly violations: Violation[];
   readonly oddities: string[];
   readonly dataDir: string | undefined;
+  /** Why attempts were not answered, most common first (numbers squeezed out of messages). */
+  readonly notAnswered: [string, number][];
+  /** The whole history, for replaying the checkers; run.ts writes it beside the report. */
+  readonly history: readonly OpRecord[];
 };
 
 function stats(values: number[]): Stats {
@@ -204,10 +208,22 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
       violations,
       oddities: recorder.oddities.slice(0, 50),
       dataDir: keep ? cluster.root : undefined,
+      notAnswered: notAnswered(history),
+      history,
     };
   } finally {
     await cluster.stop(keep);
   }
+}
+
+function notAnswered(history: readonly OpRecord[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const op of history) {
+    if (op.outcome === "ok") continue;
+    const why = `${op.outcome}: ${(op.note ?? "").replace(/[0-9]+/g, "N")}`;
+    counts.set(why, (counts.get(why) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 20);
 }
 
 function summarizeOps(history: readonly OpRecord[]): RunReport["operations"] {
@@ -269,6 +285,9 @@ export function reportMarkdown(r: RunReport): string {
     `Linearizability: ${l.keysChecked} locks checked in ${l.checkMs} ms (${l.steps} search steps); ` +
       `inconclusive: ${l.inconclusiveKeys.length === 0 ? "none" : l.inconclusiveKeys.join(", ")}.`,
   );
+  lines.push("");
+  lines.push("Attempts without a definite answer, by reason:");
+  for (const [why, n] of r.notAnswered) lines.push(`- ${n} × ${why}`);
   if (r.oddities.length > 0) {
     lines.push("");
     lines.push(`Unexpected HTTP answers (400/500): ${r.oddities.length}`);

@@ -42,7 +42,9 @@ const report = await runFaults({
   root: join(out, "cluster"),
   log,
 });
-writeFileSync(join(out, "report.json"), JSON.stringify(report, null, 2));
+const { history, ...summary } = report;
+writeFileSync(join(out, "report.json"), JSON.stringify(summary, null, 2));
+writeFileSync(join(out, "history.jsonl"), history.map((op) => JSON.stringify(op)).join("\n") + "\n");
 writeFileSync(join(out, "report.md"), reportMarkdown(report));
 console.log(reportMarkdown(report));
 process.exit(report.violations.length === 0 ? 0 : 1);

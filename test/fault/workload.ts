@@ -89,7 +89,13 @@ export class Recorder {
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
-      const answer = await response.json() as { type: number; fencingToken: number; owner?: string | null };
+      const answer = await response.json() as {
+        type: number;
+        fencingToken: number;
+        owner?: string | null;
+        error?: string;
+      };
+      if (response.status !== 200) record.note = `${response.status} ${answer.error ?? ""}`;
       record.ackMs = now();
       if (response.status === 200) {
         record.outcome = "ok";
@@ -108,6 +114,7 @@ export class Recorder {
       record.ackMs = now();
       // Refused before anything was sent: certainly not run. Anything else may have run.
       const text = String((error as { code?: string }).code ?? error);
+      record.note = text;
       record.outcome = /ECONNREFUSED|ConnectionRefused/i.test(text) ? "failed" : "unknown";
     }
     return record;
