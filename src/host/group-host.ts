@@ -32,6 +32,8 @@ type Proposal = { readonly term: number; readonly reply: Reply; readonly tick: n
 type Read = { index: number | undefined; readonly waiting: Waiting[]; readonly tick: number };
 
 export class GroupHost {
+  /** Input reached this group's RawNode since a flush last found it without a Ready. */
+  dirty = true;
   role: Role = Role.Follower;
   leader: NodeId = "";
   machine: LockMachine;
