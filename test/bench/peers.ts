@@ -22,6 +22,7 @@ import { type BenchConfig, type BenchResult, runBench } from "../../src/bench/ru
 import { binaryTarget, type BenchTarget, restTarget } from "../../src/bench/target.ts";
 import { Durability } from "../../src/locks/types.ts";
 import { bunBin, freePort, mainTs, repoRoot } from "../helpers/server.ts";
+import { waitSettled } from "./settle.ts";
 import { etcdTarget, redisTarget } from "./peer-targets.ts";
 
 const { values } = parseArgs({
@@ -156,6 +157,7 @@ async function startKahuna(): Promise<KahunaNode[]> {
   for (const node of result) {
     await waitFor(`kahuna at ${node.url}`, async () => (await fetch(`${node.url}/v1/health`)).status === 200);
   }
+  await waitSettled(result.map((node) => node.url));
   return result;
 }
 
