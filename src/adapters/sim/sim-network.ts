@@ -5,6 +5,11 @@
  * across it (and what is already in flight, when it arrives). Frames to a node that is down
  * are dropped when they arrive.
  *
+ * A duplicated frame carries only its Raft messages: forwarded client requests and their
+ * answers are delivered at most once. Peer connections are TCP, which never delivers one write
+ * twice, and the host does not deduplicate forwards (a duplicate would run the request again:
+ * `duplicateForwards` turns that on, to show it; see test/sim/regressions.test.ts).
+ *
  * Broken modes, for checker tests only: `misdeliver` moves Raft envelopes to another group,
  * `corruptTerm` raises the term carried by an entry. A correct node cannot detect either, so
  * the checkers must.
@@ -32,6 +37,8 @@ export type NetworkFaults = {
 export type NetworkBreakage = {
   readonly misdeliver?: boolean;
   readonly corruptTerm?: boolean;
+  /** Duplicate forwarded requests and answers too (the host runs a duplicate again). */
+  readonly duplicateForwards?: boolean;
 };
 
 export const calmNetwork: NetworkFaults = {
@@ -98,8 +105,9 @@ export class SimNetwork {
     const copies = this.random.chance(this.faults.duplicateRate) ? 2 : 1;
     if (copies === 2) this.stats.duplicated += 1;
     for (let i = 0; i < copies; i++) {
-      const delivered = this.breakFrame(frame);
-      this.enqueue(nowMs + this.delayMs(), { from, to, frame: delivered });
+      const copy = i === 0 || this.breakage.duplicateForwards ? frame : raftOnly(frame, this.groups);
+      if (copy === undefined) continue;
+      this.enqueue(nowMs + this.delayMs(), { from, to, frame: this.breakFrame(copy) });
     }
   }
 
@@ -155,4 +163,13 @@ export class SimNetwork {
     this.stats.corrupted += 1;
     return encodePeerFrame({ ...decoded, envelopes });
   }
+}
+
+/** The frame without forwarded requests and answers; undefined when nothing is left. */
+function raftOnly(frame: Uint8Array, groups: number): Uint8Array | undefined {
+  const decoded = decodePeerFrame(frame, groups);
+  if ("error" in decoded) return frame;
+  if (decoded.forwards.length === 0 && decoded.answers.length === 0) return frame;
+  if (decoded.envelopes.length === 0) return undefined;
+  return encodePeerFrame({ ...decoded, forwards: [], answers: [] });
 }

@@ -13,14 +13,21 @@
  * outcome that depends on expiry is not checked (both answers are accepted). Unknown outcomes
  * (Indeterminate, timeouts) may take effect at any time after their send, or never; after
  * `unknownWindowMs` they are assumed never to happen (that can only add violations, never
- * hide one, and a false one would show up as a report to read). A search that grows past
- * `configurationsMax` leaves the key unchecked, and says so.
+ * hide one, and a false one would show up as a report to read).
+ *
+ * The search remembers which unknown operations it has linearized, which costs 2^k
+ * configurations for k of them pending, and a client retrying through a follower that cannot
+ * reach the leader collects many Indeterminate answers for one request. So the k unknown
+ * attempts of one request (one client, one first send: same op, owner and lease) count as one
+ * operation that may take effect up to k times, each as if sent at the first attempt (the
+ * earliest send is the weakest lease bound): k + 1 configurations instead of 2^k. A search that
+ * grows past `configurationsMax` leaves the key unchecked, and says so.
  */
 import { ResponseType } from "../../../src/locks/types.ts";
 import type { OpRecord } from "../history.ts";
 
 export const unknownWindowMs = 10_000;
-export const configurationsMax = 20_000;
+export const configurationsMax = 5_000;
 
 type State = { readonly owner: string; readonly token: number; readonly endLoMs: number };
 type Config = { readonly state: State; readonly lin: readonly number[] };
@@ -102,8 +109,22 @@ function configKey(c: Config): string {
 export function checkLinearizable(ops: readonly OpRecord[], driftBoundPpm: number): LinearizabilityResult {
   type Event = { at: number; call: boolean; op: OpRecord };
   const events: Event[] = [];
+  const unknownRequests = new Map<string, OpRecord>();
+  const repeats = new Map<number, { times: number; lastSendMs: number }>();
   for (const op of ops) {
     if (op.outcome === "failed") continue;
+    if (op.outcome === "unknown") {
+      const request = `${op.client}/${op.leaseFromMs}/${op.op}/${op.owner}/${op.expiresMs}`;
+      const first = unknownRequests.get(request);
+      if (first !== undefined) {
+        const r = repeats.get(first.id)!;
+        r.times += 1;
+        r.lastSendMs = op.sendMs;
+        continue;
+      }
+      unknownRequests.set(request, op);
+      repeats.set(op.id, { times: 1, lastSendMs: op.sendMs });
+    }
     events.push({ at: op.sendMs, call: true, op });
     if (op.outcome === "ok") events.push({ at: op.ackMs, call: false, op });
   }
@@ -116,7 +137,7 @@ export function checkLinearizable(ops: readonly OpRecord[], driftBoundPpm: numbe
       pending.set(event.op.id, event.op);
       continue;
     }
-    expireUnknown(pending, configs, event.at);
+    expireUnknown(pending, repeats, configs, event.at);
     const target = event.op;
     const next = new Map<string, Config>();
     const visited = new Set<string>();
@@ -129,7 +150,8 @@ export function checkLinearizable(ops: readonly OpRecord[], driftBoundPpm: numbe
         continue;
       }
       for (const op of pending.values()) {
-        if (config.lin.includes(op.id)) continue;
+        const times = repeats.get(op.id)?.times ?? 1;
+        if (times === 1 ? config.lin.includes(op.id) : count(config.lin, op.id) >= times) continue;
         const [steps, wasAmbiguous] = modelSteps(config.state, op, driftBoundPpm);
         if (wasAmbiguous) ambiguous += 1;
         for (const step of steps) {
@@ -156,10 +178,16 @@ export function checkLinearizable(ops: readonly OpRecord[], driftBoundPpm: numbe
 }
 
 /** Unknown operations older than the window are assumed never to happen. */
-function expireUnknown(pending: Map<number, OpRecord>, configs: Map<string, Config>, nowMs: number): void {
+function expireUnknown(
+  pending: Map<number, OpRecord>,
+  repeats: ReadonlyMap<number, { lastSendMs: number }>,
+  configs: Map<string, Config>,
+  nowMs: number,
+): void {
   const expired: number[] = [];
   for (const op of pending.values()) {
-    if (op.outcome === "unknown" && op.sendMs + unknownWindowMs < nowMs) expired.push(op.id);
+    const lastSendMs = repeats.get(op.id)?.lastSendMs ?? op.sendMs;
+    if (op.outcome === "unknown" && lastSendMs + unknownWindowMs < nowMs) expired.push(op.id);
   }
   if (expired.length === 0) return;
   for (const id of expired) pending.delete(id);
@@ -171,6 +199,12 @@ function expireUnknown(pending: Map<number, OpRecord>, configs: Map<string, Conf
   }
   configs.clear();
   for (const [k, v] of merged) configs.set(k, v);
+}
+
+function count(ids: readonly number[], id: number): number {
+  let n = 0;
+  for (const x of ids) if (x === id) n += 1;
+  return n;
 }
 
 function explain(op: OpRecord, configs: Map<string, Config>): string {
