@@ -139,8 +139,7 @@ export class FaultInjector {
 
   private clockRate(): void {
     const node = this.random.pick(this.sim.nodes);
-    const half = Math.floor(this.sim.config.driftPpm / 2);
-    node.clock.setRatePpm(this.random.between(-half, half));
+    node.clock.setRatePpm(this.sim.driftRatePpm(this.random));
     this.sim.count("clockRate");
   }
 

@@ -42,8 +42,13 @@ export type SimConfig = {
   readonly leaseMsMax: number;
   /** The host's snapshot interval (small, so snapshots and compaction happen in short runs). */
   readonly snapshotEntries: number;
-  /** Each node's clock rate stays within ±driftPpm/2 of true time (bound: clockDriftPpmMax). */
+  /**
+   * Node clock rates stay within a band of width driftPpm (bound: clockDriftPpmMax) around
+   * true time, which the clients read: centred (±driftPpm/2), all fast (0..+driftPpm: leases
+   * end early in true time) or all slow. Any two clocks then agree within driftPpm.
+   */
   readonly driftPpm: number;
+  readonly driftBand: "centred" | "fast" | "slow";
   /** The drift bound the lock checkers assume (SPEC.md §2.3). */
   readonly driftBoundPpm: number;
   /** Mean true ms between two faults. */
@@ -71,6 +76,7 @@ export function configFor(seed: number, overrides: SimOverrides = {}): SimConfig
     leaseMsMax: random.pick([300, 1_000, 2_000]),
     snapshotEntries: random.pick([25, 100, 400]),
     driftPpm: clockDriftPpmMax,
+    driftBand: random.pick(["centred", "fast", "slow"] as const),
     driftBoundPpm: clockDriftPpmMax,
     faultEveryMs: random.pick([150, 400, 1_000]),
     lyingDisk: false,
@@ -155,9 +161,16 @@ export class Simulator {
   }
 
   newClock(): SimClock {
-    const half = Math.floor(this.config.driftPpm / 2);
-    const rate = this.nodeRandom.between(-half, half);
-    return new SimClock(this.nowMs, this.nodeRandom.between(0, 1_000_000_000), rate);
+    return new SimClock(this.nowMs, this.nodeRandom.between(0, 1_000_000_000), this.driftRatePpm(this.nodeRandom));
+  }
+
+  /** A clock rate within the run's band (see SimConfig.driftBand). */
+  driftRatePpm(random: Prng): number {
+    const { driftPpm, driftBand } = this.config;
+    const half = Math.floor(driftPpm / 2);
+    if (driftBand === "fast") return random.between(0, driftPpm);
+    if (driftBand === "slow") return random.between(-driftPpm, 0);
+    return random.between(-half, half);
   }
 
   /** Runs the whole scenario: faults, heal, liveness probes, then the history checkers. */

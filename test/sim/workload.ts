@@ -147,7 +147,9 @@ export class Client {
     this.inFlight = undefined;
     this.history.finish(op, response, nowMs);
     if (op.outcome !== "ok") {
-      this.nextAtMs = nowMs + this.random.between(5, 60);
+      // Back off as the client library does: quickly at first, then up to ~300 ms.
+      const attempts = this.plan?.attempts ?? 1;
+      this.nextAtMs = nowMs + this.random.between(5, Math.min(300, 10 * 2 ** Math.min(attempts, 5)));
       return;
     }
     this.answered += 1;
