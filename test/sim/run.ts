@@ -129,8 +129,10 @@ function main(): number {
       console.log(`FAIL seed ${seed} [${v.checker}] ${v.message.slice(0, 300)}\n  replay: ${replayCommand(seed, broken)}`);
     }
     if (summary.seeds % progress === 0) {
-      console.log(`... ${summary.seeds} seeds, ${summary.failedSeeds.length} failed, ` +
-        `${((performance.now() - started) / 1000).toFixed(0)} s`);
+      // The whole summary so far, one line, so a run stopped early still has its figures.
+      const wallS = Math.round((performance.now() - started) / 1000);
+      console.log(`... ${summary.seeds} seeds, ${summary.failedSeeds.length} failed, ${wallS} s ` +
+        JSON.stringify({ ...summary, failedSeeds: summary.failedSeeds.slice(0, 50) }));
     }
   }
   printSummary(summary, performance.now() - started, broken);
