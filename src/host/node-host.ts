@@ -24,7 +24,7 @@ import {
   balanceTicks,
 } from "../constants.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
-import { Durability, type LockRequest } from "../locks/types.ts";
+import type { LockRequest } from "../locks/types.ts";
 import {
   type Answer,
   decodePeerFrame,
@@ -199,7 +199,7 @@ export class NodeHost {
 
   /** A forwarded request that got no answer: unknown for a write, retryable for a read. */
   private failForward(forward: PendingForward, why: string): void {
-    const write = forward.request.durability === Durability.Persistent && forward.request.op !== "get";
+    const write = forward.request.op !== "get";
     forward.reply(write ? indeterminate(`${why}; retry with the same owner`) : mustRetry(`${why}; retry`));
   }
 
