@@ -22,6 +22,7 @@ import { type BenchConfig, type BenchResult, runBench } from "../../src/bench/ru
 import { binaryTarget, type BenchTarget, restTarget } from "../../src/bench/target.ts";
 import { Durability } from "../../src/locks/types.ts";
 import { bunBin, freePort, mainTs, repoRoot } from "../helpers/server.ts";
+import { routedBinaryTarget } from "./routed-target.ts";
 import { waitSettled } from "./settle.ts";
 import { etcdTarget, redisTarget } from "./peer-targets.ts";
 
@@ -135,7 +136,7 @@ async function startRedis(): Promise<number> {
   return port;
 }
 
-type KahunaNode = { url: string; binary: string };
+type KahunaNode = { id: string; url: string; binary: string };
 
 async function startKahuna(): Promise<KahunaNode[]> {
   const nodes = [];
@@ -153,7 +154,7 @@ async function startKahuna(): Promise<KahunaNode[]> {
       "--initial-cluster", cluster, "--partitions", values.partitions!, "--quiet",
     ]);
   }
-  const result = nodes.map((n) => ({ url: `http://127.0.0.1:${n.http}`, binary: `127.0.0.1:${n.binary}` }));
+  const result = nodes.map((n) => ({ id: n.id, url: `http://127.0.0.1:${n.http}`, binary: `127.0.0.1:${n.binary}` }));
   for (const node of result) {
     await waitFor(`kahuna at ${node.url}`, async () => (await fetch(`${node.url}/v1/health`)).status === 200);
   }
@@ -304,12 +305,15 @@ async function main(): Promise<void> {
   const timeoutMs = 10_000;
   const kBinary = await binaryTarget(kahuna.map((n) => n.binary), { connections: 2, timeoutMs });
   const kRest = restTarget(kahuna.map((n) => n.url), timeoutMs);
+  const kRouted = await routedBinaryTarget(kahuna, timeoutMs);
   const configs: Config[] = [
     { label: "etcd", system: "etcd", durability: "persistent", protocol: "HTTP/JSON gateway", target: etcdTarget(etcdUrls, timeoutMs), kahunaDurability: Durability.Persistent },
     { label: "kahuna persistent binary", system: "kahuna", durability: "persistent", protocol: "binary", target: kBinary, kahunaDurability: Durability.Persistent },
+    { label: "kahuna persistent routed", system: "kahuna", durability: "persistent", protocol: "binary, leader-routed (experiment)", target: kRouted, kahunaDurability: Durability.Persistent },
     { label: "kahuna persistent rest", system: "kahuna", durability: "persistent", protocol: "REST", target: kRest, kahunaDurability: Durability.Persistent },
     { label: "redis", system: "redis", durability: "ephemeral", protocol: "RESP", target: await redisTarget("127.0.0.1", redisPort, 6), kahunaDurability: Durability.Ephemeral },
     { label: "kahuna ephemeral binary", system: "kahuna", durability: "ephemeral", protocol: "binary", target: kBinary, kahunaDurability: Durability.Ephemeral },
+    { label: "kahuna ephemeral routed", system: "kahuna", durability: "ephemeral", protocol: "binary, leader-routed (experiment)", target: kRouted, kahunaDurability: Durability.Ephemeral },
     { label: "kahuna ephemeral rest", system: "kahuna", durability: "ephemeral", protocol: "REST", target: kRest, kahunaDurability: Durability.Ephemeral },
   ];
   const loaded: Row[] = configs.map((config) => ({ config, runs: [] }));
