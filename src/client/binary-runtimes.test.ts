@@ -1,7 +1,7 @@
 /**
  * The binary transport runs unmodified outside Bun: the same script under Node (importing the
- * bundle compile/build-client.ts makes) and under Deno (importing the .ts sources with only
- * --allow-net), against a real server. Neither script closes its client: an idle binary
+ * bundle compile/build-client.ts makes) and under Deno (importing the .ts sources with
+ * --allow-net and read access to src/ only), against a real server. Neither script closes its client: an idle binary
  * connection must not keep the process alive.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -44,10 +44,12 @@ test("under Node, from the built bundle, pipelined calls over one connection all
   expect(result.status).toBe(0);
 }, 60_000);
 
-test("under Deno, from the .ts sources with only --allow-net, the same", async () => {
+test("under Deno, from the .ts sources with network and src/ read access only, the same", async () => {
   const source = pathToFileURL(join(repoRoot, "src/client/index.ts")).href;
   const result = await run([
-    denoBin, "run", "--allow-net=127.0.0.1", "--no-prompt", script, source,
+    denoBin, "run", "--allow-net=127.0.0.1",
+    // Read access only because the script imports the sources by a path given at run time.
+    `--allow-read=${join(repoRoot, "src")}`, "--no-prompt", script, source,
     `127.0.0.1:${server.binaryPort}`, `deno-${Date.now()}`,
   ]);
   expect(result.err).not.toMatch(/error/i);
