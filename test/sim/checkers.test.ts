@@ -65,6 +65,7 @@ function op(fields: Partial<OpRecord> & Pick<OpRecord, "op" | "sendMs" | "ackMs"
 const lock = (owner: string, sendMs: number, ackMs: number, expiresMs: number, token: number, type: ResponseType = ResponseType.Locked) =>
   op({ op: "tryLock", owner, sendMs, ackMs, expiresMs, type, fencingToken: token });
 
+const bounds = { driftBoundPpm: 10_000, slowestRatePpm: 10_000, leaderChangesMs: undefined };
 const check = (ops: OpRecord[]) => checkHistory(ops, { driftBoundPpm: 10_000, probes: [] });
 
 test("a double grant inside the first lease is a lock-safety violation", () => {
@@ -117,28 +118,28 @@ test("one token granted to two owners is a violation", () => {
 
 test("a Get that misses a held persistent lock is not linearizable", () => {
   const get = op({ op: "get", sendMs: 100, ackMs: 110, type: ResponseType.LockDoesNotExist });
-  expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), get], 10_000).kind).toBe("violation");
+  expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), get], bounds).kind).toBe("violation");
 });
 
 test("a Get after the lease may have ended may say either", () => {
   const free = op({ op: "get", sendMs: 2_000, ackMs: 2_010, type: ResponseType.LockDoesNotExist });
   const held = op({ op: "get", sendMs: 2_000, ackMs: 2_010, type: ResponseType.Got, gotOwner: "a", fencingToken: 0 });
-  expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), free], 10_000).kind).toBe("ok");
-  expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), held], 10_000).kind).toBe("ok");
+  expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), free], bounds).kind).toBe("ok");
+  expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), held], bounds).kind).toBe("ok");
 });
 
 test("an unknown outcome may have taken effect: a later Busy is then explained", () => {
   const unknown = { ...lock("a", 0, Number.POSITIVE_INFINITY, 1_000, 0), outcome: "unknown" as const, type: undefined };
   const busy = lock("b", 100, 110, 1_000, 0, ResponseType.Busy);
-  expect(checkLinearizable([unknown, busy], 10_000).kind).toBe("ok");
-  expect(checkLinearizable([busy], 10_000).kind).toBe("violation");
+  expect(checkLinearizable([unknown, busy], bounds).kind).toBe("ok");
+  expect(checkLinearizable([busy], bounds).kind).toBe("violation");
 });
 
 test("a persistent token must continue from the last grant (first grant 0, then +1)", () => {
   const a = lock("a", 0, 10, 100, 0);
   const unlock = op({ op: "unlock", owner: "a", sendMs: 20, ackMs: 30, type: ResponseType.Unlocked, fencingToken: 0 });
-  expect(checkLinearizable([a, unlock, lock("b", 40, 50, 100, 1)], 10_000).kind).toBe("ok");
-  expect(checkLinearizable([a, unlock, lock("b", 40, 50, 100, 2)], 10_000).kind).toBe("violation");
+  expect(checkLinearizable([a, unlock, lock("b", 40, 50, 100, 1)], bounds).kind).toBe("ok");
+  expect(checkLinearizable([a, unlock, lock("b", 40, 50, 100, 2)], bounds).kind).toBe("violation");
 });
 
 test("a probe's acknowledged lock that a later Get does not read is a durability violation", () => {
@@ -146,4 +147,16 @@ test("a probe's acknowledged lock that a later Get does not read is a durability
   const get = op({ op: "get", sendMs: 20, ackMs: 30, type: ResponseType.LockDoesNotExist });
   const report = checkHistory([probeLock, get], { driftBoundPpm: 10_000, probes: [{ lock: probeLock, get }] });
   expect(report.violations.map((v) => v.checker)).toContain("durability");
+});
+
+test("with the same leader throughout, a lease must have ended by its upper bound", () => {
+  const stable = { ...bounds, leaderChangesMs: [] };
+  // 1000 ms on a clock 1% slow lasts at most 1010.1 ms after the answer at 10 ms.
+  const held = op({ op: "get", sendMs: 1_100, ackMs: 1_110, type: ResponseType.Got, gotOwner: "a", fencingToken: 0 });
+  expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), held], stable).kind).toBe("violation");
+  expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), held], bounds).kind).toBe("ok");
+  const failover = { ...bounds, leaderChangesMs: [500] };
+  expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), held], failover).kind).toBe("ok");
+  const busy = lock("b", 1_100, 1_110, 1_000, 0, ResponseType.Busy);
+  expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), busy], stable).kind).toBe("violation");
 });

@@ -205,6 +205,9 @@ export class Simulator {
   private result(): SimResult {
     const history = checkHistory(this.history.ops, {
       driftBoundPpm: this.config.driftBoundPpm,
+      slowestRatePpm: this.config.driftPpm,
+      leaderChangesMs: (resource) =>
+        this.leaderCheck.changesMs.get(groupOf(resource, this.config.groups)) ?? [],
       probes: this.prober?.finalChecks() ?? [],
     });
     const violations = [

@@ -29,6 +29,11 @@ export type HistoryReport = {
 
 export type HistoryOptions = {
   readonly driftBoundPpm: number;
+  /** How far below true time a node's clock rate may be (default: the drift bound). */
+  readonly slowestRatePpm?: number;
+  /** True times at which a resource's group got a new leader (default: none known, so
+   * no upper bound on any lease is used). */
+  readonly leaderChangesMs?: (resource: string) => readonly number[];
   readonly probes: readonly FinalCheck[];
   /** Skip the linearizability search (the safety checks are cheap, the search is not). */
   readonly skipLinearizability?: boolean;
@@ -64,7 +69,11 @@ export function checkHistory(ops: readonly OpRecord[], options: HistoryOptions):
     grants += keyGrants.length;
     violations.push(...checkSafety(key, keyGrants), ...checkTokens(key, keyGrants));
     if (keyOps[0]!.durability !== Durability.Persistent || options.skipLinearizability) continue;
-    const result = checkLinearizable(keyOps, options.driftBoundPpm);
+    const result = checkLinearizable(keyOps, {
+      driftBoundPpm: options.driftBoundPpm,
+      slowestRatePpm: options.slowestRatePpm ?? options.driftBoundPpm,
+      leaderChangesMs: options.leaderChangesMs?.(keyOps[0]!.resource),
+    });
     if (result.kind === "violation") {
       violations.push({ checker: "linearizability", message: `${key}: ${result.message}: ${describe(result.op)}`, atMs: result.op.ackMs });
     } else if (result.kind === "unchecked") {

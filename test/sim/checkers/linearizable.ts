@@ -6,11 +6,14 @@
  * means no linearization exists.
  *
  * Leases make the model time-dependent, and nodes' clocks are not true time. The model keeps
- * a lower bound on when the lease ends in true time (`endLoMs`: the grant's send plus
- * expiresMs less the drift bound). An operation answered before that bound certainly saw the
- * lock held; otherwise the search allows both "held" and "expired". There is no upper bound:
- * a lease may last up to expiresMs plus a failover (SPEC.md §2.3), so once past `endLoMs` an
- * outcome that depends on expiry is not checked (both answers are accepted). Unknown outcomes
+ * bounds on when the lease ends in true time: `endLoMs`, the grant's send plus expiresMs less
+ * the drift bound, and `endHiMs`, the grant's answer plus expiresMs at the slowest clock rate
+ * the run allows. An operation answered before `endLoMs` certainly saw the lock held. One sent
+ * after `endHiMs` certainly saw it expired, but only if the group's leader did not change
+ * since the grant: a new leader rebases the lease and may lengthen it by the failover
+ * (SPEC.md §2.3), so after a leader change there is no upper bound. Between the bounds the
+ * search allows both "held" and "expired": outcomes that depend on expiry there are not
+ * checked. Unknown outcomes
  * (Indeterminate, timeouts) may take effect at any time after their send, or never; after
  * `unknownWindowMs` they are assumed never to happen (that can only add violations, never
  * hide one, and a false one would show up as a report to read).
@@ -29,7 +32,23 @@ import type { OpRecord } from "../history.ts";
 export const unknownWindowMs = 10_000;
 export const configurationsMax = 5_000;
 
-type State = { readonly owner: string; readonly token: number; readonly endLoMs: number };
+type State = {
+  readonly owner: string;
+  readonly token: number;
+  readonly endLoMs: number;
+  readonly endHiMs: number;
+  /** The send of the operation that set the bounds: a leader change after it voids endHiMs. */
+  readonly sinceMs: number;
+};
+
+export type LeaseBounds = {
+  /** The drift bound clients subtract (SPEC.md §2.3). */
+  readonly driftBoundPpm: number;
+  /** How far below true time any node's clock rate may be in this run. */
+  readonly slowestRatePpm: number;
+  /** True times at which the lock's group got a new leader, ascending; undefined: unknown. */
+  readonly leaderChangesMs: readonly number[] | undefined;
+};
 type Config = { readonly state: State; readonly lin: readonly number[] };
 type Step = { readonly state: State; readonly type: number; readonly token: number; readonly owner?: string };
 
@@ -38,14 +57,40 @@ export type LinearizabilityResult =
   | { readonly kind: "violation"; readonly op: OpRecord; readonly message: string }
   | { readonly kind: "unchecked"; readonly reason: string };
 
-const initial: State = { owner: "", token: -1, endLoMs: 0 };
+const initial: State = { owner: "", token: -1, endLoMs: 0, endHiMs: 0, sinceMs: 0 };
+
+/** Whether the group got a new leader in (fromMs, toMs] (when unknown, it may have). */
+function leaderChanged(changes: readonly number[] | undefined, fromMs: number, toMs: number): boolean {
+  if (changes === undefined) return true;
+  let lo = 0;
+  let hi = changes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (changes[mid]! <= fromMs) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < changes.length && changes[lo]! <= toMs;
+}
+
+function heldOptions(state: State, op: OpRecord, bounds: LeaseBounds): boolean[] {
+  if (state.owner === "") return [false];
+  const answeredMs = op.outcome === "ok" ? op.ackMs : Number.POSITIVE_INFINITY;
+  if (answeredMs < state.endLoMs) return [true];
+  if (op.sendMs > state.endHiMs && !leaderChanged(bounds.leaderChangesMs, state.sinceMs, answeredMs)) {
+    return [false];
+  }
+  return [true, false];
+}
 
 /** All outcomes the model allows for `op` in `state` (the second flag: expiry was ambiguous). */
-export function modelSteps(state: State, op: OpRecord, driftBoundPpm: number): [Step[], boolean] {
-  const factor = 1 - driftBoundPpm / 1_000_000;
+export function modelSteps(state: State, op: OpRecord, bounds: LeaseBounds): [Step[], boolean] {
+  const factor = 1 - bounds.driftBoundPpm / 1_000_000;
   const answeredMs = op.outcome === "ok" ? op.ackMs : Number.POSITIVE_INFINITY;
+  // A lease of expiresMs on the slowest clock lasts at most this long in true time (+1 ms for
+  // the clock's whole-ms readings).
+  const endHiMs = answeredMs + op.expiresMs / (1 - bounds.slowestRatePpm / 1_000_000) + 1;
   const owned = state.owner !== "";
-  const held: boolean[] = !owned ? [false] : answeredMs < state.endLoMs ? [true] : [true, false];
+  const held = heldOptions(state, op, bounds);
   const steps: Step[] = [];
   for (const isHeld of held) {
     switch (op.op) {
@@ -55,13 +100,15 @@ export function modelSteps(state: State, op: OpRecord, driftBoundPpm: number): [
         else {
           const token = state.token + 1;
           const endLoMs = op.sendMs + op.expiresMs * factor;
-          steps.push({ state: { owner: op.owner, token, endLoMs }, type: ResponseType.Locked, token });
+          const next = { owner: op.owner, token, endLoMs, endHiMs, sinceMs: op.sendMs };
+          steps.push({ state: next, type: ResponseType.Locked, token });
         }
         break;
       case "extend":
         if (isHeld && state.owner === op.owner) {
           const endLoMs = op.sendMs + op.expiresMs * factor;
-          steps.push({ state: { ...state, endLoMs }, type: ResponseType.Extended, token: state.token });
+          const next = { ...state, endLoMs, endHiMs, sinceMs: op.sendMs };
+          steps.push({ state: next, type: ResponseType.Extended, token: state.token });
         } else if (isHeld) steps.push({ state, type: ResponseType.InvalidOwner, token: 0 });
         else steps.push({ state, type: ResponseType.LockDoesNotExist, token: 0 });
         break;
@@ -69,7 +116,8 @@ export function modelSteps(state: State, op: OpRecord, driftBoundPpm: number): [
         if (!owned) steps.push({ state, type: ResponseType.LockDoesNotExist, token: 0 });
         else if (state.owner !== op.owner) steps.push({ state, type: ResponseType.InvalidOwner, token: 0 });
         else {
-          steps.push({ state: { owner: "", token: state.token, endLoMs: 0 }, type: ResponseType.Unlocked, token: state.token });
+          const next = { owner: "", token: state.token, endLoMs: 0, endHiMs: 0, sinceMs: op.sendMs };
+          steps.push({ state: next, type: ResponseType.Unlocked, token: state.token });
         }
         break;
       case "get":
@@ -98,7 +146,7 @@ function matches(step: Step, op: OpRecord): boolean {
 }
 
 function stateKey(s: State): string {
-  return `${s.owner}/${s.token}/${s.endLoMs}`;
+  return `${s.owner}/${s.token}/${s.endLoMs}/${s.endHiMs}/${s.sinceMs}`;
 }
 
 function configKey(c: Config): string {
@@ -106,7 +154,7 @@ function configKey(c: Config): string {
 }
 
 /** Checks one key's operations (ok and unknown ones; failed ones never ran). */
-export function checkLinearizable(ops: readonly OpRecord[], driftBoundPpm: number): LinearizabilityResult {
+export function checkLinearizable(ops: readonly OpRecord[], bounds: LeaseBounds): LinearizabilityResult {
   type Event = { at: number; call: boolean; op: OpRecord };
   const events: Event[] = [];
   const unknownRequests = new Map<string, OpRecord>();
@@ -152,7 +200,7 @@ export function checkLinearizable(ops: readonly OpRecord[], driftBoundPpm: numbe
       for (const op of pending.values()) {
         const times = repeats.get(op.id)?.times ?? 1;
         if (times === 1 ? config.lin.includes(op.id) : count(config.lin, op.id) >= times) continue;
-        const [steps, wasAmbiguous] = modelSteps(config.state, op, driftBoundPpm);
+        const [steps, wasAmbiguous] = modelSteps(config.state, op, bounds);
         if (wasAmbiguous) ambiguous += 1;
         for (const step of steps) {
           if (!matches(step, op)) continue;
@@ -209,6 +257,6 @@ function count(ids: readonly number[], id: number): number {
 
 function explain(op: OpRecord, configs: Map<string, Config>): string {
   const states = [...new Set([...configs.values()].map((c) => stateKey(c.state)))].slice(0, 4);
-  return `no linearization explains op #${op.id}; the lock could have been (owner/token/endLo): ` +
+  return `no linearization explains op #${op.id}; the lock could have been (owner/token/endLo/endHi/since): ` +
     states.join("; ");
 }

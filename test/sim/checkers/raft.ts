@@ -13,6 +13,8 @@ import { hashBytes } from "../trace.ts";
 export class LeaderCheck {
   private readonly leaders = new Map<string, string>();
   readonly violations: Violation[] = [];
+  /** Per group, the true times at which a leader of a new term was first seen, ascending. */
+  readonly changesMs = new Map<number, number[]>();
   terms = 0;
 
   observe(node: string, group: number, term: number, atMs: number): void {
@@ -21,6 +23,9 @@ export class LeaderCheck {
     if (known === undefined) {
       this.leaders.set(key, node);
       this.terms += 1;
+      const changes = this.changesMs.get(group);
+      if (changes === undefined) this.changesMs.set(group, [atMs]);
+      else changes.push(atMs);
     } else if (known !== node) {
       this.violations.push({
         checker: "election safety",
