@@ -21,9 +21,9 @@ import { parseDurationMs } from "../../src/bench/options.ts";
 import { type BenchConfig, type BenchResult, runBench } from "../../src/bench/runner.ts";
 import { binaryTarget, type BenchTarget, restTarget } from "../../src/bench/target.ts";
 import { Durability } from "../../src/locks/types.ts";
-import { bunBin, freePort, mainTs, repoRoot } from "../helpers/server.ts";
+import { bunBin, freePort, repoRoot } from "../helpers/server.ts";
 import { routedBinaryTarget } from "./routed-target.ts";
-import { waitSettled } from "./settle.ts";
+import { startKahunaCluster } from "./kahuna-cluster.ts";
 import { etcdTarget, redisTarget } from "./peer-targets.ts";
 
 const { values } = parseArgs({
@@ -60,7 +60,10 @@ function spawn(name: string, command: string[]): Child {
   return child;
 }
 
+let stopKahuna = async () => {};
+
 async function stopAll(): Promise<void> {
+  await stopKahuna();
   for (const child of children) child.process.kill("SIGTERM");
   await Promise.all(children.map(async (child) => {
     const timer = setTimeout(() => child.process.kill("SIGKILL"), 10_000);
@@ -134,32 +137,6 @@ async function startRedis(): Promise<number> {
     return true;
   });
   return port;
-}
-
-type KahunaNode = { id: string; url: string; binary: string };
-
-async function startKahuna(): Promise<KahunaNode[]> {
-  const nodes = [];
-  for (let i = 1; i <= 3; i++) {
-    nodes.push({ id: String(i), http: await freePort(), peer: await freePort(), binary: await freePort() });
-  }
-  const cluster = nodes.map((n) => `${n.id}=127.0.0.1:${n.peer}`).join(",");
-  const profile = values["cpu-prof-dir"] === undefined
-    ? []
-    : ["--cpu-prof", `--cpu-prof-dir=${resolve(values["cpu-prof-dir"])}`];
-  for (const n of nodes) {
-    spawn(`kahuna ${n.id}`, [
-      bunBin, ...profile, mainTs, "serve", "--node-id", n.id, "--http-port", String(n.http),
-      "--peer-port", String(n.peer), "--binary-port", String(n.binary), "--data-dir", join(root, `k${n.id}`),
-      "--initial-cluster", cluster, "--partitions", values.partitions!, "--quiet",
-    ]);
-  }
-  const result = nodes.map((n) => ({ id: n.id, url: `http://127.0.0.1:${n.http}`, binary: `127.0.0.1:${n.binary}` }));
-  for (const node of result) {
-    await waitFor(`kahuna at ${node.url}`, async () => (await fetch(`${node.url}/v1/health`)).status === 200);
-  }
-  await waitSettled(result.map((node) => node.url));
-  return result;
 }
 
 type Config = {
@@ -301,7 +278,17 @@ async function main(): Promise<void> {
   const command = `bun test/bench/peers.ts ${process.argv.slice(2).join(" ")}`.trim();
   ensurePeersInstalled();
   console.error(`starting etcd ×3, redis, kahuna ×3 under ${root}`);
-  const [etcdUrls, redisPort, kahuna] = await Promise.all([startEtcd(), startRedis(), startKahuna()]);
+  const [etcdUrls, redisPort, cluster] = await Promise.all([
+    startEtcd(),
+    startRedis(),
+    startKahunaCluster({
+      root,
+      partitions: Number(values.partitions),
+      ...(values["cpu-prof-dir"] === undefined ? {} : { cpuProfDir: resolve(values["cpu-prof-dir"]) }),
+    }),
+  ]);
+  stopKahuna = () => cluster.stop();
+  const kahuna = cluster.nodes;
   const timeoutMs = 10_000;
   const kBinary = await binaryTarget(kahuna.map((n) => n.binary), { connections: 2, timeoutMs });
   const kRest = restTarget(kahuna.map((n) => n.url), timeoutMs);

@@ -17,8 +17,8 @@ import { summaryText } from "../../src/bench/report.ts";
 import { runBench } from "../../src/bench/runner.ts";
 import { binaryTarget, restTarget } from "../../src/bench/target.ts";
 import { Durability } from "../../src/locks/types.ts";
-import { waitSettled } from "./settle.ts";
-import { bunBin, freePort, mainTs, repoRoot } from "../helpers/server.ts";
+import { repoRoot } from "../helpers/server.ts";
+import { startKahunaCluster } from "./kahuna-cluster.ts";
 
 const { values } = parseArgs({
   options: {
@@ -90,29 +90,13 @@ async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "kahuna-prof-"));
   const profDir = values.dir ?? join(root, "profiles");
   mkdirSync(profDir, { recursive: true });
-  const nodes = [];
-  for (let i = 1; i <= 3; i++) nodes.push({ id: String(i), http: await freePort(), peer: await freePort(), binary: await freePort() });
-  const cluster = nodes.map((n) => `${n.id}=127.0.0.1:${n.peer}`).join(",");
-  const children = nodes.map((n) =>
-    Bun.spawn([
-      bunBin, "--cpu-prof", `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=node${n.id}.cpuprofile`, mainTs, "serve",
-      "--node-id", n.id, "--http-port", String(n.http), "--peer-port", String(n.peer), "--binary-port", String(n.binary),
-      "--data-dir", join(root, `k${n.id}`), "--initial-cluster", cluster, "--partitions", values.partitions!, "--quiet",
-    ], { stdout: "ignore", stderr: "inherit" })
-  );
+  const cluster = await startKahunaCluster({ root, partitions: Number(values.partitions), cpuProfDir: profDir });
+  const nodes = cluster.nodes.map((n) => ({ ...n, http: Number(new URL(n.url).port) }));
   try {
-    for (const n of nodes) {
-      const started = Date.now();
-      while ((await fetch(`http://127.0.0.1:${n.http}/v1/health`).then((r) => r.status, () => 0)) !== 200) {
-        if (Date.now() - started > 30_000) throw new Error(`node ${n.id} not healthy`);
-        await Bun.sleep(100);
-      }
-    }
-    await waitSettled(nodes.map((n) => `http://127.0.0.1:${n.http}`));
     const before = await Promise.all(nodes.map((n) => nodeState(n.http)));
     const target = values.protocol === "rest"
       ? restTarget(nodes.map((n) => `http://127.0.0.1:${n.http}`), 10_000)
-      : await binaryTarget(nodes.map((n) => `127.0.0.1:${n.binary}`), { connections: 2, timeoutMs: 10_000 });
+      : await binaryTarget(nodes.map((n) => n.binary), { connections: 2, timeoutMs: 10_000 });
     const result = await runBench(target, {
       workload: "lock-unlock",
       durability: values.durability === "ephemeral" ? Durability.Ephemeral : Durability.Persistent,
@@ -137,8 +121,7 @@ async function main(): Promise<void> {
       );
     });
   } finally {
-    for (const child of children) child.kill("SIGTERM");
-    await Promise.all(children.map((child) => child.exited));
+    await cluster.stop();
   }
   const count = Number(values.top);
   for (const file of readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile")).sort()) {
@@ -149,8 +132,7 @@ async function main(): Promise<void> {
     console.log("  by total time (the function and what it calls):");
     for (const line of top(summary.total, summary.samples, count)) console.log(`  ${line}`);
   }
-  if (values.dir === undefined) rmSync(root, { recursive: true, force: true });
-  else rmSync(root, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
 }
 
 if (import.meta.main) await main();

@@ -1,0 +1,209 @@
+/**
+ * Scale measurements on a 3-node cluster (issue 6 item 5). Not a test; every process it
+ * starts is stopped at the end.
+ *
+ *   bun test/bench/scale.ts partitions [--duration 10s] [--list 1,4,16,64]
+ *     persistent and ephemeral lock-unlock throughput (64 binary clients) per partition count
+ *   bun test/bench/scale.ts locks [--locks 1000000] [--partitions 16]
+ *     fills the cluster with held persistent locks, then reports memory per node, database
+ *     and snapshot sizes, the catch-up time of a node restarted after missing writes, and the
+ *     time a full-cluster restart takes until every partition answers again
+ */
+import { Database } from "bun:sqlite";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseDurationMs } from "../../src/bench/options.ts";
+import { runBench } from "../../src/bench/runner.ts";
+import { binaryTarget } from "../../src/bench/target.ts";
+import { BinaryConnection } from "../../src/client/binary-connection.ts";
+import { Durability, ResponseType } from "../../src/locks/types.ts";
+import { type BenchCluster, startKahunaCluster, waitHealthy } from "./kahuna-cluster.ts";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    duration: { type: "string", default: "10s" },
+    list: { type: "string", default: "1,4,16,64" },
+    locks: { type: "string", default: "1000000" },
+    partitions: { type: "string", default: "16" },
+    inflight: { type: "string", default: "512" },
+  },
+});
+
+const root = mkdtempSync(join(tmpdir(), "kahuna-scale-"));
+let cluster: BenchCluster | undefined;
+
+async function partitionSweep(): Promise<void> {
+  const durationMs = parseDurationMs("--duration", values.duration!) as number;
+  console.log("| partitions | persistent cycles/s | p50 ms | p99 ms | ephemeral cycles/s | p50 ms | p99 ms |");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|");
+  for (const partitions of values.list!.split(",").map(Number)) {
+    cluster = await startKahunaCluster({ root: join(root, `p${partitions}`), partitions });
+    const target = await binaryTarget(cluster.nodes.map((n) => n.binary), { connections: 2, timeoutMs: 10_000 });
+    const cells: string[] = [];
+    for (const durability of [Durability.Persistent, Durability.Ephemeral]) {
+      const result = await runBench(target, {
+        workload: "lock-unlock", durability, concurrency: 64, durationMs, warmupMs: 1_000, keyspace: 10_000,
+        leaseMs: 10_000,
+      });
+      cells.push(String(result.cyclesPerSec), result.latency.p50Ms.toFixed(2), result.latency.p99Ms.toFixed(2));
+      if (result.errors > 0) console.error(`  ${partitions} partitions: ${result.errors} errors: ${result.errorSamples[0]}`);
+    }
+    await target.close();
+    await cluster.stop();
+    cluster = undefined;
+    console.log(`| ${partitions} | ${cells.join(" | ")} |`);
+  }
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+function fileMb(path: string): number {
+  try {
+    return statSync(path).size / 2 ** 20;
+  } catch {
+    return 0;
+  }
+}
+
+function storageMb(dataDir: string): { dbMb: number; snapshotMb: number; snapshots: number } {
+  const files = ["kahuna.sqlite", "kahuna.sqlite-wal"].map((f) => join(dataDir, f));
+  const dbMb = files.reduce((sum, f) => sum + fileMb(f), 0);
+  const db = new Database(files[0]!, { readonly: true });
+  try {
+    const row = db.prepare("SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM snapshots").get() as {
+      n: number;
+      bytes: number;
+    };
+    return { dbMb, snapshotMb: row.bytes / 2 ** 20, snapshots: row.n };
+  } finally {
+    db.close();
+  }
+}
+
+/** Takes `count` persistent locks named scale/<offset+i> with a 24 h lease, `inflight` at a time. */
+async function fill(address: string[], offset: number, count: number, inflight: number): Promise<number> {
+  const connections = await Promise.all(address.map((a) => {
+    const [host, port] = a.split(":");
+    return BinaryConnection.open({ host: host!, port: Number(port) }, 30_000);
+  }));
+  const owner = "5ca1e5ca1e5ca1e5ca1e5ca1e5ca1e5c";
+  let next = 0;
+  let failures = 0;
+  const started = performance.now();
+  let reported = started;
+  const worker = async (w: number) => {
+    for (let i = next++; i < count; i = next++) {
+      const resource = `scale/${offset + i}`;
+      // MustRetry while a partition elects a leader; TryLock with the same owner is idempotent.
+      const giveUpMs = performance.now() + 60_000;
+      for (;;) {
+        const answer = await connections[w % connections.length]!.execute({
+          op: "tryLock", resource, owner, expiresMs: 24 * 3_600_000, durability: Durability.Persistent,
+        }).catch(() => undefined);
+        if (answer?.type === ResponseType.Locked) break;
+        failures += 1;
+        if (performance.now() > giveUpMs) throw new Error(`${resource} not locked within 60 s: ${answer?.error}`);
+        await Bun.sleep(20);
+      }
+      if (performance.now() - reported > 10_000) {
+        reported = performance.now();
+        console.error(`  ${next} of ${count} locks taken (${Math.round(next / ((reported - started) / 1000))}/s)`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: inflight }, (_, w) => worker(w)));
+  for (const connection of connections) connection.close();
+  if (failures > 0) console.error(`  ${failures} tries were retried`);
+  return (performance.now() - started) / 1000;
+}
+
+type Status = { partitions: { group: number; role: string; commit: number; applied: number; locks: number }[] };
+
+async function status(url: string): Promise<Status> {
+  return await (await fetch(`${url}/v1/cluster`)).json() as Status;
+}
+
+async function heldLocks(c: BenchCluster): Promise<number> {
+  let total = 0;
+  for (const node of c.nodes) {
+    const s = await status(node.url);
+    total += s.partitions.filter((p) => p.role === "leader").reduce((sum, p) => sum + p.locks, 0);
+  }
+  return total;
+}
+
+async function millionLocks(): Promise<void> {
+  const count = Number(values.locks);
+  const inflight = Number(values.inflight);
+  const partitions = Number(values.partitions);
+  cluster = await startKahunaCluster({ root, partitions });
+  const c = cluster;
+  const before = c.nodes.map((n) => rssMb(n.process.pid));
+  const laterCount = Math.max(1, Math.floor(count / 10));
+  console.error(`filling ${count} persistent locks (${inflight} in flight, ${partitions} partitions)`);
+  const fillSeconds = await fill(c.nodes.map((n) => n.binary), 0, count, inflight);
+  console.log(`fill: ${count} locks in ${fillSeconds.toFixed(1)} s (${Math.round(count / fillSeconds)} locks/s)`);
+  console.log(`held locks counted by the leaders: ${await heldLocks(c)}`);
+  c.nodes.forEach((n, i) => {
+    const s = storageMb(n.dataDir);
+    console.log(
+      `node ${n.id}: RSS ${before[i]!.toFixed(0)} MB empty → ${rssMb(n.process.pid).toFixed(0)} MB; database ` +
+        `${s.dbMb.toFixed(1)} MB; ${s.snapshots} snapshots, ${s.snapshotMb.toFixed(1)} MB`,
+    );
+  });
+
+  // Catch-up: node 3 misses laterCount more locks, then restarts.
+  await c.stopNode("3");
+  const downSeconds = await fill(c.nodes.slice(0, 2).map((n) => n.binary), count, laterCount, inflight);
+  console.log(`with node 3 down: ${laterCount} more locks in ${downSeconds.toFixed(1)} s`);
+  const restarted = performance.now();
+  await c.startNode("3");
+  const leaderCommits = new Map<number, number>();
+  for (const node of c.nodes.slice(0, 2)) {
+    for (const p of (await status(node.url)).partitions) {
+      if (p.role === "leader") leaderCommits.set(p.group, p.commit);
+    }
+  }
+  for (;;) {
+    const s = await status(c.nodes[2]!.url).catch(() => undefined);
+    const behind = s?.partitions.filter((p) => p.applied < (leaderCommits.get(p.group) ?? 0)).length ?? partitions;
+    if (behind === 0) break;
+    if (performance.now() - restarted > 600_000) throw new Error("node 3 did not catch up within 10 minutes");
+    await Bun.sleep(100);
+  }
+  console.log(
+    `catch-up: node 3 restarted and applied everything it missed in ${((performance.now() - restarted) / 1000).toFixed(1)} s ` +
+      `(RSS ${rssMb(c.nodes[2]!.process.pid).toFixed(0)} MB)`,
+  );
+
+  // Full restart: all three stop, all three start; time until every node is healthy.
+  for (const node of c.nodes) await c.stopNode(node.id);
+  const fullStart = performance.now();
+  await Promise.all(c.nodes.map((n) => c.startNode(n.id)));
+  const listening = performance.now();
+  await Promise.all(c.nodes.map((n) => waitHealthy(n.url, 600_000)));
+  const healthy = performance.now();
+  console.log(
+    `full restart: listening after ${((listening - fullStart) / 1000).toFixed(1)} s, every node healthy after ` +
+      `${((healthy - fullStart) / 1000).toFixed(1)} s; RSS ${c.nodes.map((n) => rssMb(n.process.pid).toFixed(0)).join(", ")} MB`,
+  );
+  console.log(`held locks after the restart: ${await heldLocks(c)}`);
+}
+
+try {
+  if (positionals[0] === "partitions") await partitionSweep();
+  else if (positionals[0] === "locks") await millionLocks();
+  else {
+    console.error("usage: bun test/bench/scale.ts partitions|locks [flags] (see the file's header)");
+    process.exitCode = 2;
+  }
+} finally {
+  await cluster?.stop();
+  rmSync(root, { recursive: true, force: true });
+}
