@@ -254,10 +254,12 @@ export class Simulator {
     this.prober?.step(now);
     for (const node of this.nodes) {
       if (!node.up) continue;
-      for (const peer of [...node.unreachable].sort()) {
-        this.guard(node, () => node.host!.reportUnreachable(peer));
+      if (node.unreachable.size > 0) {
+        for (const peer of [...node.unreachable].sort()) {
+          this.guard(node, () => node.host!.reportUnreachable(peer));
+        }
+        node.unreachable.clear();
       }
-      node.unreachable.clear();
       if (node.dirty) this.flush(node);
     }
   }
