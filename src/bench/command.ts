@@ -6,7 +6,7 @@ import type { Io } from "../cli/io.ts";
 import { benchUsage, parseBenchArgs } from "./options.ts";
 import { progressLine, summaryText } from "./report.ts";
 import { runBench } from "./runner.ts";
-import { binaryTarget, type BenchTarget, restTarget } from "./target.ts";
+import { type BenchTarget, binaryTarget, restTarget } from "./target.ts";
 
 /** Exit statuses as the CLI's (SPEC.md §4): 0 done, 2 usage, 3 no server. */
 export async function runBenchCommand(args: readonly string[], io: Io): Promise<number> {
@@ -27,7 +27,9 @@ export async function runBenchCommand(args: readonly string[], io: Io): Promise<
       ? await binaryTarget(options.servers, options)
       : restTarget(options.servers, options.timeoutMs);
   } catch (error) {
-    io.err(`kahuna bench: ${(error as Error).message}; start a server (kahuna serve) or pass --server`);
+    io.err(
+      `kahuna bench: ${(error as Error).message}; start a server (kahuna serve) or pass --server`,
+    );
     return 3;
   }
   try {

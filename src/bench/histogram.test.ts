@@ -2,7 +2,23 @@ import { expect, test } from "bun:test";
 import { bucketHighUs, bucketOf, LatencyHistogram } from "./histogram.ts";
 
 test("every value falls in a bucket whose range holds it, within 1/64 of its width", () => {
-  const values = [0, 1, 127, 128, 129, 255, 256, 257, 1000, 4095, 4096, 65_535, 1_000_000, 2 ** 31, 2 ** 33 + 5];
+  const values = [
+    0,
+    1,
+    127,
+    128,
+    129,
+    255,
+    256,
+    257,
+    1000,
+    4095,
+    4096,
+    65_535,
+    1_000_000,
+    2 ** 31,
+    2 ** 33 + 5,
+  ];
   for (let v = 0; v < 20_000; v += 7) values.push(v);
   for (const us of values) {
     const index = bucketOf(us);
@@ -60,7 +76,14 @@ test("merging two histograms equals recording everything in one", () => {
 
 test("an empty histogram reports zeros, and a negative latency is a bug", () => {
   expect(new LatencyHistogram().summary()).toEqual({
-    count: 0, minMs: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0,
+    count: 0,
+    minMs: 0,
+    meanMs: 0,
+    p50Ms: 0,
+    p90Ms: 0,
+    p99Ms: 0,
+    p999Ms: 0,
+    maxMs: 0,
   });
   expect(() => new LatencyHistogram().recordMs(-1)).toThrow(/non-negative/);
 });

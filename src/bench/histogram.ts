@@ -37,7 +37,10 @@ export class LatencyHistogram {
 
   /** Records one latency in milliseconds (fractions kept to the microsecond). */
   recordMs(latencyMs: number): void {
-    assert(Number.isFinite(latencyMs) && latencyMs >= 0, `a latency is a non-negative number, got ${latencyMs}`);
+    assert(
+      Number.isFinite(latencyMs) && latencyMs >= 0,
+      `a latency is a non-negative number, got ${latencyMs}`,
+    );
     const us = Math.min(valueUsMax, Math.round(latencyMs * 1000));
     this.#counts[bucketOf(us)]! += 1;
     this.#count += 1;

@@ -25,9 +25,22 @@ test("with no flags the bench is 10 s of persistent lock-unlock by 64 binary cli
 
 test("flags set the workload, durability, protocol, servers and numbers", () => {
   const parsed = parseBenchArgs([
-    "contended", "--durability", "ephemeral", "--protocol", "rest", "--server",
-    "http://a:1,http://b:2", "--server", "http://c:3", "--concurrency", "8", "--duration", "500ms",
-    "--warmup", "0", "--json",
+    "contended",
+    "--durability",
+    "ephemeral",
+    "--protocol",
+    "rest",
+    "--server",
+    "http://a:1,http://b:2",
+    "--server",
+    "http://c:3",
+    "--concurrency",
+    "8",
+    "--duration",
+    "500ms",
+    "--warmup",
+    "0",
+    "--json",
   ]);
   expect(parsed.kind).toBe("run");
   if (parsed.kind !== "run") return;

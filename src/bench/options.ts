@@ -81,18 +81,33 @@ export function parseBenchArgs(args: readonly string[]): ParsedBench {
   if (values.help === true) return { kind: "help" };
   if (positionals.length > 1) return usage(`one workload at most, got ${positionals.join(" ")}`);
   const workload = positionals[0] ?? values.workload ?? "lock-unlock";
-  if (!isWorkload(workload)) return usage(`workload must be one of ${workloadNames.join(", ")}, got ${JSON.stringify(workload)}`);
+  if (!isWorkload(workload)) {
+    return usage(
+      `workload must be one of ${workloadNames.join(", ")}, got ${JSON.stringify(workload)}`,
+    );
+  }
   const durability = values.durability === "persistent"
     ? Durability.Persistent
     : values.durability === "ephemeral"
     ? Durability.Ephemeral
     : undefined;
-  if (durability === undefined) return usage(`--durability must be persistent or ephemeral, got ${JSON.stringify(values.durability)}`);
+  if (durability === undefined) {
+    return usage(
+      `--durability must be persistent or ephemeral, got ${JSON.stringify(values.durability)}`,
+    );
+  }
   const protocol = values.protocol;
-  if (protocol !== "rest" && protocol !== "binary") return usage(`--protocol must be rest or binary, got ${JSON.stringify(protocol)}`);
+  if (protocol !== "rest" && protocol !== "binary") {
+    return usage(`--protocol must be rest or binary, got ${JSON.stringify(protocol)}`);
+  }
   const numbers = {
     concurrency: integer("--concurrency", values.concurrency, 1, 100_000),
-    keyspace: integer("--keyspace", values.keyspace ?? (workload === "contended" ? "4" : "10000"), 1, 100_000_000),
+    keyspace: integer(
+      "--keyspace",
+      values.keyspace ?? (workload === "contended" ? "4" : "10000"),
+      1,
+      100_000_000,
+    ),
     leaseMs: integer("--lease-ms", values["lease-ms"], 1, 2_147_483_647),
     connections: integer("--connections", values.connections, 1, 1_024),
     timeoutMs: integer("--timeout-ms", values["timeout-ms"], 1, 600_000),
@@ -102,7 +117,9 @@ export function parseBenchArgs(args: readonly string[]): ParsedBench {
   for (const value of Object.values(numbers)) if (typeof value === "string") return usage(value);
   const n = numbers as { [K in keyof typeof numbers]: number };
   if (n.durationMs < 1) return usage("--duration must be more than 0");
-  const servers = (values.server ?? [defaults[protocol]]).flatMap((s) => s.split(",")).map((s) => s.trim())
+  const servers = (values.server ?? [defaults[protocol]]).flatMap((s) => s.split(",")).map((s) =>
+    s.trim()
+  )
     .filter((s) => s !== "");
   if (servers.length === 0) return usage("--server needs at least one server");
   for (const server of servers) {
@@ -111,7 +128,15 @@ export function parseBenchArgs(args: readonly string[]): ParsedBench {
   }
   return {
     kind: "run",
-    options: { workload, durability, protocol, servers, json: values.json, quiet: values.quiet, ...n },
+    options: {
+      workload,
+      durability,
+      protocol,
+      servers,
+      json: values.json,
+      quiet: values.quiet,
+      ...n,
+    },
   };
 }
 
@@ -134,7 +159,9 @@ function integer(flag: string, text: string, min: number, max: number): number |
 /** "10s", "500ms", "1m", or a plain number of seconds. */
 export function parseDurationMs(flag: string, text: string): number | string {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (match === null) return `${flag} must be a duration like 10s, 500ms or 1m, got ${JSON.stringify(text)}`;
+  if (match === null) {
+    return `${flag} must be a duration like 10s, 500ms or 1m, got ${JSON.stringify(text)}`;
+  }
   const scale = match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1_000;
   const ms = Math.round(Number(match[1]) * scale);
   if (ms > 24 * 3_600_000) return `${flag} must be at most 24h, got ${JSON.stringify(text)}`;
@@ -154,5 +181,7 @@ function restProblem(server: string): string | undefined {
   } catch {
     // Said below.
   }
-  return `--server with --protocol rest must be a URL like http://127.0.0.1:2070, got ${JSON.stringify(server)}`;
+  return `--server with --protocol rest must be a URL like http://127.0.0.1:2070, got ${
+    JSON.stringify(server)
+  }`;
 }

@@ -3,7 +3,9 @@ import type { BenchResult, Progress } from "./runner.ts";
 
 export function progressLine(progress: Progress): string {
   const seconds = (progress.elapsedMs / 1000).toFixed(1).padStart(6);
-  return `${seconds}s  ${fmt(progress.opsPerSec).padStart(9)} ops/s  ${String(progress.ops).padStart(10)} ops  ` +
+  return `${seconds}s  ${fmt(progress.opsPerSec).padStart(9)} ops/s  ${
+    String(progress.ops).padStart(10)
+  } ops  ` +
     `${progress.errors} errors`;
 }
 
@@ -23,7 +25,9 @@ export function summaryText(result: BenchResult): string {
 }
 
 function latencyRow(name: string, l: BenchResult["latency"]): string {
-  return `${name.padEnd(8)} p50 ${ms(l.p50Ms)}  p90 ${ms(l.p90Ms)}  p99 ${ms(l.p99Ms)}  max ${ms(l.maxMs)}  ` +
+  return `${name.padEnd(8)} p50 ${ms(l.p50Ms)}  p90 ${ms(l.p90Ms)}  p99 ${ms(l.p99Ms)}  max ${
+    ms(l.maxMs)
+  }  ` +
     `(n=${l.count})`;
 }
 

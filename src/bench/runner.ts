@@ -11,7 +11,13 @@
  */
 import { assert } from "../assert.ts";
 import { randomOwner } from "../client/owner.ts";
-import { type Durability, type LockOp, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
+import {
+  type Durability,
+  type LockOp,
+  type LockRequest,
+  type LockResponse,
+  ResponseType,
+} from "../locks/types.ts";
 import { LatencyHistogram, type LatencySummary } from "./histogram.ts";
 import type { BenchClient, BenchTarget } from "./target.ts";
 
@@ -29,7 +35,11 @@ export type BenchConfig = {
   readonly leaseMs: number;
 };
 
-export type OpSummary = { readonly count: number; readonly errors: number; readonly latency: LatencySummary };
+export type OpSummary = {
+  readonly count: number;
+  readonly errors: number;
+  readonly latency: LatencySummary;
+};
 
 export type BenchResult = {
   readonly workload: WorkloadName;
@@ -52,10 +62,17 @@ export type BenchResult = {
   readonly byOp: Readonly<Partial<Record<LockOp, OpSummary>>>;
 };
 
-export type Progress = { readonly elapsedMs: number; readonly ops: number; readonly errors: number; readonly opsPerSec: number };
+export type Progress = {
+  readonly elapsedMs: number;
+  readonly ops: number;
+  readonly errors: number;
+  readonly opsPerSec: number;
+};
 
 const outcomeNames: Readonly<Record<number, string>> = Object.fromEntries(
-  Object.entries(ResponseType).map(([name, type]) => [type, name[0]!.toLowerCase() + name.slice(1)]),
+  Object.entries(ResponseType).map((
+    [name, type],
+  ) => [type, name[0]!.toLowerCase() + name.slice(1)]),
 );
 const errorTypes: ReadonlySet<number> = new Set([
   ResponseType.Errored,
@@ -128,7 +145,12 @@ async function step(worker: Worker, request: LockRequest): Promise<LockResponse 
     await sleep(errorPauseMs);
     return undefined;
   }
-  worker.recorder.record(request.op, latencyMs, outcomeNames[response.type] ?? String(response.type), undefined);
+  worker.recorder.record(
+    request.op,
+    latencyMs,
+    outcomeNames[response.type] ?? String(response.type),
+    undefined,
+  );
   return response;
 }
 
@@ -164,7 +186,11 @@ async function extendCycle(worker: Worker): Promise<void> {
 
 /** get: one Get of a random key; every other key among the first 2,000 is held. */
 async function getCycle(worker: Worker): Promise<void> {
-  const answer = await step(worker, { op: "get", resource: randomKey(worker), durability: worker.config.durability });
+  const answer = await step(worker, {
+    op: "get",
+    resource: randomKey(worker),
+    durability: worker.config.durability,
+  });
   if (answer !== undefined) worker.recorder.cycle();
 }
 
@@ -197,7 +223,14 @@ export async function runBench(
   const progress = startProgress(recorder, measureFromMs, onProgress);
   const cycle = cycles[config.workload];
   const workers = Array.from({ length: config.concurrency }, async (_, index) => {
-    const worker: Worker = { client: target.client(index), owner: randomOwner(), recorder, config, key, endMs };
+    const worker: Worker = {
+      client: target.client(index),
+      owner: randomOwner(),
+      recorder,
+      config,
+      key,
+      endMs,
+    };
     while (performance.now() < endMs) await cycle(worker);
     return performance.now();
   });
@@ -208,7 +241,11 @@ export async function runBench(
   return summarize(target, config, recorder, finishedMs - measureFromMs);
 }
 
-function startProgress(recorder: Recorder, measureFromMs: number, onProgress?: (p: Progress) => void) {
+function startProgress(
+  recorder: Recorder,
+  measureFromMs: number,
+  onProgress?: (p: Progress) => void,
+) {
   let lastOps = 0;
   let lastMs = measureFromMs;
   return setInterval(() => {
@@ -217,23 +254,43 @@ function startProgress(recorder: Recorder, measureFromMs: number, onProgress?: (
     const opsPerSec = (recorder.ops - lastOps) / ((nowMs - lastMs) / 1000);
     lastOps = recorder.ops;
     lastMs = nowMs;
-    onProgress({ elapsedMs: nowMs - measureFromMs, ops: recorder.ops, errors: recorder.errors, opsPerSec });
+    onProgress({
+      elapsedMs: nowMs - measureFromMs,
+      ops: recorder.ops,
+      errors: recorder.errors,
+      opsPerSec,
+    });
   }, progressEveryMs);
 }
 
 type Held = { readonly resource: string; readonly owner: string };
 
-async function holdForGets(target: BenchTarget, config: BenchConfig, key: (i: number) => string): Promise<Held[]> {
+async function holdForGets(
+  target: BenchTarget,
+  config: BenchConfig,
+  key: (i: number) => string,
+): Promise<Held[]> {
   const owner = randomOwner();
   const count = Math.min(getHeldMax, Math.ceil(config.keyspace / 2));
   const held: Held[] = [];
   const client = target.client(0);
   for (let start = 0; start < count; start += 64) {
-    const batch = Array.from({ length: Math.min(64, count - start) }, (_, i) => key(2 * (start + i)));
-    const answers = await Promise.all(batch.map((resource) =>
-      client.execute({ op: "tryLock", resource, owner, expiresMs: 10 * 60_000, durability: config.durability })
-        .catch(() => undefined)
-    ));
+    const batch = Array.from(
+      { length: Math.min(64, count - start) },
+      (_, i) => key(2 * (start + i)),
+    );
+    const answers = await Promise.all(
+      batch.map((resource) =>
+        client.execute({
+          op: "tryLock",
+          resource,
+          owner,
+          expiresMs: 10 * 60_000,
+          durability: config.durability,
+        })
+          .catch(() => undefined)
+      ),
+    );
     answers.forEach((answer, i) => {
       if (answer?.type === ResponseType.Locked) held.push({ resource: batch[i]!, owner });
     });
@@ -241,21 +298,38 @@ async function holdForGets(target: BenchTarget, config: BenchConfig, key: (i: nu
   return held;
 }
 
-async function releaseHeld(target: BenchTarget, config: BenchConfig, held: readonly Held[]): Promise<void> {
+async function releaseHeld(
+  target: BenchTarget,
+  config: BenchConfig,
+  held: readonly Held[],
+): Promise<void> {
   const client = target.client(0);
   for (let start = 0; start < held.length; start += 64) {
-    await Promise.all(held.slice(start, start + 64).map(({ resource, owner }) =>
-      client.execute({ op: "unlock", resource, owner, durability: config.durability }).catch(() => undefined)
-    ));
+    await Promise.all(
+      held.slice(start, start + 64).map(({ resource, owner }) =>
+        client.execute({ op: "unlock", resource, owner, durability: config.durability }).catch(() =>
+          undefined
+        )
+      ),
+    );
   }
 }
 
-function summarize(target: BenchTarget, config: BenchConfig, recorder: Recorder, elapsedMs: number): BenchResult {
+function summarize(
+  target: BenchTarget,
+  config: BenchConfig,
+  recorder: Recorder,
+  elapsedMs: number,
+): BenchResult {
   const all = new LatencyHistogram();
   const byOp: Partial<Record<LockOp, OpSummary>> = {};
   for (const [op, histogram] of [...recorder.histograms].sort(([a], [b]) => a.localeCompare(b))) {
     all.merge(histogram);
-    byOp[op] = { count: histogram.count, errors: recorder.opErrors.get(op) ?? 0, latency: histogram.summary() };
+    byOp[op] = {
+      count: histogram.count,
+      errors: recorder.opErrors.get(op) ?? 0,
+      latency: histogram.summary(),
+    };
   }
   const seconds = Math.max(elapsedMs, 1) / 1000;
   return {

@@ -6,7 +6,11 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createServer } from "node:net";
 import { freePort, type ServerProcess, startServer } from "../../test/helpers/server.ts";
 import { Durability, ResponseType } from "../locks/types.ts";
-import { BinaryConnection, BinaryConnectionError, parseBinaryAddress } from "./binary-connection.ts";
+import {
+  BinaryConnection,
+  BinaryConnectionError,
+  parseBinaryAddress,
+} from "./binary-connection.ts";
 import { KahunaClient } from "./client.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
 
@@ -32,7 +36,9 @@ test("a binary address is host:port; anything else is refused with an example", 
   expect(parseBinaryAddress("127.0.0.1:2072")).toEqual({ host: "127.0.0.1", port: 2072 });
   expect(parseBinaryAddress("[::1]:9")).toEqual({ host: "::1", port: 9 });
   for (const bad of ["http://127.0.0.1:2070", "127.0.0.1", "host:0", "host:70000", ""]) {
-    expect(parseBinaryAddress(bad)).toEqual({ error: expect.stringContaining("like 127.0.0.1:2072") });
+    expect(parseBinaryAddress(bad)).toEqual({
+      error: expect.stringContaining("like 127.0.0.1:2072"),
+    });
   }
 });
 
@@ -109,7 +115,11 @@ test("an invalid request is answered InvalidInput for its own id only", async ()
 test("calls on a closed connection fail with a connection error, not a hang", async () => {
   const connection = await open();
   connection.close();
-  const call = connection.execute({ op: "get", resource: "bin/x", durability: Durability.Persistent });
+  const call = connection.execute({
+    op: "get",
+    resource: "bin/x",
+    durability: Durability.Persistent,
+  });
   await expect(call).rejects.toBeInstanceOf(BinaryConnectionError);
   expect(connection.isOpen).toBe(false);
 });
@@ -122,7 +132,9 @@ test("a call the server never answers times out", async () => {
   try {
     const connection = await BinaryConnection.open({ host: "127.0.0.1", port }, 200);
     const started = performance.now();
-    const error = await connection.execute({ op: "get", resource: "r", durability: 1 }).catch((e) => e);
+    const error = await connection.execute({ op: "get", resource: "r", durability: 1 }).catch((e) =>
+      e
+    );
     expect(error).toBeInstanceOf(BinaryConnectionError);
     expect((error as BinaryConnectionError).failure).toBe("timeout");
     expect(performance.now() - started).toBeGreaterThanOrEqual(150);
@@ -135,7 +147,10 @@ test("a call the server never answers times out", async () => {
 test("KahunaClient over the binary transport locks, extends, gets and unlocks", async () => {
   const client = new KahunaClient({ servers: [address], transport: "binary" });
   const owner = "b".repeat(32);
-  expect(await client.tryLock("bin/client", owner, 10_000)).toEqual({ locked: true, fencingToken: expect.any(Number) });
+  expect(await client.tryLock("bin/client", owner, 10_000)).toEqual({
+    locked: true,
+    fencingToken: expect.any(Number),
+  });
   expect((await client.tryLock("bin/client", "c".repeat(32), 10_000)).locked).toBe(false);
   expect((await client.extend("bin/client", owner, 20_000)).extended).toBe(true);
   const info = await client.get("bin/client");

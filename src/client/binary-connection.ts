@@ -49,7 +49,11 @@ export function parseBinaryAddress(text: string): BinaryAddress | { error: strin
   const match = /^(?:\[([^\]]+)\]|([^:\s/]+)):(\d{1,5})$/.exec(text.trim());
   const port = Number(match?.[3]);
   if (match === null || !Number.isInteger(port) || port < 1 || port > 65_535) {
-    return { error: `a binary-protocol server is host:port, like 127.0.0.1:2072, got ${JSON.stringify(text)}` };
+    return {
+      error: `a binary-protocol server is host:port, like 127.0.0.1:2072, got ${
+        JSON.stringify(text)
+      }`,
+    };
   }
   return { host: match[1] ?? match[2]!, port };
 }
@@ -72,7 +76,10 @@ export class BinaryConnection {
     this.#timeoutMs = timeoutMs;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
-    socket.on("error", (error: Error) => this.#fail("closed", `connection failed: ${error.message}`));
+    socket.on(
+      "error",
+      (error: Error) => this.#fail("closed", `connection failed: ${error.message}`),
+    );
     socket.on("close", () => this.#fail("closed", "the server closed the connection"));
     socket.unref();
   }
@@ -85,7 +92,12 @@ export class BinaryConnection {
       const where = `${address.host}:${address.port}`;
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new BinaryConnectionError("unreachable", `no connection to ${where} within ${timeoutMs} ms`));
+        reject(
+          new BinaryConnectionError(
+            "unreachable",
+            `no connection to ${where} within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       socket.once("connect", () => {
         clearTimeout(timer);
@@ -95,7 +107,9 @@ export class BinaryConnection {
       socket.once("error", (error: Error & { code?: string }) => {
         clearTimeout(timer);
         socket.destroy();
-        const reason = error.code === "ECONNREFUSED" ? "connection refused" : (error.code ?? error.message);
+        const reason = error.code === "ECONNREFUSED"
+          ? "connection refused"
+          : (error.code ?? error.message);
         reject(new BinaryConnectionError("unreachable", `${where} is unreachable (${reason})`));
       });
     });
@@ -114,7 +128,11 @@ export class BinaryConnection {
   execute(request: LockRequest): Promise<LockResponse> {
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     if (this.#pending.size >= binaryInflightMax) {
-      return Promise.resolve({ type: 101, fencingToken: 0, error: "too many calls in flight on one connection" });
+      return Promise.resolve({
+        type: 101,
+        fencingToken: 0,
+        error: "too many calls in flight on one connection",
+      });
     }
     const id = this.#nextId;
     this.#nextId += 1;
@@ -143,7 +161,9 @@ export class BinaryConnection {
     if (!Array.isArray(frames)) return this.#fail("closed", `unreadable answer: ${frames.error}`);
     for (const frame of frames) {
       const answers = decodeAnswers(frame);
-      if (!Array.isArray(answers)) return this.#fail("closed", `unreadable answer: ${answers.error}`);
+      if (!Array.isArray(answers)) {
+        return this.#fail("closed", `unreadable answer: ${answers.error}`);
+      }
       for (const { id, response } of answers) {
         const pending = this.#pending.get(id);
         // An unknown id is the late answer to a call that already timed out.

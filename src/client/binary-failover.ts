@@ -92,7 +92,11 @@ export class BinaryFailover {
 
   /** Closes every connection; later calls open new ones. */
   close(): void {
-    const connections = this.#connections.splice(0, this.#connections.length, ...this.#addresses.map(() => undefined));
+    const connections = this.#connections.splice(
+      0,
+      this.#connections.length,
+      ...this.#addresses.map(() => undefined),
+    );
     for (const connection of connections) {
       connection?.then((c) => c.close(), () => {});
     }
@@ -107,21 +111,34 @@ export class BinaryFailover {
       if (!(error instanceof BinaryConnectionError)) throw error;
       this.#connections[index] = undefined;
       // Only a call that never reached a server is known not to have happened.
-      return { kind: "retry", problem: error.message, unknownOutcome: error.failure !== "unreachable" };
+      return {
+        kind: "retry",
+        problem: error.message,
+        unknownOutcome: error.failure !== "unreachable",
+      };
     }
     if (definiteTypes.has(response.type)) return { kind: "answer", response };
     if (response.type === ResponseType.InvalidInput) {
-      return { kind: "invalid", message: `the server refused the request: ${response.error ?? "invalid input"}` };
+      return {
+        kind: "invalid",
+        message: `the server refused the request: ${response.error ?? "invalid input"}`,
+      };
     }
     if (response.type === ResponseType.MustRetry) {
-      return { kind: "retry", problem: response.error ?? "not ready (no leader yet)", unknownOutcome: false };
+      return {
+        kind: "retry",
+        problem: response.error ?? "not ready (no leader yet)",
+        unknownOutcome: false,
+      };
     }
     // Indeterminate, Errored (a bug on the server) or a type this client does not know.
     return {
       kind: "retry",
       problem: response.type === ResponseType.Indeterminate
         ? "outcome unknown (write not confirmed)"
-        : `server error ${response.type}${response.error === undefined ? "" : `: ${response.error}`}`,
+        : `server error ${response.type}${
+          response.error === undefined ? "" : `: ${response.error}`
+        }`,
       unknownOutcome: true,
     };
   }

@@ -8,12 +8,25 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { bunBin, denoBin, repoRoot, type ServerProcess, startServer, tempDir } from "../../test/helpers/server.ts";
+import {
+  bunBin,
+  denoBin,
+  repoRoot,
+  type ServerProcess,
+  startServer,
+  tempDir,
+} from "../../test/helpers/server.ts";
 
 let server: ServerProcess;
 const outDir = tempDir("kahuna-client-bundle-");
 const script = join(repoRoot, "test/bench/fixtures/binary-scenario.mjs");
-const expected = ["locked 200 of 200", "get owner true", "busy false", "unlocked 200", "persistent true true"];
+const expected = [
+  "locked 200 of 200",
+  "get owner true",
+  "busy false",
+  "unlocked 200",
+  "persistent true true",
+];
 
 beforeAll(async () => {
   server = await startServer();
@@ -25,7 +38,13 @@ afterAll(async () => {
 });
 
 async function run(command: string[]): Promise<{ status: number; out: string[]; err: string }> {
-  const child = Bun.spawn(command, { cwd: repoRoot, stdout: "pipe", stderr: "pipe", timeout: 60_000, killSignal: "SIGKILL" });
+  const child = Bun.spawn(command, {
+    cwd: repoRoot,
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 60_000,
+    killSignal: "SIGKILL",
+  });
   const [out, err, status] = await Promise.all([
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
@@ -34,25 +53,50 @@ async function run(command: string[]): Promise<{ status: number; out: string[]; 
   return { status, out: out.trimEnd().split("\n"), err };
 }
 
-test("under Node, from the built bundle, pipelined calls over one connection all answer and the process ends", async () => {
-  const build = Bun.spawnSync([bunBin, join(repoRoot, "compile/build-client.ts"), "--outdir", outDir], { cwd: repoRoot });
-  expect(build.exitCode).toBe(0);
-  const bundle = pathToFileURL(join(outDir, "index.js")).href;
-  const result = await run(["node", script, bundle, `127.0.0.1:${server.binaryPort}`, `node-${Date.now()}`]);
-  expect(result.err).toBe("");
-  expect(result.out).toEqual(expected);
-  expect(result.status).toBe(0);
-}, 60_000);
+test(
+  "under Node, from the built bundle, pipelined calls over one connection all answer and the process ends",
+  async () => {
+    const build = Bun.spawnSync([
+      bunBin,
+      join(repoRoot, "compile/build-client.ts"),
+      "--outdir",
+      outDir,
+    ], { cwd: repoRoot });
+    expect(build.exitCode).toBe(0);
+    const bundle = pathToFileURL(join(outDir, "index.js")).href;
+    const result = await run([
+      "node",
+      script,
+      bundle,
+      `127.0.0.1:${server.binaryPort}`,
+      `node-${Date.now()}`,
+    ]);
+    expect(result.err).toBe("");
+    expect(result.out).toEqual(expected);
+    expect(result.status).toBe(0);
+  },
+  60_000,
+);
 
-test("under Deno, from the .ts sources with network and src/ read access only, the same", async () => {
-  const source = pathToFileURL(join(repoRoot, "src/client/index.ts")).href;
-  const result = await run([
-    denoBin, "run", "--allow-net=127.0.0.1",
-    // Read access only because the script imports the sources by a path given at run time.
-    `--allow-read=${join(repoRoot, "src")}`, "--no-prompt", script, source,
-    `127.0.0.1:${server.binaryPort}`, `deno-${Date.now()}`,
-  ]);
-  expect(result.err).not.toMatch(/error/i);
-  expect(result.out).toEqual(expected);
-  expect(result.status).toBe(0);
-}, 60_000);
+test(
+  "under Deno, from the .ts sources with network and src/ read access only, the same",
+  async () => {
+    const source = pathToFileURL(join(repoRoot, "src/client/index.ts")).href;
+    const result = await run([
+      denoBin,
+      "run",
+      "--allow-net=127.0.0.1",
+      // Read access only because the script imports the sources by a path given at run time.
+      `--allow-read=${join(repoRoot, "src")}`,
+      "--no-prompt",
+      script,
+      source,
+      `127.0.0.1:${server.binaryPort}`,
+      `deno-${Date.now()}`,
+    ]);
+    expect(result.err).not.toMatch(/error/i);
+    expect(result.out).toEqual(expected);
+    expect(result.status).toBe(0);
+  },
+  60_000,
+);

@@ -98,7 +98,7 @@ export class KahunaClient {
         `transport must be "rest" or "binary", got ${JSON.stringify(transport)}`,
       );
     }
-    if (transport === "rest") for (const server of servers) checkUrl(server);
+    if (transport === "rest") { for (const server of servers) checkUrl(server); }
     const timeoutMs = options.timeoutMs ?? timeoutMsDefault;
     const retries = options.retries ?? retriesDefault;
     const deadlineMs = options.deadlineMs ?? deadlineMsDefault;

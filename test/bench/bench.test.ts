@@ -26,7 +26,12 @@ async function bench(args: string[]): Promise<{ status: number; out: string[]; e
 }
 
 function serverFlag(protocol: "rest" | "binary"): string[] {
-  return ["--protocol", protocol, "--server", protocol === "rest" ? server.url : `127.0.0.1:${server.binaryPort}`];
+  return [
+    "--protocol",
+    protocol,
+    "--server",
+    protocol === "rest" ? server.url : `127.0.0.1:${server.binaryPort}`,
+  ];
 }
 
 function checkCountsAddUp(result: BenchResult): void {
@@ -48,35 +53,66 @@ function checkCountsAddUp(result: BenchResult): void {
 }
 
 for (const protocol of ["binary", "rest"] as const) {
-  test(`lock-unlock over ${protocol}: every unlock follows its own lock, and counts add up`, async () => {
-    const { status, out } = await bench([
-      "lock-unlock", ...serverFlag(protocol), "--concurrency", "8", "--duration", "700ms", "--warmup", "0",
-      "--json", "--quiet",
-    ]);
-    expect(status).toBe(0);
-    expect(out).toHaveLength(1);
-    const result = JSON.parse(out[0]!) as BenchResult;
-    expect(result).toMatchObject({
-      workload: "lock-unlock", target: protocol, durability: "persistent", concurrency: 8, errors: 0,
-    });
-    checkCountsAddUp(result);
-    const o = result.outcomes;
-    // A lock-unlock cycle: every Locked answer is followed by exactly one Unlocked.
-    expect(o["unlocked"]).toBe(o["locked"]);
-    expect(result.cycles).toBe(o["unlocked"]!);
-    expect(result.byOp.tryLock!.count).toBe((o["locked"] ?? 0) + (o["busy"] ?? 0));
-    expect(result.byOp.unlock!.count).toBe(o["unlocked"]!);
-  }, 30_000);
+  test(
+    `lock-unlock over ${protocol}: every unlock follows its own lock, and counts add up`,
+    async () => {
+      const { status, out } = await bench([
+        "lock-unlock",
+        ...serverFlag(protocol),
+        "--concurrency",
+        "8",
+        "--duration",
+        "700ms",
+        "--warmup",
+        "0",
+        "--json",
+        "--quiet",
+      ]);
+      expect(status).toBe(0);
+      expect(out).toHaveLength(1);
+      const result = JSON.parse(out[0]!) as BenchResult;
+      expect(result).toMatchObject({
+        workload: "lock-unlock",
+        target: protocol,
+        durability: "persistent",
+        concurrency: 8,
+        errors: 0,
+      });
+      checkCountsAddUp(result);
+      const o = result.outcomes;
+      // A lock-unlock cycle: every Locked answer is followed by exactly one Unlocked.
+      expect(o["unlocked"]).toBe(o["locked"]);
+      expect(result.cycles).toBe(o["unlocked"]!);
+      expect(result.byOp.tryLock!.count).toBe((o["locked"] ?? 0) + (o["busy"] ?? 0));
+      expect(result.byOp.unlock!.count).toBe(o["unlocked"]!);
+    },
+    30_000,
+  );
 }
 
 test("contended ephemeral: few keys, so many tries come back busy, and no lock is lost", async () => {
   const { status, out } = await bench([
-    "contended", ...serverFlag("binary"), "--durability", "ephemeral", "--concurrency", "16",
-    "--duration", "700ms", "--warmup", "0", "--json", "--quiet",
+    "contended",
+    ...serverFlag("binary"),
+    "--durability",
+    "ephemeral",
+    "--concurrency",
+    "16",
+    "--duration",
+    "700ms",
+    "--warmup",
+    "0",
+    "--json",
+    "--quiet",
   ]);
   expect(status).toBe(0);
   const result = JSON.parse(out[0]!) as BenchResult;
-  expect(result).toMatchObject({ workload: "contended", durability: "ephemeral", keyspace: 4, errors: 0 });
+  expect(result).toMatchObject({
+    workload: "contended",
+    durability: "ephemeral",
+    keyspace: 4,
+    errors: 0,
+  });
   checkCountsAddUp(result);
   expect(result.outcomes["busy"]).toBeGreaterThan(0);
   expect(result.outcomes["unlocked"]).toBe(result.outcomes["locked"]);
@@ -84,8 +120,18 @@ test("contended ephemeral: few keys, so many tries come back busy, and no lock i
 
 test("extend: extends dominate, and each cycle is one lock and one unlock", async () => {
   const { out } = await bench([
-    "extend", ...serverFlag("binary"), "--durability", "ephemeral", "--concurrency", "4",
-    "--duration", "700ms", "--warmup", "0", "--json", "--quiet",
+    "extend",
+    ...serverFlag("binary"),
+    "--durability",
+    "ephemeral",
+    "--concurrency",
+    "4",
+    "--duration",
+    "700ms",
+    "--warmup",
+    "0",
+    "--json",
+    "--quiet",
   ]);
   const result = JSON.parse(out[0]!) as BenchResult;
   checkCountsAddUp(result);
@@ -96,8 +142,18 @@ test("extend: extends dominate, and each cycle is one lock and one unlock", asyn
 
 test("get: reads find both held and free locks", async () => {
   const { out } = await bench([
-    "get", ...serverFlag("binary"), "--keyspace", "100", "--concurrency", "4", "--duration", "500ms",
-    "--warmup", "0", "--json", "--quiet",
+    "get",
+    ...serverFlag("binary"),
+    "--keyspace",
+    "100",
+    "--concurrency",
+    "4",
+    "--duration",
+    "500ms",
+    "--warmup",
+    "0",
+    "--json",
+    "--quiet",
   ]);
   const result = JSON.parse(out[0]!) as BenchResult;
   checkCountsAddUp(result);
@@ -109,7 +165,13 @@ test("get: reads find both held and free locks", async () => {
 
 test("the text summary names ops/s and the latency percentiles; progress goes to stderr", async () => {
   const { status, out, err } = await bench([
-    ...serverFlag("binary"), "--concurrency", "2", "--duration", "1500ms", "--warmup", "0",
+    ...serverFlag("binary"),
+    "--concurrency",
+    "2",
+    "--duration",
+    "1500ms",
+    "--warmup",
+    "0",
   ]);
   expect(status).toBe(0);
   const text = out.join("\n");
@@ -127,8 +189,22 @@ test("no server to reach: exit status 3 and a line that says what to do", async 
 
 test("kahuna bench runs from the executable's dispatcher", () => {
   const result = Bun.spawnSync([
-    bunBin, mainTs, "bench", "get", "--server", `127.0.0.1:${server.binaryPort}`, "--durability",
-    "ephemeral", "--duration", "300ms", "--warmup", "0", "--concurrency", "2", "--json", "--quiet",
+    bunBin,
+    mainTs,
+    "bench",
+    "get",
+    "--server",
+    `127.0.0.1:${server.binaryPort}`,
+    "--durability",
+    "ephemeral",
+    "--duration",
+    "300ms",
+    "--warmup",
+    "0",
+    "--concurrency",
+    "2",
+    "--json",
+    "--quiet",
   ], { cwd: repoRoot, timeout: 30_000 });
   expect(result.exitCode).toBe(0);
   const parsed = JSON.parse(result.stdout.toString()) as BenchResult;

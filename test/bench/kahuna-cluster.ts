@@ -5,7 +5,7 @@
  * is healthy and the leaders have settled (settle.ts).
  */
 import { join } from "node:path";
-import { freePort, bunBin, mainTs } from "../helpers/server.ts";
+import { bunBin, freePort, mainTs } from "../helpers/server.ts";
 import { waitSettled } from "./settle.ts";
 
 export type BenchNode = {
@@ -37,17 +37,38 @@ export async function startKahunaCluster(options: {
   type Spec = { id: string; http: number; peer: number; binary: number };
   const specs: Spec[] = [];
   for (let i = 1; i <= size; i++) {
-    specs.push({ id: String(i), http: await freePort(), peer: await freePort(), binary: await freePort() });
+    specs.push({
+      id: String(i),
+      http: await freePort(),
+      peer: await freePort(),
+      binary: await freePort(),
+    });
   }
   const initialCluster = specs.map((n) => `${n.id}=127.0.0.1:${n.peer}`).join(",");
   const command = (spec: Spec) => [
     bunBin,
-    ...(options.cpuProfDir === undefined
-      ? []
-      : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=node${spec.id}.cpuprofile`]),
-    mainTs, "serve", "--node-id", spec.id, "--http-port", String(spec.http), "--peer-port", String(spec.peer),
-    "--binary-port", String(spec.binary), "--data-dir", join(options.root, `k${spec.id}`),
-    "--initial-cluster", initialCluster, "--partitions", String(options.partitions ?? 16), "--quiet",
+    ...(options.cpuProfDir === undefined ? [] : [
+      "--cpu-prof",
+      `--cpu-prof-dir=${options.cpuProfDir}`,
+      `--cpu-prof-name=node${spec.id}.cpuprofile`,
+    ]),
+    mainTs,
+    "serve",
+    "--node-id",
+    spec.id,
+    "--http-port",
+    String(spec.http),
+    "--peer-port",
+    String(spec.peer),
+    "--binary-port",
+    String(spec.binary),
+    "--data-dir",
+    join(options.root, `k${spec.id}`),
+    "--initial-cluster",
+    initialCluster,
+    "--partitions",
+    String(options.partitions ?? 16),
+    "--quiet",
   ];
   const spawn = (spec: Spec) => Bun.spawn(command(spec), { stdout: "ignore", stderr: "inherit" });
   const nodes: BenchNode[] = specs.map((spec) => ({
@@ -95,7 +116,9 @@ export async function startKahunaCluster(options: {
 export async function waitHealthy(url: string, deadlineMs = 60_000): Promise<void> {
   const started = Date.now();
   while ((await fetch(`${url}/v1/health`).then((r) => r.status, () => 0)) !== 200) {
-    if (Date.now() - started > deadlineMs) throw new Error(`${url} not healthy within ${deadlineMs} ms`);
+    if (Date.now() - started > deadlineMs) {
+      throw new Error(`${url} not healthy within ${deadlineMs} ms`);
+    }
     await Bun.sleep(100);
   }
 }
@@ -103,7 +126,9 @@ export async function waitHealthy(url: string, deadlineMs = 60_000): Promise<voi
 async function waitListening(url: string, deadlineMs = 120_000): Promise<void> {
   const started = Date.now();
   while ((await fetch(`${url}/v1/health`).then((r) => r.status, () => 0)) === 0) {
-    if (Date.now() - started > deadlineMs) throw new Error(`${url} not listening within ${deadlineMs} ms`);
+    if (Date.now() - started > deadlineMs) {
+      throw new Error(`${url} not listening within ${deadlineMs} ms`);
+    }
     await Bun.sleep(50);
   }
 }

@@ -22,14 +22,20 @@ const b64 = (text: string) => Buffer.from(text).toString("base64");
 export function etcdTarget(endpoints: readonly string[], timeoutMs: number): BenchTarget {
   // Each worker runs one request at a time, so which lease backs which lock is per resource.
   const leases = new Map<string, { owner: string; lease: string }>();
-  const post = async (endpoint: string, path: string, body: unknown): Promise<Record<string, unknown>> => {
+  const post = async (
+    endpoint: string,
+    path: string,
+    body: unknown,
+  ): Promise<Record<string, unknown>> => {
     const response = await fetch(`${endpoint}${path}`, {
       method: "POST",
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
     const json = await response.json() as Record<string, unknown>;
-    if (response.status !== 200) throw new Error(`etcd ${path}: HTTP ${response.status} ${JSON.stringify(json)}`);
+    if (response.status !== 200) {
+      throw new Error(`etcd ${path}: HTTP ${response.status} ${JSON.stringify(json)}`);
+    }
     return json;
   };
   const client = (endpoint: string): BenchClient => ({
@@ -54,7 +60,9 @@ export function etcdTarget(endpoints: readonly string[], timeoutMs: number): Ben
       }
       if (request.op === "unlock") {
         const held = leases.get(request.resource);
-        if (held === undefined || held.owner !== request.owner) return answer(ResponseType.LockDoesNotExist);
+        if (held === undefined || held.owner !== request.owner) {
+          return answer(ResponseType.LockDoesNotExist);
+        }
         leases.delete(request.resource);
         await post(endpoint, "/v3/lease/revoke", { ID: held.lease });
         return answer(ResponseType.Unlocked);
@@ -64,19 +72,32 @@ export function etcdTarget(endpoints: readonly string[], timeoutMs: number): Ben
         const kvs = range["kvs"] as { value: string; create_revision: string }[] | undefined;
         const kv = kvs?.[0];
         if (kv === undefined) return answer(ResponseType.LockDoesNotExist);
-        return { type: ResponseType.Got, fencingToken: Number(kv.create_revision), owner: Buffer.from(kv.value, "base64").toString() };
+        return {
+          type: ResponseType.Got,
+          fencingToken: Number(kv.create_revision),
+          owner: Buffer.from(kv.value, "base64").toString(),
+        };
       }
       // Extend = keepalive of the lease; not part of the comparison's workload.
       throw new Error("the etcd target does not implement extend");
     },
   });
   const clients = endpoints.map(client);
-  return { name: "etcd", client: (worker) => clients[worker % clients.length]!, close: async () => {} };
+  return {
+    name: "etcd",
+    client: (worker) => clients[worker % clients.length]!,
+    close: async () => {},
+  };
 }
 
-const unlockScript = 'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end';
+const unlockScript =
+  'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end';
 
-export async function redisTarget(host: string, port: number, connections: number): Promise<BenchTarget> {
+export async function redisTarget(
+  host: string,
+  port: number,
+  connections: number,
+): Promise<BenchTarget> {
   const pool: RespClient[] = [];
   for (let i = 0; i < connections; i++) pool.push(await RespClient.open(host, port));
   const sha = await pool[0]!.command("SCRIPT", "LOAD", unlockScript);
@@ -99,7 +120,14 @@ export async function redisTarget(host: string, port: number, connections: numbe
         if (typeof reply !== "string") return answer(ResponseType.LockDoesNotExist);
         return { type: ResponseType.Got, fencingToken: 0, owner: reply };
       }
-      const reply = await redis.command("EVAL", 'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end', 1, key, request.owner, request.expiresMs);
+      const reply = await redis.command(
+        "EVAL",
+        'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end',
+        1,
+        key,
+        request.owner,
+        request.expiresMs,
+      );
       return answer(reply === 1 ? ResponseType.Extended : ResponseType.InvalidOwner);
     },
   });

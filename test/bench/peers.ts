@@ -14,12 +14,12 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, totalmem, tmpdir } from "node:os";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseDurationMs } from "../../src/bench/options.ts";
 import { type BenchConfig, type BenchResult, runBench } from "../../src/bench/runner.ts";
-import { binaryTarget, type BenchTarget, restTarget } from "../../src/bench/target.ts";
+import { type BenchTarget, binaryTarget, restTarget } from "../../src/bench/target.ts";
 import { Durability } from "../../src/locks/types.ts";
 import { bunBin, freePort, repoRoot } from "../helpers/server.ts";
 import { routedBinaryTarget } from "./routed-target.ts";
@@ -43,7 +43,9 @@ const warmupMs = parseDurationMs("--warmup", values.warmup!) as number;
 const singleMs = parseDurationMs("--single-duration", values["single-duration"]!) as number;
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
-for (const [name, value] of Object.entries({ durationMs, warmupMs, singleMs, rounds, concurrency })) {
+for (
+  const [name, value] of Object.entries({ durationMs, warmupMs, singleMs, rounds, concurrency })
+) {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     console.error(`peers: bad value for ${name}`);
     process.exit(2);
@@ -94,7 +96,11 @@ function ensurePeersInstalled(): void {
   if (install.status !== 0) throw new Error("apt-get install failed");
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, deadlineMs = 30_000): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  deadlineMs = 30_000,
+): Promise<void> {
   const started = Date.now();
   while (Date.now() - started < deadlineMs) {
     if (await check().catch(() => false)) return;
@@ -105,17 +111,35 @@ async function waitFor(what: string, check: () => Promise<boolean>, deadlineMs =
 
 async function startEtcd(): Promise<string[]> {
   const nodes = [];
-  for (let i = 1; i <= 3; i++) nodes.push({ name: `e${i}`, client: await freePort(), peer: await freePort() });
+  for (let i = 1; i <= 3; i++) {
+    nodes.push({ name: `e${i}`, client: await freePort(), peer: await freePort() });
+  }
   const cluster = nodes.map((n) => `${n.name}=http://127.0.0.1:${n.peer}`).join(",");
   for (const n of nodes) {
     spawn(`etcd ${n.name}`, [
-      "etcd", "--name", n.name, "--data-dir", join(root, n.name),
-      "--listen-client-urls", `http://127.0.0.1:${n.client}`,
-      "--advertise-client-urls", `http://127.0.0.1:${n.client}`,
-      "--listen-peer-urls", `http://127.0.0.1:${n.peer}`,
-      "--initial-advertise-peer-urls", `http://127.0.0.1:${n.peer}`,
-      "--initial-cluster", cluster, "--initial-cluster-state", "new",
-      "--initial-cluster-token", "kahuna-peers", "--logger", "zap", "--log-level", "error",
+      "etcd",
+      "--name",
+      n.name,
+      "--data-dir",
+      join(root, n.name),
+      "--listen-client-urls",
+      `http://127.0.0.1:${n.client}`,
+      "--advertise-client-urls",
+      `http://127.0.0.1:${n.client}`,
+      "--listen-peer-urls",
+      `http://127.0.0.1:${n.peer}`,
+      "--initial-advertise-peer-urls",
+      `http://127.0.0.1:${n.peer}`,
+      "--initial-cluster",
+      cluster,
+      "--initial-cluster-state",
+      "new",
+      "--initial-cluster-token",
+      "kahuna-peers",
+      "--logger",
+      "zap",
+      "--log-level",
+      "error",
     ]);
   }
   const urls = nodes.map((n) => `http://127.0.0.1:${n.client}`);
@@ -130,7 +154,17 @@ async function startEtcd(): Promise<string[]> {
 
 async function startRedis(): Promise<number> {
   const port = await freePort();
-  spawn("redis", ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", root, "--protected-mode", "no"]);
+  spawn("redis", [
+    "redis-server",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    root,
+    "--protected-mode",
+    "no",
+  ]);
   await waitFor("redis", async () => {
     const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
     socket.end();
@@ -166,8 +200,12 @@ async function measure(config: Config, workers: number, ms: number): Promise<Ben
   };
   const result = await runBench(config.target, bench);
   console.error(
-    `  ${config.label.padEnd(32)} ${String(workers).padStart(3)} clients ${String(result.opsPerSec).padStart(7)} ops/s ` +
-      `${String(result.cyclesPerSec).padStart(6)} cycles/s  tryLock p50 ${result.byOp.tryLock?.latency.p50Ms ?? 0} ms ` +
+    `  ${config.label.padEnd(32)} ${String(workers).padStart(3)} clients ${
+      String(result.opsPerSec).padStart(7)
+    } ops/s ` +
+      `${String(result.cyclesPerSec).padStart(6)} cycles/s  tryLock p50 ${
+        result.byOp.tryLock?.latency.p50Ms ?? 0
+      } ms ` +
       `p99 ${result.byOp.tryLock?.latency.p99Ms ?? 0} ms  errors ${result.errors}`,
   );
   return result;
@@ -203,22 +241,34 @@ function fmt(n: number): string {
 
 function renderResults(loaded: Row[], single: Row[], startedAt: Date, command: string): string {
   const byLabel = (rows: Row[], label: string) => rows.find((r) => r.config.label === label);
-  const ratio = (a: Row | undefined, b: Row | undefined, pick: (s: ReturnType<typeof summary>) => number) =>
-    a === undefined || b === undefined || pick(summary(b)) === 0 ? "—" : `${(pick(summary(a)) / pick(summary(b))).toFixed(1)}×`;
+  const ratio = (
+    a: Row | undefined,
+    b: Row | undefined,
+    pick: (s: ReturnType<typeof summary>) => number,
+  ) =>
+    a === undefined || b === undefined || pick(summary(b)) === 0
+      ? "—"
+      : `${(pick(summary(a)) / pick(summary(b))).toFixed(1)}×`;
   const etcd = byLabel(loaded, "etcd");
   const redis = byLabel(loaded, "redis");
   const lines = [
     `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: \`${command}\``,
     "",
     `Machine: ${cpus().length} cores (nproc), ${cpus()[0]?.model ?? "unknown CPU"}, ` +
-    `${Math.round(totalmem() / 2 ** 30)} GiB RAM, ${version(["uname", "-sr"])}; ${version([bunBin, "--version"]).replace(/^/, "Bun ")}, ` +
-    `${version(["etcd", "--version"])}, ${version(["redis-server", "--version"]).split(" ").slice(0, 3).join(" ")}. ` +
+    `${Math.round(totalmem() / 2 ** 30)} GiB RAM, ${version(["uname", "-sr"])}; ${
+      version([bunBin, "--version"]).replace(/^/, "Bun ")
+    }, ` +
+    `${version(["etcd", "--version"])}, ${
+      version(["redis-server", "--version"]).split(" ").slice(0, 3).join(" ")
+    }. ` +
     "Every process (3 kahuna nodes, 3 etcd nodes, Redis, and the benchmark client itself) shares these cores, " +
     "and other engineers' tests ran on the same machine at the same time.",
     "",
     `Workload: lock-unlock (TryLock a random key of 10,000, Unlock it when taken; lease 10 s), ` +
     `${concurrency} concurrent clients, each with one request in flight, spread over the 3 nodes of each cluster; ` +
-    `${durationMs / 1000} s measured after ${warmupMs / 1000} s of warm-up; ${rounds} round(s), systems interleaved ` +
+    `${durationMs / 1000} s measured after ${
+      warmupMs / 1000
+    } s of warm-up; ${rounds} round(s), systems interleaved ` +
     "within each round; the figures are the medians of the rounds. An op is one request; a cycle is one lock " +
     "taken and released (kahuna and Redis: 2 requests; etcd: lease grant + txn + lease revoke = 3 HTTP calls).",
     "",
@@ -234,14 +284,22 @@ function renderResults(loaded: Row[], single: Row[], startedAt: Date, command: s
   for (const row of loaded) {
     const s = summary(row);
     lines.push(
-      `| ${row.config.system} | ${row.config.durability} | ${row.config.protocol} | ${fmt(s.cyclesPerSec)} | ` +
-        `${fmt(s.opsPerSec)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.errors} | ${s.cycleRuns.map(fmt).join(", ")} |`,
+      `| ${row.config.system} | ${row.config.durability} | ${row.config.protocol} | ${
+        fmt(s.cyclesPerSec)
+      } | ` +
+        `${fmt(s.opsPerSec)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.errors} | ${
+          s.cycleRuns.map(fmt).join(", ")
+        } |`,
     );
   }
   lines.push("", "Ratios of cycles/s (medians):", "");
   for (const row of loaded.filter((r) => r.config.system === "kahuna")) {
     const peer = row.config.durability === "persistent" ? etcd : redis;
-    lines.push(`- kahuna ${row.config.durability} over ${row.config.protocol} / ${peer?.config.system}: ${ratio(row, peer, (s) => s.cyclesPerSec)}`);
+    lines.push(
+      `- kahuna ${row.config.durability} over ${row.config.protocol} / ${peer?.config.system}: ${
+        ratio(row, peer, (s) => s.cyclesPerSec)
+      }`,
+    );
   }
   lines.push(
     "",
@@ -253,7 +311,9 @@ function renderResults(loaded: Row[], single: Row[], startedAt: Date, command: s
   for (const row of single) {
     const s = summary(row);
     lines.push(
-      `| ${row.config.system} | ${row.config.durability} | ${row.config.protocol} | ${s.acquireP50Ms.toFixed(3)} | ` +
+      `| ${row.config.system} | ${row.config.durability} | ${row.config.protocol} | ${
+        s.acquireP50Ms.toFixed(3)
+      } | ` +
         `${s.acquireP99Ms.toFixed(3)} | ${fmt(s.cyclesPerSec)} |`,
     );
   }
@@ -264,7 +324,9 @@ function writeDoc(path: string, results: string): void {
   const begin = "<!-- peers:begin (written by test/bench/peers.ts) -->";
   const end = "<!-- peers:end -->";
   const block = `${begin}\n${results}\n${end}`;
-  const current = existsSync(path) ? readFileSync(path, "utf8") : `# Performance\n\n${begin}\n${end}\n`;
+  const current = existsSync(path)
+    ? readFileSync(path, "utf8")
+    : `# Performance\n\n${begin}\n${end}\n`;
   const from = current.indexOf(begin);
   const to = current.indexOf(end);
   const next = from >= 0 && to > from
@@ -284,7 +346,9 @@ async function main(): Promise<void> {
     startKahunaCluster({
       root,
       partitions: Number(values.partitions),
-      ...(values["cpu-prof-dir"] === undefined ? {} : { cpuProfDir: resolve(values["cpu-prof-dir"]) }),
+      ...(values["cpu-prof-dir"] === undefined
+        ? {}
+        : { cpuProfDir: resolve(values["cpu-prof-dir"]) }),
     }),
   ]);
   stopKahuna = () => cluster.stop();
@@ -294,14 +358,70 @@ async function main(): Promise<void> {
   const kRest = restTarget(kahuna.map((n) => n.url), timeoutMs);
   const kRouted = await routedBinaryTarget(kahuna, timeoutMs);
   const configs: Config[] = [
-    { label: "etcd", system: "etcd", durability: "persistent", protocol: "HTTP/JSON gateway", target: etcdTarget(etcdUrls, timeoutMs), kahunaDurability: Durability.Persistent },
-    { label: "kahuna persistent binary", system: "kahuna", durability: "persistent", protocol: "binary", target: kBinary, kahunaDurability: Durability.Persistent },
-    { label: "kahuna persistent routed", system: "kahuna", durability: "persistent", protocol: "binary, leader-routed (experiment)", target: kRouted, kahunaDurability: Durability.Persistent },
-    { label: "kahuna persistent rest", system: "kahuna", durability: "persistent", protocol: "REST", target: kRest, kahunaDurability: Durability.Persistent },
-    { label: "redis", system: "redis", durability: "ephemeral", protocol: "RESP", target: await redisTarget("127.0.0.1", redisPort, 6), kahunaDurability: Durability.Ephemeral },
-    { label: "kahuna ephemeral binary", system: "kahuna", durability: "ephemeral", protocol: "binary", target: kBinary, kahunaDurability: Durability.Ephemeral },
-    { label: "kahuna ephemeral routed", system: "kahuna", durability: "ephemeral", protocol: "binary, leader-routed (experiment)", target: kRouted, kahunaDurability: Durability.Ephemeral },
-    { label: "kahuna ephemeral rest", system: "kahuna", durability: "ephemeral", protocol: "REST", target: kRest, kahunaDurability: Durability.Ephemeral },
+    {
+      label: "etcd",
+      system: "etcd",
+      durability: "persistent",
+      protocol: "HTTP/JSON gateway",
+      target: etcdTarget(etcdUrls, timeoutMs),
+      kahunaDurability: Durability.Persistent,
+    },
+    {
+      label: "kahuna persistent binary",
+      system: "kahuna",
+      durability: "persistent",
+      protocol: "binary",
+      target: kBinary,
+      kahunaDurability: Durability.Persistent,
+    },
+    {
+      label: "kahuna persistent routed",
+      system: "kahuna",
+      durability: "persistent",
+      protocol: "binary, leader-routed (experiment)",
+      target: kRouted,
+      kahunaDurability: Durability.Persistent,
+    },
+    {
+      label: "kahuna persistent rest",
+      system: "kahuna",
+      durability: "persistent",
+      protocol: "REST",
+      target: kRest,
+      kahunaDurability: Durability.Persistent,
+    },
+    {
+      label: "redis",
+      system: "redis",
+      durability: "ephemeral",
+      protocol: "RESP",
+      target: await redisTarget("127.0.0.1", redisPort, 6),
+      kahunaDurability: Durability.Ephemeral,
+    },
+    {
+      label: "kahuna ephemeral binary",
+      system: "kahuna",
+      durability: "ephemeral",
+      protocol: "binary",
+      target: kBinary,
+      kahunaDurability: Durability.Ephemeral,
+    },
+    {
+      label: "kahuna ephemeral routed",
+      system: "kahuna",
+      durability: "ephemeral",
+      protocol: "binary, leader-routed (experiment)",
+      target: kRouted,
+      kahunaDurability: Durability.Ephemeral,
+    },
+    {
+      label: "kahuna ephemeral rest",
+      system: "kahuna",
+      durability: "ephemeral",
+      protocol: "REST",
+      target: kRest,
+      kahunaDurability: Durability.Ephemeral,
+    },
   ];
   const loaded: Row[] = configs.map((config) => ({ config, runs: [] }));
   const single: Row[] = configs.map((config) => ({ config, runs: [] }));

@@ -40,7 +40,9 @@ type Profile = { nodes: ProfileNode[]; samples: number[] };
 export function summarizeProfile(profile: Profile) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  }
   const selfHits = new Map<number, number>();
   for (const id of profile.samples) selfHits.set(id, (selfHits.get(id) ?? 0) + 1);
   const name = (frame: CallFrame) => {
@@ -90,7 +92,11 @@ async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "kahuna-prof-"));
   const profDir = values.dir ?? join(root, "profiles");
   mkdirSync(profDir, { recursive: true });
-  const cluster = await startKahunaCluster({ root, partitions: Number(values.partitions), cpuProfDir: profDir });
+  const cluster = await startKahunaCluster({
+    root,
+    partitions: Number(values.partitions),
+    cpuProfDir: profDir,
+  });
   const nodes = cluster.nodes.map((n) => ({ ...n, http: Number(new URL(n.url).port) }));
   try {
     const before = await Promise.all(nodes.map((n) => nodeState(n.http)));
@@ -111,11 +117,16 @@ async function main(): Promise<void> {
     console.log(summaryText(result));
     console.log("\nper node during the run (warm-up included):");
     nodes.forEach((n, i) => {
-      const delta = (name: string) => (after[i]!.metrics.get(name) ?? 0) - (before[i]!.metrics.get(name) ?? 0);
+      const delta = (name: string) =>
+        (after[i]!.metrics.get(name) ?? 0) - (before[i]!.metrics.get(name) ?? 0);
       console.log(
-        `  node ${n.id}: storage commits (each fsynced: synchronous=FULL) ${delta("kahuna_storage_writes_total")}, ` +
+        `  node ${n.id}: storage commits (each fsynced: synchronous=FULL) ${
+          delta("kahuna_storage_writes_total")
+        }, ` +
           `of which Raft required a sync ${delta("kahuna_fsyncs_total")}; entries persisted ` +
-          `${delta("kahuna_entries_persisted_total")}; requests forwarded ${delta("kahuna_requests_forwarded_total")}; ` +
+          `${delta("kahuna_entries_persisted_total")}; requests forwarded ${
+            delta("kahuna_requests_forwarded_total")
+          }; ` +
           `partitions led before/after ${before[i]!.led}/${after[i]!.led}; term sum before/after ` +
           `${before[i]!.terms}/${after[i]!.terms}`,
       );
@@ -125,7 +136,9 @@ async function main(): Promise<void> {
   }
   const count = Number(values.top);
   for (const file of readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile")).sort()) {
-    const summary = summarizeProfile(JSON.parse(readFileSync(join(profDir, file), "utf8")) as Profile);
+    const summary = summarizeProfile(
+      JSON.parse(readFileSync(join(profDir, file), "utf8")) as Profile,
+    );
     console.log(`\n${file}: ${summary.samples} samples`);
     console.log("  by self time:");
     for (const line of top(summary.self, summary.samples, count)) console.log(`  ${line}`);

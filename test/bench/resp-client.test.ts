@@ -2,7 +2,9 @@ import { expect, test } from "bun:test";
 import { parse, RespError } from "./resp-client.ts";
 
 test("RESP values parse whole, and a value cut short waits for more bytes", () => {
-  const wire = Buffer.from("+OK\r\n-ERR no\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n:1\r\n$1\r\nx\r\n");
+  const wire = Buffer.from(
+    "+OK\r\n-ERR no\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n:1\r\n$1\r\nx\r\n",
+  );
   const values = [];
   let offset = 0;
   for (;;) {

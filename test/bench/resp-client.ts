@@ -94,7 +94,10 @@ export class RespClient {
 }
 
 /** One value from `offset`, or undefined when the buffer does not hold all of it yet. */
-export function parse(buffer: Buffer, offset: number): { value: RespValue; next: number } | undefined {
+export function parse(
+  buffer: Buffer,
+  offset: number,
+): { value: RespValue; next: number } | undefined {
   const end = buffer.indexOf("\r\n", offset);
   if (end < 0) return undefined;
   const kind = String.fromCharCode(buffer[offset]!);

@@ -16,12 +16,17 @@ import { groupOf } from "../../src/multiraft/partition.ts";
 
 export type RoutedNode = { readonly id: string; readonly url: string; readonly binary: string };
 
-export async function routedBinaryTarget(nodes: readonly RoutedNode[], timeoutMs: number): Promise<BenchTarget> {
+export async function routedBinaryTarget(
+  nodes: readonly RoutedNode[],
+  timeoutMs: number,
+): Promise<BenchTarget> {
   const connections = new Map<string, BinaryConnection[]>();
   for (const node of nodes) {
     const [host, port] = node.binary.split(":");
     const pool = [];
-    for (let i = 0; i < 2; i++) pool.push(await BinaryConnection.open({ host: host!, port: Number(port) }, timeoutMs));
+    for (let i = 0; i < 2; i++) {
+      pool.push(await BinaryConnection.open({ host: host!, port: Number(port) }, timeoutMs));
+    }
     connections.set(node.id, pool);
   }
   let leaders: string[] = [];

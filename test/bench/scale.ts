@@ -37,19 +37,37 @@ let cluster: BenchCluster | undefined;
 
 async function partitionSweep(): Promise<void> {
   const durationMs = parseDurationMs("--duration", values.duration!) as number;
-  console.log("| partitions | persistent cycles/s | p50 ms | p99 ms | ephemeral cycles/s | p50 ms | p99 ms |");
+  console.log(
+    "| partitions | persistent cycles/s | p50 ms | p99 ms | ephemeral cycles/s | p50 ms | p99 ms |",
+  );
   console.log("|---:|---:|---:|---:|---:|---:|---:|");
   for (const partitions of values.list!.split(",").map(Number)) {
     cluster = await startKahunaCluster({ root: join(root, `p${partitions}`), partitions });
-    const target = await binaryTarget(cluster.nodes.map((n) => n.binary), { connections: 2, timeoutMs: 10_000 });
+    const target = await binaryTarget(cluster.nodes.map((n) => n.binary), {
+      connections: 2,
+      timeoutMs: 10_000,
+    });
     const cells: string[] = [];
     for (const durability of [Durability.Persistent, Durability.Ephemeral]) {
       const result = await runBench(target, {
-        workload: "lock-unlock", durability, concurrency: 64, durationMs, warmupMs: 1_000, keyspace: 10_000,
+        workload: "lock-unlock",
+        durability,
+        concurrency: 64,
+        durationMs,
+        warmupMs: 1_000,
+        keyspace: 10_000,
         leaseMs: 10_000,
       });
-      cells.push(String(result.cyclesPerSec), result.latency.p50Ms.toFixed(2), result.latency.p99Ms.toFixed(2));
-      if (result.errors > 0) console.error(`  ${partitions} partitions: ${result.errors} errors: ${result.errorSamples[0]}`);
+      cells.push(
+        String(result.cyclesPerSec),
+        result.latency.p50Ms.toFixed(2),
+        result.latency.p99Ms.toFixed(2),
+      );
+      if (result.errors > 0) {
+        console.error(
+          `  ${partitions} partitions: ${result.errors} errors: ${result.errorSamples[0]}`,
+        );
+      }
     }
     await target.close();
     await cluster.stop();
@@ -76,7 +94,9 @@ function storageMb(dataDir: string): { dbMb: number; snapshotMb: number; snapsho
   const dbMb = files.reduce((sum, f) => sum + fileMb(f), 0);
   const db = new Database(files[0]!, { readonly: true });
   try {
-    const row = db.prepare("SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM snapshots").get() as {
+    const row = db.prepare(
+      "SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM snapshots",
+    ).get() as {
       n: number;
       bytes: number;
     };
@@ -87,7 +107,12 @@ function storageMb(dataDir: string): { dbMb: number; snapshotMb: number; snapsho
 }
 
 /** Takes `count` persistent locks named scale/<offset+i> with a 24 h lease, `inflight` at a time. */
-async function fill(address: string[], offset: number, count: number, inflight: number): Promise<number> {
+async function fill(
+  address: string[],
+  offset: number,
+  count: number,
+  inflight: number,
+): Promise<number> {
   const connections = await Promise.all(address.map((a) => {
     const [host, port] = a.split(":");
     return BinaryConnection.open({ host: host!, port: Number(port) }, 30_000);
@@ -104,16 +129,26 @@ async function fill(address: string[], offset: number, count: number, inflight: 
       const giveUpMs = performance.now() + 60_000;
       for (;;) {
         const answer = await connections[w % connections.length]!.execute({
-          op: "tryLock", resource, owner, expiresMs: 24 * 3_600_000, durability: Durability.Persistent,
+          op: "tryLock",
+          resource,
+          owner,
+          expiresMs: 24 * 3_600_000,
+          durability: Durability.Persistent,
         }).catch(() => undefined);
         if (answer?.type === ResponseType.Locked) break;
         failures += 1;
-        if (performance.now() > giveUpMs) throw new Error(`${resource} not locked within 60 s: ${answer?.error}`);
+        if (performance.now() > giveUpMs) {
+          throw new Error(`${resource} not locked within 60 s: ${answer?.error}`);
+        }
         await Bun.sleep(20);
       }
       if (performance.now() - reported > 10_000) {
         reported = performance.now();
-        console.error(`  ${next} of ${count} locks taken (${Math.round(next / ((reported - started) / 1000))}/s)`);
+        console.error(
+          `  ${next} of ${count} locks taken (${
+            Math.round(next / ((reported - started) / 1000))
+          }/s)`,
+        );
       }
     }
   };
@@ -123,7 +158,9 @@ async function fill(address: string[], offset: number, count: number, inflight: 
   return (performance.now() - started) / 1000;
 }
 
-type Status = { partitions: { group: number; role: string; commit: number; applied: number; locks: number }[] };
+type Status = {
+  partitions: { group: number; role: string; commit: number; applied: number; locks: number }[];
+};
 
 async function status(url: string): Promise<Status> {
   return await (await fetch(`${url}/v1/cluster`)).json() as Status;
@@ -146,21 +183,34 @@ async function millionLocks(): Promise<void> {
   const c = cluster;
   const before = c.nodes.map((n) => rssMb(n.process.pid));
   const laterCount = Math.max(1, Math.floor(count / 10));
-  console.error(`filling ${count} persistent locks (${inflight} in flight, ${partitions} partitions)`);
+  console.error(
+    `filling ${count} persistent locks (${inflight} in flight, ${partitions} partitions)`,
+  );
   const fillSeconds = await fill(c.nodes.map((n) => n.binary), 0, count, inflight);
-  console.log(`fill: ${count} locks in ${fillSeconds.toFixed(1)} s (${Math.round(count / fillSeconds)} locks/s)`);
+  console.log(
+    `fill: ${count} locks in ${fillSeconds.toFixed(1)} s (${
+      Math.round(count / fillSeconds)
+    } locks/s)`,
+  );
   console.log(`held locks counted by the leaders: ${await heldLocks(c)}`);
   c.nodes.forEach((n, i) => {
     const s = storageMb(n.dataDir);
     console.log(
-      `node ${n.id}: RSS ${before[i]!.toFixed(0)} MB empty → ${rssMb(n.process.pid).toFixed(0)} MB; database ` +
+      `node ${n.id}: RSS ${before[i]!.toFixed(0)} MB empty → ${
+        rssMb(n.process.pid).toFixed(0)
+      } MB; database ` +
         `${s.dbMb.toFixed(1)} MB; ${s.snapshots} snapshots, ${s.snapshotMb.toFixed(1)} MB`,
     );
   });
 
   // Catch-up: node 3 misses laterCount more locks, then restarts.
   await c.stopNode("3");
-  const downSeconds = await fill(c.nodes.slice(0, 2).map((n) => n.binary), count, laterCount, inflight);
+  const downSeconds = await fill(
+    c.nodes.slice(0, 2).map((n) => n.binary),
+    count,
+    laterCount,
+    inflight,
+  );
   console.log(`with node 3 down: ${laterCount} more locks in ${downSeconds.toFixed(1)} s`);
   const restarted = performance.now();
   await c.startNode("3");
@@ -172,13 +222,19 @@ async function millionLocks(): Promise<void> {
   }
   for (;;) {
     const s = await status(c.nodes[2]!.url).catch(() => undefined);
-    const behind = s?.partitions.filter((p) => p.applied < (leaderCommits.get(p.group) ?? 0)).length ?? partitions;
+    const behind = s?.partitions.filter((p) =>
+      p.applied < (leaderCommits.get(p.group) ?? 0)
+    ).length ?? partitions;
     if (behind === 0) break;
-    if (performance.now() - restarted > 600_000) throw new Error("node 3 did not catch up within 10 minutes");
+    if (performance.now() - restarted > 600_000) {
+      throw new Error("node 3 did not catch up within 10 minutes");
+    }
     await Bun.sleep(100);
   }
   console.log(
-    `catch-up: node 3 restarted and applied everything it missed in ${((performance.now() - restarted) / 1000).toFixed(1)} s ` +
+    `catch-up: node 3 restarted and applied everything it missed in ${
+      ((performance.now() - restarted) / 1000).toFixed(1)
+    } s ` +
       `(RSS ${rssMb(c.nodes[2]!.process.pid).toFixed(0)} MB)`,
   );
 
@@ -190,8 +246,12 @@ async function millionLocks(): Promise<void> {
   await Promise.all(c.nodes.map((n) => waitHealthy(n.url, 600_000)));
   const healthy = performance.now();
   console.log(
-    `full restart: listening after ${((listening - fullStart) / 1000).toFixed(1)} s, every node healthy after ` +
-      `${((healthy - fullStart) / 1000).toFixed(1)} s; RSS ${c.nodes.map((n) => rssMb(n.process.pid).toFixed(0)).join(", ")} MB`,
+    `full restart: listening after ${
+      ((listening - fullStart) / 1000).toFixed(1)
+    } s, every node healthy after ` +
+      `${((healthy - fullStart) / 1000).toFixed(1)} s; RSS ${
+        c.nodes.map((n) => rssMb(n.process.pid).toFixed(0)).join(", ")
+      } MB`,
   );
   console.log(`held locks after the restart: ${await heldLocks(c)}`);
 }
@@ -200,7 +260,9 @@ try {
   if (positionals[0] === "partitions") await partitionSweep();
   else if (positionals[0] === "locks") await millionLocks();
   else {
-    console.error("usage: bun test/bench/scale.ts partitions|locks [flags] (see the file's header)");
+    console.error(
+      "usage: bun test/bench/scale.ts partitions|locks [flags] (see the file's header)",
+    );
     process.exitCode = 2;
   }
 } finally {

@@ -3,7 +3,11 @@
  * has changed for `quietMs` (leaders are spread over the nodes a moment after start-up, by
  * leadership transfers; a benchmark started before that measures the transfers).
  */
-export async function waitSettled(urls: readonly string[], quietMs = 3_000, deadlineMs = 60_000): Promise<void> {
+export async function waitSettled(
+  urls: readonly string[],
+  quietMs = 3_000,
+  deadlineMs = 60_000,
+): Promise<void> {
   const started = Date.now();
   let last = "";
   let since = Date.now();
@@ -15,7 +19,8 @@ export async function waitSettled(urls: readonly string[], quietMs = 3_000, dead
       return cluster.partitions.map((p) => `${p.group}:${p.leader ?? "-"}:${p.term}`).join(",");
     })).catch(() => ["unreachable"]);
     const view = views.join("|");
-    const agreed = views.every((v) => v === views[0]) && !view.includes(":-:") && !view.includes("unreachable");
+    const agreed = views.every((v) => v === views[0]) && !view.includes(":-:") &&
+      !view.includes("unreachable");
     if (view !== last || !agreed) {
       last = view;
       since = Date.now();
