@@ -1,6 +1,7 @@
 /**
- * The kahuna client library (SPEC.md §5). Runs unmodified in Bun, Deno and Node 20: it uses
- * only fetch, AbortSignal.timeout, crypto.getRandomValues and setTimeout.
+ * The kahuna client library (SPEC.md §5). Runs unmodified in Bun, Deno and Node 20: over REST
+ * it uses only fetch, AbortSignal.timeout, crypto.getRandomValues and setTimeout; the binary
+ * transport (`transport: "binary"`) adds node:net, which all three provide.
  */
 export { Durability } from "../locks/types.ts";
 export { KahunaClient } from "./client.ts";
@@ -14,5 +15,12 @@ export type {
   UnlockResult,
 } from "./client.ts";
 export { KahunaError, KahunaErrorKind } from "./errors.ts";
+export {
+  type BinaryAddress,
+  BinaryConnection,
+  BinaryConnectionError,
+  type BinaryFailure,
+  parseBinaryAddress,
+} from "./binary-connection.ts";
 export { KahunaLock } from "./lock.ts";
 export { randomOwner } from "./owner.ts";
