@@ -1,0 +1,96 @@
+import { expect, test } from "bun:test";
+import { encodePeerFrame, decodePeerFrame } from "../../multiraft/peer-frame.ts";
+import { Durability } from "../../locks/types.ts";
+import type { Entry, Message } from "../../raft/types.ts";
+import { Prng } from "./prng.ts";
+import { SimClock } from "./sim-clock.ts";
+import { SimCrash, SimDisk } from "./sim-disk.ts";
+import { SimNetwork } from "./sim-network.ts";
+
+test("the same seed gives the same stream, and ints stay in range", () => {
+  const a = new Prng(42);
+  const b = new Prng(42);
+  const c = new Prng(43);
+  const xs = Array.from({ length: 100 }, () => a.int(10));
+  expect(Array.from({ length: 100 }, () => b.int(10))).toEqual(xs);
+  expect(Array.from({ length: 100 }, () => c.int(10))).not.toEqual(xs);
+  expect(xs.every((x) => x >= 0 && x < 10)).toBe(true);
+  expect(new Set(xs).size).toBe(10);
+});
+
+test("a clock runs from its own origin at its own rate and never goes back", () => {
+  const clock = new SimClock(0, 5_000, 10_000); // 1% fast
+  clock.advanceTo(1_000);
+  expect(clock.nowMs()).toBe(6_010);
+  clock.setRatePpm(-10_000);
+  clock.advanceTo(2_000);
+  expect(clock.nowMs()).toBe(7_000);
+  expect(clock.trueMsUntil(7_099)).toBeCloseTo(100, 5);
+  expect(() => clock.advanceTo(1_999)).toThrow();
+});
+
+const entry = (index: number, term = 1): Entry => ({ index, term, data: new Uint8Array([index]) });
+const hard = (commit: number) => ({ term: 1, vote: "1", commit });
+
+test("a crash keeps synced writes and at most a prefix of unsynced ones", () => {
+  const disk = new SimDisk();
+  disk.save([{ group: 0, entries: [entry(1), entry(2)], hardState: hard(0) }], true);
+  disk.save([{ group: 0, entries: [], hardState: hard(1) }], false);
+  disk.save([{ group: 0, entries: [], hardState: hard(2) }], false);
+  disk.crash(new Prng(1));
+  const state = disk.load(0);
+  expect(state.entries.map((e) => e.index)).toEqual([1, 2]);
+  expect([0, 1, 2]).toContain(state.hardState.commit);
+});
+
+test("a crash armed inside a write loses that write and the node sees nothing of it", () => {
+  const disk = new SimDisk();
+  disk.save([{ group: 0, entries: [entry(1)] }], true);
+  disk.armCrash();
+  expect(() => disk.save([{ group: 0, entries: [entry(2)] }], true)).toThrow(SimCrash);
+  disk.crash(new Prng(1));
+  expect(disk.load(0).entries.map((e) => e.index)).toEqual([1]);
+});
+
+test("a lying disk can lose writes it acknowledged as synced", () => {
+  let lost = false;
+  for (let seed = 1; seed < 20 && !lost; seed++) {
+    const disk = new SimDisk({ lies: true });
+    for (let i = 1; i <= 5; i++) disk.save([{ group: 0, entries: [entry(i)] }], true);
+    disk.crash(new Prng(seed));
+    lost = disk.load(0).entries.length < 5;
+  }
+  expect(lost).toBe(true);
+});
+
+const message: Message = {
+  type: "app", from: "1", to: "2", term: 1, logTerm: 0, index: 0, entries: [entry(1)], commit: 0,
+  reject: false, rejectHint: 0, context: 0,
+};
+const forward = {
+  id: 1,
+  request: { op: "get" as const, resource: "r", durability: Durability.Persistent },
+};
+
+test("the network cuts one way, loses, and duplicates only Raft messages", () => {
+  const frame = encodePeerFrame({ from: "1", envelopes: [{ group: 0, message }], forwards: [forward], answers: [] });
+  const network = new SimNetwork(new Prng(5), 1);
+  network.cut("1", "2");
+  network.send("1", "2", frame, 0);
+  network.send("2", "1", frame, 0);
+  const arrived = [1, 2, 3].flatMap((ms) => network.due(ms));
+  expect(arrived.map((d) => d.to)).toEqual(["1"]);
+  network.healAll();
+  network.faults = { ...network.faults, duplicateRate: 1 };
+  network.send("1", "2", frame, 10);
+  const copies = Array.from({ length: 10 }, (_, i) => network.due(11 + i)).flat();
+  expect(copies.length).toBe(2);
+  const forwards = copies.map((d) => {
+    const decoded = decodePeerFrame(d.frame, 1);
+    return "error" in decoded ? -1 : decoded.forwards.length;
+  });
+  expect(forwards.sort()).toEqual([0, 1]);
+  network.faults = { ...network.faults, duplicateRate: 0, lossRate: 1 };
+  network.send("1", "2", frame, 30);
+  expect(Array.from({ length: 10 }, (_, i) => network.due(31 + i)).flat()).toEqual([]);
+});
