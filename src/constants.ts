@@ -100,3 +100,6 @@ export const snapshotRetryElections = 4;
 export const balanceTicks = 20;
 export const balanceStableTicks = 2 * electionTicks;
 assert(balanceStableTicks > electionTicks, "a returning node is stable for an election timeout");
+
+// Forwarded requests a leader remembers (with their answers) to run a duplicate only once.
+export const forwardsRememberedMax = 100_000;

@@ -148,6 +148,20 @@ export class SqliteLogStore implements LogStore {
       .run(JSON.stringify(identity));
   }
 
+  nextIncarnation(): number {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'incarnation'").get() as
+      | { value: unknown }
+      | undefined
+      | null;
+    const previous = row === undefined || row === null ? 0 : Number(row.value);
+    if (!isNonNegativeInteger(previous)) throw this.corrupt("meta.incarnation is not a count");
+    const next = previous + 1;
+    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)").run(
+      String(next),
+    );
+    return next;
+  }
+
   close(): void {
     this.db.close();
   }

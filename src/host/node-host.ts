@@ -15,6 +15,7 @@ import {
   electionTicks,
   entriesPerMessageMax,
   flushRoundsMax,
+  forwardsRememberedMax,
   heartbeatTicks,
   inflightMessagesMax,
   proposalTimeoutTicks,
@@ -24,7 +25,7 @@ import {
   balanceTicks,
 } from "../constants.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
-import type { LockRequest } from "../locks/types.ts";
+import type { LockRequest, LockResponse } from "../locks/types.ts";
 import {
   type Answer,
   decodePeerFrame,
@@ -83,7 +84,13 @@ export class NodeHost {
   private readonly snapshotEntries: number;
   private readonly compactionLagEntries: number;
   private ticks = 0;
-  private nextForwardId = 1;
+  /** Forward ids are incarnation · 2^32 + count, so they never repeat across restarts. */
+  private nextForwardId: number;
+  /**
+   * Forwards this node ran as leader, by sender and id, with their answers once known, so a
+   * frame delivered twice runs its requests once (the duplicate gets the same answer).
+   */
+  private readonly forwardsRun = new Map<string, { tick: number; response: LockResponse | undefined }>();
   /** Requests this node forwarded to a leader, by id, until the answer comes back. */
   private readonly forwarded = new Map<number, PendingForward>();
   /** What the next flush sends each peer besides Raft messages. */
@@ -96,6 +103,9 @@ export class NodeHost {
     assert(config.groups >= 1, "a node needs at least one group");
     this.nodeId = config.nodeId;
     this.voters = [...config.voters].sort();
+    const incarnation = config.logStore.nextIncarnation();
+    assert(incarnation >= 1 && incarnation < 2 ** 21, `incarnation ${incarnation} fits a forward id`);
+    this.nextForwardId = incarnation * 2 ** 32 + 1;
     this.snapshotEntries = config.snapshotEntries ?? snapshotEntries;
     this.compactionLagEntries = config.compactionLagEntries ?? compactionLagEntries;
     for (let group = 0; group < config.groups; group++) this.groups.push(this.openGroup(group));
@@ -215,6 +225,11 @@ export class NodeHost {
       this.forwarded.delete(id);
       this.failForward(forward, `the leader ${forward.to} did not answer in time`);
     }
+    // Remembered forwards are in the order they ran: drop the old ones from the front.
+    for (const [key, run] of this.forwardsRun) {
+      if (this.ticks - run.tick < 2 * proposalTimeoutTicks) break;
+      this.forwardsRun.delete(key);
+    }
   }
 
   /**
@@ -245,9 +260,7 @@ export class NodeHost {
       target.dirty = true;
       target.raft.step(message);
     }
-    for (const { id, request } of decoded.forwards) {
-      this.route(request, (response) => this.outboxFor(from).answers.push({ id, response }), true);
-    }
+    for (const { id, request } of decoded.forwards) this.runForward(from, id, request);
     for (const { id, response } of decoded.answers) {
       const forward = this.forwarded.get(id);
       if (forward === undefined || forward.to !== from) continue;
@@ -255,6 +268,25 @@ export class NodeHost {
       forward.reply(response);
     }
     return undefined;
+  }
+
+  private runForward(from: NodeId, id: number, request: LockRequest): void {
+    const key = `${from}/${id}`;
+    const seen = this.forwardsRun.get(key);
+    if (seen !== undefined) {
+      // A duplicate: answer it again if the answer is known; else the first run answers.
+      if (seen.response !== undefined) this.outboxFor(from).answers.push({ id, response: seen.response });
+      return;
+    }
+    const run = { tick: this.ticks, response: undefined as LockResponse | undefined };
+    this.forwardsRun.set(key, run);
+    if (this.forwardsRun.size > forwardsRememberedMax) {
+      this.forwardsRun.delete(this.forwardsRun.keys().next().value!);
+    }
+    this.route(request, (response) => {
+      run.response = response;
+      this.outboxFor(from).answers.push({ id, response });
+    }, true);
   }
 
   /** Tells every group that a peer could not be reached, so Raft probes it gently. */

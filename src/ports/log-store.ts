@@ -41,5 +41,10 @@ export type LogStore = {
   /** The node's identity and the cluster it was started with, fixed at first start. */
   identity(): { nodeId: NodeId; voters: readonly NodeId[]; groups: number } | undefined;
   setIdentity(identity: { nodeId: NodeId; voters: readonly NodeId[]; groups: number }): void;
+  /**
+   * Counts this node's starts, durably: returns 1 on the first start, then one more each
+   * time. The host makes ids that must not repeat across restarts from it.
+   */
+  nextIncarnation(): number;
   close(): void;
 };

@@ -5,7 +5,7 @@
  */
 import { expect, test } from "bun:test";
 import { brokenModes } from "./run.ts";
-import { configFor, simulate, Simulator } from "./simulator.ts";
+import { simulate } from "./simulator.ts";
 
 /*
  * Forwarded requests are not deduplicated (src/host/node-host.ts, `receive` → `route`).
@@ -18,11 +18,11 @@ import { configFor, simulate, Simulator } from "./simulator.ts";
  *   reached the forwarding node first and the client was told its unlock found no lock.
  * Over TCP a write is delivered once, so this needs a peer transport that resends frames
  * after a reconnect; the simulator's default network therefore never duplicates forwards.
- * Fix: the leader remembers (from, forward id) answered recently and answers a duplicate from
- * that memory instead of running it again.
+ * Fixed: the leader remembers (from, forward id) it ran recently and answers a duplicate from
+ * that memory instead of running it again (NodeHost.runForward).
  * Replay: bun test/sim/run.ts --seed 536 --broken duplicate-forwards
  */
-test.skip("a duplicated forwarded request runs once (seeds 536 and 602)", () => {
+test("a duplicated forwarded request runs once (seeds 536 and 602)", () => {
   for (const seed of [536, 602]) {
     expect(simulate(seed, brokenModes["duplicate-forwards"]!).violations).toEqual([]);
   }
@@ -39,22 +39,11 @@ test("with forwards delivered once, seeds 536 and 602 are clean", () => {
  * client's Extend forwarded by the new n2 was answered "Busy" (an answer no Extend can get):
  * the leader's answer to an old forward with the same id. Over real TCP the same happens: the
  * leader's outbox is per peer id, not per connection. A client can so be told "Locked" for a
- * request that never ran. Fix: make forward ids unique across restarts (start from a random
- * 48-bit value, or carry the sender's incarnation in the frame and drop stale answers).
+ * request that never ran. Fixed: forward ids are incarnation · 2^32 + count, the incarnation
+ * a durable count of the node's starts (LogStore.nextIncarnation).
  * Replay: bun test/sim/run.ts --seed 696
  */
-test.skip("an answer to a forward from before a restart is not taken for a new one (seed 696)", () => {
+test("an answer to a forward from before a restart is not taken for a new one (seed 696)", () => {
   expect(simulate(696).violations).toEqual([]);
 });
 
-test("seed 696 is clean when forward ids do not repeat across restarts (the diagnosis)", () => {
-  const sim = new Simulator(configFor(696));
-  const start = sim.start.bind(sim);
-  sim.start = (node) => {
-    start(node);
-    // Test-only: reach the private counter to show the bug is the reuse of ids.
-    (node.host as unknown as { nextForwardId: number }).nextForwardId = node.incarnation * 1_000_000 + 1;
-  };
-  expect(sim.run().violations).toEqual([]);
-  expect(simulate(696).violations.map((v) => v.checker)).toContain("linearizability");
-});

@@ -59,6 +59,13 @@ export class MemoryLogStore implements LogStore {
     this.storedIdentity = identity;
   }
 
+  private incarnation = 0;
+
+  nextIncarnation(): number {
+    this.incarnation += 1;
+    return this.incarnation;
+  }
+
   close(): void {}
 
   private group(group: number): StoredGroup {

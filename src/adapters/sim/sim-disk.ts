@@ -40,9 +40,11 @@ const lyingWritesCachedMax = 16;
 class DiskImage {
   readonly groups = new Map<number, StoredGroup>();
   identity: Identity | undefined;
+  incarnation = 0;
 
   clone(): DiskImage {
     const copy = new DiskImage();
+    copy.incarnation = this.incarnation;
     for (const [id, g] of this.groups) {
       copy.groups.set(id, { hardState: g.hardState, snapshot: g.snapshot, entries: [...g.entries] });
     }
@@ -219,6 +221,13 @@ export class SimDisk implements LogStore {
   setIdentity(identity: Identity): void {
     this.visible.identity = identity;
     this.durable.identity = identity;
+  }
+
+  /** Written through at once, like setIdentity: a start that counted survives a crash. */
+  nextIncarnation(): number {
+    this.durable.incarnation += 1;
+    this.visible.incarnation = this.durable.incarnation;
+    return this.durable.incarnation;
   }
 
   close(): void {}
