@@ -14,6 +14,12 @@ import { join } from "node:path";
 import { bunBin, freePort, mainTs, repoRoot, waitHealthy } from "../helpers/server.ts";
 import { type LinkMode, LinkProxy } from "./proxy.ts";
 
+/**
+ * The server the nodes run: this tree's src/main.ts, or another tree's (KAHUNA_FAULT_MAIN),
+ * to run the suite against an older build, e.g. to show it finds a bug fixed since.
+ */
+const serverMain = process.env["KAHUNA_FAULT_MAIN"] ?? mainTs;
+
 export type FaultNode = {
   readonly id: string;
   readonly httpPort: number;
@@ -112,7 +118,7 @@ export class FaultCluster {
     else delete env["KAHUNA_TEST_CLOCK_RATE"];
     const log = openSync(node.logPath, "a");
     try {
-      node.process = Bun.spawn([bunBin, mainTs, ...args], { cwd: repoRoot, stdout: "ignore", stderr: log, env });
+      node.process = Bun.spawn([bunBin, serverMain, ...args], { cwd: repoRoot, stdout: "ignore", stderr: log, env });
     } finally {
       closeSync(log);
     }

@@ -4,7 +4,9 @@
  * kill -9 and restart (any node, or the node leading most groups), SIGSTOP/SIGCONT, network
  * partitions through the link proxies (random majority/minority halves, an isolated leader, a
  * bridge where one node sees both sides, one-way cuts), slow links, restarts with a clock
- * rate skewed within the drift bound, and a full-cluster kill -9 and restart.
+ * rate skewed within the drift bound, a full-cluster kill -9 and restart, and two mixes:
+ * partitions that change every few hundred ms, and a kill -9 on the majority side of a
+ * partition (so the minority's old leaders and the survivors race once it heals).
  */
 import { groupOf } from "../../src/multiraft/partition.ts";
 import type { FaultWindow } from "./checkers.ts";
@@ -24,6 +26,8 @@ export const faultKinds = [
   "slow-links",
   "clock-skew",
   "full-restart",
+  "flapping-partitions",
+  "kill-in-minority",
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -40,6 +44,8 @@ const weights: Record<FaultKind, number> = {
   "slow-links": 1,
   "clock-skew": 2,
   "full-restart": 1,
+  "flapping-partitions": 2,
+  "kill-in-minority": 2,
 };
 
 /** Clock rates a skewed restart picks from: within the 1% bound (clockDriftPpmMax), with margin. */
@@ -192,6 +198,35 @@ export class Nemesis {
         detail = `restart node ${id} with clock rate ${rate}`;
         break;
       }
+      case "flapping-partitions": {
+        detail = `${mode.kind} a new random split every 200-800 ms`;
+        this.options.log(`fault ${kind}: ${detail} for ${durationMs.toFixed(0)} ms`);
+        const until = now() + durationMs;
+        let flips = 0;
+        while (now() < until) {
+          c.heal();
+          const ids = this.shuffled();
+          const cut = 1 + Math.floor(this.random() * 2);
+          c.partition([ids.slice(0, cut), ids.slice(cut)], mode);
+          flips += 1;
+          await sleep(Math.min(200 + this.random() * 600, until - now()));
+        }
+        detail += ` (${flips} splits)`;
+        break;
+      }
+      case "kill-in-minority": {
+        const leader = await this.busiestLeader();
+        const others = this.shuffled().filter((id) => id !== leader);
+        const minority = [leader, others[0]!];
+        const majority = others.slice(1);
+        c.partition([minority, majority], mode);
+        const victim = majority[Math.floor(this.random() * majority.length)]!;
+        await sleep(durationMs / 3);
+        await c.kill(victim);
+        restart.push({ id: victim, rate: c.node(victim).clockRate });
+        detail = `${mode.kind} ${minority.join(",")} | ${majority.join(",")}, then kill -9 node ${victim}`;
+        break;
+      }
       case "full-restart": {
         for (const id of c.ids) {
           await c.kill(id);
@@ -202,8 +237,10 @@ export class Nemesis {
       }
     }
     this.options.log(`fault ${kind}: ${detail} for ${durationMs.toFixed(0)} ms`);
-    // A clock skew or kill needs no wait for the restart beyond a short one.
-    await sleep(kind === "clock-skew" ? Math.min(durationMs, 1_000) : durationMs);
+    // A clock skew needs no wait for the restart beyond a short one; a flapping partition
+    // and a kill in a minority have spent (part of) their time already.
+    const waited = now() - startMs;
+    await sleep(kind === "clock-skew" ? Math.min(durationMs, 1_000) : durationMs - waited);
     c.heal();
     await Promise.all(restart.map(({ id, rate }) => c.start(id, rate)));
     const endMs = now();
