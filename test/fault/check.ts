@@ -4,7 +4,12 @@
  * and exits 1 if there is any. The fenced-store check needs the live run and is not replayed.
  */
 import { readFileSync } from "node:fs";
-import { checkDurableLocks, checkLinearizability, checkMutualExclusion, checkTokens } from "./checkers.ts";
+import {
+  checkDurableLocks,
+  checkLinearizability,
+  checkMutualExclusion,
+  checkTokens,
+} from "./checkers.ts";
 import type { OpRecord } from "./history.ts";
 
 const path = Bun.argv[2];

@@ -64,16 +64,47 @@ const get = (send: number, ack: number, holder: string | undefined, token = 0) =
 function goodHistory(): OpRecord[] {
   return [
     lock("aaaa", 0, 10, 0),
-    op({ op: "tryLock", owner: "bbbb", expiresMs: 1000, send: 20, ack: 30, type: ResponseType.Busy }),
-    op({ op: "extend", owner: "aaaa", expiresMs: 1000, send: 500, ack: 510, type: ResponseType.Extended, token: 0 }),
+    op({
+      op: "tryLock",
+      owner: "bbbb",
+      expiresMs: 1000,
+      send: 20,
+      ack: 30,
+      type: ResponseType.Busy,
+    }),
+    op({
+      op: "extend",
+      owner: "aaaa",
+      expiresMs: 1000,
+      send: 500,
+      ack: 510,
+      type: ResponseType.Extended,
+      token: 0,
+    }),
     get(600, 610, "aaaa", 0),
     unlock("aaaa", 700, 710, 0),
     get(720, 730, undefined),
     lock("bbbb", 800, 810, 1, 300),
     // bbbb's lease (300 ms from 800) ran out; cccc's first attempt timed out, its retry
     // with the same owner answered Locked with the grant the first attempt made.
-    op({ op: "tryLock", owner: "cccc", expiresMs: 1000, send: 1200, ack: 9999, outcome: "unknown" }),
-    op({ op: "tryLock", owner: "cccc", expiresMs: 1000, send: 1300, ack: 1310, leaseFrom: 1200, type: ResponseType.Locked, token: 2 }),
+    op({
+      op: "tryLock",
+      owner: "cccc",
+      expiresMs: 1000,
+      send: 1200,
+      ack: 9999,
+      outcome: "unknown",
+    }),
+    op({
+      op: "tryLock",
+      owner: "cccc",
+      expiresMs: 1000,
+      send: 1300,
+      ack: 1310,
+      leaseFrom: 1200,
+      type: ResponseType.Locked,
+      token: 2,
+    }),
     get(1320, 1330, "cccc", 2),
   ];
 }
@@ -107,7 +138,15 @@ test("a grant just after the reliance end (send + 0.99 × lease) is not a violat
 test("a grant after an extend is checked against the extended lease", () => {
   const history = [
     lock("aaaa", 0, 10, 0, 1000),
-    op({ op: "extend", owner: "aaaa", expiresMs: 1000, send: 900, ack: 910, type: ResponseType.Extended, token: 0 }),
+    op({
+      op: "extend",
+      owner: "aaaa",
+      expiresMs: 1000,
+      send: 900,
+      ack: 910,
+      type: ResponseType.Extended,
+      token: 0,
+    }),
     lock("bbbb", 1200, 1210, 1, 1000),
   ];
   expect(checkMutualExclusion(history)).toHaveLength(1);
@@ -130,7 +169,9 @@ test("a token going back is reported by the token checker and linearizability", 
     lock("bbbb", 500, 510, 4, 100),
   ];
   const tokens = checkTokens(history);
-  expect(tokens.map((v) => v.message)).toContain("token went back: f4 granted after f5 was acknowledged");
+  expect(tokens.map((v) => v.message)).toContain(
+    "token went back: f4 granted after f5 was acknowledged",
+  );
   expect(checkLinearizability(history).violations).toHaveLength(1);
 });
 
@@ -140,7 +181,11 @@ test("one token given to two owners is reported", () => {
 });
 
 test("a persistent token that skips a number fails linearizability; an ephemeral one may jump", () => {
-  const persistent = [lock("aaaa", 0, 10, 0, 100), unlock("aaaa", 20, 30, 0), lock("bbbb", 40, 50, 2, 100)];
+  const persistent = [
+    lock("aaaa", 0, 10, 0, 100),
+    unlock("aaaa", 20, 30, 0),
+    lock("bbbb", 40, 50, 2, 100),
+  ];
   expect(checkLinearizability(persistent).violations).toHaveLength(1);
   const ephemeral = persistent.map((o) => ({ ...o, durability: 0 as const }));
   ephemeral[2] = { ...ephemeral[2]!, fencingToken: 2 ** 32 };
@@ -170,7 +215,15 @@ test("a stale extend after another owner's grant is reported", () => {
   const history = [
     lock("aaaa", 0, 10, 0, 100),
     lock("bbbb", 200, 210, 1, 1000),
-    op({ op: "extend", owner: "aaaa", expiresMs: 100, send: 300, ack: 310, type: ResponseType.Extended, token: 0 }),
+    op({
+      op: "extend",
+      owner: "aaaa",
+      expiresMs: 100,
+      send: 300,
+      ack: 310,
+      type: ResponseType.Extended,
+      token: 0,
+    }),
   ];
   expect(checkTokens(history).some((v) => v.message.includes("answered Extended"))).toBe(true);
   expect(checkLinearizability(history).violations).toHaveLength(1);
@@ -180,22 +233,91 @@ test("a lost acknowledged persistent lock and an undone unlock are reported afte
   const history = [
     lock("aaaa", 0, 10, 0, 3_600_000),
     op({ op: "get", send: 5000, ack: 5010, type: ResponseType.LockDoesNotExist, client: "final" }),
-    op({ op: "tryLock", resource: "r2", owner: "bbbb", expiresMs: 3_600_000, send: 0, ack: 10, type: ResponseType.Locked, token: 0 }),
-    op({ op: "unlock", resource: "r2", owner: "bbbb", send: 20, ack: 30, type: ResponseType.Unlocked, token: 0 }),
-    op({ op: "get", resource: "r2", send: 5000, ack: 5010, type: ResponseType.Got, gotOwner: "bbbb", client: "final" }),
-    op({ op: "tryLock", resource: "r3", owner: "cccc", expiresMs: 3_600_000, send: 0, ack: 10, type: ResponseType.Locked, token: 0 }),
-    op({ op: "get", resource: "r3", send: 5000, ack: 5010, type: ResponseType.Got, gotOwner: "cccc", client: "final" }),
+    op({
+      op: "tryLock",
+      resource: "r2",
+      owner: "bbbb",
+      expiresMs: 3_600_000,
+      send: 0,
+      ack: 10,
+      type: ResponseType.Locked,
+      token: 0,
+    }),
+    op({
+      op: "unlock",
+      resource: "r2",
+      owner: "bbbb",
+      send: 20,
+      ack: 30,
+      type: ResponseType.Unlocked,
+      token: 0,
+    }),
+    op({
+      op: "get",
+      resource: "r2",
+      send: 5000,
+      ack: 5010,
+      type: ResponseType.Got,
+      gotOwner: "bbbb",
+      client: "final",
+    }),
+    op({
+      op: "tryLock",
+      resource: "r3",
+      owner: "cccc",
+      expiresMs: 3_600_000,
+      send: 0,
+      ack: 10,
+      type: ResponseType.Locked,
+      token: 0,
+    }),
+    op({
+      op: "get",
+      resource: "r3",
+      send: 5000,
+      ack: 5010,
+      type: ResponseType.Got,
+      gotOwner: "cccc",
+      client: "final",
+    }),
   ];
   const durable = checkDurableLocks(history, "final");
   expect(durable.map((v) => v.key).sort()).toEqual(["1:hot", "1:r2"]);
-  expect(checkLinearizability(history).violations.map((v) => v.key).sort()).toEqual(["1:hot", "1:r2"]);
+  expect(checkLinearizability(history).violations.map((v) => v.key).sort()).toEqual([
+    "1:hot",
+    "1:r2",
+  ]);
 });
 
 test("a fenced write refused while its writer could rely on the lease is reported", () => {
   const writes = [
-    { key: "1:hot", owner: "aaaa", fencingToken: 1, atMs: 100, accepted: true, storedToken: 0, reliedUntilMs: 990 },
-    { key: "1:hot", owner: "bbbb", fencingToken: 0, atMs: 200, accepted: false, storedToken: 1, reliedUntilMs: 500 },
-    { key: "1:hot", owner: "cccc", fencingToken: 0, atMs: 600, accepted: false, storedToken: 1, reliedUntilMs: 500 },
+    {
+      key: "1:hot",
+      owner: "aaaa",
+      fencingToken: 1,
+      atMs: 100,
+      accepted: true,
+      storedToken: 0,
+      reliedUntilMs: 990,
+    },
+    {
+      key: "1:hot",
+      owner: "bbbb",
+      fencingToken: 0,
+      atMs: 200,
+      accepted: false,
+      storedToken: 1,
+      reliedUntilMs: 500,
+    },
+    {
+      key: "1:hot",
+      owner: "cccc",
+      fencingToken: 0,
+      atMs: 600,
+      accepted: false,
+      storedToken: 1,
+      reliedUntilMs: 500,
+    },
   ];
   const violations = checkFencedWrites(writes);
   expect(violations).toHaveLength(1);
@@ -205,7 +327,9 @@ test("a fenced write refused while its writer could rely on the lease is reporte
 test("the linearizability search gives up as inconclusive, not as a pass, past its step bound", () => {
   const many: OpRecord[] = [];
   for (let i = 0; i < 12; i++) {
-    many.push(op({ op: "tryLock", owner: `o${i}`, expiresMs: 1, send: i, ack: 1e9, outcome: "unknown" }));
+    many.push(
+      op({ op: "tryLock", owner: `o${i}`, expiresMs: 1, send: i, ack: 1e9, outcome: "unknown" }),
+    );
   }
   many.push(get(100, 110, "zzzz", 0));
   const result = checkLinearizability(many, 500);

@@ -16,7 +16,14 @@
  * - linearizability of each lock's history against lock-model.ts.
  */
 import { Durability, ResponseType } from "../../src/locks/types.ts";
-import { describe, type FencedWrite, keyOf, type OpRecord, relianceEndMs, type Violation } from "./history.ts";
+import {
+  describe,
+  type FencedWrite,
+  keyOf,
+  type OpRecord,
+  relianceEndMs,
+  type Violation,
+} from "./history.ts";
 import { checkLinearizable, type LinearizabilityResult } from "./linearizability.ts";
 import { initialLockState, type LockState, stateKey, stepLock } from "./lock-model.ts";
 
@@ -101,8 +108,11 @@ export function checkMutualExclusion(history: readonly OpRecord[]): Violation[] 
         violations.push({
           checker: "mutual exclusion",
           key,
-          message: `granted to ${b.owner.slice(0, 8)} (f${b.token}) at ${b.ackMs.toFixed(0)} ms while ` +
-            `${a.owner.slice(0, 8)} (f${a.token}) could rely on its lease until ${until.toFixed(0)} ms ` +
+          message:
+            `granted to ${b.owner.slice(0, 8)} (f${b.token}) at ${b.ackMs.toFixed(0)} ms while ` +
+            `${a.owner.slice(0, 8)} (f${a.token}) could rely on its lease until ${
+              until.toFixed(0)
+            } ms ` +
             `(${(until - b.ackMs).toFixed(0)} ms early) and had not released it`,
           ops: [describe(a.op), describe(b.op)],
         });
@@ -123,7 +133,9 @@ export function checkTokens(history: readonly OpRecord[]): Violation[] {
         violations.push({
           checker: "tokens",
           key,
-          message: `token f${g.token} granted to two owners, ${other.owner.slice(0, 8)} and ${g.owner.slice(0, 8)}`,
+          message: `token f${g.token} granted to two owners, ${other.owner.slice(0, 8)} and ${
+            g.owner.slice(0, 8)
+          }`,
           ops: [describe(other.op), describe(g.op)],
         });
       }
@@ -155,11 +167,16 @@ export function checkTokens(history: readonly OpRecord[]): Violation[] {
 }
 
 /** Extends (and persistent reads) answering for a token older than an acknowledged grant. */
-function staleAnswers(key: string, ops: readonly OpRecord[], grantsByAck: readonly Grant[]): Violation[] {
+function staleAnswers(
+  key: string,
+  ops: readonly OpRecord[],
+  grantsByAck: readonly Grant[],
+): Violation[] {
   const violations: Violation[] = [];
   for (const op of ops) {
     const staleExtend = op.op === "extend" && isOk(op, ResponseType.Extended);
-    const staleRead = op.op === "get" && isOk(op, ResponseType.Got) && op.durability === Durability.Persistent;
+    const staleRead = op.op === "get" && isOk(op, ResponseType.Got) &&
+      op.durability === Durability.Persistent;
     if (!staleExtend && !staleRead) continue;
     const newer = grantsByAck.find((g) => g.ackMs < op.sendMs && g.token > op.fencingToken);
     if (newer === undefined) continue;
@@ -167,7 +184,9 @@ function staleAnswers(key: string, ops: readonly OpRecord[], grantsByAck: readon
       checker: "tokens",
       key,
       message: staleExtend
-        ? `extend by ${op.owner.slice(0, 8)} answered Extended for f${op.fencingToken} after f${newer.token} was granted`
+        ? `extend by ${
+          op.owner.slice(0, 8)
+        } answered Extended for f${op.fencingToken} after f${newer.token} was granted`
         : `stale read: get answered f${op.fencingToken} after f${newer.token} was granted`,
       ops: [describe(newer.op), describe(op)],
     });
@@ -179,7 +198,10 @@ export function checkFencedWrites(writes: readonly FencedWrite[]): Violation[] {
   return writes.filter((w) => !w.accepted && w.atMs < w.reliedUntilMs).map((w) => ({
     checker: "fenced store",
     key: w.key,
-    message: `write with f${w.fencingToken} by ${w.owner.slice(0, 8)} refused (store had f${w.storedToken}) ` +
+    message:
+      `write with f${w.fencingToken} by ${
+        w.owner.slice(0, 8)
+      } refused (store had f${w.storedToken}) ` +
       `${(w.reliedUntilMs - w.atMs).toFixed(0)} ms before its lease could have ended`,
     ops: [],
   }));
@@ -193,7 +215,9 @@ export function checkFencedWrites(writes: readonly FencedWrite[]): Violation[] {
 export function checkDurableLocks(history: readonly OpRecord[], finalClient: string): Violation[] {
   const violations: Violation[] = [];
   for (const [key, ops] of byKey(history)) {
-    const finals = ops.filter((op) => op.client === finalClient && op.op === "get" && op.outcome === "ok");
+    const finals = ops.filter((op) =>
+      op.client === finalClient && op.op === "get" && op.outcome === "ok"
+    );
     if (finals.length === 0) continue;
     const before = ops.filter((op) => op.client !== finalClient && op.outcome !== "failed");
     const lastGrant = grantsOf(before).at(-1);
@@ -201,12 +225,17 @@ export function checkDurableLocks(history: readonly OpRecord[], finalClient: str
       if (lastGrant !== undefined) {
         const later = before.filter((op) => op.sendMs >= lastGrant.sendMs && op.op !== "get");
         const touched = later.some((op) => op.op === "unlock" || op.owner !== lastGrant.owner);
-        if (!touched && (final.type !== ResponseType.Got || final.gotOwner !== lastGrant.owner ||
-          final.fencingToken !== lastGrant.token)) {
+        if (
+          !touched && (final.type !== ResponseType.Got || final.gotOwner !== lastGrant.owner ||
+            final.fencingToken !== lastGrant.token)
+        ) {
           violations.push({
             checker: "durable locks",
             key,
-            message: `acknowledged lock (${lastGrant.owner.slice(0, 8)}, f${lastGrant.token}) lost after ` +
+            message:
+              `acknowledged lock (${
+                lastGrant.owner.slice(0, 8)
+              }, f${lastGrant.token}) lost after ` +
               "the final restart",
             ops: [describe(lastGrant.op), describe(final)],
           });
@@ -242,7 +271,10 @@ const lockModel = {
   key: stateKey,
 };
 
-export function checkLinearizability(history: readonly OpRecord[], stepsMax = 2_000_000): LinearizabilityReport {
+export function checkLinearizability(
+  history: readonly OpRecord[],
+  stepsMax = 2_000_000,
+): LinearizabilityReport {
   const violations: Violation[] = [];
   const inconclusiveKeys: string[] = [];
   let steps = 0;
@@ -264,7 +296,9 @@ export function checkLinearizability(history: readonly OpRecord[], stepsMax = 2_
     violations.push({
       checker: "linearizability",
       key,
-      message: `no linearization explains ${describe(stuck)} (after ${result.longestPrefix.length} ops linearized)`,
+      message: `no linearization explains ${
+        describe(stuck)
+      } (after ${result.longestPrefix.length} ops linearized)`,
       ops: [...prefix, `stuck: ${describe(stuck)}`],
     });
   }
@@ -272,14 +306,25 @@ export function checkLinearizability(history: readonly OpRecord[], stepsMax = 2_
 }
 
 /** A window during which a fault was in force. */
-export type FaultWindow = { readonly kind: string; readonly startMs: number; readonly endMs: number };
+export type FaultWindow = {
+  readonly kind: string;
+  readonly startMs: number;
+  readonly endMs: number;
+};
 
 export type Availability = {
   readonly duringFaults: { readonly attempts: number; readonly ok: number; readonly share: number };
-  readonly outsideFaults: { readonly attempts: number; readonly ok: number; readonly share: number };
+  readonly outsideFaults: {
+    readonly attempts: number;
+    readonly ok: number;
+    readonly share: number;
+  };
 };
 
-export function availability(history: readonly OpRecord[], windows: readonly FaultWindow[]): Availability {
+export function availability(
+  history: readonly OpRecord[],
+  windows: readonly FaultWindow[],
+): Availability {
   const during = { attempts: 0, ok: 0 };
   const outside = { attempts: 0, ok: 0 };
   for (const op of history) {
@@ -288,6 +333,9 @@ export function availability(history: readonly OpRecord[], windows: readonly Fau
     bucket.attempts += 1;
     if (op.outcome === "ok") bucket.ok += 1;
   }
-  const share = (b: { attempts: number; ok: number }) => ({ ...b, share: b.attempts === 0 ? 1 : b.ok / b.attempts });
+  const share = (b: { attempts: number; ok: number }) => ({
+    ...b,
+    share: b.attempts === 0 ? 1 : b.ok / b.attempts,
+  });
   return { duringFaults: share(during), outsideFaults: share(outside) };
 }

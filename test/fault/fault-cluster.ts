@@ -103,14 +103,21 @@ export class FaultCluster {
     if (node.process !== undefined) return;
     const args = [
       "serve",
-      "--node-id", id,
-      "--http-port", String(node.httpPort),
-      "--peer-port", String(node.peerPort),
+      "--node-id",
+      id,
+      "--http-port",
+      String(node.httpPort),
+      "--peer-port",
+      String(node.peerPort),
       // The binary client protocol is not under test here; 0 lets each node pick a free port.
-      "--binary-port", "0",
-      "--data-dir", node.dataDir,
-      "--initial-cluster", this.initialClusterFor(node),
-      "--partitions", String(this.partitions),
+      "--binary-port",
+      "0",
+      "--data-dir",
+      node.dataDir,
+      "--initial-cluster",
+      this.initialClusterFor(node),
+      "--partitions",
+      String(this.partitions),
       "--quiet",
     ];
     const env: Record<string, string | undefined> = { ...process.env };
@@ -118,7 +125,12 @@ export class FaultCluster {
     else delete env["KAHUNA_TEST_CLOCK_RATE"];
     const log = openSync(node.logPath, "a");
     try {
-      node.process = Bun.spawn([bunBin, serverMain, ...args], { cwd: repoRoot, stdout: "ignore", stderr: log, env });
+      node.process = Bun.spawn([bunBin, serverMain, ...args], {
+        cwd: repoRoot,
+        stdout: "ignore",
+        stderr: log,
+        env,
+      });
     } finally {
       closeSync(log);
     }
@@ -180,7 +192,9 @@ export class FaultCluster {
   /** GET /v1/cluster from one node, or undefined if it does not answer in time. */
   async status(id: string, timeoutMs = 2_000): Promise<GroupStatus[] | undefined> {
     try {
-      const response = await fetch(`${this.node(id).url}/v1/cluster`, { signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetch(`${this.node(id).url}/v1/cluster`, {
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       const body = await response.json() as { partitions: GroupStatus[] };
       return body.partitions;
     } catch {

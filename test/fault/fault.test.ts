@@ -15,22 +15,34 @@ import { defaultRunOptions, reportMarkdown, runFaults } from "./run-faults.ts";
 const seed = Number(process.env["KAHUNA_FAULT_SEED"] ?? String(Date.now() % 1_000_000));
 const durationMs = 150_000;
 
-test("no lock is granted twice, no token goes back and no acknowledged lock is lost under faults", async () => {
-  const started = Date.now();
-  const log = (line: string) => console.log(`[fault ${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
-  log(`seed ${seed} (KAHUNA_FAULT_SEED=${seed} runs this again)`);
-  const report = await runFaults({ ...defaultRunOptions, seed, durationMs, hotClients: 4, durableClients: 1, log });
-  console.log(reportMarkdown(report));
+test(
+  "no lock is granted twice, no token goes back and no acknowledged lock is lost under faults",
+  async () => {
+    const started = Date.now();
+    const log = (line: string) =>
+      console.log(`[fault ${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
+    log(`seed ${seed} (KAHUNA_FAULT_SEED=${seed} runs this again)`);
+    const report = await runFaults({
+      ...defaultRunOptions,
+      seed,
+      durationMs,
+      hotClients: 4,
+      durableClients: 1,
+      log,
+    });
+    console.log(reportMarkdown(report));
 
-  expect(report.violations).toEqual([]);
-  expect(report.linearizability.inconclusiveKeys).toEqual([]);
-  expect(report.oddities).toEqual([]);
-  // Every kind of fault was injected, and the cluster served every partition after each.
-  for (const kind of faultKinds) expect(report.faults[kind]).toBeGreaterThanOrEqual(1);
-  expect(report.recovery["all"]!.unrecovered).toBe(0);
-  // The run did real work: grants on hot locks, fenced writes, durable locks read back.
-  expect(report.operations.grants).toBeGreaterThan(100);
-  expect(report.fencedWrites.total).toBeGreaterThan(50);
-  expect(report.durable.resources).toBeGreaterThan(50);
-  expect(report.durable.unanswered).toBe(0);
-}, durationMs + 150_000);
+    expect(report.violations).toEqual([]);
+    expect(report.linearizability.inconclusiveKeys).toEqual([]);
+    expect(report.oddities).toEqual([]);
+    // Every kind of fault was injected, and the cluster served every partition after each.
+    for (const kind of faultKinds) expect(report.faults[kind]).toBeGreaterThanOrEqual(1);
+    expect(report.recovery["all"]!.unrecovered).toBe(0);
+    // The run did real work: grants on hot locks, fenced writes, durable locks read back.
+    expect(report.operations.grants).toBeGreaterThan(100);
+    expect(report.fencedWrites.total).toBeGreaterThan(50);
+    expect(report.durable.resources).toBeGreaterThan(50);
+    expect(report.durable.unanswered).toBe(0);
+  },
+  durationMs + 150_000,
+);

@@ -37,7 +37,13 @@ export type LinearizabilityResult =
     readonly longestPrefix: readonly number[];
   };
 
-type Event = { readonly op: number; readonly isCall: boolean; prev: number; next: number; match: number };
+type Event = {
+  readonly op: number;
+  readonly isCall: boolean;
+  prev: number;
+  next: number;
+  match: number;
+};
 
 /** Events sorted by time: calls before returns at equal times, so touching ops overlap. */
 function buildEvents<O>(ops: readonly TimedOp<O>[]): Event[] {
@@ -52,7 +58,13 @@ function buildEvents<O>(ops: readonly TimedOp<O>[]): Event[] {
   const callAt = new Map<number, number>();
   raw.forEach((r, i) => {
     const index = i + 1;
-    events.push({ op: r.op, isCall: r.isCall, prev: index - 1, next: index + 1 < raw.length + 1 ? index + 1 : -1, match: -1 });
+    events.push({
+      op: r.op,
+      isCall: r.isCall,
+      prev: index - 1,
+      next: index + 1 < raw.length + 1 ? index + 1 : -1,
+      match: -1,
+    });
     if (r.isCall) callAt.set(r.op, index);
     else {
       const call = callAt.get(r.op)!;
@@ -151,7 +163,12 @@ export function checkLinearizable<S, O>(
     }
     // A return whose op is not linearised yet: undo the latest choice.
     if (stack.length === 0) {
-      return { kind: "violation", steps, stuckAt: stuckAt === -1 ? event.op : stuckAt, longestPrefix: longest };
+      return {
+        kind: "violation",
+        steps,
+        stuckAt: stuckAt === -1 ? event.op : stuckAt,
+        longestPrefix: longest,
+      };
     }
     if (stack.length >= stuckDepth) {
       stuckDepth = stack.length;

@@ -43,7 +43,9 @@ export const initialLockState: LockState = {
 };
 
 export function stateKey(s: LockState): string {
-  return `${s.owner}|${s.held ? 1 : 0}|${s.token}|${s.tokenExact ? 1 : 0}|${s.protectOwner}|${s.protectUntilMs}`;
+  return `${s.owner}|${s.held ? 1 : 0}|${s.token}|${
+    s.tokenExact ? 1 : 0
+  }|${s.protectOwner}|${s.protectUntilMs}`;
 }
 
 /** One possible answer to an operation in a state, and the state after it. */
@@ -87,7 +89,9 @@ function possibleAnswers(s: LockState, op: OpRecord): Possible[] {
             token: s.tokenExact ? s.token : undefined,
             tokenAtLeast: s.token,
             gotOwner: undefined,
-            next: (t) => (t === undefined || s.tokenExact ? s : { ...s, token: t, tokenExact: true }),
+            next: (
+              t,
+            ) => (t === undefined || s.tokenExact ? s : { ...s, token: t, tokenExact: true }),
           }];
         }
         return [fixed(ResponseType.Busy)];

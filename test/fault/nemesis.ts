@@ -48,8 +48,22 @@ const weights: Record<FaultKind, number> = {
   "kill-in-minority": 2,
 };
 
-/** Clock rates a skewed restart picks from: within the 1% bound (clockDriftPpmMax), with margin. */
-export const skewRates = [0.993, 0.996, 1.004, 1.007] as const;
+/** Clock rates a skewed restart picks from: up to 0.9% off, inside the 1% bound (clockDriftPpmMax). */
+export const skewRates = [0.991, 0.995, 1.005, 1.009] as const;
+
+const networkFaults: readonly FaultKind[] = [
+  "partition-halves",
+  "isolate-leader",
+  "bridge",
+  "one-way",
+  "slow-links",
+  "flapping-partitions",
+];
+function isNetworkFault(kind: FaultKind): boolean {
+  return networkFaults.includes(kind);
+}
+
+type Restart = { readonly id: string; readonly rate: number };
 
 export type FaultRecord = FaultWindow & {
   readonly detail: string;
@@ -104,7 +118,9 @@ export class Nemesis {
   /** The node leading the most groups (a random node when no leader is known). */
   private async busiestLeader(): Promise<string> {
     const counts = new Map<string, number>();
-    for (const leader of (await this.cluster.leaders()).values()) counts.set(leader, (counts.get(leader) ?? 0) + 1);
+    for (const leader of (await this.cluster.leaders()).values()) {
+      counts.set(leader, (counts.get(leader) ?? 0) + 1);
+    }
     const sorted = [...counts].sort((a, b) => b[1] - a[1]);
     return sorted[0]?.[0] ?? this.shuffled()[0]!;
   }
@@ -126,116 +142,16 @@ export class Nemesis {
 
   async once(kind: FaultKind): Promise<FaultRecord> {
     const c = this.cluster;
-    const durationMs = Math.min(this.between(this.options.faultMs), Math.max(500, this.options.endAtMs - now()));
+    const durationMs = Math.min(
+      this.between(this.options.faultMs),
+      Math.max(500, this.options.endAtMs - now()),
+    );
     const startMs = now();
-    let detail = "";
-    const restart: { id: string; rate: number }[] = [];
     const mode: LinkMode = this.random() < 0.5 ? { kind: "cut" } : { kind: "blackhole" };
-    switch (kind) {
-      case "kill":
-      case "kill-leader": {
-        const id = kind === "kill" ? this.shuffled()[0]! : await this.busiestLeader();
-        await c.kill(id);
-        restart.push({ id, rate: c.node(id).clockRate });
-        detail = `kill -9 node ${id}`;
-        break;
-      }
-      case "pause":
-      case "pause-leader": {
-        const id = kind === "pause" ? this.shuffled()[0]! : await this.busiestLeader();
-        c.pause(id);
-        detail = `SIGSTOP node ${id}`;
-        break;
-      }
-      case "partition-halves": {
-        const ids = this.shuffled();
-        const sides = [ids.slice(0, 2), ids.slice(2)];
-        c.partition(sides, mode);
-        detail = `${mode.kind} ${sides[0]!.join(",")} | ${sides[1]!.join(",")}`;
-        break;
-      }
-      case "isolate-leader": {
-        const id = await this.busiestLeader();
-        c.partition([[id], c.ids.filter((x) => x !== id)], mode);
-        detail = `${mode.kind} leader ${id} alone`;
-        break;
-      }
-      case "bridge": {
-        const ids = this.shuffled();
-        const [a1, a2, bridge, b1, b2] = ids as [string, string, string, string, string];
-        c.partition([[a1, a2], [b1, b2]], mode);
-        // The bridge keeps every link: it sees both sides, they do not see each other.
-        detail = `${mode.kind} ${a1},${a2} | ${b1},${b2}, bridge ${bridge}`;
-        break;
-      }
-      case "one-way": {
-        const id = await this.busiestLeader();
-        const outbound = this.random() < 0.5;
-        for (const other of c.ids) {
-          if (other === id) continue;
-          if (outbound) c.setLink(id, other, mode);
-          else c.setLink(other, id, mode);
-        }
-        detail = `${mode.kind} every link ${outbound ? "from" : "to"} node ${id}`;
-        break;
-      }
-      case "slow-links": {
-        const id = this.shuffled()[0]!;
-        const delayMs = Math.round(this.between([100, 600]));
-        for (const other of c.ids) {
-          if (other === id) continue;
-          c.setLink(id, other, { kind: "delay", delayMs });
-          c.setLink(other, id, { kind: "delay", delayMs });
-        }
-        detail = `delay ${delayMs} ms on every link of node ${id}`;
-        break;
-      }
-      case "clock-skew": {
-        const id = this.shuffled()[0]!;
-        const rate = skewRates[Math.floor(this.random() * skewRates.length)]!;
-        await c.kill(id);
-        restart.push({ id, rate });
-        detail = `restart node ${id} with clock rate ${rate}`;
-        break;
-      }
-      case "flapping-partitions": {
-        detail = `${mode.kind} a new random split every 200-800 ms`;
-        this.options.log(`fault ${kind}: ${detail} for ${durationMs.toFixed(0)} ms`);
-        const until = now() + durationMs;
-        let flips = 0;
-        while (now() < until) {
-          c.heal();
-          const ids = this.shuffled();
-          const cut = 1 + Math.floor(this.random() * 2);
-          c.partition([ids.slice(0, cut), ids.slice(cut)], mode);
-          flips += 1;
-          await sleep(Math.min(200 + this.random() * 600, until - now()));
-        }
-        detail += ` (${flips} splits)`;
-        break;
-      }
-      case "kill-in-minority": {
-        const leader = await this.busiestLeader();
-        const others = this.shuffled().filter((id) => id !== leader);
-        const minority = [leader, others[0]!];
-        const majority = others.slice(1);
-        c.partition([minority, majority], mode);
-        const victim = majority[Math.floor(this.random() * majority.length)]!;
-        await sleep(durationMs / 3);
-        await c.kill(victim);
-        restart.push({ id: victim, rate: c.node(victim).clockRate });
-        detail = `${mode.kind} ${minority.join(",")} | ${majority.join(",")}, then kill -9 node ${victim}`;
-        break;
-      }
-      case "full-restart": {
-        for (const id of c.ids) {
-          await c.kill(id);
-          restart.push({ id, rate: c.node(id).clockRate });
-        }
-        detail = "kill -9 every node";
-        break;
-      }
-    }
+    const restart: Restart[] = [];
+    const detail = isNetworkFault(kind)
+      ? await this.injectNetwork(kind, mode, durationMs)
+      : await this.injectProcess(kind, mode, durationMs, restart);
     this.options.log(`fault ${kind}: ${detail} for ${durationMs.toFixed(0)} ms`);
     // A clock skew needs no wait for the restart beyond a short one; a flapping partition
     // and a kill in a minority have spent (part of) their time already.
@@ -247,8 +163,130 @@ export class Nemesis {
     const recoveryMs = await this.recovery();
     const record: FaultRecord = { kind, startMs, endMs, detail, recoveryMs };
     this.faults.push(record);
-    this.options.log(`healed ${kind}; every partition served again after ${recoveryMs.toFixed(0)} ms`);
+    this.options.log(
+      `healed ${kind}; every partition served again after ${recoveryMs.toFixed(0)} ms`,
+    );
     return record;
+  }
+
+  /** Kills, pauses and restarts; the nodes to start again at heal go into `restart`. */
+  private async injectProcess(
+    kind: FaultKind,
+    mode: LinkMode,
+    durationMs: number,
+    restart: Restart[],
+  ): Promise<string> {
+    const c = this.cluster;
+    const killed = async (id: string, rate = c.node(id).clockRate) => {
+      await c.kill(id);
+      restart.push({ id, rate });
+    };
+    switch (kind) {
+      case "kill":
+      case "kill-leader": {
+        const id = kind === "kill" ? this.shuffled()[0]! : await this.busiestLeader();
+        await killed(id);
+        return `kill -9 node ${id}`;
+      }
+      case "pause":
+      case "pause-leader": {
+        const id = kind === "pause" ? this.shuffled()[0]! : await this.busiestLeader();
+        c.pause(id);
+        return `SIGSTOP node ${id}`;
+      }
+      case "clock-skew": {
+        const id = this.shuffled()[0]!;
+        const rate = skewRates[Math.floor(this.random() * skewRates.length)]!;
+        await killed(id, rate);
+        return `restart node ${id} with clock rate ${rate}`;
+      }
+      case "full-restart": {
+        for (const id of c.ids) await killed(id);
+        return "kill -9 every node";
+      }
+      case "kill-in-minority": {
+        const leader = await this.busiestLeader();
+        const others = this.shuffled().filter((id) => id !== leader);
+        const minority = [leader, others[0]!];
+        const majority = others.slice(1);
+        c.partition([minority, majority], mode);
+        const victim = majority[Math.floor(this.random() * majority.length)]!;
+        await sleep(durationMs / 3);
+        await killed(victim);
+        return `${mode.kind} ${minority.join(",")} | ${
+          majority.join(",")
+        }, then kill -9 node ${victim}`;
+      }
+      default:
+        throw new Error(`${kind} is not a process fault`);
+    }
+  }
+
+  /** Partitions, one-way cuts and slow links through the proxies. */
+  private async injectNetwork(
+    kind: FaultKind,
+    mode: LinkMode,
+    durationMs: number,
+  ): Promise<string> {
+    const c = this.cluster;
+    switch (kind) {
+      case "partition-halves": {
+        const ids = this.shuffled();
+        const sides = [ids.slice(0, 2), ids.slice(2)];
+        c.partition(sides, mode);
+        return `${mode.kind} ${sides[0]!.join(",")} | ${sides[1]!.join(",")}`;
+      }
+      case "isolate-leader": {
+        const id = await this.busiestLeader();
+        c.partition([[id], c.ids.filter((x) => x !== id)], mode);
+        return `${mode.kind} leader ${id} alone`;
+      }
+      case "bridge": {
+        // The bridge keeps every link: it sees both sides, they do not see each other.
+        const [a1, a2, bridge, b1, b2] = this.shuffled() as [
+          string,
+          string,
+          string,
+          string,
+          string,
+        ];
+        c.partition([[a1, a2], [b1, b2]], mode);
+        return `${mode.kind} ${a1},${a2} | ${b1},${b2}, bridge ${bridge}`;
+      }
+      case "one-way": {
+        const id = await this.busiestLeader();
+        const outbound = this.random() < 0.5;
+        for (const other of c.ids.filter((x) => x !== id)) {
+          if (outbound) c.setLink(id, other, mode);
+          else c.setLink(other, id, mode);
+        }
+        return `${mode.kind} every link ${outbound ? "from" : "to"} node ${id}`;
+      }
+      case "slow-links": {
+        const id = this.shuffled()[0]!;
+        const delayMs = Math.round(this.between([100, 600]));
+        for (const other of c.ids.filter((x) => x !== id)) {
+          c.setLink(id, other, { kind: "delay", delayMs });
+          c.setLink(other, id, { kind: "delay", delayMs });
+        }
+        return `delay ${delayMs} ms on every link of node ${id}`;
+      }
+      case "flapping-partitions": {
+        const until = now() + durationMs;
+        let splits = 0;
+        while (now() < until) {
+          c.heal();
+          const ids = this.shuffled();
+          const cut = 1 + Math.floor(this.random() * 2);
+          c.partition([ids.slice(0, cut), ids.slice(cut)], mode);
+          splits += 1;
+          await sleep(Math.min(200 + this.random() * 600, until - now()));
+        }
+        return `${mode.kind} a new random split every 200-800 ms (${splits} splits)`;
+      }
+      default:
+        throw new Error(`${kind} is not a network fault`);
+    }
   }
 
   /** Ms until a persistent read of a probe resource in every group succeeds; -1 if never. */

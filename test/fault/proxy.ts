@@ -23,7 +23,12 @@ export type LinkMode =
   | { readonly kind: "cut" }
   | { readonly kind: "blackhole" };
 
-type Pair = { readonly inbound: Socket; readonly outbound: Socket; dirty: boolean; releaseAtMs: number };
+type Pair = {
+  readonly inbound: Socket;
+  readonly outbound: Socket;
+  dirty: boolean;
+  releaseAtMs: number;
+};
 
 /** Chunks a proxy may hold for delay before it drops the connection instead (bounded memory). */
 const delayedChunksMax = 10_000;

@@ -51,32 +51,41 @@ async function leaderOf(c: FaultCluster, group: number): Promise<string> {
 // NodeHost.failForward answered 503 MustRetry, which tells the client the request certainly
 // did not run, though the leader may have granted it. It now answers 504 Indeterminate, as for
 // persistent writes: the outcome is unknown, and the client retries with the same owner.
-test("an ephemeral grant whose forwarded answer is lost is not reported as certainly not done", async () => {
-  cluster = await FaultCluster.create(3, 1);
-  const c = cluster;
-  await Promise.all(c.ids.map((id) => c.start(id)));
-  await c.waitHealthy();
-  const resource = "forwarded/x";
-  expect(groupOf(resource, 1)).toBe(0);
-  const leader = await leaderOf(c, 0);
-  const follower = c.ids.find((id) => id !== leader)!;
-  // The leader serves ephemeral locks once its start-up horizon has passed.
-  const warm = await settle(c.node(leader).url, "try-lock", { resource: "warm", owner: "w", expiresMs: 1000, durability: 0 });
-  expect(warm.body.type).toBe(0);
+test(
+  "an ephemeral grant whose forwarded answer is lost is not reported as certainly not done",
+  async () => {
+    cluster = await FaultCluster.create(3, 1);
+    const c = cluster;
+    await Promise.all(c.ids.map((id) => c.start(id)));
+    await c.waitHealthy();
+    const resource = "forwarded/x";
+    expect(groupOf(resource, 1)).toBe(0);
+    const leader = await leaderOf(c, 0);
+    const follower = c.ids.find((id) => id !== leader)!;
+    // The leader serves ephemeral locks once its start-up horizon has passed.
+    const warm = await settle(c.node(leader).url, "try-lock", {
+      resource: "warm",
+      owner: "w",
+      expiresMs: 1000,
+      durability: 0,
+    });
+    expect(warm.body.type).toBe(0);
 
-  // Answers (and everything else) from the leader to the follower are lost; the follower's
-  // forward to the leader still arrives.
-  c.setLink(leader, follower, { kind: "blackhole" });
-  const answer = await call(c.node(follower).url, "try-lock", {
-    resource,
-    owner: "x".repeat(32),
-    expiresMs: 60_000,
-    durability: 0,
-  });
-  c.heal();
-  const info = await settle(c.node(leader).url, "get-info", { resource, durability: 0 });
-  // The leader did grant it, so the follower must not say it certainly did not happen.
-  expect(info.body.owner).toBe("x".repeat(32));
-  expect(answer.status).toBe(504);
-  expect(answer.body.type).toBe(105);
-}, 120_000);
+    // Answers (and everything else) from the leader to the follower are lost; the follower's
+    // forward to the leader still arrives.
+    c.setLink(leader, follower, { kind: "blackhole" });
+    const answer = await call(c.node(follower).url, "try-lock", {
+      resource,
+      owner: "x".repeat(32),
+      expiresMs: 60_000,
+      durability: 0,
+    });
+    c.heal();
+    const info = await settle(c.node(leader).url, "get-info", { resource, durability: 0 });
+    // The leader did grant it, so the follower must not say it certainly did not happen.
+    expect(info.body.owner).toBe("x".repeat(32));
+    expect(answer.status).toBe(504);
+    expect(answer.body.type).toBe(105);
+  },
+  120_000,
+);

@@ -6,8 +6,8 @@
  */
 import { Durability } from "../../src/locks/types.ts";
 import {
-  availability,
   type Availability,
+  availability,
   checkDurableLocks,
   checkFencedWrites,
   checkLinearizability,
@@ -57,7 +57,13 @@ export const defaultRunOptions: Omit<RunOptions, "log"> = {
   quietMs: [1_000, 3_000],
 };
 
-export type Stats = { count: number; medianMs: number; p95Ms: number; maxMs: number; unrecovered: number };
+export type Stats = {
+  count: number;
+  medianMs: number;
+  p95Ms: number;
+  maxMs: number;
+  unrecovered: number;
+};
 
 export type RunReport = {
   readonly startedAt: string;
@@ -75,7 +81,12 @@ export type RunReport = {
   readonly availability: Availability;
   readonly fencedWrites: { total: number; refused: number; refusedInsideLease: number };
   readonly durable: { resources: number; unanswered: number };
-  readonly linearizability: { keysChecked: number; inconclusiveKeys: string[]; steps: number; checkMs: number };
+  readonly linearizability: {
+    keysChecked: number;
+    inconclusiveKeys: string[];
+    steps: number;
+    checkMs: number;
+  };
   readonly violations: Violation[];
   readonly oddities: string[];
   readonly dataDir: string | undefined;
@@ -87,7 +98,9 @@ export type RunReport = {
 
 function stats(values: number[]): Stats {
   const ok = values.filter((v) => v >= 0).sort((a, b) => a - b);
-  const at = (q: number) => (ok.length === 0 ? 0 : ok[Math.min(ok.length - 1, Math.floor(q * ok.length))]!);
+  const at = (
+    q: number,
+  ) => (ok.length === 0 ? 0 : ok[Math.min(ok.length - 1, Math.floor(q * ok.length))]!);
   return {
     count: values.length,
     medianMs: Math.round(at(0.5)),
@@ -110,7 +123,11 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
   try {
     await Promise.all(cluster.ids.map((id) => cluster.start(id)));
     await cluster.waitHealthy(60_000);
-    log(`cluster of ${options.nodes} up in ${(now() - wallStart).toFixed(0)} ms, data in ${cluster.root}`);
+    log(
+      `cluster of ${options.nodes} up in ${
+        (now() - wallStart).toFixed(0)
+      } ms, data in ${cluster.root}`,
+    );
 
     const recorder = new Recorder();
     const store = new FencedStore();
@@ -132,12 +149,19 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
       recoveryDeadlineMs: 60_000,
       log,
     });
-    const hotRuns = Array.from({ length: options.hotClients }, (_, i) => hotClient(context(`hot${i}`, i), hot, store));
+    const hotRuns = Array.from(
+      { length: options.hotClients },
+      (_, i) => hotClient(context(`hot${i}`, i), hot, store),
+    );
     const durableRuns = Array.from(
       { length: options.durableClients },
       (_, i) => durableClient(context(`durable${i}`, 1000 + i), `durable/${options.seed}/${i}`),
     );
-    const [, durableNames] = await Promise.all([Promise.all(hotRuns), Promise.all(durableRuns), nemesis.run()]);
+    const [, durableNames] = await Promise.all([
+      Promise.all(hotRuns),
+      Promise.all(durableRuns),
+      nemesis.run(),
+    ]);
     log(`workload done: ${recorder.history.length} attempts, ${nemesis.faults.length} faults`);
 
     // The final full-cluster kill -9 and restart, then every lock read back.
@@ -154,10 +178,22 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
     ];
     const unanswered = await readBack(recorder, targets, readBackList, random);
     // One more grant per hot persistent lock: its token must continue past every earlier one.
-    const after: ClientContext = { recorder, targets, endAtMs: now() + 60_000, random, name: "final" };
+    const after: ClientContext = {
+      recorder,
+      targets,
+      endAtMs: now() + 60_000,
+      random,
+      name: "final",
+    };
     for (const resource of hot) {
       const owner = `final-${resource}`;
-      await settle(after, { op: "tryLock", resource, owner, expiresMs: 60_000, durability: Durability.Persistent }, 30_000);
+      await settle(after, {
+        op: "tryLock",
+        resource,
+        owner,
+        expiresMs: 60_000,
+        durability: Durability.Persistent,
+      }, 30_000);
     }
 
     const checkStart = now();
@@ -179,9 +215,13 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
       durationMs: Math.round(f.endMs - f.startMs),
       recoveryMs: Math.round(f.recoveryMs),
     }));
-    const faults = Object.fromEntries(faultKinds.map((k) => [k, nemesis.faults.filter((f) => f.kind === k).length]));
+    const faults = Object.fromEntries(
+      faultKinds.map((k) => [k, nemesis.faults.filter((f) => f.kind === k).length]),
+    );
     const recovery = Object.fromEntries(
-      faultKinds.map((k) => [k, stats(nemesis.faults.filter((f) => f.kind === k).map((f) => f.recoveryMs))]),
+      faultKinds.map((
+        k,
+      ) => [k, stats(nemesis.faults.filter((f) => f.kind === k).map((f) => f.recoveryMs))]),
     );
     recovery["all"] = stats(nemesis.faults.map((f) => f.recoveryMs));
     return {
@@ -247,7 +287,9 @@ export function reportMarkdown(r: RunReport): string {
   lines.push(
     `Seed ${o.seed}; ${o.nodes} nodes, ${o.partitions} partitions; ${o.hotClients} hot clients on ` +
       `${o.hotResources} resources (both durabilities), ${o.durableClients} durable clients; ` +
-      `faults for ${(o.durationMs / 60_000).toFixed(1)} min, then a final full-cluster kill -9 and restart. ` +
+      `faults for ${
+        (o.durationMs / 60_000).toFixed(1)
+      } min, then a final full-cluster kill -9 and restart. ` +
       `Wall time ${(r.wallMs / 60_000).toFixed(1)} min.`,
   );
   lines.push("");
@@ -261,22 +303,34 @@ export function reportMarkdown(r: RunReport): string {
   lines.push("|---|---|");
   lines.push(`| attempts | ${r.operations.total} |`);
   for (const [k, v] of Object.entries(r.operations.byOp)) lines.push(`| ${k} | ${v} |`);
-  for (const [k, v] of Object.entries(r.operations.byOutcome)) lines.push(`| outcome ${k} | ${v} |`);
+  for (const [k, v] of Object.entries(r.operations.byOutcome)) {
+    lines.push(`| outcome ${k} | ${v} |`);
+  }
   lines.push(`| grants (Locked answers) | ${r.operations.grants} |`);
-  lines.push(`| fenced writes (refused; refused inside a lease) | ${r.fencedWrites.total} (${r.fencedWrites.refused}; ${r.fencedWrites.refusedInsideLease}) |`);
-  lines.push(`| locks read back after the final restart (unanswered) | ${r.durable.resources} (${r.durable.unanswered}) |`);
+  lines.push(
+    `| fenced writes (refused; refused inside a lease) | ${r.fencedWrites.total} (${r.fencedWrites.refused}; ${r.fencedWrites.refusedInsideLease}) |`,
+  );
+  lines.push(
+    `| locks read back after the final restart (unanswered) | ${r.durable.resources} (${r.durable.unanswered}) |`,
+  );
   lines.push("");
   lines.push("| fault | count | recovery median ms | p95 ms | max ms | not recovered in 60 s |");
   lines.push("|---|---|---|---|---|---|");
   for (const [kind, s] of Object.entries(r.recovery)) {
     if (s.count === 0) continue;
-    lines.push(`| ${kind} | ${s.count} | ${s.medianMs} | ${s.p95Ms} | ${s.maxMs} | ${s.unrecovered} |`);
+    lines.push(
+      `| ${kind} | ${s.count} | ${s.medianMs} | ${s.p95Ms} | ${s.maxMs} | ${s.unrecovered} |`,
+    );
   }
   lines.push("");
   const a = r.availability;
   lines.push(
-    `Availability (attempts with a definite answer): during faults ${(a.duringFaults.share * 100).toFixed(1)}% ` +
-      `of ${a.duringFaults.attempts}; outside faults ${(a.outsideFaults.share * 100).toFixed(1)}% of ` +
+    `Availability (attempts with a definite answer): during faults ${
+      (a.duringFaults.share * 100).toFixed(1)
+    }% ` +
+      `of ${a.duringFaults.attempts}; outside faults ${
+        (a.outsideFaults.share * 100).toFixed(1)
+      }% of ` +
       `${a.outsideFaults.attempts}.`,
   );
   lines.push("");

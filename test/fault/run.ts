@@ -30,7 +30,8 @@ if (!(minutes > 0 && minutes <= 24 * 60) || !Number.isSafeInteger(seed)) {
 const out = values.out ?? mkdtempSync(join(tmpdir(), "kahuna-fault-report-"));
 mkdirSync(out, { recursive: true });
 const started = Date.now();
-const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
+const log = (line: string) =>
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
 log(`fault run: ${minutes} min, seed ${seed}, report in ${out}`);
 const report = await runFaults({
   ...defaultRunOptions,
@@ -44,7 +45,10 @@ const report = await runFaults({
 });
 const { history, ...summary } = report;
 writeFileSync(join(out, "report.json"), JSON.stringify(summary, null, 2));
-writeFileSync(join(out, "history.jsonl"), history.map((op) => JSON.stringify(op)).join("\n") + "\n");
+writeFileSync(
+  join(out, "history.jsonl"),
+  history.map((op) => JSON.stringify(op)).join("\n") + "\n",
+);
 writeFileSync(join(out, "report.md"), reportMarkdown(report));
 console.log(reportMarkdown(report));
 process.exit(report.violations.length === 0 ? 0 : 1);

@@ -32,7 +32,12 @@ export function prng(seed: number): () => number {
 export const now = () => performance.now();
 const sleep = (ms: number) => Bun.sleep(Math.max(0, ms));
 
-const paths = { tryLock: "try-lock", unlock: "try-unlock", extend: "try-extend", get: "get-info" } as const;
+const paths = {
+  tryLock: "try-lock",
+  unlock: "try-unlock",
+  extend: "try-extend",
+  get: "get-info",
+} as const;
 
 export type Target = { readonly id: string; readonly url: string };
 
@@ -45,7 +50,15 @@ export class FencedStore {
     const storedToken = this.highest.get(key) ?? -1;
     const accepted = fencingToken >= storedToken;
     if (accepted) this.highest.set(key, fencingToken);
-    this.writes.push({ key, owner, fencingToken, atMs: now(), accepted, storedToken, reliedUntilMs });
+    this.writes.push({
+      key,
+      owner,
+      fencingToken,
+      atMs: now(),
+      accepted,
+      storedToken,
+      reliedUntilMs,
+    });
     return accepted;
   }
 }
@@ -59,7 +72,12 @@ export class Recorder {
   constructor(readonly requestTimeoutMs = 8_000) {}
 
   /** One HTTP attempt, recorded. */
-  async attempt(client: string, target: Target, request: LockRequest, leaseFromMs?: number): Promise<OpRecord> {
+  async attempt(
+    client: string,
+    target: Target,
+    request: LockRequest,
+    leaseFromMs?: number,
+  ): Promise<OpRecord> {
     const owner = request.op === "get" ? "" : request.owner;
     const expiresMs = request.op === "tryLock" || request.op === "extend" ? request.expiresMs : 0;
     const sendMs = now();
@@ -101,14 +119,18 @@ export class Recorder {
         record.outcome = "ok";
         record.type = answer.type as ResponseType;
         record.fencingToken = answer.fencingToken;
-        if (answer.type === ResponseType.Got && typeof answer.owner === "string") record.gotOwner = answer.owner;
+        if (answer.type === ResponseType.Got && typeof answer.owner === "string") {
+          record.gotOwner = answer.owner;
+        }
       } else if (response.status === 503) {
         record.outcome = "failed";
       } else if (response.status === 504) {
         record.outcome = "unknown";
       } else {
         record.outcome = response.status === 400 ? "failed" : "unknown";
-        this.oddities.push(`${response.status} ${JSON.stringify(answer)} for ${JSON.stringify(request)}`);
+        this.oddities.push(
+          `${response.status} ${JSON.stringify(answer)} for ${JSON.stringify(request)}`,
+        );
       }
     } catch (error) {
       record.ackMs = now();
@@ -156,13 +178,22 @@ export async function settle(
   for (let attempt = 0;; attempt++) {
     const target = pick(ctx.random, ctx.targets());
     const leaseFrom = firstSendMs === -1 ? undefined : firstSendMs;
-    const record = await ctx.recorder.attempt(ctx.name, target, request, request.op === "tryLock" ? leaseFrom : undefined);
+    const record = await ctx.recorder.attempt(
+      ctx.name,
+      target,
+      request,
+      request.op === "tryLock" ? leaseFrom : undefined,
+    );
     if (firstSendMs === -1) firstSendMs = record.sendMs;
     if (record.outcome === "ok") return { last: record, firstSendMs };
     // A client that takes 503 at its word ("certainly not done") moves on, so a 503 for a
     // request that did run leaves a holder the history does not know, and the checkers see it.
-    if (trustMustRetry && record.note?.startsWith("503") === true) return { last: record, firstSendMs };
-    if (now() - started > deadlineMs || now() > stopAtMs || attempt >= 200) return { last: record, firstSendMs };
+    if (trustMustRetry && record.note?.startsWith("503") === true) {
+      return { last: record, firstSendMs };
+    }
+    if (now() - started > deadlineMs || now() > stopAtMs || attempt >= 200) {
+      return { last: record, firstSendMs };
+    }
     await sleep(30 + ctx.random() * 120);
   }
 }
@@ -170,7 +201,11 @@ export async function settle(
 export const hotLeasesMs = [300, 800, 1_500, 3_000] as const;
 
 /** Workload (a) with (c): holders on a few hot resources, both durabilities, and reads. */
-export async function hotClient(ctx: ClientContext, resources: readonly string[], store: FencedStore): Promise<void> {
+export async function hotClient(
+  ctx: ClientContext,
+  resources: readonly string[],
+  store: FencedStore,
+): Promise<void> {
   const r = ctx.random;
   while (now() < ctx.endAtMs) {
     const resource = pick(r, resources);
@@ -189,13 +224,27 @@ export async function hotClient(ctx: ClientContext, resources: readonly string[]
       await sleep(20 + r() * 80);
       continue;
     }
-    await hold(ctx, { resource, durability, owner, expiresMs, token: last.fencingToken, firstSendMs }, store);
+    await hold(ctx, {
+      resource,
+      durability,
+      owner,
+      expiresMs,
+      token: last.fencingToken,
+      firstSendMs,
+    }, store);
   }
 }
 
 async function hold(
   ctx: ClientContext,
-  held: { resource: string; durability: Durability; owner: string; expiresMs: number; token: number; firstSendMs: number },
+  held: {
+    resource: string;
+    durability: Durability;
+    owner: string;
+    expiresMs: number;
+    token: number;
+    firstSendMs: number;
+  },
   store: FencedStore,
 ): Promise<void> {
   const r = ctx.random;
@@ -206,7 +255,11 @@ async function hold(
   if (now() < reliedUntil) store.write(key, owner, token, reliedUntil);
   await sleep(expiresMs * (0.1 + r() * 0.4));
   if (r() < 0.5 && now() < ctx.endAtMs) {
-    const { last } = await settle(ctx, { op: "extend", resource, owner, expiresMs, durability }, expiresMs);
+    const { last } = await settle(
+      ctx,
+      { op: "extend", resource, owner, expiresMs, durability },
+      expiresMs,
+    );
     if (last.outcome === "ok" && last.type === ResponseType.Extended) {
       reliedUntil = relianceEndMs(last.sendMs, expiresMs);
       if (now() < reliedUntil) store.write(key, owner, token, reliedUntil);
@@ -222,7 +275,11 @@ async function hold(
 export const durableLeaseMs = 7_200_000;
 
 /** Workload (b): persistent locks on fresh resources with long leases; a quarter released. */
-export async function durableClient(ctx: ClientContext, prefix: string, pauseMs = 100): Promise<string[]> {
+export async function durableClient(
+  ctx: ClientContext,
+  prefix: string,
+  pauseMs = 100,
+): Promise<string[]> {
   const r = ctx.random;
   const resources: string[] = [];
   for (let n = 0; now() < ctx.endAtMs; n++) {
@@ -230,9 +287,20 @@ export async function durableClient(ctx: ClientContext, prefix: string, pauseMs 
     resources.push(resource);
     const owner = hex32(r);
     const durability = Durability.Persistent;
-    const { last } = await settle(ctx, { op: "tryLock", resource, owner, expiresMs: durableLeaseMs, durability });
+    const { last } = await settle(ctx, {
+      op: "tryLock",
+      resource,
+      owner,
+      expiresMs: durableLeaseMs,
+      durability,
+    });
     if (last.outcome === "ok" && last.type === ResponseType.Locked && r() < 0.25) {
-      await settle(ctx, { op: "unlock", resource, owner, durability }, 15_000, ctx.endAtMs + 10_000);
+      await settle(
+        ctx,
+        { op: "unlock", resource, owner, durability },
+        15_000,
+        ctx.endAtMs + 10_000,
+      );
     }
     if (r() < 0.2) await settle(ctx, { op: "get", resource, durability }, 5_000);
     await sleep(pauseMs * r());
@@ -248,7 +316,13 @@ export async function readBack(
   random: () => number,
   deadlineMs = 60_000,
 ): Promise<number> {
-  const ctx: ClientContext = { recorder, targets, endAtMs: now() + deadlineMs, random, name: "final" };
+  const ctx: ClientContext = {
+    recorder,
+    targets,
+    endAtMs: now() + deadlineMs,
+    random,
+    name: "final",
+  };
   let unanswered = 0;
   const queue = [...resources];
   const worker = async () => {
