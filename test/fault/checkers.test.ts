@@ -11,6 +11,7 @@ import {
   checkLinearizability,
   checkMutualExclusion,
   checkTokens,
+  expiryHandovers,
 } from "./checkers.ts";
 import type { OpRecord, Outcome } from "./history.ts";
 
@@ -334,4 +335,14 @@ test("the linearizability search gives up as inconclusive, not as a pass, past i
   many.push(get(100, 110, "zzzz", 0));
   const result = checkLinearizability(many, 500);
   expect(result.inconclusiveKeys).toEqual(["1:hot"]);
+});
+
+test("handovers after an unreleased lease report how close the next grant came to its end", () => {
+  const history = [
+    lock("aaaa", 0, 10, 0, 1000),
+    lock("bbbb", 1000, 1010, 1, 1000),
+    unlock("bbbb", 1100, 1110, 1),
+    lock("cccc", 1200, 1210, 2, 1000),
+  ];
+  expect(expiryHandovers(history)).toEqual({ persistent: { count: 1, minMarginMs: 20 } });
 });

@@ -122,6 +122,32 @@ export function checkMutualExclusion(history: readonly OpRecord[]): Violation[] 
   return violations;
 }
 
+/**
+ * How close the cluster came to a double grant: for every grant that followed another
+ * owner's lease that was never released (it expired, or its holder went away), the time from
+ * that lease's reliance end to the new grant's acknowledgment. The smallest per durability,
+ * and how many such handovers there were. Negative would be a violation.
+ */
+export function expiryHandovers(
+  history: readonly OpRecord[],
+): Record<string, { count: number; minMarginMs: number }> {
+  const result: Record<string, { count: number; minMarginMs: number }> = {};
+  for (const [key, ops] of byKey(history)) {
+    const grants = grantsOf(ops);
+    const name = key.startsWith("0:") ? "ephemeral" : "persistent";
+    for (let j = 1; j < grants.length; j++) {
+      const a = grants[j - 1]!;
+      const b = grants[j]!;
+      if (a.owner === b.owner || mayHaveReleased(a, ops, b.ackMs)) continue;
+      const margin = b.ackMs - reliedUntil(a, ops, b.ackMs);
+      const entry = result[name] ?? (result[name] = { count: 0, minMarginMs: Infinity });
+      entry.count += 1;
+      entry.minMarginMs = Math.min(entry.minMarginMs, Math.round(margin));
+    }
+  }
+  return result;
+}
+
 export function checkTokens(history: readonly OpRecord[]): Violation[] {
   const violations: Violation[] = [];
   for (const [key, ops] of byKey(history)) {

@@ -13,6 +13,7 @@ import {
   checkLinearizability,
   checkMutualExclusion,
   checkTokens,
+  expiryHandovers,
 } from "./checkers.ts";
 import { FaultCluster } from "./fault-cluster.ts";
 import type { OpRecord, Violation } from "./history.ts";
@@ -88,6 +89,8 @@ export type RunReport = {
     checkMs: number;
   };
   readonly violations: Violation[];
+  /** Grants after an unreleased lease of another owner: how many, and the closest to its end. */
+  readonly handovers: Record<string, { count: number; minMarginMs: number }>;
   readonly oddities: string[];
   readonly dataDir: string | undefined;
   /** Why attempts were not answered, most common first (numbers squeezed out of messages). */
@@ -246,6 +249,7 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
         checkMs: Math.round(checkMs),
       },
       violations,
+      handovers: expiryHandovers(history),
       oddities: recorder.oddities.slice(0, 50),
       dataDir: keep ? cluster.root : undefined,
       notAnswered: notAnswered(history),
@@ -320,6 +324,13 @@ export function reportMarkdown(r: RunReport): string {
     if (s.count === 0) continue;
     lines.push(
       `| ${kind} | ${s.count} | ${s.medianMs} | ${s.p95Ms} | ${s.maxMs} | ${s.unrecovered} |`,
+    );
+  }
+  lines.push("");
+  for (const [durability, h] of Object.entries(r.handovers)) {
+    lines.push(
+      `- ${durability}: ${h.count} grants after another owner's unreleased lease; the closest came ` +
+        `${h.minMarginMs} ms after that lease's reliance end (send + 0.99 × expiresMs).`,
     );
   }
   lines.push("");
