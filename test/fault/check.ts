@@ -9,6 +9,7 @@ import {
   checkLinearizability,
   checkMutualExclusion,
   checkTokens,
+  expiryHandovers,
 } from "./checkers.ts";
 import type { OpRecord } from "./history.ts";
 
@@ -30,6 +31,7 @@ console.log(
   `${history.length} attempts, ${linear.keysChecked} locks; linearizability ${linear.steps} steps, ` +
     `inconclusive: ${linear.inconclusiveKeys.length}; violations: ${violations.length}`,
 );
+console.log(`handovers after an unreleased lease: ${JSON.stringify(expiryHandovers(history))}`);
 for (const v of violations) {
   console.log(`- ${v.checker} on ${v.key}: ${v.message}`);
   for (const op of v.ops) console.log(`    ${op}`);
