@@ -7,13 +7,13 @@ import { Durability, ResponseType } from "../../src/locks/types.ts";
 import { checkHistory } from "./checkers/history-checks.ts";
 import { checkLinearizable } from "./checkers/linearizable.ts";
 import type { OpRecord } from "./history.ts";
-import { brokenModes } from "./run.ts";
+import { brokenModes, brokenPatches } from "./run.ts";
 import { simulate } from "./simulator.ts";
 
 /** The first seed in [1, seeds] where the broken rule is caught, and by which checkers. */
 function firstCaught(mode: string, seeds: number): { seed: number; checkers: string[] } | undefined {
   for (let seed = 1; seed <= seeds; seed++) {
-    const result = simulate(seed, brokenModes[mode]!);
+    const result = simulate(seed, brokenModes[mode] ?? {});
     if (result.violations.length > 0) return { seed, checkers: [...new Set(result.violations.map((v) => v.checker))] };
   }
   return undefined;
@@ -37,6 +37,15 @@ test("clocks drifting 60 times past the bound break lock safety within 20 seeds"
   expect(caught).toBeDefined();
   expect(caught!.checkers.some((c) => c === "lock safety" || c === "linearizability")).toBe(true);
 }, 60_000);
+
+test("a Raft that grants votes to candidates with stale logs (§5.4.1) is caught within 40 seeds", () => {
+  const undo = brokenPatches["vote-without-log-check"]!();
+  try {
+    expect(firstCaught("none", 40)).toBeDefined();
+  } finally {
+    undo();
+  }
+}, 120_000);
 
 // ---- Hand-made histories --------------------------------------------------------------------
 

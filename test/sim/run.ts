@@ -6,10 +6,11 @@
  *   bun test/sim/run.ts --seeds 500 --from 9000 --broken lying-disk
  *
  * `--broken` switches on a deliberately broken rule (lying-disk, misdeliver, corrupt-term,
- * wild-clocks) to see the checkers fire. Exit status: 0 when no seed found a violation, 1
+ * wild-clocks, vote-without-log-check) to see the checkers fire. Exit status: 0 when no seed found a violation, 1
  * otherwise (and each failing seed is printed with the command that replays it).
  */
 import { parseArgs } from "node:util";
+import { RaftLog } from "../../src/raft/raft-log.ts";
 import { describe } from "./history.ts";
 import { type SimOverrides, type SimResult, simulate } from "./simulator.ts";
 import { Simulator, configFor } from "./simulator.ts";
@@ -21,6 +22,22 @@ export const brokenModes: Record<string, SimOverrides> = {
   "wild-clocks": { driftPpm: 600_000 },
   // Not a broken rule but a harsher network: duplicated frames repeat forwarded requests.
   "duplicate-forwards": { breakage: { duplicateForwards: true } },
+};
+
+/**
+ * Broken rules inside the core, switched on by patching a prototype for the run (test only,
+ * so src/raft keeps no unsafe knob): each returns the function that undoes it.
+ */
+export const brokenPatches: Record<string, () => () => void> = {
+  // Raft §5.4.1: a voter must refuse a candidate whose log is behind its own.
+  "vote-without-log-check": () => {
+    const proto = RaftLog.prototype as unknown as { isUpToDate: (i: number, t: number) => boolean };
+    const original = proto.isUpToDate;
+    proto.isUpToDate = () => true;
+    return () => {
+      proto.isUpToDate = original;
+    };
+  },
 };
 
 export function replayCommand(seed: number, broken?: string): string {
@@ -106,11 +123,13 @@ function main(): number {
     },
   });
   const broken = values.broken;
-  if (broken !== undefined && brokenModes[broken] === undefined) {
-    console.error(`--broken must be one of ${Object.keys(brokenModes).join(", ")}, got "${broken}"`);
+  if (broken !== undefined && brokenModes[broken] === undefined && brokenPatches[broken] === undefined) {
+    const modes = [...Object.keys(brokenModes), ...Object.keys(brokenPatches)];
+    console.error(`--broken must be one of ${modes.join(", ")}, got "${broken}"`);
     return 2;
   }
-  const overrides = broken === undefined ? {} : brokenModes[broken]!;
+  const overrides = broken === undefined ? {} : brokenModes[broken] ?? {};
+  if (broken !== undefined) brokenPatches[broken]?.();
   if (values.seed !== undefined) return replay(Number(values.seed), overrides, broken) ? 0 : 1;
   if (values.seeds === undefined) {
     console.error("usage: bun test/sim/run.ts --seed N | --seeds COUNT [--from FIRST] [--broken MODE]");
