@@ -47,6 +47,16 @@ test("a Raft that grants votes to candidates with stale logs (§5.4.1) is caught
   }
 }, 120_000);
 
+test("a new leader that grants ephemeral locks without waiting out the old horizon is caught within 60 seeds", () => {
+  const undo = brokenPatches["ephemeral-no-wait"]!();
+  try {
+    const caught = firstCaught("none", 60);
+    expect(caught?.checkers).toContain("lock safety");
+  } finally {
+    undo();
+  }
+}, 120_000);
+
 // ---- Hand-made histories --------------------------------------------------------------------
 
 const P = Durability.Persistent;

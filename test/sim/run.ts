@@ -6,10 +6,11 @@
  *   bun test/sim/run.ts --seeds 500 --from 9000 --broken lying-disk
  *
  * `--broken` switches on a deliberately broken rule (lying-disk, misdeliver, corrupt-term,
- * wild-clocks, vote-without-log-check) to see the checkers fire. Exit status: 0 when no seed found a violation, 1
+ * wild-clocks, vote-without-log-check, ephemeral-no-wait) to see the checkers fire. Exit status: 0 when no seed found a violation, 1
  * otherwise (and each failing seed is printed with the command that replays it).
  */
 import { parseArgs } from "node:util";
+import { GroupHost } from "../../src/host/group-host.ts";
 import { RaftLog } from "../../src/raft/raft-log.ts";
 import { describe } from "./history.ts";
 import { type SimOverrides, type SimResult, simulate } from "./simulator.ts";
@@ -25,8 +26,8 @@ export const brokenModes: Record<string, SimOverrides> = {
 };
 
 /**
- * Broken rules inside the core, switched on by patching a prototype for the run (test only,
- * so src/raft keeps no unsafe knob): each returns the function that undoes it.
+ * Broken rules inside the core and the host, switched on by patching a prototype for the run
+ * (test only, so src/raft and src/host keep no unsafe knob): each returns its undo.
  */
 export const brokenPatches: Record<string, () => () => void> = {
   // Raft §5.4.1: a voter must refuse a candidate whose log is behind its own.
@@ -36,6 +37,18 @@ export const brokenPatches: Record<string, () => () => void> = {
     proto.isUpToDate = () => true;
     return () => {
       proto.isUpToDate = original;
+    };
+  },
+  // SPEC §2.2: a new leader must wait out the old leader's ephemeral horizon before granting.
+  "ephemeral-no-wait": () => {
+    const proto = GroupHost.prototype as unknown as { afterApply: (nowMs: number) => void };
+    const original = proto.afterApply;
+    proto.afterApply = function (this: { ephemeralReadyAtMs: number }, nowMs: number) {
+      original.call(this, nowMs);
+      this.ephemeralReadyAtMs = 0;
+    };
+    return () => {
+      proto.afterApply = original;
     };
   },
 };
