@@ -11,10 +11,18 @@ import { brokenModes, brokenPatches } from "./run.ts";
 import { simulate } from "./simulator.ts";
 
 /** The first seed in [1, seeds] where the broken rule is caught, and by which checkers. */
-function firstCaught(mode: string, seeds: number): { seed: number; checkers: string[] } | undefined {
+function firstCaught(
+  mode: string,
+  seeds: number,
+): { seed: number; checkers: string[] } | undefined {
   for (let seed = 1; seed <= seeds; seed++) {
     const result = simulate(seed, brokenModes[mode] ?? {});
-    if (result.violations.length > 0) return { seed, checkers: [...new Set(result.violations.map((v) => v.checker))] };
+    if (result.violations.length > 0) {
+      return {
+        seed,
+        checkers: [...new Set(result.violations.map((v) => v.checker))],
+      };
+    }
   }
   return undefined;
 }
@@ -38,24 +46,32 @@ test("clocks drifting 60 times past the bound break lock safety within 20 seeds"
   expect(caught!.checkers.some((c) => c === "lock safety" || c === "linearizability")).toBe(true);
 }, 60_000);
 
-test("a Raft that grants votes to candidates with stale logs (§5.4.1) is caught within 40 seeds", () => {
-  const undo = brokenPatches["vote-without-log-check"]!();
-  try {
-    expect(firstCaught("none", 40)).toBeDefined();
-  } finally {
-    undo();
-  }
-}, 120_000);
+test(
+  "a Raft that grants votes to candidates with stale logs (§5.4.1) is caught within 40 seeds",
+  () => {
+    const undo = brokenPatches["vote-without-log-check"]!();
+    try {
+      expect(firstCaught("none", 40)).toBeDefined();
+    } finally {
+      undo();
+    }
+  },
+  120_000,
+);
 
-test("a new leader that grants ephemeral locks without waiting out the old horizon is caught within 60 seeds", () => {
-  const undo = brokenPatches["ephemeral-no-wait"]!();
-  try {
-    const caught = firstCaught("none", 60);
-    expect(caught?.checkers).toContain("lock safety");
-  } finally {
-    undo();
-  }
-}, 120_000);
+test(
+  "a new leader that grants ephemeral locks without waiting out the old horizon is caught within 60 seeds",
+  () => {
+    const undo = brokenPatches["ephemeral-no-wait"]!();
+    try {
+      const caught = firstCaught("none", 60);
+      expect(caught?.checkers).toContain("lock safety");
+    } finally {
+      undo();
+    }
+  },
+  120_000,
+);
 
 // ---- Hand-made histories --------------------------------------------------------------------
 
@@ -81,8 +97,14 @@ function op(fields: Partial<OpRecord> & Pick<OpRecord, "op" | "sendMs" | "ackMs"
   };
 }
 
-const lock = (owner: string, sendMs: number, ackMs: number, expiresMs: number, token: number, type: ResponseType = ResponseType.Locked) =>
-  op({ op: "tryLock", owner, sendMs, ackMs, expiresMs, type, fencingToken: token });
+const lock = (
+  owner: string,
+  sendMs: number,
+  ackMs: number,
+  expiresMs: number,
+  token: number,
+  type: ResponseType = ResponseType.Locked,
+) => op({ op: "tryLock", owner, sendMs, ackMs, expiresMs, type, fencingToken: token });
 
 const bounds = { driftBoundPpm: 10_000, slowestRatePpm: 10_000, leaderChangesMs: undefined };
 const check = (ops: OpRecord[]) => checkHistory(ops, { driftBoundPpm: 10_000, probes: [] });
@@ -105,19 +127,42 @@ test("a grant just inside the drift margin is a violation", () => {
 });
 
 test("an unlock ends the holder's reliance when it is sent", () => {
-  const unlock = op({ op: "unlock", owner: "a", sendMs: 100, ackMs: 110, type: ResponseType.Unlocked, fencingToken: 0 });
+  const unlock = op({
+    op: "unlock",
+    owner: "a",
+    sendMs: 100,
+    ackMs: 110,
+    type: ResponseType.Unlocked,
+    fencingToken: 0,
+  });
   const report = check([lock("a", 0, 10, 1_000, 0), unlock, lock("b", 120, 130, 1_000, 1)]);
   expect(report.violations).toEqual([]);
 });
 
 test("an Extend keeps the lease: another grant during it is a violation", () => {
-  const extend = op({ op: "extend", owner: "a", sendMs: 900, ackMs: 910, expiresMs: 1_000, type: ResponseType.Extended, fencingToken: 0 });
+  const extend = op({
+    op: "extend",
+    owner: "a",
+    sendMs: 900,
+    ackMs: 910,
+    expiresMs: 1_000,
+    type: ResponseType.Extended,
+    fencingToken: 0,
+  });
   const report = check([lock("a", 0, 10, 1_000, 0), extend, lock("b", 1_500, 1_510, 1_000, 1)]);
   expect(report.violations.map((v) => v.checker)).toContain("lock safety");
 });
 
 test("a shorter Extend shortens what the holder relies on", () => {
-  const extend = op({ op: "extend", owner: "a", sendMs: 100, ackMs: 110, expiresMs: 100, type: ResponseType.Extended, fencingToken: 0 });
+  const extend = op({
+    op: "extend",
+    owner: "a",
+    sendMs: 100,
+    ackMs: 110,
+    expiresMs: 100,
+    type: ResponseType.Extended,
+    fencingToken: 0,
+  });
   const report = check([lock("a", 0, 10, 1_000, 0), extend, lock("b", 300, 310, 1_000, 1)]);
   expect(report.violations).toEqual([]);
 });
@@ -129,9 +174,15 @@ test("fencing tokens that go back between grants in real-time order are a violat
 
 test("one token granted to two owners is a violation", () => {
   const E = Durability.Ephemeral;
-  const different = check([lock("a", 0, 10, 100, 0), { ...lock("b", 200, 210, 100, 0), durability: E }]);
+  const different = check([lock("a", 0, 10, 100, 0), {
+    ...lock("b", 200, 210, 100, 0),
+    durability: E,
+  }]);
   expect(different.violations).toEqual([]); // different durabilities are different locks
-  const same = check([{ ...lock("a", 0, 10, 100, 3), durability: E }, { ...lock("b", 5, 12, 100, 3), durability: E }]);
+  const same = check([{ ...lock("a", 0, 10, 100, 3), durability: E }, {
+    ...lock("b", 5, 12, 100, 3),
+    durability: E,
+  }]);
   expect(same.violations.map((v) => v.checker)).toContain("fencing tokens");
 });
 
@@ -142,13 +193,24 @@ test("a Get that misses a held persistent lock is not linearizable", () => {
 
 test("a Get after the lease may have ended may say either", () => {
   const free = op({ op: "get", sendMs: 2_000, ackMs: 2_010, type: ResponseType.LockDoesNotExist });
-  const held = op({ op: "get", sendMs: 2_000, ackMs: 2_010, type: ResponseType.Got, gotOwner: "a", fencingToken: 0 });
+  const held = op({
+    op: "get",
+    sendMs: 2_000,
+    ackMs: 2_010,
+    type: ResponseType.Got,
+    gotOwner: "a",
+    fencingToken: 0,
+  });
   expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), free], bounds).kind).toBe("ok");
   expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), held], bounds).kind).toBe("ok");
 });
 
 test("an unknown outcome may have taken effect: a later Busy is then explained", () => {
-  const unknown = { ...lock("a", 0, Number.POSITIVE_INFINITY, 1_000, 0), outcome: "unknown" as const, type: undefined };
+  const unknown = {
+    ...lock("a", 0, Number.POSITIVE_INFINITY, 1_000, 0),
+    outcome: "unknown" as const,
+    type: undefined,
+  };
   const busy = lock("b", 100, 110, 1_000, 0, ResponseType.Busy);
   expect(checkLinearizable([unknown, busy], bounds).kind).toBe("ok");
   expect(checkLinearizable([busy], bounds).kind).toBe("violation");
@@ -156,7 +218,14 @@ test("an unknown outcome may have taken effect: a later Busy is then explained",
 
 test("a persistent token must continue from the last grant (first grant 0, then +1)", () => {
   const a = lock("a", 0, 10, 100, 0);
-  const unlock = op({ op: "unlock", owner: "a", sendMs: 20, ackMs: 30, type: ResponseType.Unlocked, fencingToken: 0 });
+  const unlock = op({
+    op: "unlock",
+    owner: "a",
+    sendMs: 20,
+    ackMs: 30,
+    type: ResponseType.Unlocked,
+    fencingToken: 0,
+  });
   expect(checkLinearizable([a, unlock, lock("b", 40, 50, 100, 1)], bounds).kind).toBe("ok");
   expect(checkLinearizable([a, unlock, lock("b", 40, 50, 100, 2)], bounds).kind).toBe("violation");
 });
@@ -164,14 +233,24 @@ test("a persistent token must continue from the last grant (first grant 0, then 
 test("a probe's acknowledged lock that a later Get does not read is a durability violation", () => {
   const probeLock = lock("p", 0, 10, 600_000, 7);
   const get = op({ op: "get", sendMs: 20, ackMs: 30, type: ResponseType.LockDoesNotExist });
-  const report = checkHistory([probeLock, get], { driftBoundPpm: 10_000, probes: [{ lock: probeLock, get }] });
+  const report = checkHistory([probeLock, get], {
+    driftBoundPpm: 10_000,
+    probes: [{ lock: probeLock, get }],
+  });
   expect(report.violations.map((v) => v.checker)).toContain("durability");
 });
 
 test("with the same leader throughout, a lease must have ended by its upper bound", () => {
   const stable = { ...bounds, leaderChangesMs: [] };
   // 1000 ms on a clock 1% slow lasts at most 1010.1 ms after the answer at 10 ms.
-  const held = op({ op: "get", sendMs: 1_100, ackMs: 1_110, type: ResponseType.Got, gotOwner: "a", fencingToken: 0 });
+  const held = op({
+    op: "get",
+    sendMs: 1_100,
+    ackMs: 1_110,
+    type: ResponseType.Got,
+    gotOwner: "a",
+    fencingToken: 0,
+  });
   expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), held], stable).kind).toBe("violation");
   expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), held], bounds).kind).toBe("ok");
   const failover = { ...bounds, leaderChangesMs: [500] };

@@ -104,7 +104,10 @@ export class FaultInjector {
     const node = this.random.pick(up);
     this.sim.crash(node);
     this.sim.count("crash");
-    this.sim.agenda.at(this.sim.nowMs + this.random.between(50, 3_000), () => this.sim.restart(node));
+    this.sim.agenda.at(
+      this.sim.nowMs + this.random.between(50, 3_000),
+      () => this.sim.restart(node),
+    );
   }
 
   private crashInDiskWrite(): void {
@@ -146,7 +149,10 @@ export class FaultInjector {
   private restartAll(): void {
     for (const node of this.sim.nodes) {
       this.sim.crash(node);
-      this.sim.agenda.at(this.sim.nowMs + this.random.between(50, 2_000), () => this.sim.restart(node));
+      this.sim.agenda.at(
+        this.sim.nowMs + this.random.between(50, 2_000),
+        () => this.sim.restart(node),
+      );
     }
     this.sim.count("restartAll");
   }

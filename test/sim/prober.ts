@@ -9,7 +9,7 @@
 import type { Prng } from "../../src/adapters/sim/prng.ts";
 import { Durability, type LockRequest } from "../../src/locks/types.ts";
 import type { OpRecord } from "./history.ts";
-import { clientTimeoutMs, type ClientPort, type History } from "./workload.ts";
+import { type ClientPort, clientTimeoutMs, type History } from "./workload.ts";
 
 export const probeLeaseMs = 600_000;
 

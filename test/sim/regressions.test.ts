@@ -46,4 +46,3 @@ test("with forwards delivered once, seeds 536 and 602 are clean", () => {
 test("an answer to a forward from before a restart is not taken for a new one (seed 696)", () => {
   expect(simulate(696).violations).toEqual([]);
 });
-

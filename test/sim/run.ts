@@ -14,7 +14,7 @@ import { GroupHost } from "../../src/host/group-host.ts";
 import { RaftLog } from "../../src/raft/raft-log.ts";
 import { describe } from "./history.ts";
 import { type SimOverrides, type SimResult, simulate } from "./simulator.ts";
-import { Simulator, configFor } from "./simulator.ts";
+import { configFor, Simulator } from "./simulator.ts";
 
 export const brokenModes: Record<string, SimOverrides> = {
   "lying-disk": { lyingDisk: true },
@@ -73,16 +73,29 @@ export type Summary = {
 
 export function emptySummary(): Summary {
   return {
-    seeds: 0, failedSeeds: [], simulatedMs: 0, faults: {}, violations: {}, ops: 0, grants: 0,
-    linearizableKeys: 0, uncheckedKeys: 0, terms: 0, crashes: 0,
+    seeds: 0,
+    failedSeeds: [],
+    simulatedMs: 0,
+    faults: {},
+    violations: {},
+    ops: 0,
+    grants: 0,
+    linearizableKeys: 0,
+    uncheckedKeys: 0,
+    terms: 0,
+    crashes: 0,
   };
 }
 
 export function addToSummary(summary: Summary, result: SimResult): void {
   summary.seeds += 1;
   summary.simulatedMs += result.simulatedMs;
-  for (const [kind, n] of Object.entries(result.faults)) summary.faults[kind] = (summary.faults[kind] ?? 0) + n;
-  for (const v of result.violations) summary.violations[v.checker] = (summary.violations[v.checker] ?? 0) + 1;
+  for (const [kind, n] of Object.entries(result.faults)) {
+    summary.faults[kind] = (summary.faults[kind] ?? 0) + n;
+  }
+  for (const v of result.violations) {
+    summary.violations[v.checker] = (summary.violations[v.checker] ?? 0) + 1;
+  }
   if (result.violations.length > 0) summary.failedSeeds.push(result.seed);
   summary.ops += result.stats.ops ?? 0;
   summary.grants += result.history.grants;
@@ -95,33 +108,51 @@ export function addToSummary(summary: Summary, result: SimResult): void {
 function printSummary(summary: Summary, wallMs: number, broken?: string): void {
   const hours = (summary.simulatedMs / 3_600_000).toFixed(2);
   console.log(`seeds ${summary.seeds}, simulated ${hours} h, wall ${(wallMs / 1000).toFixed(1)} s`);
-  console.log(`client operations ${summary.ops}, grants ${summary.grants}, leader terms ${summary.terms}, crashes ${summary.crashes}`);
-  console.log(`persistent keys linearizable ${summary.linearizableKeys}, left unchecked ${summary.uncheckedKeys}`);
+  console.log(
+    `client operations ${summary.ops}, grants ${summary.grants}, leader terms ${summary.terms}, crashes ${summary.crashes}`,
+  );
+  console.log(
+    `persistent keys linearizable ${summary.linearizableKeys}, left unchecked ${summary.uncheckedKeys}`,
+  );
   const faults = Object.entries(summary.faults).sort(([a], [b]) => a.localeCompare(b));
   console.log(`faults: ${faults.map(([k, n]) => `${k} ${n}`).join(", ")}`);
   const violations = Object.entries(summary.violations);
-  console.log(`violations: ${violations.length === 0 ? "none" : violations.map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  console.log(
+    `violations: ${
+      violations.length === 0 ? "none" : violations.map(([k, n]) => `${k} ${n}`).join(", ")
+    }`,
+  );
   console.log(`failed seeds: ${summary.failedSeeds.length}`);
-  for (const seed of summary.failedSeeds.slice(0, 20)) console.log(`  replay: ${replayCommand(seed, broken)}`);
+  for (const seed of summary.failedSeeds.slice(0, 20)) {
+    console.log(`  replay: ${replayCommand(seed, broken)}`);
+  }
 }
 
 function replay(seed: number, overrides: SimOverrides, broken?: string): boolean {
   const sim = new Simulator(configFor(seed, overrides));
   const result = sim.run();
   const c = result.config;
-  console.log(`seed ${seed}: ${c.nodes} nodes, ${c.groups} groups, ${c.clients} clients, faults for ` +
-    `${c.faultMs} ms (one every ~${c.faultEveryMs} ms), snapshot every ${c.snapshotEntries} entries`);
-  console.log(`trace hash ${result.traceHash}, simulated ${result.simulatedMs} ms, ` +
-    `${result.stats.ops} client operations, ${result.history.grants} grants`);
+  console.log(
+    `seed ${seed}: ${c.nodes} nodes, ${c.groups} groups, ${c.clients} clients, faults for ` +
+      `${c.faultMs} ms (one every ~${c.faultEveryMs} ms), snapshot every ${c.snapshotEntries} entries`,
+  );
+  console.log(
+    `trace hash ${result.traceHash}, simulated ${result.simulatedMs} ms, ` +
+      `${result.stats.ops} client operations, ${result.history.grants} grants`,
+  );
   console.log(`faults: ${JSON.stringify(result.faults)}`);
   console.log(`stats: ${JSON.stringify(result.stats)}`);
   if (result.violations.length === 0) {
     console.log("no violations");
     return true;
   }
-  for (const v of result.violations.slice(0, 30)) console.log(`VIOLATION [${v.checker}] at ${v.atMs} ms: ${v.message}`);
+  for (const v of result.violations.slice(0, 30)) {
+    console.log(`VIOLATION [${v.checker}] at ${v.atMs} ms: ${v.message}`);
+  }
   console.log(`replay: ${replayCommand(seed, broken)}`);
-  if (process.env.SIM_HISTORY !== undefined) for (const op of sim.history.ops) console.log(describe(op));
+  if (process.env.SIM_HISTORY !== undefined) {
+    for (const op of sim.history.ops) console.log(describe(op));
+  }
   return false;
 }
 
@@ -136,7 +167,9 @@ function main(): number {
     },
   });
   const broken = values.broken;
-  if (broken !== undefined && brokenModes[broken] === undefined && brokenPatches[broken] === undefined) {
+  if (
+    broken !== undefined && brokenModes[broken] === undefined && brokenPatches[broken] === undefined
+  ) {
     const modes = [...Object.keys(brokenModes), ...Object.keys(brokenPatches)];
     console.error(`--broken must be one of ${modes.join(", ")}, got "${broken}"`);
     return 2;
@@ -145,7 +178,9 @@ function main(): number {
   if (broken !== undefined) brokenPatches[broken]?.();
   if (values.seed !== undefined) return replay(Number(values.seed), overrides, broken) ? 0 : 1;
   if (values.seeds === undefined) {
-    console.error("usage: bun test/sim/run.ts --seed N | --seeds COUNT [--from FIRST] [--broken MODE]");
+    console.error(
+      "usage: bun test/sim/run.ts --seed N | --seeds COUNT [--from FIRST] [--broken MODE]",
+    );
     return 2;
   }
   const count = Number(values.seeds);
@@ -158,13 +193,19 @@ function main(): number {
     addToSummary(summary, result);
     if (result.violations.length > 0) {
       const v = result.violations[0]!;
-      console.log(`FAIL seed ${seed} [${v.checker}] ${v.message.slice(0, 300)}\n  replay: ${replayCommand(seed, broken)}`);
+      console.log(
+        `FAIL seed ${seed} [${v.checker}] ${v.message.slice(0, 300)}\n  replay: ${
+          replayCommand(seed, broken)
+        }`,
+      );
     }
     if (summary.seeds % progress === 0) {
       // The whole summary so far, one line, so a run stopped early still has its figures.
       const wallS = Math.round((performance.now() - started) / 1000);
-      console.log(`... ${summary.seeds} seeds, ${summary.failedSeeds.length} failed, ${wallS} s ` +
-        JSON.stringify({ ...summary, failedSeeds: summary.failedSeeds.slice(0, 50) }));
+      console.log(
+        `... ${summary.seeds} seeds, ${summary.failedSeeds.length} failed, ${wallS} s ` +
+          JSON.stringify({ ...summary, failedSeeds: summary.failedSeeds.slice(0, 50) }),
+      );
     }
   }
   printSummary(summary, performance.now() - started, broken);

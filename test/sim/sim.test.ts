@@ -40,9 +40,13 @@ test(`seeds 1-${seedsPerTest}: no checker finds a violation under faults`, () =>
   expect(runSeeds(1, seedsPerTest)).toEqual([]);
 }, 120_000);
 
-test(`seeds ${seedsPerTest + 1}-${2 * seedsPerTest}: no checker finds a violation under faults`, () => {
-  expect(runSeeds(seedsPerTest + 1, seedsPerTest)).toEqual([]);
-}, 120_000);
+test(
+  `seeds ${seedsPerTest + 1}-${2 * seedsPerTest}: no checker finds a violation under faults`,
+  () => {
+    expect(runSeeds(seedsPerTest + 1, seedsPerTest)).toEqual([]);
+  },
+  120_000,
+);
 
 test("a run injects every kind of fault and still makes progress", () => {
   const totals: Record<string, number> = {};
@@ -52,7 +56,20 @@ test("a run injects every kind of fault and still makes progress", () => {
     for (const [kind, n] of Object.entries(result.faults)) totals[kind] = (totals[kind] ?? 0) + n;
     grants += result.history.grants;
   }
-  for (const kind of ["partition", "isolateLeader", "oneWayCut", "crash", "crashInDiskWrite", "lossyNetwork", "clockRate", "restartAll", "lostFrames", "duplicatedFrames"]) {
+  for (
+    const kind of [
+      "partition",
+      "isolateLeader",
+      "oneWayCut",
+      "crash",
+      "crashInDiskWrite",
+      "lossyNetwork",
+      "clockRate",
+      "restartAll",
+      "lostFrames",
+      "duplicatedFrames",
+    ]
+  ) {
     expect(totals[kind] ?? 0).toBeGreaterThan(0);
   }
   expect(grants).toBeGreaterThan(100);

@@ -15,7 +15,11 @@ import { AssertionError } from "../../src/assert.ts";
 import { Prng } from "../../src/adapters/sim/prng.ts";
 import { SimClock } from "../../src/adapters/sim/sim-clock.ts";
 import { SimCrash, SimDisk } from "../../src/adapters/sim/sim-disk.ts";
-import { calmNetwork, type NetworkBreakage, SimNetwork } from "../../src/adapters/sim/sim-network.ts";
+import {
+  calmNetwork,
+  type NetworkBreakage,
+  SimNetwork,
+} from "../../src/adapters/sim/sim-network.ts";
 import { clockDriftPpmMax, tickMs } from "../../src/constants.ts";
 import { NodeHost } from "../../src/host/node-host.ts";
 import type { LockRequest, LockResponse } from "../../src/locks/types.ts";
@@ -153,7 +157,14 @@ export class Simulator {
     const clientRandom = this.random.fork();
     for (let i = 0; i < config.clients; i++) {
       this.clients.push(
-        new Client(`c${i}`, clientRandom.fork(), this.clientPort, this.history, config.resources, config.leaseMsMax),
+        new Client(
+          `c${i}`,
+          clientRandom.fork(),
+          this.clientPort,
+          this.history,
+          config.resources,
+          config.leaseMsMax,
+        ),
       );
     }
     this.faults = new FaultInjector(this, this.random.fork());
@@ -161,7 +172,11 @@ export class Simulator {
   }
 
   newClock(): SimClock {
-    return new SimClock(this.nowMs, this.nodeRandom.between(0, 1_000_000_000), this.driftRatePpm(this.nodeRandom));
+    return new SimClock(
+      this.nowMs,
+      this.nodeRandom.between(0, 1_000_000_000),
+      this.driftRatePpm(this.nodeRandom),
+    );
   }
 
   /** A clock rate within the run's band (see SimConfig.driftBand). */
@@ -222,7 +237,12 @@ export class Simulator {
       config: this.config,
       traceHash: this.trace.digest(),
       simulatedMs: this.nowMs,
-      faults: { ...this.faultCounts, lostFrames: net.lost, duplicatedFrames: net.duplicated, cutFrames: net.cut },
+      faults: {
+        ...this.faultCounts,
+        lostFrames: net.lost,
+        duplicatedFrames: net.duplicated,
+        cutFrames: net.cut,
+      },
       violations,
       history,
       stats: {
@@ -355,7 +375,9 @@ export class Simulator {
     node.incarnation += 1;
     node.nextTickMs = node.clock.readingMs() + tickMs;
     node.dirty = true;
-    for (const status of host.groupStatuses()) this.appliedCheck.reset(id, status.group, status.applied);
+    for (const status of host.groupStatuses()) {
+      this.appliedCheck.reset(id, status.group, status.applied);
+    }
     this.trace.add(`start ${this.nowMs} n${id}`);
   }
 
@@ -394,7 +416,12 @@ export class Simulator {
       if (!node.up) this.restart(node);
     }
     for (const client of this.clients) client.stop();
-    this.prober = new Prober(this.clientPort, this.history, this.random.fork(), this.probeResources());
+    this.prober = new Prober(
+      this.clientPort,
+      this.history,
+      this.random.fork(),
+      this.probeResources(),
+    );
   }
 
   /** The hot resources plus one resource per group, so every group must commit again. */
@@ -428,7 +455,9 @@ export class Simulator {
       const reply = (response: LockResponse) => {
         // A process that died cannot answer; the client times out instead.
         if (node.incarnation !== incarnation || !node.up) return;
-        this.trace.add(`a ${this.nowMs} n${nodeId} ${request.op} ${request.resource} ${response.type} ${response.fencingToken}`);
+        this.trace.add(
+          `a ${this.nowMs} n${nodeId} ${request.op} ${request.resource} ${response.type} ${response.fencingToken}`,
+        );
         this.agenda.at(this.nowMs + this.random.between(1, 3), () => answer(response, this.nowMs));
       };
       this.guard(node, () => node.host!.submit(request, reply));

@@ -32,7 +32,11 @@ export const clientTimeoutMs = 2_500;
 const attemptsMax = 40;
 
 type Plan = { readonly request: LockRequest; readonly leaseFromMs: number; attempts: number };
-type Holding = { readonly resource: string; readonly durability: Durability; readonly owner: string };
+type Holding = {
+  readonly resource: string;
+  readonly durability: Durability;
+  readonly owner: string;
+};
 
 export class History {
   readonly ops: OpRecord[] = [];
@@ -149,7 +153,8 @@ export class Client {
     if (op.outcome !== "ok") {
       // Back off as the client library does: quickly at first, then up to ~300 ms.
       const attempts = this.plan?.attempts ?? 1;
-      this.nextAtMs = nowMs + this.random.between(5, Math.min(300, 10 * 2 ** Math.min(attempts, 5)));
+      this.nextAtMs = nowMs +
+        this.random.between(5, Math.min(300, 10 * 2 ** Math.min(attempts, 5)));
       return;
     }
     this.answered += 1;
@@ -184,10 +189,14 @@ export class Client {
     const leaseMs = this.random.between(50, this.leaseMsMax);
     if (holding !== undefined) {
       const { resource, durability, owner } = holding;
-      if (r < 0.35) return fresh({ op: "extend", resource, owner, expiresMs: leaseMs, durability }, nowMs);
+      if (r < 0.35) {
+        return fresh({ op: "extend", resource, owner, expiresMs: leaseMs, durability }, nowMs);
+      }
       if (r < 0.5) return fresh({ op: "get", resource, durability }, nowMs);
       // The idempotent retry: answered Locked with the same token, it keeps the first lease.
-      if (r < 0.55) return fresh({ op: "tryLock", resource, owner, expiresMs: leaseMs, durability }, nowMs);
+      if (r < 0.55) {
+        return fresh({ op: "tryLock", resource, owner, expiresMs: leaseMs, durability }, nowMs);
+      }
       this.holding = undefined;
       if (r < 0.9) return fresh({ op: "unlock", resource, owner, durability }, nowMs);
       return undefined; // abandon: let the lease run out

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { encodePeerFrame, decodePeerFrame } from "../../multiraft/peer-frame.ts";
+import { decodePeerFrame, encodePeerFrame } from "../../multiraft/peer-frame.ts";
 import { Durability } from "../../locks/types.ts";
 import type { Entry, Message } from "../../raft/types.ts";
 import { Prng } from "./prng.ts";
@@ -64,8 +64,17 @@ test("a lying disk can lose writes it acknowledged as synced", () => {
 });
 
 const message: Message = {
-  type: "app", from: "1", to: "2", term: 1, logTerm: 0, index: 0, entries: [entry(1)], commit: 0,
-  reject: false, rejectHint: 0, context: 0,
+  type: "app",
+  from: "1",
+  to: "2",
+  term: 1,
+  logTerm: 0,
+  index: 0,
+  entries: [entry(1)],
+  commit: 0,
+  reject: false,
+  rejectHint: 0,
+  context: 0,
 };
 const forward = {
   id: 1,
@@ -73,7 +82,12 @@ const forward = {
 };
 
 test("the network cuts one way, loses, and duplicates only Raft messages", () => {
-  const frame = encodePeerFrame({ from: "1", envelopes: [{ group: 0, message }], forwards: [forward], answers: [] });
+  const frame = encodePeerFrame({
+    from: "1",
+    envelopes: [{ group: 0, message }],
+    forwards: [forward],
+    answers: [],
+  });
   const network = new SimNetwork(new Prng(5), 1);
   network.cut("1", "2");
   network.send("1", "2", frame, 0);

@@ -46,7 +46,11 @@ class DiskImage {
     const copy = new DiskImage();
     copy.incarnation = this.incarnation;
     for (const [id, g] of this.groups) {
-      copy.groups.set(id, { hardState: g.hardState, snapshot: g.snapshot, entries: [...g.entries] });
+      copy.groups.set(id, {
+        hardState: g.hardState,
+        snapshot: g.snapshot,
+        entries: [...g.entries],
+      });
     }
     copy.identity = this.identity;
     return copy;
@@ -86,7 +90,9 @@ class DiskImage {
     const first = write.entries[0];
     if (first !== undefined) {
       g.entries = g.entries.filter((e) => e.index < first.index);
-      for (const e of write.entries) g.entries.push({ term: e.term, index: e.index, data: new Uint8Array(e.data) });
+      for (const e of write.entries) {
+        g.entries.push({ term: e.term, index: e.index, data: new Uint8Array(e.data) });
+      }
     }
     if (write.hardState !== undefined) g.hardState = { ...write.hardState };
   }

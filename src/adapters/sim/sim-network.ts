@@ -18,7 +18,7 @@
  * by (delivery time, send sequence).
  */
 import { assert } from "../../assert.ts";
-import { decodePeerFrame, type Envelope, encodePeerFrame } from "../../multiraft/peer-frame.ts";
+import { decodePeerFrame, encodePeerFrame, type Envelope } from "../../multiraft/peer-frame.ts";
 import type { NodeId } from "../../raft/types.ts";
 import type { Prng } from "./prng.ts";
 
@@ -63,7 +63,14 @@ export type NetworkStats = {
 
 export class SimNetwork {
   faults: NetworkFaults = { ...calmNetwork };
-  readonly stats: NetworkStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, cut: 0, corrupted: 0 };
+  readonly stats: NetworkStats = {
+    sent: 0,
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    cut: 0,
+    corrupted: 0,
+  };
   private readonly cuts = new Set<string>();
   private readonly queue = new Map<number, Delivery[]>();
   private inFlight = 0;
@@ -105,7 +112,9 @@ export class SimNetwork {
     const copies = this.random.chance(this.faults.duplicateRate) ? 2 : 1;
     if (copies === 2) this.stats.duplicated += 1;
     for (let i = 0; i < copies; i++) {
-      const copy = i === 0 || this.breakage.duplicateForwards ? frame : raftOnly(frame, this.groups);
+      const copy = i === 0 || this.breakage.duplicateForwards
+        ? frame
+        : raftOnly(frame, this.groups);
       if (copy === undefined) continue;
       this.enqueue(nowMs + this.delayMs(), { from, to, frame: this.breakFrame(copy) });
     }
@@ -152,7 +161,10 @@ export class SimNetwork {
     if ("error" in decoded || !this.random.chance(0.2)) return frame;
     const envelopes = decoded.envelopes.map((e): Envelope => {
       if (this.breakage.misdeliver && this.groups > 1) {
-        return { group: (e.group + 1 + this.random.int(this.groups - 1)) % this.groups, message: e.message };
+        return {
+          group: (e.group + 1 + this.random.int(this.groups - 1)) % this.groups,
+          message: e.message,
+        };
       }
       if (this.breakage.corruptTerm && e.message.entries.length > 0) {
         const entries = e.message.entries.map((x, i) => (i === 0 ? { ...x, term: x.term + 1 } : x));

@@ -55,8 +55,15 @@ export function checkHistory(ops: readonly OpRecord[], options: HistoryOptions):
     const list = byKey.get(keyOf(op));
     if (list === undefined) byKey.set(keyOf(op), [op]);
     else list.push(op);
-    if (op.outcome === "ok" && (op.type === ResponseType.Errored || op.type === ResponseType.InvalidInput)) {
-      violations.push({ checker: "answers", message: `a bug answer: ${describe(op)}`, atMs: op.ackMs });
+    if (
+      op.outcome === "ok" &&
+      (op.type === ResponseType.Errored || op.type === ResponseType.InvalidInput)
+    ) {
+      violations.push({
+        checker: "answers",
+        message: `a bug answer: ${describe(op)}`,
+        atMs: op.ackMs,
+      });
     }
   }
   let grants = 0;
@@ -75,7 +82,11 @@ export function checkHistory(ops: readonly OpRecord[], options: HistoryOptions):
       leaderChangesMs: options.leaderChangesMs?.(keyOps[0]!.resource),
     });
     if (result.kind === "violation") {
-      violations.push({ checker: "linearizability", message: `${key}: ${result.message}: ${describe(result.op)}`, atMs: result.op.ackMs });
+      violations.push({
+        checker: "linearizability",
+        message: `${key}: ${result.message}: ${describe(result.op)}`,
+        atMs: result.op.ackMs,
+      });
     } else if (result.kind === "unchecked") {
       uncheckedKeys += 1;
     } else {
@@ -91,7 +102,9 @@ export function checkHistory(ops: readonly OpRecord[], options: HistoryOptions):
 export function grantsOf(ops: readonly OpRecord[], driftBoundPpm: number): Grant[] {
   const factor = 1 - driftBoundPpm / 1_000_000;
   const grants = new Map<string, Grant>();
-  const locked = ops.filter((op) => op.op === "tryLock" && op.outcome === "ok" && op.type === ResponseType.Locked)
+  const locked = ops.filter((op) =>
+    op.op === "tryLock" && op.outcome === "ok" && op.type === ResponseType.Locked
+  )
     .sort((a, b) => a.ackMs - b.ackMs);
   for (const op of locked) {
     const id = `${op.owner}/${op.fencingToken}`;
@@ -99,26 +112,40 @@ export function grantsOf(ops: readonly OpRecord[], driftBoundPpm: number): Grant
     // Any attempt of this owner that may have made the grant: answered with it, or unknown.
     const makers = ops.filter((o) =>
       o.op === "tryLock" && o.owner === op.owner && o.sendMs <= op.ackMs &&
-      (o.outcome === "unknown" || (o.type === ResponseType.Locked && o.fencingToken === op.fencingToken))
+      (o.outcome === "unknown" ||
+        (o.type === ResponseType.Locked && o.fencingToken === op.fencingToken))
     );
     const endMs = Math.min(...makers.map((o) => o.leaseFromMs + o.expiresMs * factor));
     const firstSendMs = Math.min(...makers.map((o) => o.leaseFromMs));
-    grants.set(id, { owner: op.owner, token: op.fencingToken, firstAckMs: op.ackMs, firstSendMs, intervals: [{ from: op.ackMs, to: endMs }] });
+    grants.set(id, {
+      owner: op.owner,
+      token: op.fencingToken,
+      firstAckMs: op.ackMs,
+      firstSendMs,
+      intervals: [{ from: op.ackMs, to: endMs }],
+    });
   }
   for (const grant of grants.values()) {
     const extends_ = ops.filter((op) =>
-      op.op === "extend" && op.owner === grant.owner && op.outcome !== "failed" && op.sendMs >= grant.firstSendMs
+      op.op === "extend" && op.owner === grant.owner && op.outcome !== "failed" &&
+      op.sendMs >= grant.firstSendMs
     ).sort((a, b) => a.sendMs - b.sendMs);
     for (const op of extends_) {
       // Once sent, an Extend may set the lease to now + expiresMs, shorter than before: the
       // client relies on no more than that from its send on, whatever the answer.
       const endMs = op.sendMs + op.expiresMs * factor;
-      for (const interval of grant.intervals) interval.to = Math.min(interval.to, Math.max(endMs, op.sendMs));
-      if (op.type === ResponseType.Extended && op.fencingToken === grant.token && op.outcome === "ok") {
+      for (const interval of grant.intervals) {
+        interval.to = Math.min(interval.to, Math.max(endMs, op.sendMs));
+      }
+      if (
+        op.type === ResponseType.Extended && op.fencingToken === grant.token && op.outcome === "ok"
+      ) {
         grant.intervals.push({ from: op.ackMs, to: endMs });
       }
     }
-    const unlocks = ops.filter((op) => op.op === "unlock" && op.owner === grant.owner && op.sendMs >= grant.firstAckMs);
+    const unlocks = ops.filter((op) =>
+      op.op === "unlock" && op.owner === grant.owner && op.sendMs >= grant.firstAckMs
+    );
     const cutMs = Math.min(...unlocks.map((op) => op.sendMs));
     for (const interval of grant.intervals) interval.to = Math.min(interval.to, cutMs);
   }
@@ -126,17 +153,24 @@ export function grantsOf(ops: readonly OpRecord[], driftBoundPpm: number): Grant
 }
 
 function checkSafety(key: string, grants: readonly Grant[]): Violation[] {
-  const intervals = grants.flatMap((g) => g.intervals.filter((i) => i.from < i.to).map((i) => ({ ...i, grant: g })));
+  const intervals = grants.flatMap((g) =>
+    g.intervals.filter((i) => i.from < i.to).map((i) => ({ ...i, grant: g }))
+  );
   intervals.sort((a, b) => a.from - b.from);
   const violations: Violation[] = [];
   const active: typeof intervals = [];
   for (const interval of intervals) {
-    for (let i = active.length - 1; i >= 0; i--) if (active[i]!.to <= interval.from) active.splice(i, 1);
+    for (let i = active.length - 1; i >= 0; i--) {
+      if (active[i]!.to <= interval.from) active.splice(i, 1);
+    }
     for (const other of active) {
       if (other.grant === interval.grant) continue;
       violations.push({
         checker: "lock safety",
-        message: `${key}: owner ${interval.grant.owner.slice(0, 8)} (f${interval.grant.token}) was told it ` +
+        message:
+          `${key}: owner ${
+            interval.grant.owner.slice(0, 8)
+          } (f${interval.grant.token}) was told it ` +
           `holds the lock from ${interval.from} ms while owner ${other.grant.owner.slice(0, 8)} ` +
           `(f${other.grant.token}) could rely on it until ${Math.floor(other.to)} ms`,
         atMs: interval.from,
@@ -154,7 +188,11 @@ function checkTokens(key: string, grants: readonly Grant[]): Violation[] {
   for (const g of grants) {
     const other = ownerOfToken.get(g.token);
     if (other !== undefined && other !== g.owner) {
-      violations.push({ checker: "fencing tokens", message: `${key}: token ${g.token} granted to two owners`, atMs: g.firstAckMs });
+      violations.push({
+        checker: "fencing tokens",
+        message: `${key}: token ${g.token} granted to two owners`,
+        atMs: g.firstAckMs,
+      });
     }
     ownerOfToken.set(g.token, g.owner);
   }
@@ -171,7 +209,10 @@ function checkTokens(key: string, grants: readonly Grant[]): Violation[] {
     if (maxBefore !== undefined && maxBefore !== g && maxBefore.token >= g.token) {
       violations.push({
         checker: "fencing tokens",
-        message: `${key}: token ${g.token} (owner ${g.owner.slice(0, 8)}, first asked at ${g.firstSendMs} ms) ` +
+        message:
+          `${key}: token ${g.token} (owner ${
+            g.owner.slice(0, 8)
+          }, first asked at ${g.firstSendMs} ms) ` +
           `is not above token ${maxBefore.token} granted earlier (answered at ${maxBefore.firstAckMs} ms)`,
         atMs: g.firstAckMs,
       });
@@ -186,7 +227,10 @@ function checkProbes(probes: readonly FinalCheck[]): Violation[] {
   const violations: Violation[] = [];
   for (const { lock, get } of probes) {
     if (lock.type !== ResponseType.Locked) continue;
-    if (get.type !== ResponseType.Got || get.gotOwner !== lock.owner || get.fencingToken !== lock.fencingToken) {
+    if (
+      get.type !== ResponseType.Got || get.gotOwner !== lock.owner ||
+      get.fencingToken !== lock.fencingToken
+    ) {
       violations.push({
         checker: "durability",
         message: `after healing, ${describe(lock)} but then ${describe(get)}`,

@@ -50,7 +50,12 @@ export type LeaseBounds = {
   readonly leaderChangesMs: readonly number[] | undefined;
 };
 type Config = { readonly state: State; readonly lin: readonly number[] };
-type Step = { readonly state: State; readonly type: number; readonly token: number; readonly owner?: string };
+type Step = {
+  readonly state: State;
+  readonly type: number;
+  readonly token: number;
+  readonly owner?: string;
+};
 
 export type LinearizabilityResult =
   | { readonly kind: "ok"; readonly ops: number; readonly ambiguous: number }
@@ -60,7 +65,11 @@ export type LinearizabilityResult =
 const initial: State = { owner: "", token: -1, endLoMs: 0, endHiMs: 0, sinceMs: 0 };
 
 /** Whether the group got a new leader in (fromMs, toMs] (when unknown, it may have). */
-function leaderChanged(changes: readonly number[] | undefined, fromMs: number, toMs: number): boolean {
+function leaderChanged(
+  changes: readonly number[] | undefined,
+  fromMs: number,
+  toMs: number,
+): boolean {
   if (changes === undefined) return true;
   let lo = 0;
   let hi = changes.length;
@@ -76,7 +85,9 @@ function heldOptions(state: State, op: OpRecord, bounds: LeaseBounds): boolean[]
   if (state.owner === "") return [false];
   const answeredMs = op.outcome === "ok" ? op.ackMs : Number.POSITIVE_INFINITY;
   if (answeredMs < state.endLoMs) return [true];
-  if (op.sendMs > state.endHiMs && !leaderChanged(bounds.leaderChangesMs, state.sinceMs, answeredMs)) {
+  if (
+    op.sendMs > state.endHiMs && !leaderChanged(bounds.leaderChangesMs, state.sinceMs, answeredMs)
+  ) {
     return [false];
   }
   return [true, false];
@@ -95,8 +106,9 @@ export function modelSteps(state: State, op: OpRecord, bounds: LeaseBounds): [St
   for (const isHeld of held) {
     switch (op.op) {
       case "tryLock":
-        if (isHeld && state.owner === op.owner) steps.push({ state, type: ResponseType.Locked, token: state.token });
-        else if (isHeld) steps.push({ state, type: ResponseType.Busy, token: 0 });
+        if (isHeld && state.owner === op.owner) {
+          steps.push({ state, type: ResponseType.Locked, token: state.token });
+        } else if (isHeld) steps.push({ state, type: ResponseType.Busy, token: 0 });
         else {
           const token = state.token + 1;
           const endLoMs = op.sendMs + op.expiresMs * factor;
@@ -114,15 +126,23 @@ export function modelSteps(state: State, op: OpRecord, bounds: LeaseBounds): [St
         break;
       case "unlock":
         if (!owned) steps.push({ state, type: ResponseType.LockDoesNotExist, token: 0 });
-        else if (state.owner !== op.owner) steps.push({ state, type: ResponseType.InvalidOwner, token: 0 });
-        else {
-          const next = { owner: "", token: state.token, endLoMs: 0, endHiMs: 0, sinceMs: op.sendMs };
+        else if (state.owner !== op.owner) {
+          steps.push({ state, type: ResponseType.InvalidOwner, token: 0 });
+        } else {
+          const next = {
+            owner: "",
+            token: state.token,
+            endLoMs: 0,
+            endHiMs: 0,
+            sinceMs: op.sendMs,
+          };
           steps.push({ state: next, type: ResponseType.Unlocked, token: state.token });
         }
         break;
       case "get":
-        if (isHeld) steps.push({ state, type: ResponseType.Got, token: state.token, owner: state.owner });
-        else steps.push({ state, type: ResponseType.LockDoesNotExist, token: 0 });
+        if (isHeld) {
+          steps.push({ state, type: ResponseType.Got, token: state.token, owner: state.owner });
+        } else steps.push({ state, type: ResponseType.LockDoesNotExist, token: 0 });
         break;
     }
     if (op.op === "unlock") break; // unlock does not depend on expiry
@@ -154,7 +174,10 @@ function configKey(c: Config): string {
 }
 
 /** Checks one key's operations (ok and unknown ones; failed ones never ran). */
-export function checkLinearizable(ops: readonly OpRecord[], bounds: LeaseBounds): LinearizabilityResult {
+export function checkLinearizable(
+  ops: readonly OpRecord[],
+  bounds: LeaseBounds,
+): LinearizabilityResult {
   type Event = { at: number; call: boolean; op: OpRecord };
   const events: Event[] = [];
   const unknownRequests = new Map<string, OpRecord>();

@@ -57,20 +57,28 @@ export class AppliedCheck {
     const key = `${node}/${group}`;
     const cursor = this.cursors.get(key) ?? 0;
     if (applied < cursor) {
-      this.fail(`n${node} group ${group} applied index went back from ${cursor} to ${applied}`, atMs);
+      this.fail(
+        `n${node} group ${group} applied index went back from ${cursor} to ${applied}`,
+        atMs,
+      );
     }
     if (applied <= cursor) return;
     this.cursors.set(key, applied);
     const snapshot = disk.visibleSnapshot(group);
     const snapshotIndex = snapshot?.metadata.index ?? 0;
-    if (snapshot !== undefined && snapshotIndex > cursor) this.observeSnapshot(group, snapshot.metadata.index, snapshot.data, atMs);
+    if (snapshot !== undefined && snapshotIndex > cursor) {
+      this.observeSnapshot(group, snapshot.metadata.index, snapshot.data, atMs);
+    }
     let history = this.history.get(group);
     if (history === undefined) this.history.set(group, history = new Map());
     for (let index = cursor + 1; index <= applied; index++) {
       const entry = disk.visibleEntry(group, index);
       if (entry === undefined && index <= snapshotIndex) continue; // it came in the snapshot
       if (entry === undefined) {
-        this.fail(`n${node} group ${group} applied index ${index}, which its disk does not hold`, atMs);
+        this.fail(
+          `n${node} group ${group} applied index ${index}, which its disk does not hold`,
+          atMs,
+        );
         return;
       }
       this.applied += 1;
@@ -94,11 +102,15 @@ export class AppliedCheck {
     const hash = hashBytes(data);
     const known = byIndex.get(index);
     if (known === undefined) byIndex.set(index, hash);
-    else if (known !== hash) this.fail(`group ${group} has two different snapshots at index ${index}`, atMs);
+    else if (known !== hash) {
+      this.fail(`group ${group} has two different snapshots at index ${index}`, atMs);
+    }
   }
 
   private fail(message: string, atMs: number): void {
-    if (this.violations.length < 20) this.violations.push({ checker: "state machine safety", message, atMs });
+    if (this.violations.length < 20) {
+      this.violations.push({ checker: "state machine safety", message, atMs });
+    }
   }
 }
 
@@ -111,7 +123,10 @@ export function checkLogMatching(
   const violations: Violation[] = [];
   const nodes = [...disks.keys()].sort();
   for (let group = 0; group < groups; group++) {
-    const logs = nodes.map((node) => ({ node, entries: disks.get(node)!.durableGroup(group).entries }));
+    const logs = nodes.map((node) => ({
+      node,
+      entries: disks.get(node)!.durableGroup(group).entries,
+    }));
     for (let i = 0; i < logs.length; i++) {
       for (let j = i + 1; j < logs.length; j++) {
         const problem = comparePair(logs[i]!.entries, logs[j]!.entries);
