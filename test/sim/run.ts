@@ -4,6 +4,7 @@
  *   bun test/sim/run.ts --seed 1234            replay one seed: its trace hash and findings
  *   bun test/sim/run.ts --seeds 100000         run seeds 1..100000 and print a summary
  *   bun test/sim/run.ts --seeds 500 --from 9000 --broken lying-disk
+ *   bun test/sim/run.ts --seeds 200 --profile harsh   (also: long, short-leases)
  *
  * `--broken` switches on a deliberately broken rule (lying-disk, misdeliver, corrupt-term,
  * wild-clocks, vote-without-log-check, ephemeral-no-wait) to see the checkers fire. Exit status: 0 when no seed found a violation, 1
@@ -23,6 +24,13 @@ export const brokenModes: Record<string, SimOverrides> = {
   "wild-clocks": { driftPpm: 600_000 },
   // Not a broken rule but a harsher network: duplicated frames repeat forwarded requests.
   "duplicate-forwards": { breakage: { duplicateForwards: true } },
+};
+
+/** Run shapes beyond the default mix, for longer or harsher looks. */
+export const profiles: Record<string, SimOverrides> = {
+  harsh: { faultEveryMs: 100, nodes: 5, groups: 3, faultMs: 12_000 },
+  long: { faultMs: 25_000, clients: 8, snapshotEntries: 25 },
+  "short-leases": { leaseMsMax: 150, clients: 8 },
 };
 
 /**
@@ -53,8 +61,9 @@ export const brokenPatches: Record<string, () => () => void> = {
   },
 };
 
-export function replayCommand(seed: number, broken?: string): string {
-  return `bun test/sim/run.ts --seed ${seed}${broken ? ` --broken ${broken}` : ""}`;
+/** The command that replays `seed`; `flags` are the --broken / --profile flags of the run. */
+export function replayCommand(seed: number, flags = ""): string {
+  return `bun test/sim/run.ts --seed ${seed}${flags}`;
 }
 
 export type Summary = {
@@ -105,7 +114,7 @@ export function addToSummary(summary: Summary, result: SimResult): void {
   summary.crashes += result.stats.crashes ?? 0;
 }
 
-function printSummary(summary: Summary, wallMs: number, broken?: string): void {
+function printSummary(summary: Summary, wallMs: number, flags: string): void {
   const hours = (summary.simulatedMs / 3_600_000).toFixed(2);
   console.log(`seeds ${summary.seeds}, simulated ${hours} h, wall ${(wallMs / 1000).toFixed(1)} s`);
   console.log(
@@ -124,11 +133,11 @@ function printSummary(summary: Summary, wallMs: number, broken?: string): void {
   );
   console.log(`failed seeds: ${summary.failedSeeds.length}`);
   for (const seed of summary.failedSeeds.slice(0, 20)) {
-    console.log(`  replay: ${replayCommand(seed, broken)}`);
+    console.log(`  replay: ${replayCommand(seed, flags)}`);
   }
 }
 
-function replay(seed: number, overrides: SimOverrides, broken?: string): boolean {
+function replay(seed: number, overrides: SimOverrides, flags: string): boolean {
   const sim = new Simulator(configFor(seed, overrides));
   const result = sim.run();
   const c = result.config;
@@ -149,7 +158,7 @@ function replay(seed: number, overrides: SimOverrides, broken?: string): boolean
   for (const v of result.violations.slice(0, 30)) {
     console.log(`VIOLATION [${v.checker}] at ${v.atMs} ms: ${v.message}`);
   }
-  console.log(`replay: ${replayCommand(seed, broken)}`);
+  console.log(`replay: ${replayCommand(seed, flags)}`);
   if (process.env.SIM_HISTORY !== undefined) {
     for (const op of sim.history.ops) console.log(describe(op));
   }
@@ -163,6 +172,7 @@ function main(): number {
       seeds: { type: "string" },
       from: { type: "string", default: "1" },
       broken: { type: "string" },
+      profile: { type: "string" },
       progress: { type: "string", default: "1000" },
     },
   });
@@ -174,12 +184,22 @@ function main(): number {
     console.error(`--broken must be one of ${modes.join(", ")}, got "${broken}"`);
     return 2;
   }
-  const overrides = broken === undefined ? {} : brokenModes[broken] ?? {};
+  const profile = values.profile;
+  if (profile !== undefined && profiles[profile] === undefined) {
+    console.error(`--profile must be one of ${Object.keys(profiles).join(", ")}, got "${profile}"`);
+    return 2;
+  }
+  const overrides = {
+    ...(profile === undefined ? {} : profiles[profile]),
+    ...(broken === undefined ? {} : brokenModes[broken] ?? {}),
+  };
   if (broken !== undefined) brokenPatches[broken]?.();
-  if (values.seed !== undefined) return replay(Number(values.seed), overrides, broken) ? 0 : 1;
+  const flags = (broken === undefined ? "" : ` --broken ${broken}`) +
+    (profile === undefined ? "" : ` --profile ${profile}`);
+  if (values.seed !== undefined) return replay(Number(values.seed), overrides, flags) ? 0 : 1;
   if (values.seeds === undefined) {
     console.error(
-      "usage: bun test/sim/run.ts --seed N | --seeds COUNT [--from FIRST] [--broken MODE]",
+      "usage: bun test/sim/run.ts --seed N | --seeds COUNT [--from FIRST] [--broken MODE] [--profile P]",
     );
     return 2;
   }
@@ -195,7 +215,7 @@ function main(): number {
       const v = result.violations[0]!;
       console.log(
         `FAIL seed ${seed} [${v.checker}] ${v.message.slice(0, 300)}\n  replay: ${
-          replayCommand(seed, broken)
+          replayCommand(seed, flags)
         }`,
       );
     }
@@ -208,7 +228,7 @@ function main(): number {
       );
     }
   }
-  printSummary(summary, performance.now() - started, broken);
+  printSummary(summary, performance.now() - started, flags);
   return summary.failedSeeds.length === 0 ? 0 : 1;
 }
 
