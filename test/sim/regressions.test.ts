@@ -1,10 +1,9 @@
 /**
  * Findings of the simulator, one test each, with the seed that found them and how to replay
  * it. A skipped test is a known bug outside test/sim (src/host, src/locks) that is not fixed
- * yet: un-skip it with the fix.
+ * yet: un-skip it with the fix. Both findings below were fixed in f32b5c8.
  */
 import { expect, test } from "bun:test";
-import { brokenModes } from "./run.ts";
 import { simulate } from "./simulator.ts";
 
 /*
@@ -17,19 +16,22 @@ import { simulate } from "./simulator.ts";
  * - seed 602: an Unlock ran twice (entries 18 and 19); the second answer (LockDoesNotExist)
  *   reached the forwarding node first and the client was told its unlock found no lock.
  * Over TCP a write is delivered once, so this needs a peer transport that resends frames
- * after a reconnect; the simulator's default network therefore never duplicates forwards.
+ * after a reconnect; the simulator's network duplicates whole frames (since the fix, by
+ * default; `forwardsOnce` gives the TCP-like delivery).
  * Fixed: the leader remembers (from, forward id) it ran recently and answers a duplicate from
  * that memory instead of running it again (NodeHost.runForward).
- * Replay: bun test/sim/run.ts --seed 536 --broken duplicate-forwards
+ * Replay: bun test/sim/run.ts --seed 536
  */
 test("a duplicated forwarded request runs once (seeds 536 and 602)", () => {
   for (const seed of [536, 602]) {
-    expect(simulate(seed, brokenModes["duplicate-forwards"]!).violations).toEqual([]);
+    expect(simulate(seed).violations).toEqual([]);
   }
 });
 
 test("with forwards delivered once, seeds 536 and 602 are clean", () => {
-  for (const seed of [536, 602]) expect(simulate(seed).violations).toEqual([]);
+  for (const seed of [536, 602]) {
+    expect(simulate(seed, { breakage: { forwardsOnce: true } }).violations).toEqual([]);
+  }
 });
 
 /*

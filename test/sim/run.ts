@@ -22,8 +22,6 @@ export const brokenModes: Record<string, SimOverrides> = {
   "misdeliver": { breakage: { misdeliver: true } },
   "corrupt-term": { breakage: { corruptTerm: true } },
   "wild-clocks": { driftPpm: 600_000 },
-  // Not a broken rule but a harsher network: duplicated frames repeat forwarded requests.
-  "duplicate-forwards": { breakage: { duplicateForwards: true } },
 };
 
 /** Run shapes beyond the default mix, for longer or harsher looks. */

@@ -81,14 +81,14 @@ const forward = {
   request: { op: "get" as const, resource: "r", durability: Durability.Persistent },
 };
 
-test("the network cuts one way, loses, and duplicates only Raft messages", () => {
+test("the network cuts one way, loses, and (forwardsOnce) duplicates only Raft messages", () => {
   const frame = encodePeerFrame({
     from: "1",
     envelopes: [{ group: 0, message }],
     forwards: [forward],
     answers: [],
   });
-  const network = new SimNetwork(new Prng(5), 1);
+  const network = new SimNetwork(new Prng(5), 1, { forwardsOnce: true });
   network.cut("1", "2");
   network.send("1", "2", frame, 0);
   network.send("2", "1", frame, 0);

@@ -5,10 +5,9 @@
  * across it (and what is already in flight, when it arrives). Frames to a node that is down
  * are dropped when they arrive.
  *
- * A duplicated frame carries only its Raft messages: forwarded client requests and their
- * answers are delivered at most once. Peer connections are TCP, which never delivers one write
- * twice, and the host does not deduplicate forwards (a duplicate would run the request again:
- * `duplicateForwards` turns that on, to show it; see test/sim/regressions.test.ts).
+ * A duplicated frame is duplicated whole, forwarded client requests and answers included
+ * (the host runs a duplicated forward once). `forwardsOnce` keeps those out of the copy, as
+ * TCP would, which never delivers one write twice.
  *
  * Broken modes, for checker tests only: `misdeliver` moves Raft envelopes to another group,
  * `corruptTerm` raises the term carried by an entry. A correct node cannot detect either, so
@@ -37,8 +36,8 @@ export type NetworkFaults = {
 export type NetworkBreakage = {
   readonly misdeliver?: boolean;
   readonly corruptTerm?: boolean;
-  /** Duplicate forwarded requests and answers too (the host runs a duplicate again). */
-  readonly duplicateForwards?: boolean;
+  /** A duplicated frame repeats only its Raft messages (TCP-like delivery of forwards). */
+  readonly forwardsOnce?: boolean;
 };
 
 export const calmNetwork: NetworkFaults = {
@@ -112,9 +111,7 @@ export class SimNetwork {
     const copies = this.random.chance(this.faults.duplicateRate) ? 2 : 1;
     if (copies === 2) this.stats.duplicated += 1;
     for (let i = 0; i < copies; i++) {
-      const copy = i === 0 || this.breakage.duplicateForwards
-        ? frame
-        : raftOnly(frame, this.groups);
+      const copy = i === 0 || !this.breakage.forwardsOnce ? frame : raftOnly(frame, this.groups);
       if (copy === undefined) continue;
       this.enqueue(nowMs + this.delayMs(), { from, to, frame: this.breakFrame(copy) });
     }
