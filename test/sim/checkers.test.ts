@@ -258,3 +258,30 @@ test("with the same leader throughout, a lease must have ended by its upper boun
   const busy = lock("b", 1_100, 1_110, 1_000, 0, ResponseType.Busy);
   expect(checkLinearizable([lock("a", 0, 10, 1_000, 0), busy], stable).kind).toBe("violation");
 });
+
+test("a Get that names an owner never granted, or one that had unlocked, is a phantom holder", () => {
+  const got = (owner: string, sendMs: number) =>
+    op({
+      op: "get",
+      sendMs,
+      ackMs: sendMs + 5,
+      type: ResponseType.Got,
+      gotOwner: owner,
+      fencingToken: 0,
+    });
+  const unlock = op({
+    op: "unlock",
+    owner: "a",
+    sendMs: 100,
+    ackMs: 110,
+    type: ResponseType.Unlocked,
+  });
+  const E = Durability.Ephemeral;
+  const ephemeral = (o: OpRecord) => ({ ...o, durability: E });
+  const lockA = lock("a", 0, 10, 1_000, 0);
+  expect(check([lockA, got("a", 50)].map(ephemeral)).violations).toEqual([]);
+  expect(check([lockA, got("b", 50)].map(ephemeral)).violations.map((v) => v.checker))
+    .toContain("phantom holder");
+  expect(check([lockA, unlock, got("a", 200)].map(ephemeral)).violations.map((v) => v.checker))
+    .toContain("phantom holder");
+});

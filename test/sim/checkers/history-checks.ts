@@ -6,6 +6,10 @@
  *   never overlaps another grant's reliance on the same lock;
  * - fencing tokens: distinct grants never share a token, and a grant answered before another
  *   grant's first send has the smaller token;
+ * - no phantom holders: a Get that answers Got names an owner and token some TryLock of that
+ *   owner may have been granted (answered Locked with that token, or unknown), and not an
+ *   owner whose Unlock was answered Unlocked before the Get was sent (unless a TryLock of it
+ *   with an unknown outcome could still take effect);
  * - no Errored answers (they mean a bug);
  * - persistent locks acknowledged to the probes after healing are read back by a Get;
  * - linearizability of every persistent lock's history (linearizable.ts).
@@ -74,7 +78,11 @@ export function checkHistory(ops: readonly OpRecord[], options: HistoryOptions):
     const keyOps = byKey.get(key)!;
     const keyGrants = grantsOf(keyOps, options.driftBoundPpm);
     grants += keyGrants.length;
-    violations.push(...checkSafety(key, keyGrants), ...checkTokens(key, keyGrants));
+    violations.push(
+      ...checkSafety(key, keyGrants),
+      ...checkTokens(key, keyGrants),
+      ...checkGets(key, keyOps),
+    );
     if (keyOps[0]!.durability !== Durability.Persistent || options.skipLinearizability) continue;
     const result = checkLinearizable(keyOps, {
       driftBoundPpm: options.driftBoundPpm,
@@ -218,6 +226,36 @@ function checkTokens(key: string, grants: readonly Grant[]): Violation[] {
       });
       if (violations.length >= 5) break;
     }
+  }
+  return violations;
+}
+
+function checkGets(key: string, ops: readonly OpRecord[]): Violation[] {
+  const violations: Violation[] = [];
+  for (const get of ops) {
+    if (get.op !== "get" || get.outcome !== "ok" || get.type !== ResponseType.Got) continue;
+    const owner = get.gotOwner;
+    const granted = ops.some((op) =>
+      op.op === "tryLock" && op.owner === owner && op.sendMs < get.ackMs &&
+      (op.outcome === "unknown" ||
+        (op.type === ResponseType.Locked && op.fencingToken === get.fencingToken))
+    );
+    // An unknown TryLock of the owner may take effect late, after its Unlock: then not released.
+    const released = ops.some((op) =>
+      op.op === "unlock" && op.owner === owner && op.outcome === "ok" &&
+      op.type === ResponseType.Unlocked && op.ackMs < get.sendMs
+    ) && !ops.some((op) =>
+      op.op === "tryLock" && op.owner === owner && op.outcome === "unknown"
+    );
+    if (granted && !released) continue;
+    violations.push({
+      checker: "phantom holder",
+      message: `${key}: ${describe(get)}, but that owner ${
+        granted ? "had unlocked" : "was never granted it"
+      }`,
+      atMs: get.ackMs,
+    });
+    if (violations.length >= 5) break;
   }
   return violations;
 }
