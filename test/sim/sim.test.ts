@@ -4,6 +4,8 @@
  * the command that replays it.
  */
 import { expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { replayCommand } from "./run.ts";
 import { simulate } from "./simulator.ts";
 
@@ -74,3 +76,14 @@ test("a run injects every kind of fault and still makes progress", () => {
   }
   expect(grants).toBeGreaterThan(100);
 }, 60_000);
+
+test("Deno replays a seed with the same trace hash as Bun", () => {
+  const root = join(import.meta.dir, "../..");
+  const deno = spawnSync(
+    join(root, "node_modules/.bin/deno"),
+    ["run", "--allow-all", "test/sim/run.ts", "--seed", "42"],
+    { cwd: root, encoding: "utf8", timeout: 60_000 },
+  );
+  const hash = /trace hash ([0-9a-f]{8})/.exec(deno.stdout ?? "")?.[1];
+  expect(hash).toBe(simulate(42).traceHash);
+}, 90_000);
