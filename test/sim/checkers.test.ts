@@ -285,3 +285,19 @@ test("a Get that names an owner never granted, or one that had unlocked, is a ph
   expect(check([lockA, unlock, got("a", 200)].map(ephemeral)).violations.map((v) => v.checker))
     .toContain("phantom holder");
 });
+
+test("an unknown grant may have taken effect early even if nothing answered until its window closed", () => {
+  const unknown = {
+    ...lock("a", 0, Number.POSITIVE_INFINITY, 300, 0),
+    outcome: "unknown" as const,
+    type: undefined,
+  };
+  // Leader changes keep the lease alive (no upper bound); 12 s later someone is still Busy.
+  const busy = lock("b", 12_000, 12_010, 1_000, 0, ResponseType.Busy);
+  expect(checkLinearizable([unknown, busy], { ...bounds, leaderChangesMs: [5_000] }).kind).toBe(
+    "ok",
+  );
+  // With the same leader throughout, the 300 ms lease ended long before.
+  expect(checkLinearizable([unknown, busy], { ...bounds, leaderChangesMs: [] }).kind)
+    .toBe("violation");
+});

@@ -202,74 +202,106 @@ export function checkLinearizable(
   events.sort((a, b) => a.at - b.at || (a.call === b.call ? a.op.id - b.op.id : a.call ? -1 : 1));
   let configs = new Map<string, Config>([["", { state: initial, lin: [] }]]);
   const pending = new Map<number, OpRecord>();
-  let ambiguous = 0;
+  const search: Search = { pending, repeats, bounds, ambiguous: 0 };
   for (const event of events) {
     if (event.call) {
       pending.set(event.op.id, event.op);
       continue;
     }
-    expireUnknown(pending, repeats, configs, event.at);
-    const target = event.op;
-    const next = new Map<string, Config>();
-    const visited = new Set<string>();
-    const stack = [...configs.values()];
-    while (stack.length > 0) {
-      const config = stack.pop()!;
-      if (config.lin.includes(target.id)) {
-        const done = { state: config.state, lin: config.lin.filter((id) => id !== target.id) };
-        next.set(configKey(done), done);
-        continue;
-      }
-      for (const op of pending.values()) {
-        const times = repeats.get(op.id)?.times ?? 1;
-        if (times === 1 ? config.lin.includes(op.id) : count(config.lin, op.id) >= times) continue;
-        const [steps, wasAmbiguous] = modelSteps(config.state, op, bounds);
-        if (wasAmbiguous) ambiguous += 1;
-        for (const step of steps) {
-          if (!matches(step, op)) continue;
-          const lin = [...config.lin, op.id].sort((a, b) => a - b);
-          const child = { state: step.state, lin };
-          const key = configKey(child);
-          if (visited.has(key)) continue;
-          visited.add(key);
-          stack.push(child);
-        }
-      }
-      if (visited.size > configurationsMax) {
-        return { kind: "unchecked", reason: `search passed ${configurationsMax} configurations` };
-      }
+    const expired = expiredUnknown(pending, repeats, event.at);
+    if (expired.length > 0) {
+      // They may have taken effect before the window closed: keep every such configuration.
+      const reached = explore(configs, search, undefined);
+      if (reached === undefined) return unchecked;
+      configs = forget(reached, expired);
+      for (const id of expired) pending.delete(id);
     }
+    const target = event.op;
+    const next = explore(configs, search, target);
+    if (next === undefined) return unchecked;
     pending.delete(target.id);
     if (next.size === 0) {
       return { kind: "violation", op: target, message: explain(target, configs) };
     }
     configs = next;
   }
-  return { kind: "ok", ops: events.length, ambiguous };
+  return { kind: "ok", ops: events.length, ambiguous: search.ambiguous };
 }
 
-/** Unknown operations older than the window are assumed never to happen. */
-function expireUnknown(
-  pending: Map<number, OpRecord>,
+type Search = {
+  readonly pending: Map<number, OpRecord>;
+  readonly repeats: ReadonlyMap<number, { times: number; lastSendMs: number }>;
+  readonly bounds: LeaseBounds;
+  ambiguous: number;
+};
+
+const unchecked: LinearizabilityResult = {
+  kind: "unchecked",
+  reason: `search passed ${configurationsMax} configurations`,
+};
+
+/**
+ * Every configuration reachable from `configs` by linearizing pending operations. With a
+ * target: those where the target is linearized, with it taken out (it has answered). Without:
+ * all of them. Undefined when the search grows past configurationsMax.
+ */
+function explore(
+  configs: ReadonlyMap<string, Config>,
+  search: Search,
+  target: OpRecord | undefined,
+): Map<string, Config> | undefined {
+  const next = new Map<string, Config>();
+  const visited = new Set<string>(target === undefined ? configs.keys() : []);
+  const stack = [...configs.values()];
+  while (stack.length > 0) {
+    const config = stack.pop()!;
+    if (target === undefined) next.set(configKey(config), config);
+    else if (config.lin.includes(target.id)) {
+      const done = { state: config.state, lin: config.lin.filter((id) => id !== target.id) };
+      next.set(configKey(done), done);
+      continue;
+    }
+    for (const op of search.pending.values()) {
+      const times = search.repeats.get(op.id)?.times ?? 1;
+      if (times === 1 ? config.lin.includes(op.id) : count(config.lin, op.id) >= times) continue;
+      const [steps, wasAmbiguous] = modelSteps(config.state, op, search.bounds);
+      if (wasAmbiguous) search.ambiguous += 1;
+      for (const step of steps) {
+        if (!matches(step, op)) continue;
+        const child = { state: step.state, lin: [...config.lin, op.id].sort((a, b) => a - b) };
+        const key = configKey(child);
+        if (visited.has(key)) continue;
+        visited.add(key);
+        stack.push(child);
+      }
+    }
+    if (visited.size > configurationsMax) return undefined;
+  }
+  return next;
+}
+
+/** Unknown operations whose window has closed: from now on they are assumed not to happen. */
+function expiredUnknown(
+  pending: ReadonlyMap<number, OpRecord>,
   repeats: ReadonlyMap<number, { lastSendMs: number }>,
-  configs: Map<string, Config>,
   nowMs: number,
-): void {
+): number[] {
   const expired: number[] = [];
   for (const op of pending.values()) {
     const lastSendMs = repeats.get(op.id)?.lastSendMs ?? op.sendMs;
     if (op.outcome === "unknown" && lastSendMs + unknownWindowMs < nowMs) expired.push(op.id);
   }
-  if (expired.length === 0) return;
-  for (const id of expired) pending.delete(id);
+  return expired;
+}
+
+/** The configurations with `ids` dropped from their linearized sets (merging equal ones). */
+function forget(configs: ReadonlyMap<string, Config>, ids: readonly number[]): Map<string, Config> {
   const merged = new Map<string, Config>();
   for (const config of configs.values()) {
-    const lin = config.lin.filter((id) => !expired.includes(id));
-    const c = { state: config.state, lin };
+    const c = { state: config.state, lin: config.lin.filter((id) => !ids.includes(id)) };
     merged.set(configKey(c), c);
   }
-  configs.clear();
-  for (const [k, v] of merged) configs.set(k, v);
+  return merged;
 }
 
 function count(ids: readonly number[], id: number): number {
