@@ -19,8 +19,9 @@ import { encodeFrame, FrameReader } from "../codec/frame.ts";
 import type { WireRequest } from "../codec/lock-wire.ts";
 import { frameBytesMax } from "../constants.ts";
 import type { LockRequest, LockResponse } from "../locks/types.ts";
+import type { BinaryAddress } from "./binary-address.ts";
 
-export type BinaryAddress = { readonly host: string; readonly port: number };
+export { type BinaryAddress, parseBinaryAddress } from "./binary-address.ts";
 
 /** Why a call has no answer: "unreachable" never reached the server; the others may have. */
 export type BinaryFailure = "unreachable" | "closed" | "timeout";
@@ -43,20 +44,6 @@ type Pending = {
 
 /** Calls one connection may have in flight; the server allows 4096 (net/binary-server.ts). */
 export const binaryInflightMax = 4096;
-
-/** Parses "host:port" (also "[::1]:port"); the binary protocol has no URL scheme. */
-export function parseBinaryAddress(text: string): BinaryAddress | { error: string } {
-  const match = /^(?:\[([^\]]+)\]|([^:\s/]+)):(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[3]);
-  if (match === null || !Number.isInteger(port) || port < 1 || port > 65_535) {
-    return {
-      error: `a binary-protocol server is host:port, like 127.0.0.1:2072, got ${
-        JSON.stringify(text)
-      }`,
-    };
-  }
-  return { host: match[1] ?? match[2]!, port };
-}
 
 export class BinaryConnection {
   readonly address: BinaryAddress;

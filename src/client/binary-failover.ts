@@ -7,14 +7,13 @@
  * never changes, so a retried TryLock is safe); attempts are bounded by `retries + 1` and by
  * `deadlineMs`, with capped, jittered exponential backoff between them; InvalidInput is not
  * retried. It takes the same REST paths as failover.ts so KahunaClient can use either.
+ *
+ * The connection module (and with it the msgpack codec) is loaded on the first call, so a
+ * REST-only client never loads it.
  */
 import { Durability, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
-import {
-  type BinaryAddress,
-  BinaryConnection,
-  BinaryConnectionError,
-  parseBinaryAddress,
-} from "./binary-connection.ts";
+import { type BinaryAddress, parseBinaryAddress } from "./binary-address.ts";
+import type { BinaryConnection } from "./binary-connection.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
 import { type Answer, type FailoverOptions, sleep } from "./failover.ts";
 
@@ -108,6 +107,7 @@ export class BinaryFailover {
       const connection = await this.#connection(index);
       response = await connection.execute(request);
     } catch (error) {
+      const { BinaryConnectionError } = await connectionModule();
       if (!(error instanceof BinaryConnectionError)) throw error;
       this.#connections[index] = undefined;
       // Only a call that never reached a server is known not to have happened.
@@ -152,13 +152,23 @@ export class BinaryFailover {
   }
 
   #reopen(index: number): Promise<BinaryConnection> {
-    const opening = BinaryConnection.open(this.#addresses[index]!, this.#options.timeoutMs);
+    const address = this.#addresses[index]!;
+    const opening = connectionModule().then(({ BinaryConnection }) =>
+      BinaryConnection.open(address, this.#options.timeoutMs)
+    );
     this.#connections[index] = opening;
     opening.catch(() => {
       if (this.#connections[index] === opening) this.#connections[index] = undefined;
     });
     return opening;
   }
+}
+
+let loaded: Promise<typeof import("./binary-connection.ts")> | undefined;
+
+function connectionModule(): Promise<typeof import("./binary-connection.ts")> {
+  loaded ??= import("./binary-connection.ts");
+  return loaded;
 }
 
 const opsByPath: Readonly<Record<string, LockRequest["op"]>> = {

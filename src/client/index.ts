@@ -1,7 +1,8 @@
 /**
  * The kahuna client library (SPEC.md §5). Runs unmodified in Bun, Deno and Node 20: over REST
  * it uses only fetch, AbortSignal.timeout, crypto.getRandomValues and setTimeout; the binary
- * transport (`transport: "binary"`) adds node:net, which all three provide.
+ * transport (`transport: "binary"`) adds node:net, which all three provide, and the msgpack
+ * codec; both are loaded only when a client uses that transport.
  */
 export { Durability } from "../locks/types.ts";
 export { KahunaClient } from "./client.ts";
@@ -15,12 +16,5 @@ export type {
   UnlockResult,
 } from "./client.ts";
 export { KahunaError, KahunaErrorKind } from "./errors.ts";
-export {
-  type BinaryAddress,
-  BinaryConnection,
-  BinaryConnectionError,
-  type BinaryFailure,
-  parseBinaryAddress,
-} from "./binary-connection.ts";
 export { KahunaLock } from "./lock.ts";
 export { randomOwner } from "./owner.ts";
