@@ -18,7 +18,7 @@ import { decodeAnswers, encodeRequests } from "../codec/client-frame.ts";
 import { encodeFrame, FrameReader } from "../codec/frame.ts";
 import type { WireRequest } from "../codec/lock-wire.ts";
 import { frameBytesMax } from "../constants.ts";
-import type { LockRequest, LockResponse } from "../locks/types.ts";
+import { type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
 import type { BinaryAddress } from "./binary-address.ts";
 
 export { type BinaryAddress, parseBinaryAddress } from "./binary-address.ts";
@@ -116,7 +116,7 @@ export class BinaryConnection {
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     if (this.#pending.size >= binaryInflightMax) {
       return Promise.resolve({
-        type: 101,
+        type: ResponseType.MustRetry,
         fencingToken: 0,
         error: "too many calls in flight on one connection",
       });
