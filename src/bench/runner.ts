@@ -88,7 +88,7 @@ const getHeldMax = 1_000;
 const extendsPerCycle = 8;
 
 class Recorder {
-  measuring = false;
+  #measuring = false;
   readonly histograms = new Map<LockOp, LatencyHistogram>();
   readonly opErrors = new Map<LockOp, number>();
   readonly outcomes = new Map<string, number>();
@@ -96,6 +96,14 @@ class Recorder {
   ops = 0;
   errors = 0;
   cycles = 0;
+
+  /** Measuring starts at `measureFromMs` (read from the clock, so no timer has to fire). */
+  constructor(private readonly measureFromMs: number) {}
+
+  get measuring(): boolean {
+    this.#measuring ||= performance.now() >= this.measureFromMs;
+    return this.#measuring;
+  }
 
   record(op: LockOp, latencyMs: number, outcome: string, error: string | undefined): void {
     if (!this.measuring) return;
@@ -212,14 +220,10 @@ export async function runBench(
   const prefix = `bench/${randomOwner().slice(0, 8)}/`;
   const key = (index: number) => `${prefix}${index}`;
   const held = config.workload === "get" ? await holdForGets(target, config, key) : [];
-  const recorder = new Recorder();
   const startedMs = performance.now();
   const measureFromMs = startedMs + config.warmupMs;
   const endMs = measureFromMs + config.durationMs;
-  const warmup = setTimeout(() => {
-    recorder.measuring = true;
-  }, config.warmupMs);
-  if (config.warmupMs === 0) recorder.measuring = true;
+  const recorder = new Recorder(measureFromMs);
   const progress = startProgress(recorder, measureFromMs, onProgress);
   const cycle = cycles[config.workload];
   const workers = Array.from({ length: config.concurrency }, async (_, index) => {
@@ -235,7 +239,6 @@ export async function runBench(
     return performance.now();
   });
   const finishedMs = Math.max(...await Promise.all(workers));
-  clearTimeout(warmup);
   clearInterval(progress);
   await releaseHeld(target, config, held);
   return summarize(target, config, recorder, finishedMs - measureFromMs);
