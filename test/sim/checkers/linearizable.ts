@@ -22,15 +22,19 @@
  * configurations for k of them pending, and a client retrying through a follower that cannot
  * reach the leader collects many Indeterminate answers for one request. So the k unknown
  * attempts of one request (one client, one first send: same op, owner and lease) count as one
- * operation that may take effect up to k times, each as if sent at the first attempt (the
- * earliest send is the weakest lease bound): k + 1 configurations instead of 2^k. A search that
+ * operation that may take effect up to min(k, 2) times, each as if sent at the first attempt
+ * (the earliest send is the weakest lease bound): at most 3 configurations instead of 2^k.
+ * (A request running three times is possible in principle; the search would then report a
+ * violation to read, never hide one.) A search that
  * grows past `configurationsMax` leaves the key unchecked, and says so.
  */
 import { ResponseType } from "../../../src/locks/types.ts";
 import type { OpRecord } from "../history.ts";
 
-export const unknownWindowMs = 10_000;
-export const configurationsMax = 5_000;
+export const unknownWindowMs = 5_000;
+export const configurationsMax = 10_000;
+/** How many times the unknown attempts of one request may take effect, at most. */
+export const unknownRepeatsMax = 2;
 
 type State = {
   readonly owner: string;
@@ -189,7 +193,7 @@ export function checkLinearizable(
       const first = unknownRequests.get(request);
       if (first !== undefined) {
         const r = repeats.get(first.id)!;
-        r.times += 1;
+        r.times = Math.min(r.times + 1, unknownRepeatsMax);
         r.lastSendMs = op.sendMs;
         continue;
       }
