@@ -198,6 +198,21 @@ export class NodeHost {
     }
   }
 
+  /**
+   * Right after start, a node stands for the groups it prefers that have no leader yet, before
+   * the randomized timeouts elect someone else: leaders then start where balance would move
+   * them, and no transfer (with its ephemeral pause) follows. PreVote makes a try while the
+   * peers are still starting, or already follow a leader, harmless.
+   */
+  private campaignPreferred(): void {
+    if (this.voters.length === 1) return;
+    for (const group of this.groups) {
+      if (group.leader !== "" || this.voters[group.id % this.voters.length] !== this.nodeId) continue;
+      group.dirty = true;
+      group.raft.campaign();
+    }
+  }
+
   private outboxFor(peer: NodeId): { forwards: Forward[]; answers: Answer[] } {
     let box = this.outbox.get(peer);
     if (box === undefined) {
@@ -220,6 +235,7 @@ export class NodeHost {
       group.tick();
     }
     if (this.ticks % balanceTicks === 0) this.balanceLeaders();
+    if (this.ticks <= electionTicks && this.ticks % 2 === 0) this.campaignPreferred();
     for (const [id, forward] of this.forwarded) {
       if (this.ticks - forward.tick < proposalTimeoutTicks) continue;
       this.forwarded.delete(id);
