@@ -2,9 +2,12 @@
  * The synchronous host of one node (DESIGN.md §2, §4): it drives every Raft group, and turns
  * their output into port calls in the one safe order:
  *
- *   persist entries and hard state of ALL groups (one transaction, one fsync)
+ *   apply committed entries already durable here → answer their clients
+ *   → persist entries and hard state of ALL groups (one transaction, one fsync)
  *   → send messages (one frame per peer)
- *   → apply committed entries → answer clients.
+ *   → apply the other committed entries → answer clients.
+ *
+ * A client is never answered for an entry that is not both committed and on this node's disk.
  *
  * It never awaits and reads time only through the Clock port, so the deterministic simulator
  * drives this same code with simulated adapters. The runtime calls `tick()` on a timer,
@@ -335,10 +338,11 @@ export class NodeHost {
         this.send([]);
         return false;
       }
+      const early = batch.map(([group, ready]) => this.applyDurable(group, ready));
       this.persist(batch);
       this.send(batch);
       const nowMs = this.config.clock.nowMs();
-      for (const [group, ready] of batch) this.handle(group, ready, nowMs);
+      batch.forEach(([group, ready], i) => this.handle(group, ready, early[i]!, nowMs));
       for (const [group, ready] of batch) {
         group.raft.advance(ready);
         group.proposePending(nowMs);
@@ -397,10 +401,34 @@ export class NodeHost {
     this.outbox.clear();
   }
 
-  private handle(group: GroupHost, ready: Ready, nowMs: number): void {
+  /**
+   * Applies, before this round's write, the committed entries that are already on this node's
+   * disk, and answers their clients: they are committed (on a majority's disks) and durable
+   * here, so their answers need not wait for the fsync of entries that arrived since. The
+   * bound excludes anything this Ready rewrites (a follower's conflicting suffix) and
+   * anything not yet written (a single voter commits what it has just appended). Returns how
+   * many entries it applied.
+   */
+  private applyDurable(group: GroupHost, ready: Ready): number {
+    if (ready.snapshot !== undefined) return 0;
+    const firstNew = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    const durableThrough = Math.min(group.storage.lastIndex(), firstNew - 1);
+    let count = 0;
+    while (count < ready.committedEntries.length && ready.committedEntries[count]!.index <= durableThrough) {
+      count += 1;
+    }
+    if (count > 0) {
+      group.apply(ready.committedEntries.slice(0, count));
+      this.metrics.entriesApplied += count;
+    }
+    return count;
+  }
+
+  private handle(group: GroupHost, ready: Ready, appliedEarly: number, nowMs: number): void {
     if (ready.snapshot) group.restoreSnapshot(ready.snapshot);
-    group.apply(ready.committedEntries);
-    this.metrics.entriesApplied += ready.committedEntries.length;
+    const rest = appliedEarly === 0 ? ready.committedEntries : ready.committedEntries.slice(appliedEarly);
+    group.apply(rest);
+    this.metrics.entriesApplied += rest.length;
     if (ready.softState) group.onRole(ready.softState.role, ready.softState.leader);
     group.onReadStates(ready.readStates);
     group.afterApply(nowMs);
