@@ -6,18 +6,21 @@
 import { expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { replayCommand } from "./run.ts";
+import { profiles, replayCommand } from "./run.ts";
 import { simulate } from "./simulator.ts";
 
 const seedsPerTest = 150;
 
-function runSeeds(from: number, count: number): string[] {
+function runSeeds(from: number, count: number, profile?: string): string[] {
   const failures: string[] = [];
   for (let seed = from; seed < from + count; seed++) {
-    const result = simulate(seed);
+    const result = simulate(seed, profile === undefined ? {} : profiles[profile]);
     if (result.violations.length === 0) continue;
     const v = result.violations[0]!;
-    failures.push(`seed ${seed}: [${v.checker}] ${v.message}\n  replay: ${replayCommand(seed)}`);
+    const flags = profile === undefined ? "" : ` --profile ${profile}`;
+    failures.push(
+      `seed ${seed}: [${v.checker}] ${v.message}\n  replay: ${replayCommand(seed, flags)}`,
+    );
   }
   return failures;
 }
@@ -87,3 +90,7 @@ test("Deno replays a seed with the same trace hash as Bun", () => {
   const hash = /trace hash ([0-9a-f]{8})/.exec(deno.stdout ?? "")?.[1];
   expect(hash).toBe(simulate(42).traceHash);
 }, 90_000);
+
+test("harsh profile (5 nodes, 3 groups, a fault every ~100 ms), seeds 1-40: no violation", () => {
+  expect(runSeeds(1, 40, "harsh")).toEqual([]);
+}, 120_000);
