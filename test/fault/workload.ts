@@ -331,6 +331,6 @@ export async function readBack(
       if (last.outcome !== "ok") unanswered += 1;
     }
   };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  await Promise.all(Array.from({ length: 32 }, worker));
   return unanswered;
 }
