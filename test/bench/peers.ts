@@ -36,6 +36,10 @@ const { values } = parseArgs({
     partitions: { type: "string", default: "16" },
     out: { type: "string", default: join(repoRoot, "docs/performance.md") },
     "cpu-prof-dir": { type: "string" },
+    /** Comma-separated labels ("etcd", "kahuna persistent binary", …) to run only those. */
+    systems: { type: "string" },
+    /** Skip the one-client runs. */
+    "no-single": { type: "boolean", default: false },
   },
 });
 const durationMs = parseDurationMs("--duration", values.duration!) as number;
@@ -296,9 +300,9 @@ function renderResults(loaded: Row[], single: Row[], startedAt: Date, command: s
   for (const row of loaded.filter((r) => r.config.system === "kahuna")) {
     const peer = row.config.durability === "persistent" ? etcd : redis;
     lines.push(
-      `- kahuna ${row.config.durability} over ${row.config.protocol} / ${peer?.config.system}: ${
-        ratio(row, peer, (s) => s.cyclesPerSec)
-      }`,
+      `- kahuna ${row.config.durability} over ${row.config.protocol} / ${
+        peer?.config.system ?? "(not run)"
+      }: ${ratio(row, peer, (s) => s.cyclesPerSec)}`,
     );
   }
   lines.push(
@@ -423,8 +427,10 @@ async function main(): Promise<void> {
       kahunaDurability: Durability.Ephemeral,
     },
   ];
-  const loaded: Row[] = configs.map((config) => ({ config, runs: [] }));
-  const single: Row[] = configs.map((config) => ({ config, runs: [] }));
+  const wanted = values.systems?.split(",").map((label) => label.trim());
+  const chosen = configs.filter((config) => wanted === undefined || wanted.includes(config.label));
+  const loaded: Row[] = chosen.map((config) => ({ config, runs: [] }));
+  const single: Row[] = values["no-single"] ? [] : chosen.map((config) => ({ config, runs: [] }));
   for (let round = 1; round <= rounds; round++) {
     console.error(`round ${round} of ${rounds}`);
     for (const row of loaded) row.runs.push(await measure(row.config, concurrency, durationMs));
