@@ -50,30 +50,31 @@ const defaults = {
   binary: "127.0.0.1:2072",
 } as const;
 
+const flags = {
+  workload: { type: "string" },
+  durability: { type: "string", default: "persistent" },
+  concurrency: { type: "string", default: "64" },
+  duration: { type: "string", default: "10s" },
+  warmup: { type: "string", default: "1s" },
+  keyspace: { type: "string" },
+  "lease-ms": { type: "string", default: "10000" },
+  protocol: { type: "string", default: "binary" },
+  server: { type: "string", multiple: true },
+  connections: { type: "string", default: "2" },
+  "timeout-ms": { type: "string", default: "5000" },
+  json: { type: "boolean", default: false },
+  quiet: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type Values = ReturnType<
+  typeof parseArgs<{ options: typeof flags; allowPositionals: true }>
+>["values"];
+
 export function parseBenchArgs(args: readonly string[]): ParsedBench {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        workload: { type: "string" },
-        durability: { type: "string", default: "persistent" },
-        concurrency: { type: "string", default: "64" },
-        duration: { type: "string", default: "10s" },
-        warmup: { type: "string", default: "1s" },
-        keyspace: { type: "string" },
-        "lease-ms": { type: "string", default: "10000" },
-        protocol: { type: "string", default: "binary" },
-        server: { type: "string", multiple: true },
-        connections: { type: "string", default: "2" },
-        "timeout-ms": { type: "string", default: "5000" },
-        json: { type: "boolean", default: false },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseArgs({ args: [...args], allowPositionals: true, strict: true, options: flags });
   } catch (error) {
     return { kind: "usage", message: (error as Error).message };
   }
@@ -100,6 +101,25 @@ export function parseBenchArgs(args: readonly string[]): ParsedBench {
   if (protocol !== "rest" && protocol !== "binary") {
     return usage(`--protocol must be rest or binary, got ${JSON.stringify(protocol)}`);
   }
+  const numbers = parseNumbers(values, workload);
+  if (typeof numbers === "string") return usage(numbers);
+  const servers = parseServers(values.server, protocol);
+  if (typeof servers === "string") return usage(servers);
+  return {
+    kind: "run",
+    options: {
+      workload,
+      durability,
+      protocol,
+      servers,
+      json: values.json,
+      quiet: values.quiet,
+      ...numbers,
+    },
+  };
+}
+
+function parseNumbers(values: Values, workload: WorkloadName) {
   const numbers = {
     concurrency: integer("--concurrency", values.concurrency, 1, 100_000),
     keyspace: integer(
@@ -114,30 +134,21 @@ export function parseBenchArgs(args: readonly string[]): ParsedBench {
     durationMs: parseDurationMs("--duration", values.duration),
     warmupMs: parseDurationMs("--warmup", values.warmup),
   };
-  for (const value of Object.values(numbers)) if (typeof value === "string") return usage(value);
+  for (const value of Object.values(numbers)) if (typeof value === "string") return value;
   const n = numbers as { [K in keyof typeof numbers]: number };
-  if (n.durationMs < 1) return usage("--duration must be more than 0");
-  const servers = (values.server ?? [defaults[protocol]]).flatMap((s) => s.split(",")).map((s) =>
-    s.trim()
-  )
+  if (n.durationMs < 1) return "--duration must be more than 0";
+  return n;
+}
+
+function parseServers(flag: string[] | undefined, protocol: "rest" | "binary"): string[] | string {
+  const servers = (flag ?? [defaults[protocol]]).flatMap((s) => s.split(",")).map((s) => s.trim())
     .filter((s) => s !== "");
-  if (servers.length === 0) return usage("--server needs at least one server");
+  if (servers.length === 0) return "--server needs at least one server";
   for (const server of servers) {
     const problem = protocol === "binary" ? binaryProblem(server) : restProblem(server);
-    if (problem !== undefined) return usage(problem);
+    if (problem !== undefined) return problem;
   }
-  return {
-    kind: "run",
-    options: {
-      workload,
-      durability,
-      protocol,
-      servers,
-      json: values.json,
-      quiet: values.quiet,
-      ...n,
-    },
-  };
+  return servers;
 }
 
 function usage(message: string): ParsedBench {
