@@ -346,3 +346,64 @@ test("handovers after an unreleased lease report how close the next grant came t
   ];
   expect(expiryHandovers(history)).toEqual({ persistent: { count: 1, minMarginMs: 20 } });
 });
+
+test("a burst of unknown attempts before a grant is decided quickly: unknown may mean never ran", () => {
+  const history: OpRecord[] = [lock("aaaa", 0, 10, 0, 100), unlock("aaaa", 20, 30, 0)];
+  for (let i = 0; i < 40; i++) {
+    const owner = `u${i % 8}`;
+    history.push(
+      op({
+        op: "tryLock",
+        owner,
+        expiresMs: 300,
+        send: 100 + i * 5,
+        ack: 102 + i * 5,
+        outcome: "unknown",
+      }),
+    );
+  }
+  history.push(lock("u3", 400, 410, 1, 300), get(420, 430, "u3", 1));
+  const result = checkLinearizability(history, 100_000);
+  expect(result.violations).toEqual([]);
+  expect(result.inconclusiveKeys).toEqual([]);
+  expect(result.steps).toBeLessThan(1_000);
+});
+
+test("a deposed ephemeral leader's 'no lock' answer is allowed; the same from a persistent lock is not", () => {
+  const ephemeral = [
+    op({
+      op: "tryLock",
+      owner: "aaaa",
+      expiresMs: 1000,
+      send: 0,
+      ack: 10,
+      type: ResponseType.Locked,
+      token: 2 ** 32,
+      durability: 0,
+    }),
+    op({
+      op: "unlock",
+      owner: "aaaa",
+      send: 100,
+      ack: 110,
+      type: ResponseType.LockDoesNotExist,
+      durability: 0,
+    }),
+    op({
+      op: "tryLock",
+      owner: "bbbb",
+      expiresMs: 1000,
+      send: 200,
+      ack: 210,
+      type: ResponseType.Busy,
+      durability: 0,
+    }),
+  ];
+  expect(checkLinearizability(ephemeral).violations).toEqual([]);
+  const persistent = ephemeral.map((o) => ({
+    ...o,
+    durability: 1 as const,
+    fencingToken: 0,
+  }));
+  expect(checkLinearizability(persistent).violations).toHaveLength(1);
+});

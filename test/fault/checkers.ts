@@ -76,6 +76,17 @@ export function grantsOf(ops: readonly OpRecord[]): Grant[] {
   return [...grants.values()].sort((a, b) => a.token - b.token || a.ackMs - b.ackMs);
 }
 
+/** Each owner's operations on one key (owners are per lock session, so these lists are short). */
+function byOwner(ops: readonly OpRecord[]): Map<string, OpRecord[]> {
+  const owners = new Map<string, OpRecord[]>();
+  for (const op of ops) {
+    let list = owners.get(op.owner);
+    if (list === undefined) owners.set(op.owner, list = []);
+    list.push(op);
+  }
+  return owners;
+}
+
 /** Until when A's holder could rely on its lease, as far as B's grant (acked at ackMs) can tell. */
 function reliedUntil(a: Grant, ops: readonly OpRecord[], beforeMs: number): number {
   let until = relianceEndMs(a.leaseFromMs, a.expiresMs);
@@ -98,13 +109,15 @@ export function checkMutualExclusion(history: readonly OpRecord[]): Violation[] 
   const violations: Violation[] = [];
   for (const [key, ops] of byKey(history)) {
     const grants = grantsOf(ops);
+    const owners = byOwner(ops);
     for (let j = 0; j < grants.length; j++) {
       const b = grants[j]!;
       for (let i = j - 1; i >= 0 && i >= j - 256; i--) {
         const a = grants[i]!;
         if (a.owner === b.owner) continue;
-        const until = reliedUntil(a, ops, b.ackMs);
-        if (b.ackMs >= until || mayHaveReleased(a, ops, b.ackMs)) continue;
+        const mine = owners.get(a.owner) ?? [];
+        const until = reliedUntil(a, mine, b.ackMs);
+        if (b.ackMs >= until || mayHaveReleased(a, mine, b.ackMs)) continue;
         violations.push({
           checker: "mutual exclusion",
           key,
@@ -134,12 +147,14 @@ export function expiryHandovers(
   const result: Record<string, { count: number; minMarginMs: number }> = {};
   for (const [key, ops] of byKey(history)) {
     const grants = grantsOf(ops);
+    const owners = byOwner(ops);
     const name = key.startsWith("0:") ? "ephemeral" : "persistent";
     for (let j = 1; j < grants.length; j++) {
       const a = grants[j - 1]!;
       const b = grants[j]!;
-      if (a.owner === b.owner || mayHaveReleased(a, ops, b.ackMs)) continue;
-      const margin = b.ackMs - reliedUntil(a, ops, b.ackMs);
+      const mine = owners.get(a.owner) ?? [];
+      if (a.owner === b.owner || mayHaveReleased(a, mine, b.ackMs)) continue;
+      const margin = b.ackMs - reliedUntil(a, mine, b.ackMs);
       const entry = result[name] ?? (result[name] = { count: 0, minMarginMs: Infinity });
       entry.count += 1;
       entry.minMarginMs = Math.min(entry.minMarginMs, Math.round(margin));
@@ -198,21 +213,34 @@ function staleAnswers(
   ops: readonly OpRecord[],
   grantsByAck: readonly Grant[],
 ): Violation[] {
+  // newest[i]: the grant with the largest token among the first i + 1 acknowledged.
+  const newest: Grant[] = [];
+  for (const g of grantsByAck) {
+    const best = newest.at(-1);
+    newest.push(best === undefined || g.token > best.token ? g : best);
+  }
   const violations: Violation[] = [];
   for (const op of ops) {
     const staleExtend = op.op === "extend" && isOk(op, ResponseType.Extended);
     const staleRead = op.op === "get" && isOk(op, ResponseType.Got) &&
       op.durability === Durability.Persistent;
     if (!staleExtend && !staleRead) continue;
-    const newer = grantsByAck.find((g) => g.ackMs < op.sendMs && g.token > op.fencingToken);
-    if (newer === undefined) continue;
+    // The last grant acknowledged before this op was sent (binary search on ackMs).
+    let lo = 0;
+    let hi = grantsByAck.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (grantsByAck[mid]!.ackMs < op.sendMs) lo = mid + 1;
+      else hi = mid;
+    }
+    const newer = lo === 0 ? undefined : newest[lo - 1];
+    if (newer === undefined || newer.token <= op.fencingToken) continue;
     violations.push({
       checker: "tokens",
       key,
       message: staleExtend
-        ? `extend by ${
-          op.owner.slice(0, 8)
-        } answered Extended for f${op.fencingToken} after f${newer.token} was granted`
+        ? `extend by ${op.owner.slice(0, 8)} answered Extended for f${op.fencingToken} ` +
+          `after f${newer.token} was granted`
         : `stale read: get answered f${op.fencingToken} after f${newer.token} was granted`,
       ops: [describe(newer.op), describe(op)],
     });

@@ -27,7 +27,13 @@ export type TimedOp<O> = {
 
 export type LinearizabilityResult =
   | { readonly kind: "linearizable"; readonly steps: number }
-  | { readonly kind: "inconclusive"; readonly steps: number }
+  | {
+    readonly kind: "inconclusive";
+    readonly steps: number;
+    /** How far the search got, and the operation it was stuck on when it gave up. */
+    readonly longestPrefix: readonly number[];
+    readonly stuckAt: number;
+  }
   | {
     readonly kind: "violation";
     readonly steps: number;
@@ -149,7 +155,7 @@ export function checkLinearizable<S, O>(
   let cursor = events[0]!.next;
   while (events[0]!.next !== -1) {
     steps += 1;
-    if (steps > stepsMax) return { kind: "inconclusive", steps };
+    if (steps > stepsMax) return { kind: "inconclusive", steps, longestPrefix: longest, stuckAt };
     const event = events[cursor]!;
     if (event.isCall) {
       const candidates = model.step(state, ops[event.op]!.op);

@@ -169,6 +169,28 @@ function possibleAnswers(s: LockState, op: OpRecord): Possible[] {
 }
 
 /**
+ * An ephemeral answer a deposed leader may give from its old table before it learns it was
+ * deposed (seen after SIGCONT: a paused leader answers the requests queued while it was
+ * stopped first). Its leases have all ended by then (its own clock ran on while it was
+ * stopped, and it cannot grant past the horizon it published), so such answers say "no
+ * lock" and change nothing: SPEC §2.4 promises ephemeral linearizability only while the
+ * leader is stable.
+ */
+function staleEphemeralAnswer(op: OpRecord): boolean {
+  if (op.durability !== Durability.Ephemeral || op.outcome !== "ok") return false;
+  switch (op.op) {
+    case "get":
+    case "extend":
+      return op.type === ResponseType.LockDoesNotExist;
+    case "unlock":
+      return op.type === ResponseType.LockDoesNotExist || op.type === ResponseType.Unlocked ||
+        op.type === ResponseType.InvalidOwner;
+    case "tryLock":
+      return false;
+  }
+}
+
+/**
  * Every state the lock may be in after `op`, given its answer (any answer when the outcome
  * is unknown). Empty when the answer is impossible from `state`.
  */
@@ -182,6 +204,9 @@ export function stepLock(state: LockState, op: OpRecord): LockState[] {
       results.push(next);
     }
   };
+  // An unknown outcome may mean the operation never ran: try that first, so the search
+  // gives an unknown operation an effect only when a later answer needs one.
+  if (op.outcome === "unknown" || staleEphemeralAnswer(op)) add(state);
   for (const s of before(state, op)) {
     for (const possible of possibleAnswers(s, op)) {
       if (op.outcome === "unknown") {
