@@ -32,6 +32,16 @@ console.log(
     `inconclusive: ${linear.inconclusiveKeys.length}; violations: ${violations.length}`,
 );
 console.log(`handovers after an unreleased lease: ${JSON.stringify(expiryHandovers(history))}`);
+// Share of attempts with a definite answer, per durability (clients try dead nodes too).
+for (const durability of [0, 1]) {
+  const mine = history.filter((op) => op.durability === durability && op.client !== "final");
+  const ok = mine.filter((op) => op.outcome === "ok").length;
+  const share = mine.length === 0 ? 100 : (100 * ok) / mine.length;
+  console.log(
+    `${durability === 0 ? "ephemeral" : "persistent"}: ${ok} of ${mine.length} attempts answered ` +
+      `(${share.toFixed(1)}%)`,
+  );
+}
 for (const v of violations) {
   console.log(`- ${v.checker} on ${v.key}: ${v.message}`);
   for (const op of v.ops) console.log(`    ${op}`);
