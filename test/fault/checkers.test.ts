@@ -407,3 +407,12 @@ test("a deposed ephemeral leader's 'no lock' answer is allowed; the same from a 
   }));
   expect(checkLinearizability(persistent).violations).toHaveLength(1);
 });
+
+test("a short lease read back after it ended is not a lost lock", () => {
+  const history = [
+    lock("aaaa", 0, 10, 0, 800),
+    op({ op: "get", send: 5000, ack: 5010, type: ResponseType.LockDoesNotExist, client: "final" }),
+  ];
+  expect(checkDurableLocks(history, "final")).toEqual([]);
+  expect(checkLinearizability(history).violations).toEqual([]);
+});

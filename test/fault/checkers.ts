@@ -279,8 +279,12 @@ export function checkDurableLocks(history: readonly OpRecord[], finalClient: str
       if (lastGrant !== undefined) {
         const later = before.filter((op) => op.sendMs >= lastGrant.sendMs && op.op !== "get");
         const touched = later.some((op) => op.op === "unlock" || op.owner !== lastGrant.owner);
+        // Only a lease its holder could still rely on when the read was sent must show.
+        const mine = before.filter((op) => op.owner === lastGrant.owner);
+        const running = final.sendMs < reliedUntil(lastGrant, mine, final.sendMs);
         if (
-          !touched && (final.type !== ResponseType.Got || final.gotOwner !== lastGrant.owner ||
+          !touched && running &&
+          (final.type !== ResponseType.Got || final.gotOwner !== lastGrant.owner ||
             final.fencingToken !== lastGrant.token)
         ) {
           violations.push({

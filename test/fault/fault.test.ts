@@ -9,6 +9,9 @@
  * KAHUNA_FAULT_SEED picks the seed (the run prints it, so a failure can be run again).
  */
 import { expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { faultKinds } from "./nemesis.ts";
 import { defaultRunOptions, reportMarkdown, runFaults } from "./run-faults.ts";
 
@@ -31,6 +34,16 @@ test(
       log,
     });
     console.log(reportMarkdown(report));
+    if (report.violations.length > 0 || report.linearizability.inconclusiveKeys.length > 0) {
+      // Keep the history for `bun test/fault/check.ts <dir>/history.jsonl`.
+      const dir = join(tmpdir(), `kahuna-fault-${seed}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(
+        join(dir, "history.jsonl"),
+        report.history.map((op) => JSON.stringify(op)).join("\n") + "\n",
+      );
+      console.log(`history kept in ${dir}/history.jsonl; node data and logs in ${report.dataDir}`);
+    }
 
     expect(report.violations).toEqual([]);
     expect(report.linearizability.inconclusiveKeys).toEqual([]);
