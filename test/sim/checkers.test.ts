@@ -300,3 +300,27 @@ test("an unknown grant may have taken effect early even if nothing answered unti
   // Without the unknown grant nothing explains the Busy.
   expect(checkLinearizable([busy], { ...bounds, leaderChangesMs: [5_000] }).kind).toBe("violation");
 });
+
+test("one request retried after unknown answers may take effect three times (seed 2565)", () => {
+  // A 217 ms TryLock sent three times through a follower that could not reach the leader; each
+  // attempt ran, the lease running out in between: tokens 0, 1 and 2 for the same owner.
+  const attempt = (sendMs: number) => ({
+    ...lock("a", sendMs, Number.POSITIVE_INFINITY, 217, 0),
+    leaseFromMs: 0,
+    outcome: "unknown" as const,
+    type: undefined,
+  });
+  const get = op({
+    op: "get",
+    sendMs: 8_000,
+    ackMs: 8_010,
+    type: ResponseType.Got,
+    gotOwner: "a",
+    fencingToken: 2,
+  });
+  const failover = { ...bounds, leaderChangesMs: [1_000, 3_000] };
+  expect(checkLinearizable([attempt(0), attempt(300), attempt(900), get], failover).kind).toBe(
+    "ok",
+  );
+  expect(checkLinearizable([attempt(0), attempt(300), get], failover).kind).toBe("violation");
+});
