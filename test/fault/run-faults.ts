@@ -17,7 +17,7 @@ import {
 } from "./checkers.ts";
 import { FaultCluster } from "./fault-cluster.ts";
 import type { OpRecord, Violation } from "./history.ts";
-import { faultKinds, Nemesis } from "./nemesis.ts";
+import { faultKinds, type FaultRecord, Nemesis } from "./nemesis.ts";
 import {
   type ClientContext,
   durableClient,
@@ -167,37 +167,10 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
     ]);
     log(`workload done: ${recorder.history.length} attempts, ${nemesis.faults.length} faults`);
 
-    // The final full-cluster kill -9 and restart, then every lock read back.
-    cluster.heal();
-    const finalFault = await nemesis.once("full-restart");
-    log(`final full restart recovered in ${finalFault.recoveryMs.toFixed(0)} ms`);
-    const random = prng(options.seed ^ 0xf1a1);
-    const readBackList = [
-      ...durableNames.flat().map((resource) => ({ resource, durability: Durability.Persistent })),
-      ...hot.flatMap((resource) => [
-        { resource, durability: Durability.Persistent },
-        { resource, durability: Durability.Ephemeral },
-      ]),
-    ];
-    const unanswered = await readBack(recorder, targets, readBackList, random);
-    // One more grant per hot persistent lock: its token must continue past every earlier one.
-    const after: ClientContext = {
-      recorder,
-      targets,
-      endAtMs: now() + 60_000,
-      random,
-      name: "final",
-    };
-    for (const resource of hot) {
-      const owner = `final-${resource}`;
-      await settle(after, {
-        op: "tryLock",
-        resource,
-        owner,
-        expiresMs: 60_000,
-        durability: Durability.Persistent,
-      }, 30_000);
-    }
+    const readBackResult = await finalRestartAndReadBack(
+      { cluster, nemesis, recorder, targets, hot, seed: options.seed, log },
+      durableNames.flat(),
+    );
 
     const checkStart = now();
     const history = recorder.history;
@@ -212,21 +185,7 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
     const checkMs = now() - checkStart;
     log(`checked in ${checkMs.toFixed(0)} ms: ${violations.length} violations`);
     keep = violations.length > 0;
-    const faultList = nemesis.faults.map((f) => ({
-      kind: f.kind,
-      detail: f.detail,
-      durationMs: Math.round(f.endMs - f.startMs),
-      recoveryMs: Math.round(f.recoveryMs),
-    }));
-    const faults = Object.fromEntries(
-      faultKinds.map((k) => [k, nemesis.faults.filter((f) => f.kind === k).length]),
-    );
-    const recovery = Object.fromEntries(
-      faultKinds.map((
-        k,
-      ) => [k, stats(nemesis.faults.filter((f) => f.kind === k).map((f) => f.recoveryMs))]),
-    );
-    recovery["all"] = stats(nemesis.faults.map((f) => f.recoveryMs));
+    const { faultList, faults, recovery } = faultFigures(nemesis.faults);
     return {
       startedAt,
       options: { ...options, log: undefined } as unknown as Omit<RunOptions, "log">,
@@ -241,7 +200,7 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
         refused: store.writes.filter((w) => !w.accepted).length,
         refusedInsideLease: checkFencedWrites(store.writes).length,
       },
-      durable: { resources: readBackList.length, unanswered },
+      durable: readBackResult,
       linearizability: {
         keysChecked: linear.keysChecked,
         inconclusiveKeys: linear.inconclusiveKeys,
@@ -258,6 +217,70 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
   } finally {
     await cluster.stop(keep);
   }
+}
+
+type Run = {
+  readonly cluster: FaultCluster;
+  readonly nemesis: Nemesis;
+  readonly recorder: Recorder;
+  readonly targets: () => Target[];
+  readonly hot: readonly string[];
+  readonly seed: number;
+  readonly log: (line: string) => void;
+};
+
+/**
+ * The final full-cluster kill -9 and restart; then every lock read back (client "final"), and
+ * one more grant per hot persistent lock, whose token must continue past every earlier one.
+ */
+async function finalRestartAndReadBack(
+  run: Run,
+  durableNames: readonly string[],
+): Promise<{ resources: number; unanswered: number }> {
+  const { cluster, nemesis, recorder, targets, hot } = run;
+  cluster.heal();
+  const finalFault = await nemesis.once("full-restart");
+  run.log(`final full restart recovered in ${finalFault.recoveryMs.toFixed(0)} ms`);
+  const random = prng(run.seed ^ 0xf1a1);
+  const readBackList = [
+    ...durableNames.map((resource) => ({ resource, durability: Durability.Persistent })),
+    ...hot.flatMap((resource) => [
+      { resource, durability: Durability.Persistent },
+      { resource, durability: Durability.Ephemeral },
+    ]),
+  ];
+  const unanswered = await readBack(recorder, targets, readBackList, random);
+  const after: ClientContext = {
+    recorder,
+    targets,
+    endAtMs: now() + 60_000,
+    random,
+    name: "final",
+  };
+  for (const resource of hot) {
+    const owner = `final-${resource}`;
+    const durability = Durability.Persistent;
+    await settle(after, { op: "tryLock", resource, owner, expiresMs: 60_000, durability }, 30_000);
+  }
+  return { resources: readBackList.length, unanswered };
+}
+
+function faultFigures(
+  records: readonly FaultRecord[],
+): Pick<RunReport, "faultList" | "faults" | "recovery"> {
+  const faultList = records.map((f) => ({
+    kind: f.kind,
+    detail: f.detail,
+    durationMs: Math.round(f.endMs - f.startMs),
+    recoveryMs: Math.round(f.recoveryMs),
+  }));
+  const ofKind = (k: string) => records.filter((f) => f.kind === k);
+  const faults = Object.fromEntries(faultKinds.map((k) => [k, ofKind(k).length]));
+  const recovery: Record<string, Stats> = Object.fromEntries(
+    faultKinds.map((k) => [k, stats(ofKind(k).map((f) => f.recoveryMs))]),
+  );
+  recovery["all"] = stats(records.map((f) => f.recoveryMs));
+  return { faultList, faults, recovery };
 }
 
 function notAnswered(history: readonly OpRecord[]): [string, number][] {
