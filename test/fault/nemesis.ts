@@ -77,6 +77,8 @@ export type NemesisOptions = {
   readonly faultMs: readonly [number, number];
   readonly quietMs: readonly [number, number];
   readonly recoveryDeadlineMs: number;
+  /** Only these kinds (all when undefined), for targeted runs. */
+  readonly kinds?: readonly FaultKind[];
   readonly log: (line: string) => void;
 };
 
@@ -92,14 +94,18 @@ export class Nemesis {
     this.probes = probeResources(cluster.partitions);
   }
 
+  private get kinds(): readonly FaultKind[] {
+    return this.options.kinds ?? faultKinds;
+  }
+
   private pickKind(): FaultKind {
-    const total = faultKinds.reduce((sum, k) => sum + weights[k], 0);
+    const total = this.kinds.reduce((sum, k) => sum + weights[k], 0);
     let x = this.random() * total;
-    for (const kind of faultKinds) {
+    for (const kind of this.kinds) {
       x -= weights[kind];
       if (x < 0) return kind;
     }
-    return "kill";
+    return this.kinds[0]!;
   }
 
   private between([lo, hi]: readonly [number, number]): number {
@@ -128,7 +134,7 @@ export class Nemesis {
   /** Runs faults until the end time; every fault is healed before the next starts. */
   async run(): Promise<void> {
     // Every kind once first, in a seeded order, so even a short run covers them all.
-    const firsts: FaultKind[] = [...faultKinds];
+    const firsts: FaultKind[] = [...this.kinds];
     for (let i = firsts.length - 1; i > 0; i--) {
       const j = Math.floor(this.random() * (i + 1));
       [firsts[i], firsts[j]] = [firsts[j]!, firsts[i]!];

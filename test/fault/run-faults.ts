@@ -17,7 +17,7 @@ import {
 } from "./checkers.ts";
 import { FaultCluster } from "./fault-cluster.ts";
 import type { OpRecord, Violation } from "./history.ts";
-import { faultKinds, type FaultRecord, Nemesis } from "./nemesis.ts";
+import { type FaultKind, faultKinds, type FaultRecord, Nemesis } from "./nemesis.ts";
 import {
   type ClientContext,
   durableClient,
@@ -41,6 +41,8 @@ export type RunOptions = {
   readonly hotResources: number;
   readonly faultMs: readonly [number, number];
   readonly quietMs: readonly [number, number];
+  /** Only these fault kinds (every kind when undefined). */
+  readonly kinds?: readonly FaultKind[];
   /** Where the cluster's data and logs go; a temporary directory when undefined. */
   readonly root?: string;
   readonly log: (line: string) => void;
@@ -150,6 +152,7 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
       faultMs: options.faultMs,
       quietMs: options.quietMs,
       recoveryDeadlineMs: 60_000,
+      ...(options.kinds === undefined ? {} : { kinds: options.kinds }),
       log,
     });
     const hotRuns = Array.from(

@@ -1,13 +1,15 @@
 /**
  * Long fault runs: `bun test/fault/run.ts --minutes 30 [--seed N] [--out DIR]
- * [--hot-clients N] [--durable-clients N] [--partitions N]`. Writes DIR/report.json and
- * DIR/report.md (default DIR: a new directory under the system's temp dir) and exits 1 when a
- * checker found a violation. The cluster's data and logs are kept when it did.
+ * [--hot-clients N] [--durable-clients N] [--partitions N] [--kinds kill,one-way,...]`.
+ * Writes DIR/report.json, DIR/report.md and DIR/history.jsonl (default DIR: a new directory
+ * under the system's temp dir) and exits 1 when a checker found a violation. The cluster's
+ * data and logs are kept when it did.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { type FaultKind, faultKinds } from "./nemesis.ts";
 import { defaultRunOptions, reportMarkdown, runFaults } from "./run-faults.ts";
 
 const { values } = parseArgs({
@@ -19,12 +21,19 @@ const { values } = parseArgs({
     "hot-clients": { type: "string", default: "6" },
     "durable-clients": { type: "string", default: "2" },
     "partitions": { type: "string", default: String(defaultRunOptions.partitions) },
+    "kinds": { type: "string" },
   },
 });
 const minutes = Number(values.minutes);
 const seed = values.seed === undefined ? Date.now() % 1_000_000 : Number(values.seed);
 if (!(minutes > 0 && minutes <= 24 * 60) || !Number.isSafeInteger(seed)) {
   console.error("usage: bun test/fault/run.ts --minutes N (0 < N <= 1440) [--seed N] [--out DIR]");
+  process.exit(2);
+}
+const kinds = values.kinds?.split(",").map((k) => k.trim()) as FaultKind[] | undefined;
+const unknownKind = kinds?.find((k) => !faultKinds.includes(k));
+if (unknownKind !== undefined || kinds?.length === 0) {
+  console.error(`--kinds takes a comma-separated list of: ${faultKinds.join(", ")}`);
   process.exit(2);
 }
 const out = values.out ?? mkdtempSync(join(tmpdir(), "kahuna-fault-report-"));
@@ -41,6 +50,7 @@ const report = await runFaults({
   durableClients: Number(values["durable-clients"]),
   partitions: Number(values.partitions),
   root: join(out, "cluster"),
+  ...(kinds === undefined ? {} : { kinds }),
   log,
 });
 const { history, ...summary } = report;
