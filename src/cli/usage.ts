@@ -7,6 +7,7 @@ export const shortUsage = [
   "       kahuna get-lock RESOURCE [--ephemeral] [--server URL]",
   "       kahuna serve [--node-id ID] [--http-port N] [--peer-port N] [--data-dir DIR] ...",
   "       kahuna cli [...]   (the seed's kahuna-cli; no arguments: interactive shell)",
+  "       kahuna bench [WORKLOAD] [--durability D] [--concurrency N] [--duration 10s] ...",
   "run `kahuna help` for details",
 ].join("\n");
 
@@ -43,11 +44,18 @@ Server:
     --host ADDR                   address to listen on (127.0.0.1)      KAHUNA_HOST
     --http-port N                 REST port (2070)                      KAHUNA_HTTP_PORT
     --peer-port N                 port for other nodes (2071)           KAHUNA_PEER_PORT
+    --binary-port N               binary client protocol (2072)         KAHUNA_BINARY_PORT
     --data-dir DIR                where data is kept (./data)           KAHUNA_DATA_DIR
     --initial-cluster ID=HOST:PORT,...  every node's peer address      KAHUNA_INITIAL_CLUSTER
     --partitions N                Raft groups (16)                      KAHUNA_PARTITIONS
     --quiet                       no log lines on stderr                KAHUNA_QUIET=1
   A flag wins over its environment variable. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+
+Benchmark (docs/performance.md):
+  kahuna bench [lock-unlock|contended|extend|get] [--durability persistent|ephemeral]
+               [--concurrency 64] [--duration 10s] [--keyspace N] [--protocol binary|rest]
+               [--server ADDR,...] [--json]
+  kahuna bench --help lists every flag.
 
 kahuna help | --help    this text`;
 
