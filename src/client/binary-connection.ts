@@ -16,7 +16,8 @@ import { connect, type Socket } from "node:net";
 import { assert } from "../assert.ts";
 import { decodeAnswers, encodeRequests } from "../codec/client-frame.ts";
 import { encodeFrame, FrameReader } from "../codec/frame.ts";
-import type { WireRequest } from "../codec/lock-wire.ts";
+import type { RouteInfo, WireAnswer } from "../codec/lock-wire.ts";
+import type { ClientItem } from "../codec/client-frame.ts";
 import { frameBytesMax } from "../constants.ts";
 import { type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
 import type { BinaryAddress } from "./binary-address.ts";
@@ -37,7 +38,7 @@ export class BinaryConnectionError extends Error {
 }
 
 type Pending = {
-  readonly resolve: (response: LockResponse) => void;
+  readonly resolve: (answer: WireAnswer) => void;
   readonly reject: (error: BinaryConnectionError) => void;
   readonly deadlineMs: number;
 };
@@ -51,7 +52,7 @@ export class BinaryConnection {
   readonly #timeoutMs: number;
   readonly #reader = new FrameReader(frameBytesMax);
   readonly #pending = new Map<number, Pending>();
-  #queued: WireRequest[] = [];
+  #queued: ClientItem[] = [];
   #nextId = 1;
   #closed: BinaryConnectionError | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -121,12 +122,25 @@ export class BinaryConnection {
         error: "too many calls in flight on one connection",
       });
     }
+    return this.#send((id) => ({ id, request })).then((answer) => answer.response);
+  }
+
+  /** Asks the server which node it is and where it sees each partition's leader. */
+  route(): Promise<RouteInfo> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
+    return this.#send((id) => ({ id, route: true })).then((answer) => {
+      if (answer.route !== undefined) return answer.route;
+      throw new BinaryConnectionError("closed", "the server answered a route request without a route");
+    });
+  }
+
+  #send(item: (id: number) => ClientItem): Promise<WireAnswer> {
     const id = this.#nextId;
     this.#nextId += 1;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, deadlineMs: performance.now() + this.#timeoutMs });
       if (this.#queued.length === 0) queueMicrotask(() => this.#flush());
-      this.#queued.push({ id, request });
+      this.#queued.push(item(id));
       this.#reference(true);
       if (this.#timer === undefined) this.#armTimer(this.#timeoutMs);
     });
@@ -151,12 +165,12 @@ export class BinaryConnection {
       if (!Array.isArray(answers)) {
         return this.#fail("closed", `unreadable answer: ${answers.error}`);
       }
-      for (const { id, response } of answers) {
-        const pending = this.#pending.get(id);
+      for (const answer of answers) {
+        const pending = this.#pending.get(answer.id);
         // An unknown id is the late answer to a call that already timed out.
         if (pending === undefined) continue;
-        this.#pending.delete(id);
-        pending.resolve(response);
+        this.#pending.delete(answer.id);
+        pending.resolve(answer);
       }
     }
     if (this.#pending.size === 0) this.#reference(false);

@@ -10,14 +10,22 @@
  *
  * The connection module (and with it the msgpack codec) is loaded on the first call, so a
  * REST-only client never loads it.
+ *
+ * Routing: with several servers, it asks each (a route request) which node it is and where
+ * it sees each partition's leader, at most once a second and again after a MustRetry, and
+ * sends each call first to its partition's leader. A stale map only costs a hop: a node that
+ * does not lead the partition forwards the request.
  */
 import { Durability, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
+import type { RouteInfo } from "../codec/lock-wire.ts";
+import { groupOf } from "../multiraft/partition.ts";
 import { type BinaryAddress, parseBinaryAddress } from "./binary-address.ts";
 import type { BinaryConnection } from "./binary-connection.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
 import { type Answer, type FailoverOptions, sleep } from "./failover.ts";
 
 const backoffBaseMs = 25;
+const routesRefreshMs = 1_000;
 const backoffCapMs = 1_000;
 
 const definiteTypes: ReadonlySet<number> = new Set([
@@ -40,6 +48,11 @@ export class BinaryFailover {
   readonly #addresses: readonly BinaryAddress[];
   readonly #connections: (Promise<BinaryConnection> | undefined)[];
   #preferred = 0;
+  /** The node id of each server, once it answered a route request. */
+  readonly #nodes: (string | undefined)[];
+  #routes: { readonly groups: number; readonly leaders: readonly string[] } | undefined;
+  #routesAtMs = Number.NEGATIVE_INFINITY;
+  #refreshing = false;
 
   /** Throws InvalidInput when a server is not host:port. */
   constructor(options: FailoverOptions) {
@@ -50,6 +63,7 @@ export class BinaryFailover {
       return address;
     });
     this.#connections = this.#addresses.map(() => undefined);
+    this.#nodes = this.#addresses.map(() => undefined);
   }
 
   get servers(): readonly string[] {
@@ -63,11 +77,14 @@ export class BinaryFailover {
     const started = performance.now();
     const problems: string[] = [];
     let unknownOutcome = false;
+    this.#refreshRoutes();
+    const leader = this.#leaderIndex(request.resource);
+    const first = leader ?? this.#preferred;
     for (let attempt = 0; attempt <= retries; attempt++) {
-      const index = (this.#preferred + attempt) % servers.length;
+      const index = (first + attempt) % servers.length;
       const outcome = await this.#attempt(index, request);
       if (outcome.kind === "answer") {
-        this.#preferred = index;
+        if (leader === undefined || attempt > 0) this.#preferred = index;
         const r = outcome.response;
         return {
           type: r.type,
@@ -81,12 +98,44 @@ export class BinaryFailover {
         throw new KahunaError(KahunaErrorKind.InvalidInput, outcome.message);
       }
       unknownOutcome ||= outcome.unknownOutcome;
+      this.#routesAtMs = Number.NEGATIVE_INFINITY; // leaders may have moved: ask again
       problems.push(`${servers[index]}: ${outcome.problem}`);
       const waitMs = backoffMs(attempt);
       if (performance.now() - started + waitMs >= deadlineMs) break;
       if (attempt < retries) await sleep(waitMs);
     }
     throw exhausted(problems, unknownOutcome, servers);
+  }
+
+  /** The server that leads `resource`'s partition, if the route map knows it. */
+  #leaderIndex(resource: string): number | undefined {
+    const routes = this.#routes;
+    if (routes === undefined) return undefined;
+    const leader = routes.leaders[groupOf(resource, routes.groups)];
+    if (leader === undefined || leader === "") return undefined;
+    const index = this.#nodes.indexOf(leader);
+    return index >= 0 ? index : undefined;
+  }
+
+  /** Refreshes the route map in the background when it is old; calls never wait for it. */
+  #refreshRoutes(): void {
+    if (this.#addresses.length < 2 || this.#refreshing) return;
+    if (performance.now() - this.#routesAtMs < routesRefreshMs) return;
+    this.#refreshing = true;
+    this.#routesAtMs = performance.now();
+    const asks = this.#addresses.map((_, index) =>
+      this.#connection(index).then((connection) => connection.route())
+    );
+    Promise.allSettled(asks).then((answers) => {
+      this.#refreshing = false;
+      const routes: RouteInfo[] = [];
+      answers.forEach((answer, index) => {
+        if (answer.status !== "fulfilled") return;
+        this.#nodes[index] = answer.value.node;
+        routes.push(answer.value);
+      });
+      this.#routes = mergeRoutes(routes);
+    });
   }
 
   /** Closes every connection; later calls open new ones. */
@@ -162,6 +211,24 @@ export class BinaryFailover {
     });
     return opening;
   }
+}
+
+/**
+ * One map from every node's view: a node's claim to lead a group wins (it knows), else any
+ * node's view of who leads it.
+ */
+function mergeRoutes(
+  routes: readonly RouteInfo[],
+): { groups: number; leaders: string[] } | undefined {
+  const groups = routes[0]?.groups;
+  if (groups === undefined || routes.some((route) => route.groups !== groups)) return undefined;
+  const leaders = new Array<string>(groups).fill("");
+  for (let group = 0; group < groups; group++) {
+    const claim = routes.find((route) => route.leaders[group] === route.node);
+    leaders[group] = claim?.node ??
+      routes.find((route) => route.leaders[group] !== "")?.leaders[group] ?? "";
+  }
+  return { groups, leaders };
 }
 
 let loaded: Promise<typeof import("./binary-connection.ts")> | undefined;

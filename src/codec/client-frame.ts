@@ -21,8 +21,14 @@ import {
 
 export const clientProtocolVersion = 1;
 
-export function encodeRequests(requests: readonly WireRequest[]): Uint8Array {
-  return encode([clientProtocolVersion, requests.map(encodeWireRequest)]);
+/** A lock request, or a route request `[id, "route", {}]`: where are the leaders? */
+export type ClientItem = WireRequest | { readonly id: number; readonly route: true };
+
+export function encodeRequests(items: readonly ClientItem[]): Uint8Array {
+  return encode([
+    clientProtocolVersion,
+    items.map((item) => "route" in item ? [item.id, "route", {}] : encodeWireRequest(item)),
+  ]);
 }
 
 export function encodeAnswers(answers: readonly WireAnswer[]): Uint8Array {
@@ -48,12 +54,17 @@ function items(payload: Uint8Array): unknown[] | { error: string } {
 /** Requests of a frame; invalid ones with a readable id come back as InvalidInput answers. */
 export function decodeRequests(
   payload: Uint8Array,
-): { requests: WireRequest[]; rejected: WireAnswer[] } | { error: string } {
+): { requests: WireRequest[]; routes: number[]; rejected: WireAnswer[] } | { error: string } {
   const list = items(payload);
   if (!Array.isArray(list)) return list;
   const requests: WireRequest[] = [];
+  const routes: number[] = [];
   const rejected: WireAnswer[] = [];
   for (const item of list) {
+    if (Array.isArray(item) && item.length === 3 && item[1] === "route" && isWireInteger(item[0])) {
+      routes.push(item[0]);
+      continue;
+    }
     const request = decodeWireRequest(item);
     if (!("error" in request)) {
       requests.push(request);
@@ -66,7 +77,7 @@ export function decodeRequests(
       response: { type: ResponseType.InvalidInput, fencingToken: 0, error: request.error },
     });
   }
-  return { requests, rejected };
+  return { requests, routes, rejected };
 }
 
 export function decodeAnswers(payload: Uint8Array): WireAnswer[] | { error: string } {

@@ -6,7 +6,7 @@
  */
 import { frameBytesMax } from "../constants.ts";
 import { decodeRequests, encodeAnswers } from "../codec/client-frame.ts";
-import type { WireAnswer } from "../codec/lock-wire.ts";
+import type { RouteInfo, WireAnswer } from "../codec/lock-wire.ts";
 import { encodeFrame, FrameReader } from "../codec/frame.ts";
 import { type LockService, ResponseType } from "../locks/types.ts";
 import type { RuntimeAdapter, TcpListener, TcpSocket } from "../runtime/runtime-adapter.ts";
@@ -14,14 +14,20 @@ import type { RuntimeAdapter, TcpListener, TcpSocket } from "../runtime/runtime-
 /** Requests one connection may have in flight; more are answered MustRetry (backpressure). */
 export const connectionInflightMax = 4096;
 
-export function listenBinary(
-  runtime: RuntimeAdapter,
-  options: { hostname: string; port: number; service: LockService; log: (line: string) => void },
-): TcpListener {
+export type BinaryServerOptions = {
+  readonly hostname: string;
+  readonly port: number;
+  readonly service: LockService;
+  /** This node's view of the partitions' leaders, for route requests. */
+  readonly route: () => RouteInfo;
+  readonly log: (line: string) => void;
+};
+
+export function listenBinary(runtime: RuntimeAdapter, options: BinaryServerOptions): TcpListener {
   return runtime.listenTcp({
     hostname: options.hostname,
     port: options.port,
-    onOpen: (socket) => new BinaryConnection(socket, options.service, options.log).handlers(),
+    onOpen: (socket) => new BinaryConnection(socket, options).handlers(),
   });
 }
 
@@ -31,11 +37,11 @@ class BinaryConnection {
   private inflight = 0;
   private closed = false;
 
-  constructor(
-    private readonly socket: TcpSocket,
-    private readonly service: LockService,
-    private readonly log: (line: string) => void,
-  ) {}
+  private readonly service: LockService;
+
+  constructor(private readonly socket: TcpSocket, private readonly options: BinaryServerOptions) {
+    this.service = options.service;
+  }
 
   handlers() {
     return {
@@ -53,6 +59,9 @@ class BinaryConnection {
       const decoded = decodeRequests(frame);
       if ("error" in decoded) return this.refuse(decoded.error);
       for (const answer of decoded.rejected) this.answer(answer);
+      for (const id of decoded.routes) {
+        this.answer({ id, response: { type: ResponseType.Got, fencingToken: 0 }, route: this.options.route() });
+      }
       for (const { id, request } of decoded.requests) {
         if (this.inflight >= connectionInflightMax) {
           this.answer({
@@ -87,7 +96,7 @@ class BinaryConnection {
   }
 
   private refuse(why: string): void {
-    this.log(`closing a client connection: ${why}`);
+    this.options.log(`closing a client connection: ${why}`);
     this.closed = true;
     this.socket.close();
   }

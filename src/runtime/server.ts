@@ -129,7 +129,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const binaryPort = options.binaryPort;
     if (binaryPort !== undefined) {
       binary = bind("the binary protocol (--binary-port)", binaryPort, () =>
-        listenBinary(runtime, { hostname: options.host, port: binaryPort, service, log }));
+        listenBinary(runtime, {
+          hostname: options.host,
+          port: binaryPort,
+          service,
+          route: () => ({
+            node: host.nodeId,
+            groups: host.groupCount(),
+            leaders: host.groupStatuses().map((status) => status.leader),
+          }),
+          log,
+        }));
       opened.push(() => binary?.stop());
       log(`serving the binary protocol on ${options.host}:${binary.port}`);
     }
