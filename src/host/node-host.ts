@@ -3,8 +3,9 @@
  * their output into port calls in the one safe order:
  *
  *   apply committed entries already durable here → answer their clients
+ *   → send a leader's appends and heartbeats (one frame per peer)
  *   → persist entries and hard state of ALL groups (one transaction, one fsync)
- *   → send messages (one frame per peer)
+ *   → send the other messages (one frame per peer)
  *   → apply the other committed entries → answer clients.
  *
  * A client is never answered for an entry that is not both committed and on this node's disk.
@@ -43,10 +44,16 @@ import type { Random } from "../ports/random.ts";
 import type { Transport } from "../ports/transport.ts";
 import { MemoryStorage } from "../raft/memory-storage.ts";
 import { type Ready, RawNode } from "../raft/raw-node.ts";
-import { type NodeId, Role } from "../raft/types.ts";
+import { type Message, MessageType, type NodeId, Role } from "../raft/types.ts";
 import { GroupHost } from "./group-host.ts";
 import { HostMetrics } from "./metrics.ts";
 import { indeterminate, mustRetry, type Reply } from "./replies.ts";
+
+/** Messages a leader may send before it persists the Ready they come with. */
+function sentBeforePersist(message: Message): boolean {
+  return message.type === MessageType.App || message.type === MessageType.Heartbeat ||
+    message.type === MessageType.Snap;
+}
 
 export type HostConfig = {
   readonly nodeId: NodeId;
@@ -335,12 +342,17 @@ export class NodeHost {
         else group.dirty = false;
       }
       if (batch.length === 0) {
-        this.send([]);
+        this.send([], () => false);
         return false;
       }
       const early = batch.map(([group, ready]) => this.applyDurable(group, ready));
+      // A leader's appends and heartbeats go out before its own write, so followers persist in
+      // parallel with it (Raft thesis §10.2.1); Raft counts the leader's own entries toward a
+      // commit only once they are persisted. Every other message (votes, append responses)
+      // speaks for what is on this node's disk, so it waits for the write.
+      this.send(batch, sentBeforePersist);
       this.persist(batch);
-      this.send(batch);
+      this.send(batch, (message) => !sentBeforePersist(message));
       const nowMs = this.config.clock.nowMs();
       batch.forEach(([group, ready], i) => this.handle(group, ready, early[i]!, nowMs));
       for (const [group, ready] of batch) {
@@ -365,10 +377,14 @@ export class NodeHost {
       });
       sync ||= ready.mustSync;
     }
-    if (writes.length > 0) {
+    // Writes that need no sync only move a commit index, which Raft does not need on disk (a
+    // restarted node learns it again from its leader, or commits anew with its own no-op):
+    // they wait to ride along with the next write that syncs, so the single-node path costs
+    // one fsync per batch, not two.
+    if (writes.length > 0 && sync) {
       this.config.logStore.save(writes, sync);
       this.metrics.storageWrites += 1;
-      if (sync) this.metrics.fsyncs += 1;
+      this.metrics.fsyncs += 1;
     }
     // The in-memory mirror follows the disk, never leads it.
     for (const [group, ready] of batch) {
@@ -379,10 +395,15 @@ export class NodeHost {
     }
   }
 
-  private send(batch: readonly [GroupHost, Ready][]): void {
+  /**
+   * Sends one frame per peer: the Raft messages of every group that pass `which`, and the
+   * forwards and answers waiting in the outbox.
+   */
+  private send(batch: readonly [GroupHost, Ready][], which: (message: Message) => boolean): void {
     const byPeer = new Map<NodeId, Envelope[]>();
     for (const [group, ready] of batch) {
       for (const message of ready.messages) {
+        if (!which(message)) continue;
         const envelopes = byPeer.get(message.to) ?? [];
         envelopes.push({ group: group.id, message });
         byPeer.set(message.to, envelopes);

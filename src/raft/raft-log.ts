@@ -33,6 +33,17 @@ export class RaftLog {
     return this.unstable.maybeLastIndex() ?? this.storage.lastIndex();
   }
 
+  /**
+   * The last index of this log that is on stable storage: everything before the first
+   * unstable entry (which may replace a stored suffix), else the stored log.
+   */
+  persistedLastIndex(): number {
+    if (this.unstable.entries.length > 0 || this.unstable.snapshot !== undefined) {
+      return Math.min(this.unstable.offset - 1, this.storage.lastIndex());
+    }
+    return this.storage.lastIndex();
+  }
+
   /** The term of the entry at `index`, or undefined if it is compacted or not yet there. */
   term(index: number): number | undefined {
     if (index < this.firstIndex() - 1 || index > this.lastIndex()) return undefined;

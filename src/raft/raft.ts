@@ -119,7 +119,7 @@ export class Raft {
     if (this.role === Role.Leader) {
       assert(this.lead === this.id && this.vote === this.id, "a leader voted for itself");
       const self = this.progress.get(this.id)!;
-      assert(self.match === this.log.lastIndex(), "a leader's own match is its last index");
+      assert(self.match <= this.log.persistedLastIndex(), "a leader counts only what it persisted");
     }
     if (this.role === Role.Candidate) assert(this.vote === this.id, "a candidate votes for itself");
   }
@@ -294,7 +294,9 @@ export class Raft {
     const lastIndex = this.log.lastIndex();
     this.progress = new Map();
     for (const id of this.voters) {
-      const match = id === this.id ? lastIndex : 0;
+      // Our own match is what is on our disk: the leader counts itself toward a commit only
+      // for entries it has persisted (Raft thesis §10.2.1), since it sends before persisting.
+      const match = id === this.id ? this.log.persistedLastIndex() : 0;
       this.progress.set(id, new Progress(match, lastIndex + 1, this.config.inflightMessagesMax));
     }
     this.readOnly.reset();
@@ -409,8 +411,22 @@ export class Raft {
       data,
     }));
     this.log.append(entries);
-    this.progress.get(this.id)!.maybeUpdate(this.log.lastIndex());
+    // Not yet our own match: these entries count toward a commit once persisted (onPersisted).
     this.maybeCommit();
+  }
+
+  /**
+   * The host persisted entries through `persisted`: a leader now counts them as its own
+   * (Raft thesis §10.2.1: the leader writes its log in parallel with replicating it).
+   */
+  onPersisted(): void {
+    if (this.role !== Role.Leader) return;
+    const self = this.progress.get(this.id)!;
+    if (!self.maybeUpdate(this.log.persistedLastIndex())) return;
+    if (this.maybeCommit()) {
+      this.releasePendingReads();
+      this.bcastAppend();
+    }
   }
 
   /** Raft §5.4.2: the highest index a majority has, if it is of this term, is committed. */

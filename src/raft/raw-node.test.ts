@@ -18,6 +18,14 @@ function cycle(node: RawNode, storage: MemoryStorage): string[] {
   return ready.committedEntries.map((e) => text(e.data));
 }
 
+/** Runs Ready cycles until there is nothing left to do; returns everything applied. */
+function settle(node: RawNode, storage: MemoryStorage): string[] {
+  const applied: string[] = [];
+  for (let i = 0; i < 10 && node.hasReady(); i++) applied.push(...cycle(node, storage));
+  expect(node.hasReady()).toBe(false);
+  return applied;
+}
+
 test("single-node group elects itself after its first election timeout (Raft §5.2)", () => {
   const { node, storage } = singleNode();
   let ticks = 0;
@@ -28,26 +36,37 @@ test("single-node group elects itself after its first election timeout (Raft §5
   expect(node.status().role).toBe("leader");
   expect(ticks).toBeGreaterThanOrEqual(10);
   expect(ticks).toBeLessThan(20);
+  // The leader counts its own no-op toward the commit only once it is persisted (Raft thesis
+  // §10.2.1), so the no-op commits in the Ready after the one that persists it.
   const ready = node.ready();
   expect(ready.softState).toEqual({ leader: "a", role: "leader" });
-  expect(ready.hardState).toEqual({ term: 1, vote: "a", commit: 1 });
+  expect(ready.hardState).toEqual({ term: 1, vote: "a", commit: 0 });
   expect(ready.entries.map((e) => e.index)).toEqual([1]);
-  expect(ready.committedEntries.map((e) => e.data.byteLength)).toEqual([0]);
+  expect(ready.committedEntries).toEqual([]);
   expect(ready.mustSync).toBe(true);
   storage.append(ready.entries);
   storage.setHardState(ready.hardState!);
   node.advance(ready);
+  expect(node.hasReady()).toBe(true);
+  const next = node.ready();
+  expect(next.hardState).toEqual({ term: 1, vote: "a", commit: 1 });
+  expect(next.entries).toEqual([]);
+  expect(next.committedEntries.map((e) => e.data.byteLength)).toEqual([0]);
+  storage.setHardState(next.hardState!);
+  node.advance(next);
   expect(node.hasReady()).toBe(false);
 });
 
-test("single-node group commits a proposal in one Ready cycle", () => {
+test("single-node group commits a proposal in the Ready after the one that persists it", () => {
   const { node, storage } = singleNode();
   node.campaign();
   expect(node.status().role).toBe("leader");
-  cycle(node, storage);
+  settle(node, storage);
   const result = node.propose(bytes("x"));
   expect(result).toEqual({ kind: "proposed", index: 2, term: 1 });
   expect(node.hasReady()).toBe(true);
+  expect(cycle(node, storage)).toEqual([]);
+  expect(node.status().commit).toBe(2);
   expect(cycle(node, storage)).toEqual(["x"]);
   expect(node.status()).toEqual({
     id: "a",
@@ -64,11 +83,12 @@ test("single-node group commits a proposal in one Ready cycle", () => {
 test("single-node group answers ReadIndex at once with its commit index", () => {
   const { node, storage } = singleNode();
   node.campaign();
-  cycle(node, storage);
+  settle(node, storage);
   node.propose(bytes("y"));
   node.readIndex(77);
   const ready = node.ready();
-  expect(ready.readStates).toEqual([{ index: 2, context: 77 }]);
+  // y is not committed yet (not persisted): the read sees the state as of the no-op.
+  expect(ready.readStates).toEqual([{ index: 1, context: 77 }]);
 });
 
 test("a follower refuses proposals and names no leader when it knows none", () => {
@@ -80,25 +100,29 @@ test("a follower refuses proposals and names no leader when it knows none", () =
 test("single-node group restarts from storage and keeps term, vote and log", () => {
   const { node, storage } = singleNode();
   node.campaign();
-  cycle(node, storage);
+  settle(node, storage);
   node.propose(bytes("p"));
-  cycle(node, storage);
+  expect(settle(node, storage)).toEqual(["p"]);
   const restarted = new RawNode(testConfig("a", 9, { applied: 2 }), storage);
   expect(restarted.status()).toMatchObject({ term: 1, commit: 2, applied: 2, lastIndex: 2 });
   expect(restarted.status().role).toBe("follower");
   restarted.campaign();
   expect(restarted.status()).toMatchObject({ term: 2, role: "leader" });
   const ready = restarted.ready();
-  expect(ready.hardState).toEqual({ term: 2, vote: "a", commit: 3 });
-  expect(ready.committedEntries.map((e) => e.index)).toEqual([3]);
+  expect(ready.hardState).toEqual({ term: 2, vote: "a", commit: 2 });
+  expect(ready.entries.map((e) => e.index)).toEqual([3]);
+  storage.append(ready.entries);
+  storage.setHardState(ready.hardState!);
+  restarted.advance(ready);
+  expect(restarted.ready().committedEntries.map((e) => e.index)).toEqual([3]);
 });
 
 test("restart without an applied index re-applies committed entries", () => {
   const { node, storage } = singleNode();
   node.campaign();
-  cycle(node, storage);
+  settle(node, storage);
   node.propose(bytes("q"));
-  cycle(node, storage);
+  settle(node, storage);
   const restarted = new RawNode(testConfig("a", 9), storage);
   expect(cycle(restarted, storage)).toEqual(["", "q"]);
 });

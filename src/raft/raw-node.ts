@@ -167,6 +167,7 @@ export class RawNode {
     if (lastCommitted !== undefined) log.appliedTo(lastCommitted.index);
     const lastEntry = ready.entries[ready.entries.length - 1];
     if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
+    this.raft.onPersisted();
     this.readyOutstanding = false;
     this.raft.checkInvariants();
   }
