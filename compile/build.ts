@@ -14,7 +14,15 @@ mkdirSync(dirname(outfile), { recursive: true });
 
 const started = performance.now();
 const build = Bun.spawnSync(
-  [process.execPath, "build", "--compile", "--minify-syntax", join(root, "src/main.ts"), "--outfile", outfile],
+  [
+    process.execPath,
+    "build",
+    "--compile",
+    "--minify-syntax",
+    join(root, "src/main.ts"),
+    "--outfile",
+    outfile,
+  ],
   { cwd: root, stdout: "inherit", stderr: "inherit" },
 );
 if (build.exitCode !== 0) {

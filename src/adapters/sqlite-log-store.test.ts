@@ -41,7 +41,10 @@ test("entries and hard state survive closing and reopening", () => {
 test("an append at a lower index replaces the conflicting suffix (Raft §5.3)", () => {
   withStore((open) => {
     const store = open();
-    store.save([{ group: 0, entries: [1, 2, 3].map((index) => ({ term: 1, index, data: bytes() })) }], true);
+    store.save([{
+      group: 0,
+      entries: [1, 2, 3].map((index) => ({ term: 1, index, data: bytes() })),
+    }], true);
     store.save([{ group: 0, entries: [{ term: 2, index: 2, data: bytes(9) }] }], true);
     expect(store.load(0).entries.map((e) => [e.index, e.term])).toEqual([[1, 1], [2, 2]]);
   });

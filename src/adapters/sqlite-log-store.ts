@@ -119,7 +119,9 @@ export class SqliteLogStore implements LogStore {
     for (const row of rows) {
       const entry = this.entryFromRow(group, row);
       if (expected !== undefined && entry.index !== expected) {
-        throw this.corrupt(`group ${group}: log has a gap at index ${expected} (next ${entry.index})`);
+        throw this.corrupt(
+          `group ${group}: log has a gap at index ${expected} (next ${entry.index})`,
+        );
       }
       expected = entry.index + 1;
       entries.push(entry);
@@ -213,7 +215,9 @@ export class SqliteLogStore implements LogStore {
 
   private entryFromRow(group: number, row: unknown): Entry {
     const { idx, term, data } = row as Record<string, unknown>;
-    if (!isNonNegativeInteger(idx) || !isNonNegativeInteger(term) || !(data instanceof Uint8Array)) {
+    if (
+      !isNonNegativeInteger(idx) || !isNonNegativeInteger(term) || !(data instanceof Uint8Array)
+    ) {
       throw this.corrupt(`entries row of group ${group} is malformed`);
     }
     // Copy: drivers may reuse the buffer behind a BLOB.

@@ -58,7 +58,10 @@ test("bad serve flags are usage messages that name the flag", () => {
   const cases: Array<[string[], string]> = [
     [["--http-port", "70000"], "--http-port must be an integer from 0 to 65535"],
     [["--peer-port=-1"], "--peer-port must be an integer from 0 to 65535"],
-    [["--http-port", "3000", "--peer-port", "3000"], "--http-port, --peer-port and --binary-port must differ"],
+    [
+      ["--http-port", "3000", "--peer-port", "3000"],
+      "--http-port, --peer-port and --binary-port must differ",
+    ],
     [["--binary-port", "2071"], "--http-port, --peer-port and --binary-port must differ"],
     [["--binary-port", "x"], "--binary-port must be an integer from 0 to 65535"],
     [["--partitions", "1025"], "--partitions must be an integer from 1 to 1024"],

@@ -130,7 +130,10 @@ export class BinaryConnection {
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     return this.#send((id) => ({ id, route: true })).then((answer) => {
       if (answer.route !== undefined) return answer.route;
-      throw new BinaryConnectionError("closed", "the server answered a route request without a route");
+      throw new BinaryConnectionError(
+        "closed",
+        "the server answered a route request without a route",
+      );
     });
   }
 

@@ -11,7 +11,10 @@ test("lock requests and route requests round-trip in one frame", () => {
   ]);
   expect(decodeRequests(frame)).toEqual({
     requests: [
-      { id: 1, request: { op: "tryLock", resource: "r", owner: "o", expiresMs: 10, durability: 1 } },
+      {
+        id: 1,
+        request: { op: "tryLock", resource: "r", owner: "o", expiresMs: 10, durability: 1 },
+      },
       { id: 3, request: { op: "get", resource: "r", durability: 0 } },
     ],
     routes: [2],
@@ -21,16 +24,30 @@ test("lock requests and route requests round-trip in one frame", () => {
 
 test("an answer may carry a route; a malformed route is refused", () => {
   const route = { node: "2", groups: 2, leaders: ["2", ""] };
-  const frame = encodeAnswers([{ id: 7, response: { type: ResponseType.Got, fencingToken: 0 }, route }]);
-  expect(decodeAnswers(frame)).toEqual([{ id: 7, response: { type: ResponseType.Got, fencingToken: 0 }, route }]);
+  const frame = encodeAnswers([{
+    id: 7,
+    response: { type: ResponseType.Got, fencingToken: 0 },
+    route,
+  }]);
+  expect(decodeAnswers(frame)).toEqual([{
+    id: 7,
+    response: { type: ResponseType.Got, fencingToken: 0 },
+    route,
+  }]);
   const bad = encode([1, [[7, 4, 0, null, null, null, ["2", 3, ["2"]]]]]);
-  expect(decodeAnswers(bad)).toEqual({ error: 'route leaders must be one node id (or "") per group' });
+  expect(decodeAnswers(bad)).toEqual({
+    error: 'route leaders must be one node id (or "") per group',
+  });
 });
 
 test("an invalid request with an id is answered InvalidInput; without one the frame is refused", () => {
   const invalid = encode([1, [[5, "tryLock", { resource: "" }]]]);
   const decoded = decodeRequests(invalid);
-  expect("rejected" in decoded && decoded.rejected[0]?.response.type).toBe(ResponseType.InvalidInput);
+  expect("rejected" in decoded && decoded.rejected[0]?.response.type).toBe(
+    ResponseType.InvalidInput,
+  );
   expect(decodeRequests(encode([1, [["x", "tryLock", {}]]]))).toHaveProperty("error");
-  expect(decodeRequests(encode([2, []]))).toEqual({ error: "protocol version 2; this server speaks 1" });
+  expect(decodeRequests(encode([2, []]))).toEqual({
+    error: "protocol version 2; this server speaks 1",
+  });
 });

@@ -46,7 +46,9 @@ function items(payload: Uint8Array): unknown[] | { error: string } {
     return { error: "frame must be [version, items]" };
   }
   if (value[0] !== clientProtocolVersion) {
-    return { error: `protocol version ${String(value[0])}; this server speaks ${clientProtocolVersion}` };
+    return {
+      error: `protocol version ${String(value[0])}; this server speaks ${clientProtocolVersion}`,
+    };
   }
   return value[1] as unknown[];
 }

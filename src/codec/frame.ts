@@ -9,7 +9,10 @@ import { assert } from "../assert.ts";
 const headerBytes = 4;
 
 export function encodeFrame(payload: Uint8Array, frameBytesMax: number): Uint8Array {
-  assert(payload.length <= frameBytesMax, `frame of ${payload.length} bytes exceeds ${frameBytesMax}`);
+  assert(
+    payload.length <= frameBytesMax,
+    `frame of ${payload.length} bytes exceeds ${frameBytesMax}`,
+  );
   const frame = new Uint8Array(headerBytes + payload.length);
   new DataView(frame.buffer).setUint32(0, payload.length);
   frame.set(payload, headerBytes);
@@ -47,7 +50,9 @@ export class FrameReader {
 
   private append(chunk: Uint8Array): void {
     if (this.length + chunk.length > this.buffer.length) {
-      const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + chunk.length, 4096));
+      const grown = new Uint8Array(
+        Math.max(this.buffer.length * 2, this.length + chunk.length, 4096),
+      );
       grown.set(this.buffer.subarray(0, this.length));
       this.buffer = grown;
     }

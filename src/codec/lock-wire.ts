@@ -35,7 +35,14 @@ export function encodeWireRequest({ id, request }: WireRequest): unknown {
 }
 
 export function encodeWireAnswer({ id, response: r, route }: WireAnswer): unknown {
-  const answer = [id, r.type, r.fencingToken, r.owner ?? null, r.expiresMs ?? null, r.error ?? null];
+  const answer = [
+    id,
+    r.type,
+    r.fencingToken,
+    r.owner ?? null,
+    r.expiresMs ?? null,
+    r.error ?? null,
+  ];
   return route === undefined ? answer : [...answer, [route.node, route.groups, route.leaders]];
 }
 
@@ -44,7 +51,9 @@ export function decodeWireRequest(item: unknown): WireRequest | { error: string 
   const [id, op, body] = item as [unknown, unknown, unknown];
   if (!isWireInteger(id)) return { error: "request id must be an integer from 0 to 2^53-1" };
   if (op !== "tryLock" && op !== "extend" && op !== "unlock" && op !== "get") {
-    return { error: `request op must be tryLock, extend, unlock or get, got ${String(op).slice(0, 40)}` };
+    return {
+      error: `request op must be tryLock, extend, unlock or get, got ${String(op).slice(0, 40)}`,
+    };
   }
   const request = parseLockRequest(op, body);
   if ("error" in request) return { error: request.error };
@@ -57,11 +66,21 @@ export function decodeWireAnswer(item: unknown): WireAnswer | { error: string } 
   }
   const [id, type, fencingToken, owner, expiresMs, error, rawRoute] = item as unknown[];
   if (!isWireInteger(id)) return { error: "answer id must be a non-negative integer" };
-  if (typeof type !== "number" || !responseTypes.has(type)) return { error: "answer type is unknown" };
-  if (!isWireInteger(fencingToken)) return { error: "answer fencingToken must be a non-negative integer" };
-  if (owner !== null && typeof owner !== "string") return { error: "answer owner must be a string" };
-  if (expiresMs !== null && !isWireInteger(expiresMs)) return { error: "answer expiresMs must be an integer" };
-  if (error !== null && typeof error !== "string") return { error: "answer error must be a string" };
+  if (typeof type !== "number" || !responseTypes.has(type)) {
+    return { error: "answer type is unknown" };
+  }
+  if (!isWireInteger(fencingToken)) {
+    return { error: "answer fencingToken must be a non-negative integer" };
+  }
+  if (owner !== null && typeof owner !== "string") {
+    return { error: "answer owner must be a string" };
+  }
+  if (expiresMs !== null && !isWireInteger(expiresMs)) {
+    return { error: "answer expiresMs must be an integer" };
+  }
+  if (error !== null && typeof error !== "string") {
+    return { error: "answer error must be a string" };
+  }
   const response: LockResponse = {
     type: type as LockResponse["type"],
     fencingToken,
@@ -76,7 +95,9 @@ export function decodeWireAnswer(item: unknown): WireAnswer | { error: string } 
 }
 
 function decodeRoute(value: unknown): RouteInfo | { error: string } {
-  if (!Array.isArray(value) || value.length !== 3) return { error: "a route is [node, groups, leaders]" };
+  if (!Array.isArray(value) || value.length !== 3) {
+    return { error: "a route is [node, groups, leaders]" };
+  }
   const [node, groups, leaders] = value as unknown[];
   if (typeof node !== "string" || node.length === 0 || node.length > 64) {
     return { error: "route node must be a node id" };
@@ -88,7 +109,7 @@ function decodeRoute(value: unknown): RouteInfo | { error: string } {
     !Array.isArray(leaders) || leaders.length !== groups ||
     !leaders.every((l) => typeof l === "string" && l.length <= 64)
   ) {
-    return { error: "route leaders must be one node id (or \"\") per group" };
+    return { error: 'route leaders must be one node id (or "") per group' };
   }
   return { node, groups, leaders: leaders as string[] };
 }

@@ -27,18 +27,21 @@ class Cluster {
 
   start(id: string): void {
     this.down.delete(id);
-    this.hosts.set(id, new NodeHost({
-      nodeId: id,
-      voters: ids,
-      groups: this.groups,
-      logStore: this.stores.get(id)!,
-      transport: { send: (to, frame) => this.queue.push({ to, frame }) },
-      clock: { nowMs: () => this.ms, wallMs: () => this.ms },
-      random: { int: (n) => (this.seed = (Math.imul(this.seed, 48271) + 11) >>> 0) % n },
-      ...(this.snapshots
-        ? { snapshotEntries: this.snapshots.every, compactionLagEntries: this.snapshots.keep }
-        : {}),
-    }));
+    this.hosts.set(
+      id,
+      new NodeHost({
+        nodeId: id,
+        voters: ids,
+        groups: this.groups,
+        logStore: this.stores.get(id)!,
+        transport: { send: (to, frame) => this.queue.push({ to, frame }) },
+        clock: { nowMs: () => this.ms, wallMs: () => this.ms },
+        random: { int: (n) => (this.seed = (Math.imul(this.seed, 48271) + 11) >>> 0) % n },
+        ...(this.snapshots
+          ? { snapshotEntries: this.snapshots.every, compactionLagEntries: this.snapshots.keep }
+          : {}),
+      }),
+    );
   }
 
   crash(id: string): void {
@@ -55,7 +58,7 @@ class Cluster {
     }
     for (const host of this.hosts.values()) host.flush();
     this.ms += 5;
-    if (this.ms % tickMs === 0) for (const host of this.hosts.values()) host.tick();
+    if (this.ms % tickMs === 0) { for (const host of this.hosts.values()) host.tick(); }
   }
 
   runUntil(done: () => boolean, stepsMax = 20_000): void {
@@ -76,19 +79,28 @@ class Cluster {
 }
 
 const lock = (resource: string, owner: string): LockRequest => ({
-  op: "tryLock", resource, owner, expiresMs: 60_000, durability: Durability.Persistent,
+  op: "tryLock",
+  resource,
+  owner,
+  expiresMs: 60_000,
+  durability: Durability.Persistent,
 });
 
 test("three nodes elect a leader for every group and any node answers any request", () => {
   const cluster = new Cluster(4);
   cluster.runUntil(() => cluster.healthy());
   for (const [i, via] of ids.entries()) {
-    expect(cluster.request(via, lock(`r${i}`, "o"))).toEqual({ type: ResponseType.Locked, fencingToken: 0 });
+    expect(cluster.request(via, lock(`r${i}`, "o"))).toEqual({
+      type: ResponseType.Locked,
+      fencingToken: 0,
+    });
   }
   for (const via of ids) {
     for (let i = 0; i < 3; i++) {
       expect(cluster.request(via, { op: "get", resource: `r${i}`, durability: 1 })).toMatchObject({
-        type: ResponseType.Got, owner: "o", fencingToken: 0,
+        type: ResponseType.Got,
+        owner: "o",
+        fencingToken: 0,
       });
     }
   }
@@ -101,7 +113,10 @@ test("after the leader crashes, a new leader keeps persistent locks and tokens g
   expect(cluster.request("a", lock("x", "o1")).type).toBe(ResponseType.Locked);
   expect(cluster.request("a", { op: "unlock", resource: "x", owner: "o1", durability: 1 }).type)
     .toBe(ResponseType.Unlocked);
-  expect(cluster.request("a", lock("x", "o2"))).toEqual({ type: ResponseType.Locked, fencingToken: 1 });
+  expect(cluster.request("a", lock("x", "o2"))).toEqual({
+    type: ResponseType.Locked,
+    fencingToken: 1,
+  });
   const old = leaderOf();
   cluster.crash(old);
   const survivor = ids.find((id) => id !== old)!;
@@ -112,7 +127,9 @@ test("after the leader crashes, a new leader keeps persistent locks and tokens g
   });
   cluster.runUntil(() => [...cluster.hosts.values()].every((h) => h.health().ok));
   expect(cluster.request(survivor, { op: "get", resource: "x", durability: 1 })).toMatchObject({
-    type: ResponseType.Got, owner: "o2", fencingToken: 1,
+    type: ResponseType.Got,
+    owner: "o2",
+    fencingToken: 1,
   });
   expect(cluster.request(survivor, lock("x", "o3")).type).toBe(ResponseType.Busy);
   cluster.ms += 61_000 * 2;
@@ -120,7 +137,9 @@ test("after the leader crashes, a new leader keeps persistent locks and tokens g
   expect(regrant).toEqual({ type: ResponseType.Locked, fencingToken: 2 });
   cluster.start(old);
   cluster.runUntil(() => cluster.healthy());
-  expect(cluster.request(old, { op: "get", resource: "x", durability: 1 })).toMatchObject({ owner: "o3" });
+  expect(cluster.request(old, { op: "get", resource: "x", durability: 1 })).toMatchObject({
+    owner: "o3",
+  });
 });
 
 test("leaders spread over the nodes: group g settles on voter g mod n", () => {
@@ -134,7 +153,9 @@ test("leaders spread over the nodes: group g settles on voter g mod n", () => {
   // A failover moves groups away; the returning node gets them back.
   cluster.crash("b");
   cluster.runUntil(() =>
-    [...cluster.hosts.values()].every((h) => h.groupStatuses().every((s) => s.leader !== "" && s.leader !== "b"))
+    [...cluster.hosts.values()].every((h) =>
+      h.groupStatuses().every((s) => s.leader !== "" && s.leader !== "b")
+    )
   );
   cluster.start("b");
   cluster.runUntil(settled, 40_000);
@@ -146,7 +167,9 @@ test("a node that was down past the compacted log catches up from a snapshot", (
   const leader = cluster.hosts.get("a")!.groupStatuses()[0]!.leader;
   const lagging = ids.find((id) => id !== leader)!;
   cluster.crash(lagging);
-  for (let i = 0; i < 200; i++) expect(cluster.request(leader, lock(`s${i}`, "o")).type).toBe(ResponseType.Locked);
+  for (let i = 0; i < 200; i++) {
+    expect(cluster.request(leader, lock(`s${i}`, "o")).type).toBe(ResponseType.Locked);
+  }
   expect(cluster.stores.get(leader)!.load(0).snapshot).toBeDefined();
   cluster.start(lagging);
   const leaderCommit = () => cluster.hosts.get(leader)!.groupStatuses()[0]!.commit;
@@ -158,7 +181,9 @@ test("a node that was down past the compacted log catches up from a snapshot", (
     return status.leader !== "" && status.leader !== leader && cluster.healthy();
   });
   for (let i = 0; i < 200; i += 17) {
-    expect(cluster.request(lagging, { op: "get", resource: `s${i}`, durability: 1 })).toMatchObject({ owner: "o" });
+    expect(cluster.request(lagging, { op: "get", resource: `s${i}`, durability: 1 })).toMatchObject(
+      { owner: "o" },
+    );
   }
 });
 
@@ -172,8 +197,17 @@ test("a frame from a node that is not a voter is refused whole", () => {
     envelopes: [{
       group: 0,
       message: {
-        type: MessageType.Vote, from: "z", to: "a", term: statusBefore.term + 100, logTerm: 1_000,
-        index: 1_000, entries: [], commit: 0, reject: false, rejectHint: 0, context: 0,
+        type: MessageType.Vote,
+        from: "z",
+        to: "a",
+        term: statusBefore.term + 100,
+        logTerm: 1_000,
+        index: 1_000,
+        entries: [],
+        commit: 0,
+        reject: false,
+        rejectHint: 0,
+        context: 0,
       },
     }],
     forwards: [],

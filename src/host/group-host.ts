@@ -23,7 +23,7 @@ import { EphemeralLocks } from "../locks/ephemeral-locks.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
 import { Durability, type LockRequest, type LockResponse } from "../locks/types.ts";
 import type { MemoryStorage } from "../raft/memory-storage.ts";
-import type { Ready, RawNode } from "../raft/raw-node.ts";
+import type { RawNode, Ready } from "../raft/raw-node.ts";
 import { type Entry, type NodeId, type ReadState, Role, type Snapshot } from "../raft/types.ts";
 import { errored, indeterminate, mustRetry, type Reply } from "./replies.ts";
 
@@ -228,7 +228,9 @@ export class GroupHost {
     this.proposals.clear();
     const waiting = [...this.horizonWaiting, ...this.readBatch];
     for (const read of this.reads.values()) waiting.push(...read.waiting);
-    for (const { reply } of waiting) reply(mustRetry(`partition ${this.id} lost its leader; retry`));
+    for (const { reply } of waiting) {
+      reply(mustRetry(`partition ${this.id} lost its leader; retry`));
+    }
     this.reads.clear();
     this.horizonWaiting = [];
     this.readBatch = [];

@@ -36,14 +36,20 @@ export class HostMetrics {
     const counter = (name: string, help: string, value: number) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
     };
-    lines.push("# HELP kahuna_requests_total Lock requests answered, by op, durability and outcome.");
+    lines.push(
+      "# HELP kahuna_requests_total Lock requests answered, by op, durability and outcome.",
+    );
     lines.push("# TYPE kahuna_requests_total counter");
     for (const key of [...this.requests.keys()].sort()) {
       lines.push(`kahuna_requests_total{${key}} ${this.requests.get(key)}`);
     }
     counter("kahuna_request_latency_ms_sum", "Sum of request latencies in ms.", this.latencyMsSum);
     counter("kahuna_request_latency_ms_count", "Requests timed.", this.latencyCount);
-    counter("kahuna_storage_writes_total", "Storage transactions (group commits).", this.storageWrites);
+    counter(
+      "kahuna_storage_writes_total",
+      "Storage transactions (group commits).",
+      this.storageWrites,
+    );
     counter("kahuna_fsyncs_total", "Storage transactions that required an fsync.", this.fsyncs);
     counter("kahuna_entries_persisted_total", "Raft entries written.", this.entriesPersisted);
     counter("kahuna_entries_applied_total", "Raft entries applied.", this.entriesApplied);

@@ -45,9 +45,17 @@ function run(host: NodeHost, request: LockRequest): LockResponse {
 const P = Durability.Persistent;
 const E = Durability.Ephemeral;
 const lock = (owner: string, expiresMs: number, durability: 0 | 1 = P): LockRequest => ({
-  op: "tryLock", resource: "locks/tasks/123", owner, expiresMs, durability,
+  op: "tryLock",
+  resource: "locks/tasks/123",
+  owner,
+  expiresMs,
+  durability,
 });
-const get = (durability: 0 | 1 = P): LockRequest => ({ op: "get", resource: "locks/tasks/123", durability });
+const get = (durability: 0 | 1 = P): LockRequest => ({
+  op: "get",
+  resource: "locks/tasks/123",
+  durability,
+});
 
 test("a single node leads every group and answers a persistent lock after commit", () => {
   const { host, store } = singleNode();
@@ -57,15 +65,21 @@ test("a single node leads every group and answers a persistent lock after commit
   expect(store.saves).toBeGreaterThan(before);
   expect(run(host, lock("b", 10_000)).type).toBe(ResponseType.Busy);
   const info = run(host, get());
-  expect(info).toMatchObject({ type: ResponseType.Got, owner: "a", fencingToken: 0, expiresMs: 10_000 });
+  expect(info).toMatchObject({
+    type: ResponseType.Got,
+    owner: "a",
+    fencingToken: 0,
+    expiresMs: 10_000,
+  });
 });
 
 test("many requests in one burst share one storage write (group commit)", () => {
   const { host, store } = singleNode();
   const answers: LockResponse[] = [];
   for (let i = 0; i < 50; i++) {
-    host.submit({ op: "tryLock", resource: `r${i}`, owner: "o", expiresMs: 1000, durability: P }, (r) =>
-      answers.push(r)
+    host.submit(
+      { op: "tryLock", resource: `r${i}`, owner: "o", expiresMs: 1000, durability: P },
+      (r) => answers.push(r),
     );
   }
   const before = store.saves;
@@ -119,15 +133,25 @@ test("a persistent lock's token continues after a restart", () => {
 test("snapshots compact the log and a restart restores from them", () => {
   const store = new MemoryLogStore();
   const host = new NodeHost({
-    nodeId: "1", voters: ["1"], groups: 1, logStore: store, transport: { send: () => {} },
-    clock: new ManualClock(), random: seeded(3), snapshotEntries: 20,
+    nodeId: "1",
+    voters: ["1"],
+    groups: 1,
+    logStore: store,
+    transport: { send: () => {} },
+    clock: new ManualClock(),
+    random: seeded(3),
+    snapshotEntries: 20,
   });
   host.flush();
-  for (let i = 0; i < 100; i++) run(host, { op: "tryLock", resource: `r${i}`, owner: "o", expiresMs: 60_000, durability: P });
+  for (let i = 0; i < 100; i++) {
+    run(host, { op: "tryLock", resource: `r${i}`, owner: "o", expiresMs: 60_000, durability: P });
+  }
   expect(host.metrics.snapshots).toBeGreaterThan(0);
   expect(store.load(0).snapshot).toBeDefined();
   const { host: restarted } = singleNode(store, new ManualClock(), 1);
   for (let i = 0; i < 100; i += 9) {
-    expect(run(restarted, { op: "get", resource: `r${i}`, durability: P })).toMatchObject({ owner: "o" });
+    expect(run(restarted, { op: "get", resource: `r${i}`, durability: P })).toMatchObject({
+      owner: "o",
+    });
   }
 });

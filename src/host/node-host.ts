@@ -16,6 +16,9 @@
  */
 import { assert } from "../assert.ts";
 import {
+  balanceStableTicks,
+  balanceTicks,
+  compactionLagEntries,
   electionTicks,
   entriesPerMessageMax,
   flushRoundsMax,
@@ -24,9 +27,6 @@ import {
   inflightMessagesMax,
   proposalTimeoutTicks,
   snapshotEntries,
-  compactionLagEntries,
-  balanceStableTicks,
-  balanceTicks,
 } from "../constants.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
 import type { LockRequest, LockResponse } from "../locks/types.ts";
@@ -43,7 +43,7 @@ import type { GroupWrite, LogStore } from "../ports/log-store.ts";
 import type { Random } from "../ports/random.ts";
 import type { Transport } from "../ports/transport.ts";
 import { MemoryStorage } from "../raft/memory-storage.ts";
-import { type Ready, RawNode } from "../raft/raw-node.ts";
+import { RawNode, type Ready } from "../raft/raw-node.ts";
 import { type Message, MessageType, type NodeId, Role } from "../raft/types.ts";
 import { GroupHost } from "./group-host.ts";
 import { HostMetrics } from "./metrics.ts";
@@ -100,7 +100,10 @@ export class NodeHost {
    * Forwards this node ran as leader, by sender and id, with their answers once known, so a
    * frame delivered twice runs its requests once (the duplicate gets the same answer).
    */
-  private readonly forwardsRun = new Map<string, { tick: number; response: LockResponse | undefined }>();
+  private readonly forwardsRun = new Map<
+    string,
+    { tick: number; response: LockResponse | undefined }
+  >();
   /** Requests this node forwarded to a leader, by id, until the answer comes back. */
   private readonly forwarded = new Map<number, PendingForward>();
   /** What the next flush sends each peer besides Raft messages. */
@@ -114,13 +117,16 @@ export class NodeHost {
     this.nodeId = config.nodeId;
     this.voters = [...config.voters].sort();
     const incarnation = config.logStore.nextIncarnation();
-    assert(incarnation >= 1 && incarnation < 2 ** 21, `incarnation ${incarnation} fits a forward id`);
+    assert(
+      incarnation >= 1 && incarnation < 2 ** 21,
+      `incarnation ${incarnation} fits a forward id`,
+    );
     this.nextForwardId = incarnation * 2 ** 32 + 1;
     this.snapshotEntries = config.snapshotEntries ?? snapshotEntries;
     this.compactionLagEntries = config.compactionLagEntries ?? compactionLagEntries;
     for (let group = 0; group < config.groups; group++) this.groups.push(this.openGroup(group));
     // A group of one voter need not wait an election timeout to lead itself.
-    if (this.voters.length === 1) for (const group of this.groups) group.raft.campaign();
+    if (this.voters.length === 1) { for (const group of this.groups) group.raft.campaign(); }
   }
 
   private openGroup(group: number): GroupHost {
@@ -170,7 +176,9 @@ export class NodeHost {
   private route(request: LockRequest, reply: Reply, forwarded: boolean): void {
     const group = this.groups[groupOf(request.resource, this.groups.length)];
     assert(group !== undefined, "groupOf stays within the group count");
-    if (group.role === Role.Leader || forwarded || group.leader === "" || group.leader === this.nodeId) {
+    if (
+      group.role === Role.Leader || forwarded || group.leader === "" || group.leader === this.nodeId
+    ) {
       group.dirty = true;
       group.submit(request, reply, this.config.clock.nowMs());
       return;
@@ -217,7 +225,9 @@ export class NodeHost {
   private campaignPreferred(): void {
     if (this.voters.length === 1) return;
     for (const group of this.groups) {
-      if (group.leader !== "" || this.voters[group.id % this.voters.length] !== this.nodeId) continue;
+      if (group.leader !== "" || this.voters[group.id % this.voters.length] !== this.nodeId) {
+        continue;
+      }
       group.dirty = true;
       group.raft.campaign();
     }
@@ -235,7 +245,9 @@ export class NodeHost {
   /** A forwarded request that got no answer: unknown for a write, retryable for a read. */
   private failForward(forward: PendingForward, why: string): void {
     const write = forward.request.op !== "get";
-    forward.reply(write ? indeterminate(`${why}; retry with the same owner`) : mustRetry(`${why}; retry`));
+    forward.reply(
+      write ? indeterminate(`${why}; retry with the same owner`) : mustRetry(`${why}; retry`),
+    );
   }
 
   tick(): void {
@@ -301,7 +313,9 @@ export class NodeHost {
     const seen = this.forwardsRun.get(key);
     if (seen !== undefined) {
       // A duplicate: answer it again if the answer is known; else the first run answers.
-      if (seen.response !== undefined) this.outboxFor(from).answers.push({ id, response: seen.response });
+      if (seen.response !== undefined) {
+        this.outboxFor(from).answers.push({ id, response: seen.response });
+      }
       return;
     }
     const run = { tick: this.ticks, response: undefined as LockResponse | undefined };
@@ -435,7 +449,10 @@ export class NodeHost {
     const firstNew = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY;
     const durableThrough = Math.min(group.storage.lastIndex(), firstNew - 1);
     let count = 0;
-    while (count < ready.committedEntries.length && ready.committedEntries[count]!.index <= durableThrough) {
+    while (
+      count < ready.committedEntries.length &&
+      ready.committedEntries[count]!.index <= durableThrough
+    ) {
       count += 1;
     }
     if (count > 0) {
@@ -447,7 +464,9 @@ export class NodeHost {
 
   private handle(group: GroupHost, ready: Ready, appliedEarly: number, nowMs: number): void {
     if (ready.snapshot) group.restoreSnapshot(ready.snapshot);
-    const rest = appliedEarly === 0 ? ready.committedEntries : ready.committedEntries.slice(appliedEarly);
+    const rest = appliedEarly === 0
+      ? ready.committedEntries
+      : ready.committedEntries.slice(appliedEarly);
     group.apply(rest);
     this.metrics.entriesApplied += rest.length;
     if (ready.softState) group.onRole(ready.softState.role, ready.softState.leader);

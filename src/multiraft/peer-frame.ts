@@ -13,9 +13,9 @@ import {
   decodeWireRequest,
   encodeWireAnswer,
   encodeWireRequest,
+  isWireInteger,
   type WireAnswer,
   type WireRequest,
-  isWireInteger,
 } from "../codec/lock-wire.ts";
 import { decodeMessage, encodeMessage } from "../codec/raft-message.ts";
 import type { Message, NodeId } from "../raft/types.ts";
@@ -54,12 +54,19 @@ export function decodePeerFrame(bytes: Uint8Array, groups: number): PeerFrame | 
     return { error: "peer frame is not [version, from, envelopes, forwards, answers]" };
   }
   const [v, from, envelopes, forwards, answers] = value as unknown[];
-  if (v !== version) return { error: `peer frame version ${String(v)}, this node speaks ${version}` };
+  if (v !== version) {
+    return { error: `peer frame version ${String(v)}, this node speaks ${version}` };
+  }
   if (typeof from !== "string" || from.length === 0) return { error: "peer frame has no sender" };
   if (!Array.isArray(envelopes) || !Array.isArray(forwards) || !Array.isArray(answers)) {
     return { error: "peer frame lists are not lists" };
   }
-  const frame = { from, envelopes: [] as Envelope[], forwards: [] as Forward[], answers: [] as Answer[] };
+  const frame = {
+    from,
+    envelopes: [] as Envelope[],
+    forwards: [] as Forward[],
+    answers: [] as Answer[],
+  };
   for (const item of envelopes) {
     const envelope = decodeEnvelope(item, groups);
     if ("error" in envelope) return envelope;
@@ -79,7 +86,9 @@ export function decodePeerFrame(bytes: Uint8Array, groups: number): PeerFrame | 
 }
 
 function decodeEnvelope(item: unknown, groups: number): Envelope | { error: string } {
-  if (!Array.isArray(item) || item.length !== 2) return { error: "envelope is not [group, message]" };
+  if (!Array.isArray(item) || item.length !== 2) {
+    return { error: "envelope is not [group, message]" };
+  }
   const [group, raw] = item as [unknown, unknown];
   if (!isWireInteger(group) || group >= groups) {
     return { error: `envelope group must be an integer from 0 to ${groups - 1}` };
@@ -88,4 +97,3 @@ function decodeEnvelope(item: unknown, groups: number): Envelope | { error: stri
   if ("error" in message) return { error: `envelope for group ${group}: ${message.error}` };
   return { group, message };
 }
-

@@ -60,20 +60,32 @@ class BinaryConnection {
       if ("error" in decoded) return this.refuse(decoded.error);
       for (const answer of decoded.rejected) this.answer(answer);
       for (const id of decoded.routes) {
-        this.answer({ id, response: { type: ResponseType.Got, fencingToken: 0 }, route: this.options.route() });
+        this.answer({
+          id,
+          response: { type: ResponseType.Got, fencingToken: 0 },
+          route: this.options.route(),
+        });
       }
       for (const { id, request } of decoded.requests) {
         if (this.inflight >= connectionInflightMax) {
           this.answer({
             id,
-            response: { type: ResponseType.MustRetry, fencingToken: 0, error: "too many requests in flight" },
+            response: {
+              type: ResponseType.MustRetry,
+              fencingToken: 0,
+              error: "too many requests in flight",
+            },
           });
           continue;
         }
         this.inflight += 1;
         this.service.execute(request).then(
           (response) => this.answer({ id, response }, true),
-          (error) => this.answer({ id, response: { type: ResponseType.Errored, fencingToken: 0, error: String(error) } }, true),
+          (error) =>
+            this.answer({
+              id,
+              response: { type: ResponseType.Errored, fencingToken: 0, error: String(error) },
+            }, true),
         );
       }
     }

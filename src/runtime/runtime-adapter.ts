@@ -36,7 +36,9 @@ export type RuntimeAdapter = {
     onOpen(socket: TcpSocket): TcpHandlers;
   }): TcpListener;
   /** Connects; rejects when the peer cannot be reached. */
-  connectTcp(options: { hostname: string; port: number; handlers: TcpHandlers }): Promise<TcpSocket>;
+  connectTcp(
+    options: { hostname: string; port: number; handlers: TcpHandlers },
+  ): Promise<TcpSocket>;
   /** Calls `handler` on SIGINT and SIGTERM. */
   onSignals(handler: (signal: string) => void): void;
   exit(code: number): never;

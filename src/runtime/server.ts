@@ -74,7 +74,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // delay Bun and Deno put on timers, which was most of a single request's latency.
   let flushTimer: ReturnType<typeof setImmediate> | undefined;
   const fatal = (error: unknown) => {
-    console.error(`kahuna[${options.nodeId}] fatal: ${String(error)}\n${(error as Error)?.stack ?? ""}`);
+    console.error(
+      `kahuna[${options.nodeId}] fatal: ${String(error)}\n${(error as Error)?.stack ?? ""}`,
+    );
     runtime.exit(70);
   };
   const flush = () => {
@@ -122,10 +124,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let http: HttpListener;
   let binary: TcpListener | undefined;
   try {
-    http = bind("HTTP (--http-port)", options.httpPort, () =>
-      runtime.serveHttp({ hostname: options.host, port: options.httpPort, fetch: app.fetch }));
+    http = bind(
+      "HTTP (--http-port)",
+      options.httpPort,
+      () => runtime.serveHttp({ hostname: options.host, port: options.httpPort, fetch: app.fetch }),
+    );
     opened.push(() => http.stop());
-    log(`serving HTTP on ${options.host}:${http.port}, data in ${options.dataDir} (${runtime.name})`);
+    log(
+      `serving HTTP on ${options.host}:${http.port}, data in ${options.dataDir} (${runtime.name})`,
+    );
     const binaryPort = options.binaryPort;
     if (binaryPort !== undefined) {
       binary = bind("the binary protocol (--binary-port)", binaryPort, () =>
@@ -147,7 +154,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       // Peers dial the address this node has in --initial-cluster, so listen on that port.
       const self = options.initialCluster.find((peer) => peer.id === options.nodeId);
       const peerPort = self?.port ?? options.peerPort;
-      const port = bind("peers (--initial-cluster)", peerPort, () => peers.listen(options.host, peerPort));
+      const port = bind(
+        "peers (--initial-cluster)",
+        peerPort,
+        () => peers.listen(options.host, peerPort),
+      );
       log(`peers: listening on ${options.host}:${port}; cluster ${voters.join(", ")}`);
     }
   } catch (error) {
@@ -222,7 +233,10 @@ function clusterInfo(host: NodeHost, options: ServeOptions): unknown {
     nodeId: host.nodeId,
     nodes: host.voters.map((id) => {
       const peer = options.initialCluster.find((p) => p.id === id);
-      return { id, peerAddress: peer ? `${peer.host}:${peer.port}` : `${options.host}:${options.peerPort}` };
+      return {
+        id,
+        peerAddress: peer ? `${peer.host}:${peer.port}` : `${options.host}:${options.peerPort}`,
+      };
     }),
     partitions: host.groupStatuses(),
   };
@@ -230,12 +244,15 @@ function clusterInfo(host: NodeHost, options: ServeOptions): unknown {
 
 /** The system clock, or for fault-injection tests one skewed by KAHUNA_TEST_CLOCK_RATE. */
 function clockFromEnvironment(log: (line: string) => void): Clock {
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process
+    ?.env;
   const text = env?.["KAHUNA_TEST_CLOCK_RATE"];
   if (text === undefined || text === "") return systemClock;
   const rate = Number(text);
   if (!Number.isFinite(rate) || rate < 0.5 || rate > 2) {
-    throw new StartupError(`KAHUNA_TEST_CLOCK_RATE must be a number from 0.5 to 2, got ${JSON.stringify(text)}`);
+    throw new StartupError(
+      `KAHUNA_TEST_CLOCK_RATE must be a number from 0.5 to 2, got ${JSON.stringify(text)}`,
+    );
   }
   log(`test clock: running at rate ${rate} (KAHUNA_TEST_CLOCK_RATE)`);
   return skewedClock(rate);

@@ -28,7 +28,11 @@ afterAll(async () => {
 
 function run(name: "kahuna" | "kahuna-cli", args: string[]) {
   const result = Bun.spawnSync([join(outDir, name), ...args, "--server", server!.url]);
-  return { status: result.exitCode, out: result.stdout.toString().trim(), err: result.stderr.toString() };
+  return {
+    status: result.exitCode,
+    out: result.stdout.toString().trim(),
+    err: result.stderr.toString(),
+  };
 }
 
 test("the build writes the binary and the kahuna-cli link", () => {
@@ -46,11 +50,20 @@ test("the same binary is the client: lock, get-lock, extend-lock, unlock", () =>
   const match = /^f(\d+) acquired ([0-9a-f]{32})$/.exec(locked.out);
   expect(match).not.toBeNull();
   const [, token, owner] = match!;
-  expect(run("kahuna", ["get-lock", "bin/r1"])).toMatchObject({ status: 0, out: `f${token} ${owner}` });
+  expect(run("kahuna", ["get-lock", "bin/r1"])).toMatchObject({
+    status: 0,
+    out: `f${token} ${owner}`,
+  });
   expect(run("kahuna", ["extend-lock", "bin/r1", "20000", "--owner", owner!]))
     .toMatchObject({ status: 0, out: `f${token} extended ${owner}` });
-  expect(run("kahuna", ["lock", "bin/r1", "10000"])).toMatchObject({ status: 1, out: "f0 not acquired" });
-  expect(run("kahuna", ["unlock", "bin/r1", "--owner", owner!])).toMatchObject({ status: 0, out: `f${token} unlocked` });
+  expect(run("kahuna", ["lock", "bin/r1", "10000"])).toMatchObject({
+    status: 1,
+    out: "f0 not acquired",
+  });
+  expect(run("kahuna", ["unlock", "bin/r1", "--owner", owner!])).toMatchObject({
+    status: 0,
+    out: `f${token} unlocked`,
+  });
 });
 
 test("invoked as kahuna-cli it takes the seed's flags", () => {

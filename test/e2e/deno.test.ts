@@ -21,10 +21,16 @@ test("a Deno-run server keeps persistent locks across kill -9", async () => {
   const server = await startServer({ runtime: "deno" });
   servers.push(server);
   const lock = { resource: "deno/r", owner: "d", expiresMs: 60_000, durability: 1 };
-  expect((await callLock(server.url, "/v1/locks/try-lock", lock)).body).toEqual({ type: 0, fencingToken: 0 });
+  expect((await callLock(server.url, "/v1/locks/try-lock", lock)).body).toEqual({
+    type: 0,
+    fencingToken: 0,
+  });
   await server.kill("SIGKILL");
   const restarted = await server.restart();
   servers.push(restarted);
-  const info = await callLock(restarted.url, "/v1/locks/get-info", { resource: "deno/r", durability: 1 });
+  const info = await callLock(restarted.url, "/v1/locks/get-info", {
+    resource: "deno/r",
+    durability: 1,
+  });
   expect(info.body).toMatchObject({ type: 4, owner: "d", fencingToken: 0 });
 }, 60_000);

@@ -34,8 +34,12 @@ const needsLocalCluster = (block: { steps: ConsoleStep[] }) =>
 
 /** `npm run cluster`'s nodes on their documented ports, data in a temporary directory. */
 async function startLocalCluster(): Promise<void> {
-  localCluster = Bun.spawn([bunBin, join(repoRoot, "scripts/local-cluster.ts"), "--data-dir",
-    join(workDir, "cluster")], { cwd: repoRoot, stdout: "ignore", stderr: "ignore" });
+  localCluster = Bun.spawn([
+    bunBin,
+    join(repoRoot, "scripts/local-cluster.ts"),
+    "--data-dir",
+    join(workDir, "cluster"),
+  ], { cwd: repoRoot, stdout: "ignore", stderr: "ignore" });
   for (const port of [2070, 2170, 2270]) await waitHealthy(`http://127.0.0.1:${port}`, 30_000);
 }
 

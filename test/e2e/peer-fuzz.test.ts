@@ -40,14 +40,22 @@ function randomMessage(rand: (n: number) => number, to: string): Message {
     logTerm: big(),
     index: big(),
     entries: type === MessageType.App
-      ? Array.from({ length: rand(3) }, () => ({ term: big(), index: 0, data: new Uint8Array(rand(8)) }))
+      ? Array.from(
+        { length: rand(3) },
+        () => ({ term: big(), index: 0, data: new Uint8Array(rand(8)) }),
+      )
       : [],
     commit: big(),
     reject: rand(2) === 1,
     rejectHint: big(),
     context: big(),
     ...(type === MessageType.Snap
-      ? { snapshot: { metadata: { index: big(), term: big(), voters: ["1", "2", "3"] }, data: new Uint8Array(rand(16)) } }
+      ? {
+        snapshot: {
+          metadata: { index: big(), term: big(), voters: ["1", "2", "3"] },
+          data: new Uint8Array(rand(16)),
+        },
+      }
       : {}),
   };
 }
@@ -79,15 +87,21 @@ test("a node survives garbage and mutated frames on its peer port", async () => 
     let chunks: Uint8Array[];
     if (kind === 0) chunks = [randomBytes(rand(200))];
     else if (kind === 1) chunks = [new Uint8Array([0xff, 0xff, 0xff, 0xf0]), randomBytes(10)];
-    else if (kind === 2) chunks = [encodeFrame(encode([rand(3), "x", [1], {}, null]), frameBytesMax)];
-    else {
+    else if (kind === 2) {
+      chunks = [encodeFrame(encode([rand(3), "x", [1], {}, null]), frameBytesMax)];
+    } else {
       // A well-formed frame of random messages; kind 4 flips a few bytes of it.
       const envelopes = Array.from({ length: 1 + rand(4) }, () => ({
         group: rand(3),
         message: randomMessage(rand, "2"),
       }));
-      const payload = encodePeerFrame({ from: envelopes[0]!.message.from, envelopes, forwards: [], answers: [] });
-      if (kind === 4) for (let i = 0; i < 3; i++) payload[rand(payload.length)] = rand(256);
+      const payload = encodePeerFrame({
+        from: envelopes[0]!.message.from,
+        envelopes,
+        forwards: [],
+        answers: [],
+      });
+      if (kind === 4) { for (let i = 0; i < 3; i++) payload[rand(payload.length)] = rand(256); }
       chunks = [encodeFrame(payload, frameBytesMax)];
     }
     await sendRaw(target.peerPort, chunks);
@@ -97,7 +111,10 @@ test("a node survives garbage and mutated frames on its peer port", async () => 
   await cluster.waitHealthy(["2"]);
   let info: { type: number; owner?: string } | undefined;
   for (let i = 0; i < 100; i++) {
-    const response = await fetch(`${target.url}/v1/locks/get-info`, { method: "POST", body: '{"resource":"fuzz/held"}' });
+    const response = await fetch(`${target.url}/v1/locks/get-info`, {
+      method: "POST",
+      body: '{"resource":"fuzz/held"}',
+    });
     if (response.status === 200) {
       info = await response.json() as { type: number; owner?: string };
       break;

@@ -26,15 +26,32 @@ test("acknowledged persistent locks survive kill -9 and restart with owner, toke
   servers.push(server);
   const resources = Array.from({ length: 200 }, (_, i) => `jobs/${i}`);
   // Token 1 for the first resource: grant, unlock, grant again.
-  await call(server.url, "try-lock", { resource: resources[0], owner: "a", expiresMs: 60_000, durability: 1 });
+  await call(server.url, "try-lock", {
+    resource: resources[0],
+    owner: "a",
+    expiresMs: 60_000,
+    durability: 1,
+  });
   await call(server.url, "try-unlock", { resource: resources[0], owner: "a", durability: 1 });
-  const acks = await Promise.all(resources.map((resource, i) =>
-    call(server.url, "try-lock", { resource, owner: `owner-${i}`, expiresMs: 60_000, durability: 1 })
-  ));
+  const acks = await Promise.all(
+    resources.map((resource, i) =>
+      call(server.url, "try-lock", {
+        resource,
+        owner: `owner-${i}`,
+        expiresMs: 60_000,
+        durability: 1,
+      })
+    ),
+  );
   expect(acks.every((a) => a.type === 0)).toBe(true);
   const before = await call(server.url, "get-info", { resource: resources[0], durability: 1 });
   expect(before).toMatchObject({ type: 4, owner: "owner-0", fencingToken: 1 });
-  await call(server.url, "try-lock", { resource: "eph", owner: "e", expiresMs: 2_000, durability: 0 });
+  await call(server.url, "try-lock", {
+    resource: "eph",
+    owner: "e",
+    expiresMs: 2_000,
+    durability: 0,
+  });
 
   expect(await server.kill("SIGKILL")).not.toBe(0);
   const restarted = await server.restart();
@@ -49,18 +66,37 @@ test("acknowledged persistent locks survive kill -9 and restart with owner, toke
   // 200 reads above took.
   expect(after.expiresMs as number).toBeGreaterThanOrEqual((before.expiresMs as number) - 5_000);
   expect(
-    await call(restarted.url, "try-lock", { resource: resources[0], owner: "b", expiresMs: 1, durability: 1 }),
+    await call(restarted.url, "try-lock", {
+      resource: resources[0],
+      owner: "b",
+      expiresMs: 1,
+      durability: 1,
+    }),
   ).toEqual({ type: 1, fencingToken: 0 });
-  await call(restarted.url, "try-unlock", { resource: resources[0], owner: "owner-0", durability: 1 });
+  await call(restarted.url, "try-unlock", {
+    resource: resources[0],
+    owner: "owner-0",
+    durability: 1,
+  });
   expect(
-    await call(restarted.url, "try-lock", { resource: resources[0], owner: "b", expiresMs: 1000, durability: 1 }),
+    await call(restarted.url, "try-lock", {
+      resource: resources[0],
+      owner: "b",
+      expiresMs: 1000,
+      durability: 1,
+    }),
   ).toEqual({ type: 0, fencingToken: 2 });
 });
 
 test("an ephemeral lock is not granted to another owner while the old lease could run", async () => {
   const server = await startServer();
   servers.push(server);
-  await call(server.url, "try-lock", { resource: "e", owner: "a", expiresMs: 3_000, durability: 0 });
+  await call(server.url, "try-lock", {
+    resource: "e",
+    owner: "a",
+    expiresMs: 3_000,
+    durability: 0,
+  });
   await server.kill("SIGKILL");
   const restarted = await server.restart();
   servers.push(restarted);

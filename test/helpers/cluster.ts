@@ -5,7 +5,14 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, type Runtime, type ServerProcess, startServer, tempDir, waitHealthy } from "./server.ts";
+import {
+  freePort,
+  type Runtime,
+  type ServerProcess,
+  startServer,
+  tempDir,
+  waitHealthy,
+} from "./server.ts";
 
 export type ClusterNode = {
   readonly id: string;
@@ -35,14 +42,20 @@ export class TestCluster {
       const peerPort = await freePort();
       const id = String(i);
       nodes.push({
-        id, httpPort, peerPort, dataDir: join(root, `n${i}`), url: `http://127.0.0.1:${httpPort}`,
+        id,
+        httpPort,
+        peerPort,
+        dataDir: join(root, `n${i}`),
+        url: `http://127.0.0.1:${httpPort}`,
         process: undefined,
       });
     }
     const initialCluster = nodes.map((n) => `${n.id}=127.0.0.1:${n.peerPort}`).join(",");
     const args = [
-      "--initial-cluster", initialCluster,
-      "--partitions", String(options.partitions ?? 16),
+      "--initial-cluster",
+      initialCluster,
+      "--partitions",
+      String(options.partitions ?? 16),
       ...(options.extraArgs ?? []),
     ];
     const cluster = new TestCluster(nodes, root, args, options.runtime ?? "bun");
@@ -75,7 +88,10 @@ export class TestCluster {
     node.process = undefined;
   }
 
-  async waitHealthy(ids = this.nodes.filter((n) => n.process).map((n) => n.id), deadlineMs = 30_000) {
+  async waitHealthy(
+    ids = this.nodes.filter((n) => n.process).map((n) => n.id),
+    deadlineMs = 30_000,
+  ) {
     await Promise.all(ids.map((id) => waitHealthy(this.node(id).url, deadlineMs)));
   }
 

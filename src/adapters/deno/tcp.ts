@@ -47,7 +47,11 @@ function wrap(conn: DenoConn, onClose: () => void): TcpSocket {
   };
 }
 
-async function readLoop(conn: DenoConn, handlers: () => TcpHandlers | undefined, close: () => void) {
+async function readLoop(
+  conn: DenoConn,
+  handlers: () => TcpHandlers | undefined,
+  close: () => void,
+) {
   const buffer = new Uint8Array(64 * 1024);
   try {
     for (;;) {
