@@ -11,7 +11,7 @@
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bunBin, freePort, mainTs, repoRoot, waitHealthy } from "../helpers/server.ts";
+import { bunBin, denoBin, freePort, mainTs, repoRoot, waitHealthy } from "../helpers/server.ts";
 import { type LinkMode, LinkProxy } from "./proxy.ts";
 
 /**
@@ -41,9 +41,16 @@ export class FaultCluster {
     readonly nodes: FaultNode[],
     readonly root: string,
     readonly partitions: number,
+    /** Nodes that run under Deno instead of Bun (the same sources, DESIGN.md §1). */
+    readonly denoIds: readonly string[],
   ) {}
 
-  static async create(size: number, partitions: number, root?: string): Promise<FaultCluster> {
+  static async create(
+    size: number,
+    partitions: number,
+    root?: string,
+    denoIds: readonly string[] = [],
+  ): Promise<FaultCluster> {
     const dir = root ?? mkdtempSync(join(tmpdir(), "kahuna-fault-"));
     mkdirSync(dir, { recursive: true });
     const nodes: FaultNode[] = [];
@@ -62,7 +69,7 @@ export class FaultCluster {
         clockRate: 1,
       });
     }
-    const cluster = new FaultCluster(nodes, dir, partitions);
+    const cluster = new FaultCluster(nodes, dir, partitions, denoIds);
     for (const from of nodes) {
       for (const to of nodes) {
         if (from === to) continue;
@@ -125,7 +132,10 @@ export class FaultCluster {
     else delete env["KAHUNA_TEST_CLOCK_RATE"];
     const log = openSync(node.logPath, "a");
     try {
-      node.process = Bun.spawn([bunBin, serverMain, ...args], {
+      const command = this.denoIds.includes(id)
+        ? [denoBin, "run", "--allow-all", serverMain, ...args]
+        : [bunBin, serverMain, ...args];
+      node.process = Bun.spawn(command, {
         cwd: repoRoot,
         stdout: "ignore",
         stderr: log,

@@ -41,6 +41,8 @@ export type RunOptions = {
   readonly hotResources: number;
   readonly faultMs: readonly [number, number];
   readonly quietMs: readonly [number, number];
+  /** Nodes (ids) that run under Deno; the others run under Bun. */
+  readonly denoNodes?: readonly string[];
   /** Only these fault kinds (every kind when undefined). */
   readonly kinds?: readonly FaultKind[];
   /** Where the cluster's data and logs go; a temporary directory when undefined. */
@@ -123,7 +125,12 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
   const startedAt = new Date().toISOString();
   const wallStart = now();
   const { log } = options;
-  const cluster = await FaultCluster.create(options.nodes, options.partitions, options.root);
+  const cluster = await FaultCluster.create(
+    options.nodes,
+    options.partitions,
+    options.root,
+    options.denoNodes ?? [],
+  );
   let keep = false;
   try {
     await Promise.all(cluster.ids.map((id) => cluster.start(id)));
@@ -315,7 +322,11 @@ export function reportMarkdown(r: RunReport): string {
   lines.push(`# kahuna fault run, ${r.startedAt}`);
   lines.push("");
   lines.push(
-    `Seed ${o.seed}; ${o.nodes} nodes, ${o.partitions} partitions; ${o.hotClients} hot clients on ` +
+    `Seed ${o.seed}; ${o.nodes} nodes (${
+      o.denoNodes === undefined || o.denoNodes.length === 0
+        ? "all on Bun"
+        : `${o.denoNodes.join(", ")} on Deno`
+    }), ${o.partitions} partitions; ${o.hotClients} hot clients on ` +
       `${o.hotResources} resources (both durabilities), ${o.durableClients} durable clients; ` +
       `faults for ${
         (o.durationMs / 60_000).toFixed(1)

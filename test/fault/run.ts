@@ -1,6 +1,7 @@
 /**
  * Long fault runs: `bun test/fault/run.ts --minutes 30 [--seed N] [--out DIR]
- * [--hot-clients N] [--durable-clients N] [--partitions N] [--kinds kill,one-way,...]`.
+ * [--hot-clients N] [--durable-clients N] [--partitions N] [--kinds kill,one-way,...]
+ * [--deno-nodes 4,5]`.
  * Writes DIR/report.json, DIR/report.md and DIR/history.jsonl (default DIR: a new directory
  * under the system's temp dir) and exits 1 when a checker found a violation. The cluster's
  * data and logs are kept when it did.
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     "durable-clients": { type: "string", default: "2" },
     "partitions": { type: "string", default: String(defaultRunOptions.partitions) },
     "kinds": { type: "string" },
+    "deno-nodes": { type: "string" },
   },
 });
 const minutes = Number(values.minutes);
@@ -51,6 +53,7 @@ const report = await runFaults({
   partitions: Number(values.partitions),
   root: join(out, "cluster"),
   ...(kinds === undefined ? {} : { kinds }),
+  ...(values["deno-nodes"] === undefined ? {} : { denoNodes: values["deno-nodes"].split(",") }),
   log,
 });
 const { history, ...summary } = report;
