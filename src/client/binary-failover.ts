@@ -22,11 +22,9 @@ import { groupOf } from "../multiraft/partition.ts";
 import { type BinaryAddress, parseBinaryAddress } from "./binary-address.ts";
 import type { BinaryConnection } from "./binary-connection.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
-import { type Answer, type FailoverOptions, sleep } from "./failover.ts";
+import { type Answer, backoffMs, exhausted, type FailoverOptions, sleep } from "./failover.ts";
 
-const backoffBaseMs = 25;
 const routesRefreshMs = 1_000;
-const backoffCapMs = 1_000;
 
 const definiteTypes: ReadonlySet<number> = new Set([
   ResponseType.Locked,
@@ -104,7 +102,7 @@ export class BinaryFailover {
       if (performance.now() - started + waitMs >= deadlineMs) break;
       if (attempt < retries) await sleep(waitMs);
     }
-    throw exhausted(problems, unknownOutcome, servers);
+    throw exhausted(problems, unknownOutcome, servers, "listens for the binary protocol");
   }
 
   /** The server that leads `resource`'s partition, if the route map knows it. */
@@ -254,26 +252,4 @@ function toRequest(path: string, body: Record<string, unknown>): LockRequest {
   const owner = body["owner"] as string;
   if (op === "unlock") return { op, resource, owner, durability };
   return { op, resource, owner, expiresMs: body["expiresMs"] as number, durability };
-}
-
-function exhausted(problems: string[], unknownOutcome: boolean, servers: readonly string[]) {
-  const tried = problems.length;
-  const distinct = [...new Set(problems)].slice(-3).join("; ");
-  if (unknownOutcome) {
-    return new KahunaError(
-      KahunaErrorKind.Indeterminate,
-      `outcome unknown after ${tried} attempts (${distinct}); check the lock with get-lock ` +
-        `and retry with the same owner`,
-    );
-  }
-  return new KahunaError(
-    KahunaErrorKind.Unavailable,
-    `no kahuna server answered after ${tried} attempts (${distinct}); check that a server ` +
-      `listens for the binary protocol at ${servers.join(", ")}`,
-  );
-}
-
-function backoffMs(attempt: number): number {
-  const ceilingMs = Math.min(backoffCapMs, backoffBaseMs * 2 ** attempt);
-  return Math.round(ceilingMs / 2 + Math.random() * (ceilingMs / 2));
 }

@@ -168,7 +168,16 @@ async function readResponse(response: Response): Promise<Attempt> {
   return { kind: "answer", answer: { type, fencingToken, owner, expiresMs } };
 }
 
-function exhausted(problems: string[], unknownOutcome: boolean, servers: readonly string[]) {
+/**
+ * The error once every attempt failed. `listening` ends the advice: what should be running
+ * at the servers ("is running", or "listens for the binary protocol").
+ */
+export function exhausted(
+  problems: string[],
+  unknownOutcome: boolean,
+  servers: readonly string[],
+  listening = "is running",
+): KahunaError {
   const tried = problems.length;
   // The same problem from every attempt is said once.
   const distinct = [...new Set(problems)].slice(-3).join("; ");
@@ -181,13 +190,13 @@ function exhausted(problems: string[], unknownOutcome: boolean, servers: readonl
   }
   return new KahunaError(
     KahunaErrorKind.Unavailable,
-    `no kahuna server answered after ${tried} attempts (${distinct}); check that a server is ` +
-      `running at ${servers.join(", ")}`,
+    `no kahuna server answered after ${tried} attempts (${distinct}); check that a server ` +
+      `${listening} at ${servers.join(", ")}`,
   );
 }
 
 /** Exponential backoff with "equal jitter": half fixed, half random, capped. */
-function backoffMs(attempt: number): number {
+export function backoffMs(attempt: number): number {
   const ceilingMs = Math.min(backoffCapMs, backoffBaseMs * 2 ** attempt);
   return Math.round(ceilingMs / 2 + Math.random() * (ceilingMs / 2));
 }
