@@ -26,20 +26,32 @@ if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) {
 const root = resolve(import.meta.dir, "..");
 const dataDir = resolve(values["data-dir"]!);
 const port = (i: number, base: number) => base + 100 * (i - 1);
-const initialCluster = Array.from({ length: nodes }, (_, k) => `${k + 1}=127.0.0.1:${port(k + 1, 2071)}`)
+const initialCluster = Array.from(
+  { length: nodes },
+  (_, k) => `${k + 1}=127.0.0.1:${port(k + 1, 2071)}`,
+)
   .join(",");
 
 const children = Array.from({ length: nodes }, (_, k) => {
   const id = k + 1;
   const child = Bun.spawn([
-    process.execPath, join(root, "src/main.ts"), "serve",
-    "--node-id", String(id),
-    "--http-port", String(port(id, 2070)),
-    "--peer-port", String(port(id, 2071)),
-    "--binary-port", String(port(id, 2072)),
-    "--data-dir", join(dataDir, `n${id}`),
-    "--initial-cluster", initialCluster,
-    "--partitions", values.partitions!,
+    process.execPath,
+    join(root, "src/main.ts"),
+    "serve",
+    "--node-id",
+    String(id),
+    "--http-port",
+    String(port(id, 2070)),
+    "--peer-port",
+    String(port(id, 2071)),
+    "--binary-port",
+    String(port(id, 2072)),
+    "--data-dir",
+    join(dataDir, `n${id}`),
+    "--initial-cluster",
+    initialCluster,
+    "--partitions",
+    values.partitions!,
   ], { stdout: "inherit", stderr: "inherit" });
   console.log(`node ${id}: http://127.0.0.1:${port(id, 2070)}  (pid ${child.pid})`);
   return child;

@@ -51,7 +51,9 @@ try {
     while (await post(survivor.url, "get-info", { resource }) !== 200) await Bun.sleep(5);
     const ms = performance.now() - killedAt;
     results.push(ms);
-    console.log(`trial ${trial + 1}: leader ${leader} killed; new leader served after ${ms.toFixed(0)} ms`);
+    console.log(
+      `trial ${trial + 1}: leader ${leader} killed; new leader served after ${ms.toFixed(0)} ms`,
+    );
     await cluster.startNode(leader);
     await cluster.waitHealthy();
     await Bun.sleep(3_000); // let leadership move back to the preferred nodes
