@@ -21,7 +21,7 @@ import {
 import { encodeCommand } from "../codec/lock-command.ts";
 import { EphemeralLocks } from "../locks/ephemeral-locks.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
-import { Durability, type LockRequest, type LockResponse } from "../locks/types.ts";
+import { Durability, type LockRequest } from "../locks/types.ts";
 import type { MemoryStorage } from "../raft/memory-storage.ts";
 import type { RawNode, Ready } from "../raft/raw-node.ts";
 import { type Entry, type NodeId, type ReadState, Role, type Snapshot } from "../raft/types.ts";
