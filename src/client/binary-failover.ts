@@ -22,19 +22,16 @@ import { groupOf } from "../multiraft/partition.ts";
 import { type BinaryAddress, parseBinaryAddress } from "./binary-address.ts";
 import type { BinaryConnection } from "./binary-connection.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
-import { type Answer, backoffMs, exhausted, type FailoverOptions, sleep } from "./failover.ts";
+import {
+  type Answer,
+  backoffMs,
+  definiteTypes,
+  exhausted,
+  type FailoverOptions,
+  sleep,
+} from "./failover.ts";
 
 const routesRefreshMs = 1_000;
-
-const definiteTypes: ReadonlySet<number> = new Set([
-  ResponseType.Locked,
-  ResponseType.Busy,
-  ResponseType.Extended,
-  ResponseType.Unlocked,
-  ResponseType.Got,
-  ResponseType.LockDoesNotExist,
-  ResponseType.InvalidOwner,
-]);
 
 type Attempt =
   | { readonly kind: "answer"; readonly response: LockResponse }

@@ -40,7 +40,8 @@ type Attempt =
 const backoffBaseMs = 25;
 const backoffCapMs = 1_000;
 
-const definiteTypes: ReadonlySet<number> = new Set([
+/** Answers that settle a call: a lock outcome, yes or no. Anything else is retried. */
+export const definiteTypes: ReadonlySet<number> = new Set([
   ResponseType.Locked,
   ResponseType.Busy,
   ResponseType.Extended,
