@@ -12,6 +12,7 @@ import {
   bunBin,
   denoBin,
   repoRoot,
+  runCommand,
   type ServerProcess,
   startServer,
   tempDir,
@@ -37,22 +38,6 @@ afterAll(async () => {
   rmSync(outDir, { recursive: true, force: true });
 });
 
-async function run(command: string[]): Promise<{ status: number; out: string[]; err: string }> {
-  const child = Bun.spawn(command, {
-    cwd: repoRoot,
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: 60_000,
-    killSignal: "SIGKILL",
-  });
-  const [out, err, status] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { status, out: out.trimEnd().split("\n"), err };
-}
-
 test(
   "under Node, from the built bundle, pipelined calls over one connection all answer and the process ends",
   async () => {
@@ -64,7 +49,7 @@ test(
     ], { cwd: repoRoot });
     expect(build.exitCode).toBe(0);
     const bundle = pathToFileURL(join(outDir, "index.js")).href;
-    const result = await run([
+    const result = await runCommand([
       "node",
       script,
       bundle,
@@ -82,7 +67,7 @@ test(
   "under Deno, from the .ts sources with network and src/ read access only, the same",
   async () => {
     const source = pathToFileURL(join(repoRoot, "src/client/index.ts")).href;
-    const result = await run([
+    const result = await runCommand([
       denoBin,
       "run",
       "--allow-net=127.0.0.1",

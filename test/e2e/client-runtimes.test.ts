@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
-import { bunBin, denoBin, freePort, repoRoot, startServer } from "../helpers/server.ts";
+import { bunBin, denoBin, freePort, repoRoot, runCommand, startServer } from "../helpers/server.ts";
 import type { ServerProcess } from "../helpers/server.ts";
 
 let server: ServerProcess;
@@ -41,31 +41,12 @@ const expectedLines = [
   "invalid true invalidInput resource must be 1 to 512 bytes of UTF-8, got 0 bytes",
 ];
 
-async function runScenario(
-  command: string[],
-): Promise<{ status: number; out: string[]; err: string }> {
-  const child = Bun.spawn(command, {
-    cwd: repoRoot,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1" },
-    timeout: 60_000,
-    killSignal: "SIGKILL",
-  });
-  const [out, err, status] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { status, out: out.trimEnd().split("\n"), err };
-}
-
 test(
   "the scenario passes under Deno with only --allow-net, importing the .ts sources",
   async () => {
     const script = join(repoRoot, "test/e2e/client-fixtures/deno-scenario.ts");
     const prefix = `deno-${Date.now()}`;
-    const result = await runScenario([
+    const result = await runCommand([
       denoBin,
       "run",
       "--allow-net=127.0.0.1",
@@ -90,7 +71,7 @@ test("the scenario passes under Node 20, importing the built dist/client/index.j
   const version = Bun.spawnSync(["node", "--version"]).stdout.toString().trim();
   expect(version).toMatch(/^v(2\d|[3-9]\d)\./);
   const script = join(repoRoot, "test/e2e/client-fixtures/node-scenario.mjs");
-  const result = await runScenario(["node", script, server.url, deadUrl, `node-${Date.now()}`]);
+  const result = await runCommand(["node", script, server.url, deadUrl, `node-${Date.now()}`]);
   expect(result.err).toBe("");
   expect(result.out).toEqual(expectedLines);
   expect(result.status).toBe(0);

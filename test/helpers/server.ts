@@ -138,3 +138,26 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   };
   return handle;
 }
+
+/**
+ * Runs a command from the repository root, bounded by 60 s, and returns its exit status,
+ * its stdout as lines (trailing newline dropped) and its stderr.
+ */
+export async function runCommand(
+  command: string[],
+): Promise<{ status: number; out: string[]; err: string }> {
+  const child = Bun.spawn(command, {
+    cwd: repoRoot,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+    timeout: 60_000,
+    killSignal: "SIGKILL",
+  });
+  const [out, err, status] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { status, out: out.trimEnd().split("\n"), err };
+}
