@@ -13,6 +13,8 @@ export type BenchOptions = BenchConfig & {
   readonly servers: readonly string[];
   /** Binary: pipelined connections per server. */
   readonly connections: number;
+  /** Binary: each request to its partition's leader, or to the worker's own server. */
+  readonly routing: "leader" | "spread";
   readonly timeoutMs: number;
   readonly json: boolean;
   /** No live progress line. */
@@ -41,6 +43,9 @@ export const benchUsage = `usage: kahuna bench [WORKLOAD] [flags]
   --server S           server(s), comma-separated or repeated: for rest a URL
                        (http://127.0.0.1:2070), for binary host:port (127.0.0.1:2072)
   --connections N      binary: pipelined connections per server (2)
+  --routing leader|spread   binary: send each request to its partition's leader, as
+                       the client library does, or spread clients over the servers
+                       and let them forward (leader)
   --timeout-ms N       limit on one request (5000)
   --json               print the summary as one JSON object
   --quiet              no live progress line on stderr`;
@@ -61,6 +66,7 @@ const flags = {
   protocol: { type: "string", default: "binary" },
   server: { type: "string", multiple: true },
   connections: { type: "string", default: "2" },
+  routing: { type: "string", default: "leader" },
   "timeout-ms": { type: "string", default: "5000" },
   json: { type: "boolean", default: false },
   quiet: { type: "boolean", default: false },
@@ -101,6 +107,10 @@ export function parseBenchArgs(args: readonly string[]): ParsedBench {
   if (protocol !== "rest" && protocol !== "binary") {
     return usage(`--protocol must be rest or binary, got ${JSON.stringify(protocol)}`);
   }
+  const routing = values.routing;
+  if (routing !== "leader" && routing !== "spread") {
+    return usage(`--routing must be leader or spread, got ${JSON.stringify(routing)}`);
+  }
   const numbers = parseNumbers(values, workload);
   if (typeof numbers === "string") return usage(numbers);
   const servers = parseServers(values.server, protocol);
@@ -111,6 +121,7 @@ export function parseBenchArgs(args: readonly string[]): ParsedBench {
       workload,
       durability,
       protocol,
+      routing,
       servers,
       json: values.json,
       quiet: values.quiet,

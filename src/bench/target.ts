@@ -5,11 +5,14 @@
  *
  * A target hands each worker a `BenchClient`; workers are spread round-robin over the
  * servers, so a cluster's nodes share the load (a node that does not lead a partition
- * forwards to the one that does, as it would for any client).
+ * forwards to the one that does, as it would for any client). Over the binary protocol the
+ * requests go straight to their partition's leader instead, as KahunaClient sends them.
  */
 import { assert } from "../assert.ts";
 import { BinaryConnection, parseBinaryAddress } from "../client/binary-connection.ts";
-import type { LockRequest, LockResponse } from "../locks/types.ts";
+import { leaderOf, mergeRoutes, type RouteMap } from "../client/routes.ts";
+import type { RouteInfo } from "../codec/lock-wire.ts";
+import { type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
 
 export type BenchClient = {
   /** Resolves with the server's answer; rejects only when there is none (network, timeout). */
@@ -59,12 +62,16 @@ export function restTarget(urls: readonly string[], timeoutMs: number): BenchTar
 }
 
 /**
- * The binary protocol: `connections` pipelined connections per server, opened up front;
- * worker w uses server w mod n and one of that server's connections.
+ * The binary protocol: `connections` pipelined connections per server, opened up front.
+ * Worker w has a home server (w mod n) and one of each server's connections. With `routing:
+ * "leader"` (the default, as KahunaClient does it) each request goes to the server that leads
+ * its partition, from the servers' route answers, asked again after a MustRetry; with
+ * "spread", or while the leader is unknown, it goes to the worker's home server, which
+ * forwards it when it does not lead the partition.
  */
 export async function binaryTarget(
   addresses: readonly string[],
-  options: { connections: number; timeoutMs: number },
+  options: { connections: number; timeoutMs: number; routing?: "leader" | "spread" },
 ): Promise<BenchTarget> {
   assert(addresses.length > 0 && options.connections >= 1, "a target has servers and connections");
   const pools: BinaryConnection[][] = [];
@@ -77,11 +84,39 @@ export async function binaryTarget(
     }
     pools.push(pool);
   }
+  const routed = (options.routing ?? "leader") === "leader" && pools.length > 1;
+  const serverOf = new Map<string, number>();
+  let routes: RouteMap | undefined;
+  let refreshing: Promise<void> | undefined;
+  const refresh = () => {
+    refreshing ??= Promise.allSettled(pools.map((pool) => pool[0]!.route())).then((answers) => {
+      const infos: RouteInfo[] = [];
+      answers.forEach((answer, index) => {
+        if (answer.status !== "fulfilled") return;
+        serverOf.set(answer.value.node, index);
+        infos.push(answer.value);
+      });
+      routes = mergeRoutes(infos);
+      refreshing = undefined;
+    });
+    return refreshing;
+  };
+  if (routed) await refresh();
   return {
-    name: "binary",
+    name: routed || pools.length === 1 ? "binary" : "binary, spread",
     client: (worker) => {
-      const pool = pools[worker % pools.length]!;
-      return pool[Math.floor(worker / pools.length) % pool.length]!;
+      const home = worker % pools.length;
+      const slot = Math.floor(worker / pools.length) % options.connections;
+      if (!routed) return pools[home]![slot]!;
+      return {
+        async execute(request) {
+          const leader = leaderOf(routes, request.resource);
+          const server = leader === undefined ? home : serverOf.get(leader) ?? home;
+          const response = await pools[server]![slot]!.execute(request);
+          if (response.type === ResponseType.MustRetry) void refresh();
+          return response;
+        },
+      };
     },
     close: async () => {
       for (const connection of pools.flat()) connection.close();

@@ -18,10 +18,10 @@
  */
 import { Durability, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
 import type { RouteInfo } from "../codec/lock-wire.ts";
-import { groupOf } from "../multiraft/partition.ts";
 import { type BinaryAddress, parseBinaryAddress } from "./binary-address.ts";
 import type { BinaryConnection } from "./binary-connection.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
+import { leaderOf, mergeRoutes, type RouteMap } from "./routes.ts";
 import {
   type Answer,
   backoffMs,
@@ -45,7 +45,7 @@ export class BinaryFailover {
   #preferred = 0;
   /** The node id of each server, once it answered a route request. */
   readonly #nodes: (string | undefined)[];
-  #routes: { readonly groups: number; readonly leaders: readonly string[] } | undefined;
+  #routes: RouteMap | undefined;
   #routesAtMs = Number.NEGATIVE_INFINITY;
   #refreshing = false;
 
@@ -104,10 +104,8 @@ export class BinaryFailover {
 
   /** The server that leads `resource`'s partition, if the route map knows it. */
   #leaderIndex(resource: string): number | undefined {
-    const routes = this.#routes;
-    if (routes === undefined) return undefined;
-    const leader = routes.leaders[groupOf(resource, routes.groups)];
-    if (leader === undefined || leader === "") return undefined;
+    const leader = leaderOf(this.#routes, resource);
+    if (leader === undefined) return undefined;
     const index = this.#nodes.indexOf(leader);
     return index >= 0 ? index : undefined;
   }
@@ -206,24 +204,6 @@ export class BinaryFailover {
     });
     return opening;
   }
-}
-
-/**
- * One map from every node's view: a node's claim to lead a group wins (it knows), else any
- * node's view of who leads it.
- */
-function mergeRoutes(
-  routes: readonly RouteInfo[],
-): { groups: number; leaders: string[] } | undefined {
-  const groups = routes[0]?.groups;
-  if (groups === undefined || routes.some((route) => route.groups !== groups)) return undefined;
-  const leaders = new Array<string>(groups).fill("");
-  for (let group = 0; group < groups; group++) {
-    const claim = routes.find((route) => route.leaders[group] === route.node);
-    leaders[group] = claim?.node ??
-      routes.find((route) => route.leaders[group] !== "")?.leaders[group] ?? "";
-  }
-  return { groups, leaders };
 }
 
 let loaded: Promise<typeof import("./binary-connection.ts")> | undefined;

@@ -22,7 +22,6 @@ import { type BenchConfig, type BenchResult, runBench } from "../../src/bench/ru
 import { type BenchTarget, binaryTarget, restTarget } from "../../src/bench/target.ts";
 import { Durability } from "../../src/locks/types.ts";
 import { bunBin, freePort, repoRoot } from "../helpers/server.ts";
-import { routedBinaryTarget } from "./routed-target.ts";
 import { startKahunaCluster } from "./kahuna-cluster.ts";
 import { etcdTarget, redisTarget } from "./peer-targets.ts";
 
@@ -269,7 +268,9 @@ function renderResults(loaded: Row[], single: Row[], startedAt: Date, command: s
     "and other engineers' tests ran on the same machine at the same time.",
     "",
     `Workload: lock-unlock (TryLock a random key of 10,000, Unlock it when taken; lease 10 s), ` +
-    `${concurrency} concurrent clients, each with one request in flight, spread over the 3 nodes of each cluster; ` +
+    `${concurrency} concurrent clients, each with one request in flight, spread over the 3 nodes of each cluster ` +
+    "(kahuna's binary rows send each request to its partition's leader, as the client library does; " +
+    "the spread rows and REST let a node forward it); " +
     `${durationMs / 1000} s measured after ${
       warmupMs / 1000
     } s of warm-up; ${rounds} round(s), systems interleaved ` +
@@ -358,9 +359,10 @@ async function main(): Promise<void> {
   stopKahuna = () => cluster.stop();
   const kahuna = cluster.nodes;
   const timeoutMs = 10_000;
-  const kBinary = await binaryTarget(kahuna.map((n) => n.binary), { connections: 2, timeoutMs });
+  const binaries = kahuna.map((n) => n.binary);
+  const kBinary = await binaryTarget(binaries, { connections: 2, timeoutMs, routing: "leader" });
+  const kSpread = await binaryTarget(binaries, { connections: 2, timeoutMs, routing: "spread" });
   const kRest = restTarget(kahuna.map((n) => n.url), timeoutMs);
-  const kRouted = await routedBinaryTarget(kahuna, timeoutMs);
   const configs: Config[] = [
     {
       label: "etcd",
@@ -379,11 +381,11 @@ async function main(): Promise<void> {
       kahunaDurability: Durability.Persistent,
     },
     {
-      label: "kahuna persistent routed",
+      label: "kahuna persistent spread",
       system: "kahuna",
       durability: "persistent",
-      protocol: "binary, leader-routed (experiment)",
-      target: kRouted,
+      protocol: "binary, spread (nodes forward)",
+      target: kSpread,
       kahunaDurability: Durability.Persistent,
     },
     {
@@ -411,11 +413,11 @@ async function main(): Promise<void> {
       kahunaDurability: Durability.Ephemeral,
     },
     {
-      label: "kahuna ephemeral routed",
+      label: "kahuna ephemeral spread",
       system: "kahuna",
       durability: "ephemeral",
-      protocol: "binary, leader-routed (experiment)",
-      target: kRouted,
+      protocol: "binary, spread (nodes forward)",
+      target: kSpread,
       kahunaDurability: Durability.Ephemeral,
     },
     {

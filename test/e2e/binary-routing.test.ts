@@ -2,13 +2,18 @@
  * The binary client sends each request straight to its partition's leader once it has asked
  * the servers where the leaders are (route requests): on a settled 3-node cluster, no request
  * is forwarded between nodes; and after the leader of a partition is killed the client finds
- * the new one.
+ * the new one. `kahuna bench` routes the same way unless told to spread its clients.
  */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { runBenchCommand } from "../../src/bench/command.ts";
+import type { BenchResult } from "../../src/bench/runner.ts";
 import { KahunaClient } from "../../src/client/index.ts";
 import { TestCluster } from "../helpers/cluster.ts";
 
-let cluster: TestCluster | undefined;
+let cluster: TestCluster;
+beforeAll(async () => {
+  cluster = await TestCluster.start(3, { partitions: 8 });
+}, 60_000);
 afterAll(async () => await cluster?.stop());
 
 async function forwardedTotal(c: TestCluster): Promise<number> {
@@ -21,8 +26,30 @@ async function forwardedTotal(c: TestCluster): Promise<number> {
   return total;
 }
 
+async function benchForwards(routing: "leader" | "spread"): Promise<number> {
+  const servers = cluster.nodes.map((n) => `127.0.0.1:${n.process!.binaryPort}`).join(",");
+  const before = await forwardedTotal(cluster);
+  const out: string[] = [];
+  const args = ["--server", servers, "--routing", routing, "--concurrency", "8"];
+  args.push("--duration", "500ms", "--warmup", "0", "--json", "--quiet");
+  const status = await runBenchCommand(args, { out: (l) => out.push(l), err: () => {} });
+  expect(status).toBe(0);
+  const result = JSON.parse(out[0]!) as BenchResult;
+  expect(result.errors).toBe(0);
+  expect(result.ops).toBeGreaterThan(0);
+  return await forwardedTotal(cluster) - before;
+}
+
+test(
+  "kahuna bench sends each request to its leader; --routing spread lets nodes forward",
+  async () => {
+    expect(await benchForwards("leader")).toBe(0);
+    expect(await benchForwards("spread")).toBeGreaterThan(0);
+  },
+  60_000,
+);
+
 test("requests go straight to their partition's leader, before and after a failover", async () => {
-  cluster = await TestCluster.start(3, { partitions: 8 });
   const c = cluster;
   const servers = c.nodes.map((n) => `127.0.0.1:${n.process!.binaryPort}`);
   const client = new KahunaClient({ servers, transport: "binary" });
