@@ -7,7 +7,6 @@
  * A request that is malformed but carries an id is answered InvalidInput for that id; a
  * frame that cannot be read at all is an error, and the server closes the connection.
  */
-import { decode, encode } from "@msgpack/msgpack";
 import { ResponseType } from "../locks/types.ts";
 import {
   decodeWireAnswer,
@@ -18,6 +17,7 @@ import {
   type WireAnswer,
   type WireRequest,
 } from "./lock-wire.ts";
+import { decodeMsgpack, encodeMsgpack } from "./msgpack.ts";
 
 export const clientProtocolVersion = 1;
 
@@ -25,20 +25,20 @@ export const clientProtocolVersion = 1;
 export type ClientItem = WireRequest | { readonly id: number; readonly route: true };
 
 export function encodeRequests(items: readonly ClientItem[]): Uint8Array {
-  return encode([
+  return encodeMsgpack([
     clientProtocolVersion,
     items.map((item) => "route" in item ? [item.id, "route", {}] : encodeWireRequest(item)),
   ]);
 }
 
 export function encodeAnswers(answers: readonly WireAnswer[]): Uint8Array {
-  return encode([clientProtocolVersion, answers.map(encodeWireAnswer)]);
+  return encodeMsgpack([clientProtocolVersion, answers.map(encodeWireAnswer)]);
 }
 
 function items(payload: Uint8Array): unknown[] | { error: string } {
   let value: unknown;
   try {
-    value = decode(payload);
+    value = decodeMsgpack(payload);
   } catch (error) {
     return { error: `frame is not msgpack: ${String(error).slice(0, 80)}` };
   }

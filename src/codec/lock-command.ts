@@ -11,7 +11,6 @@
  * the same error. Strings are decoded as strict UTF-8 (an invalid byte is an error, not a
  * replacement character) so that replicas on different runtimes cannot read one entry two ways.
  */
-import { decode, Encoder } from "@msgpack/msgpack";
 import { assert } from "../assert.ts";
 import {
   expiresMsMax,
@@ -20,6 +19,7 @@ import {
   ownerBytesMax,
   resourceBytesMax,
 } from "../constants.ts";
+import { decodeMsgpack, encodeMsgpack } from "./msgpack.ts";
 
 export type LockCommand =
   | {
@@ -39,14 +39,12 @@ export type LockCommand =
 const code = { tryLock: 1, extend: 2, unlock: 3, leaderStart: 4, horizon: 5 } as const;
 const kindOfCode = ["", "tryLock", "extend", "unlock", "leaderStart", "horizon"] as const;
 
-// One encoder for the module: `encode()` copies its output, so callers own the bytes.
-const encoder = new Encoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function encodeCommand(c: LockCommand): Uint8Array {
   const problem = commandError(c);
   assert(problem === undefined, `encodeCommand: invalid command: ${problem}`);
-  const bytes = encoder.encode(wireForm(c));
+  const bytes = encodeMsgpack(wireForm(c));
   assert(bytes.length <= lockCommandBytesMax, "encodeCommand: command exceeds its byte bound");
   return bytes;
 }
@@ -70,7 +68,7 @@ export function decodeCommand(data: Uint8Array): LockCommand | { error: string }
   if (data.length > lockCommandBytesMax) {
     return { error: `lock command is ${data.length} bytes, at most ${lockCommandBytesMax}` };
   }
-  const value = decodeMsgpack(data);
+  const value = decodeRawStrings(data);
   if (value.error !== undefined) return { error: value.error };
   const command = fromWire(value.decoded);
   if ("error" in command) return command;
@@ -79,23 +77,15 @@ export function decodeCommand(data: Uint8Array): LockCommand | { error: string }
 }
 
 /**
- * msgpack with strings left as bytes, bounded by the input's size: every element takes at
- * least one byte, so no header can make the decoder allocate more than the input justifies.
- * Exported for the snapshot codec, which has the same needs.
+ * msgpack with strings left as bytes (checked field by field, with the field's name in the
+ * error), bounded by the input's size (codec/msgpack.ts). Exported for the snapshot codec,
+ * which has the same needs.
  */
-export function decodeMsgpack(data: Uint8Array): { decoded: unknown; error?: undefined } | {
+export function decodeRawStrings(data: Uint8Array): { decoded: unknown; error?: undefined } | {
   error: string;
 } {
   try {
-    const decoded = decode(data, {
-      rawStrings: true,
-      maxArrayLength: data.length,
-      maxMapLength: data.length,
-      maxStrLength: data.length,
-      maxBinLength: data.length,
-      maxExtLength: data.length,
-    });
-    return { decoded };
+    return { decoded: decodeMsgpack(data, { rawStrings: true }) };
   } catch (e) {
     // The decoder reports malformed input by throwing; here, at the boundary, that is an
     // expected outcome and becomes a value.

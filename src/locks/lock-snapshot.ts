@@ -6,8 +6,8 @@
  * so equal states give equal bytes. Decoding validates everything (it reads from disk or from
  * a peer) and never throws.
  */
-import { Encoder } from "@msgpack/msgpack";
-import { decodeMsgpack, ownerError, resourceError, utf8Field } from "../codec/lock-command.ts";
+import { decodeRawStrings, ownerError, resourceError, utf8Field } from "../codec/lock-command.ts";
+import { encodeMsgpack } from "../codec/msgpack.ts";
 import { ephemeralEpochMax, lockSnapshotVersion } from "../constants.ts";
 import type { LockRecord } from "./lock-rules.ts";
 
@@ -23,15 +23,13 @@ export type MachineState = {
   readonly records: Map<string, LockRecord>;
 };
 
-const encoder = new Encoder();
-
 export function encodeSnapshot(state: MachineState): Uint8Array {
   const names = [...state.records.keys()].sort();
   const records = names.map((name) => {
     const r = state.records.get(name);
     return r === undefined ? [] : [name, r.owner, r.fencingToken, r.leaseEndMs];
   });
-  return encoder.encode([
+  return encodeMsgpack([
     lockSnapshotVersion,
     state.appliedIndex,
     state.baseTerm,
@@ -43,7 +41,7 @@ export function encodeSnapshot(state: MachineState): Uint8Array {
 }
 
 export function decodeSnapshot(data: Uint8Array): MachineState | { error: string } {
-  const value = decodeMsgpack(data);
+  const value = decodeRawStrings(data);
   if (value.error !== undefined) return { error: `lock snapshot: ${value.error}` };
   const v = value.decoded;
   if (!Array.isArray(v) || v.length !== 7) {

@@ -7,7 +7,6 @@
  * Decoding validates everything (a forwarded request exactly as the REST boundary does); a
  * malformed frame is an error value, never a throw.
  */
-import { decode, encode } from "@msgpack/msgpack";
 import {
   decodeWireAnswer,
   decodeWireRequest,
@@ -17,6 +16,7 @@ import {
   type WireAnswer,
   type WireRequest,
 } from "../codec/lock-wire.ts";
+import { decodeMsgpack, encodeMsgpack } from "../codec/msgpack.ts";
 import { decodeMessage, encodeMessage } from "../codec/raft-message.ts";
 import type { Message, NodeId } from "../raft/types.ts";
 
@@ -34,7 +34,7 @@ export type PeerFrame = {
 const version = 1;
 
 export function encodePeerFrame(frame: PeerFrame): Uint8Array {
-  return encode([
+  return encodeMsgpack([
     version,
     frame.from,
     frame.envelopes.map((e) => [e.group, encodeMessage(e.message)]),
@@ -46,7 +46,7 @@ export function encodePeerFrame(frame: PeerFrame): Uint8Array {
 export function decodePeerFrame(bytes: Uint8Array, groups: number): PeerFrame | { error: string } {
   let value: unknown;
   try {
-    value = decode(bytes);
+    value = decodeMsgpack(bytes);
   } catch (error) {
     return { error: `peer frame is not msgpack: ${String(error)}` };
   }

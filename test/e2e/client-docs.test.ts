@@ -108,12 +108,9 @@ test("docs/client.md has examples in TypeScript and for Node", () => {
 
 describe("docs/client.md", () => {
   for (const example of all) {
-    // The binary transport needs @msgpack/msgpack, which a bare Deno script (--no-config, as a
-    // user's would be) cannot resolve; docs/client.md says so, and it runs under Bun here.
-    const binary = example.code.includes('transport: "binary"');
-    const runtimes = example.language === "ts"
-      ? (binary ? (["bun"] as const) : (["bun", "deno"] as const))
-      : (["node"] as const);
+    // Every TypeScript example runs under Bun and as a bare Deno script (--no-config, as a
+    // user's would be): neither transport needs a package.
+    const runtimes = example.language === "ts" ? (["bun", "deno"] as const) : (["node"] as const);
     for (const runtime of runtimes) {
       test(
         `example under "${example.heading}" (line ${example.line}) under ${runtime}`,
