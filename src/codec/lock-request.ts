@@ -161,8 +161,15 @@ export function utf8Bytes(text: string): number {
 
 const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+// ES2024's String.prototype.isWellFormed (Bun, Deno and Node 20 have it) is much cheaper than
+// the regular expression, which stays for runtimes without it.
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean })
+  .isWellFormed;
+
 function isWellFormed(text: string): boolean {
-  return !unpairedSurrogate.test(text);
+  return nativeIsWellFormed === undefined
+    ? !unpairedSurrogate.test(text)
+    : nativeIsWellFormed.call(text);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
