@@ -14,7 +14,11 @@ export function encodeFrame(payload: Uint8Array, frameBytesMax: number): Uint8Ar
     `frame of ${payload.length} bytes exceeds ${frameBytesMax}`,
   );
   const frame = new Uint8Array(headerBytes + payload.length);
-  new DataView(frame.buffer).setUint32(0, payload.length);
+  const size = payload.length;
+  frame[0] = size >>> 24;
+  frame[1] = (size >>> 16) & 0xff;
+  frame[2] = (size >>> 8) & 0xff;
+  frame[3] = size & 0xff;
   frame.set(payload, headerBytes);
   return frame;
 }

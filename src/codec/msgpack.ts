@@ -43,10 +43,15 @@ export function decodeMsgpack(bytes: Uint8Array, options?: DecodeOptions): unkno
 
 class Reader {
   at = 0;
-  readonly #view: DataView;
+  /** Made only for the rare 64-bit and float values: asking a fresh Uint8Array for its buffer
+   * makes the engine materialize one, which cost more than the rest of a small decode. */
+  #view: DataView | undefined;
 
-  constructor(readonly bytes: Uint8Array, readonly rawStrings: boolean) {
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  constructor(readonly bytes: Uint8Array, readonly rawStrings: boolean) {}
+
+  #dataView(): DataView {
+    this.#view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    return this.#view;
   }
 
   value(depth: number): unknown {
@@ -70,9 +75,9 @@ class Reader {
       case 0xc6:
         return this.#binary(this.#u32());
       case 0xca:
-        return this.#view.getFloat32(this.#take(4));
+        return this.#dataView().getFloat32(this.#take(4));
       case 0xcb:
-        return this.#view.getFloat64(this.#take(8));
+        return this.#dataView().getFloat64(this.#take(8));
       case 0xcc:
         return this.#u8();
       case 0xcd:
@@ -80,15 +85,15 @@ class Reader {
       case 0xce:
         return this.#u32();
       case 0xcf:
-        return safe(this.#view.getBigUint64(this.#take(8)));
+        return safe(this.#dataView().getBigUint64(this.#take(8)));
       case 0xd0:
-        return this.#view.getInt8(this.#take(1));
+        return (this.#u8() << 24) >> 24;
       case 0xd1:
-        return this.#view.getInt16(this.#take(2));
+        return (this.#u16() << 16) >> 16;
       case 0xd2:
-        return this.#view.getInt32(this.#take(4));
+        return this.#u32() | 0;
       case 0xd3:
-        return safe(this.#view.getBigInt64(this.#take(8)));
+        return safe(this.#dataView().getBigInt64(this.#take(8)));
       case 0xd9:
         return this.#string(this.#u8());
       case 0xda:
@@ -158,17 +163,8 @@ class Reader {
     const end = start + length;
     const bytes = this.bytes;
     if (length <= cachedBytesMax) return cachedText(bytes, start, length) ?? this.#utf8(start, end);
-    // Short ASCII strings (names, owners, field names) are built directly: cheaper than a
-    // TextDecoder call. Anything else goes to the strict decoder.
-    if (length <= 64) {
-      let text = "";
-      for (let i = start; i < end; i++) {
-        const byte = bytes[i]!;
-        if (byte >= 0x80) return this.#utf8(start, end);
-        text += String.fromCharCode(byte);
-      }
-      return text;
-    }
+    // The native decoder, not a loop of concatenations: those build a rope that the first
+    // reader of the string (a length check, a map lookup) pays to flatten.
     return this.#utf8(start, end);
   }
 
@@ -190,11 +186,14 @@ class Reader {
   }
 
   #u16(): number {
-    return this.#view.getUint16(this.#take(2));
+    const at = this.#take(2);
+    return (this.bytes[at]! << 8) | this.bytes[at + 1]!;
   }
 
   #u32(): number {
-    return this.#view.getUint32(this.#take(4));
+    const at = this.#take(4);
+    const b = this.bytes;
+    return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
   }
 
   /** Claims `count` bytes and returns where they start. */
@@ -237,8 +236,7 @@ function cachedText(bytes: Uint8Array, start: number, length: number): string | 
     }
     if (same) return cacheTexts[slot];
   }
-  let text = "";
-  for (let i = 0; i < length; i++) text += String.fromCharCode(bytes[start + i]!);
+  const text = strictUtf8.decode(bytes.subarray(start, start + length));
   cacheBytes[slot] = bytes.slice(start, start + length);
   cacheTexts[slot] = text;
   return text;
