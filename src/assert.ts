@@ -8,8 +8,12 @@ export class AssertionError extends Error {
   override name = "AssertionError";
 }
 
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new AssertionError(message);
+/**
+ * `message` may be a function, for a message built from values: on hot paths the template
+ * string would otherwise be built on every call, failing or not.
+ */
+export function assert(condition: unknown, message: string | (() => string)): asserts condition {
+  if (!condition) throw new AssertionError(typeof message === "string" ? message : message());
 }
 
 /** Ends an exhaustive switch: the type checker proves this is never reached. */

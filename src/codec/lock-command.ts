@@ -43,7 +43,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function encodeCommand(c: LockCommand): Uint8Array {
   const problem = commandError(c);
-  assert(problem === undefined, `encodeCommand: invalid command: ${problem}`);
+  assert(problem === undefined, () => `encodeCommand: invalid command: ${problem}`);
   const bytes = encodeMsgpack(wireForm(c));
   assert(bytes.length <= lockCommandBytesMax, "encodeCommand: command exceeds its byte bound");
   return bytes;

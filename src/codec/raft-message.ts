@@ -13,6 +13,7 @@
 import { assert } from "../assert.ts";
 import { entriesPerMessageMax, nodeIdBytesMax, votersMax } from "../constants.ts";
 import { MessageType } from "../raft/types.ts";
+import { utf8Bytes } from "./lock-request.ts";
 import type { Entry, Message, Snapshot } from "../raft/types.ts";
 
 const typeTags: readonly MessageType[] = [
@@ -35,7 +36,7 @@ const fieldCount = 12;
 
 export function encodeMessage(m: Message): unknown {
   const tag = typeTags.indexOf(m.type);
-  assert(tag >= 0, `raft message type ${m.type} has no wire tag`);
+  assert(tag >= 0, () => `raft message type ${m.type} has no wire tag`);
   const snapshot = m.snapshot === undefined ? null : [
     m.snapshot.metadata.index,
     m.snapshot.metadata.term,
@@ -65,9 +66,9 @@ function isCount(x: unknown): x is number {
 }
 
 function isNodeId(x: unknown): x is string {
-  // The length check first keeps a huge string from being encoded just to be rejected.
+  // The length check first keeps a huge string from being measured just to be rejected.
   return typeof x === "string" && x.length > 0 && x.length <= nodeIdBytesMax &&
-    new TextEncoder().encode(x).byteLength <= nodeIdBytesMax;
+    utf8Bytes(x) <= nodeIdBytesMax;
 }
 
 export function decodeMessage(x: unknown): Message | Failure {
@@ -80,9 +81,21 @@ export function decodeMessage(x: unknown): Message | Failure {
   if (!isNodeId(from) || !isNodeId(to)) {
     return { error: `raft message from/to must be node ids of 1 to ${nodeIdBytesMax} bytes` };
   }
-  const numbers = { term, logTerm, index, commit, rejectHint, context };
-  for (const [name, value] of Object.entries(numbers)) {
-    if (!isCount(value)) return { error: `raft message ${name} must be a non-negative integer` };
+  const notCount = !isCount(term)
+    ? "term"
+    : !isCount(logTerm)
+    ? "logTerm"
+    : !isCount(index)
+    ? "index"
+    : !isCount(commit)
+    ? "commit"
+    : !isCount(rejectHint)
+    ? "rejectHint"
+    : !isCount(context)
+    ? "context"
+    : undefined;
+  if (notCount !== undefined) {
+    return { error: `raft message ${notCount} must be a non-negative integer` };
   }
   if (typeof reject !== "boolean") return { error: "raft message reject must be a boolean" };
   const entries = decodeEntries(x[10], type, index as number, logTerm as number, term as number);

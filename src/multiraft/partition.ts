@@ -55,6 +55,9 @@ export function fnv1a32Utf8(text: string): number {
 }
 
 export function groupOf(resource: string, groups: number): number {
-  assert(Number.isInteger(groups) && groups >= 1, `groups must be a positive integer: ${groups}`);
+  assert(
+    Number.isInteger(groups) && groups >= 1,
+    () => `groups must be a positive integer: ${groups}`,
+  );
   return fnv1a32Utf8(resource) % groups;
 }

@@ -67,8 +67,8 @@ export class Unstable {
   }
 
   slice(lo: number, hi: number): Entry[] {
-    assert(this.offset <= lo && lo <= hi, `unstable slice [${lo}, ${hi}) out of order`);
-    assert(hi <= this.offset + this.entries.length, `unstable slice [${lo}, ${hi}) too long`);
+    assert(this.offset <= lo && lo <= hi, () => `unstable slice [${lo}, ${hi}) out of order`);
+    assert(hi <= this.offset + this.entries.length, () => `unstable slice [${lo}, ${hi}) too long`);
     return this.entries.slice(lo - this.offset, hi - this.offset);
   }
 }

@@ -50,8 +50,11 @@ export class MemoryStorage implements RaftStorage {
   }
 
   entries(lo: number, hi: number, bytesMax: number): Entry[] {
-    assert(lo > this.offset(), `entries from ${lo} are compacted (first ${this.firstIndex()})`);
-    assert(lo <= hi && hi <= this.lastIndex() + 1, `entries [${lo}, ${hi}) out of range`);
+    assert(
+      lo > this.offset(),
+      () => `entries from ${lo} are compacted (first ${this.firstIndex()})`,
+    );
+    assert(lo <= hi && hi <= this.lastIndex() + 1, () => `entries [${lo}, ${hi}) out of range`);
     return limitBytes(this.ents.slice(lo - this.offset(), hi - this.offset()), bytesMax);
   }
 
@@ -79,7 +82,7 @@ export class MemoryStorage implements RaftStorage {
     if (index <= this.snap.metadata.index) {
       return { kind: "outOfDate", snapshotIndex: this.snap.metadata.index };
     }
-    assert(index <= this.lastIndex(), `snapshot ${index} is past the last index`);
+    assert(index <= this.lastIndex(), () => `snapshot ${index} is past the last index`);
     const term = this.term(index);
     assert(term !== undefined, "a snapshot's index is in the log");
     this.snap = { metadata: { index, term, voters: [...voters] }, data };
@@ -89,7 +92,7 @@ export class MemoryStorage implements RaftStorage {
   /** Drops entries up to and including `index`; they must be covered by a snapshot. */
   compact(index: number): StorageResult {
     if (index <= this.offset()) return { kind: "outOfDate", snapshotIndex: this.offset() };
-    assert(index <= this.lastIndex(), `compact ${index} is past the last index`);
+    assert(index <= this.lastIndex(), () => `compact ${index} is past the last index`);
     assert(index <= this.snap.metadata.index, "compact only entries covered by a snapshot");
     const i = index - this.offset();
     const dummy: Entry = { term: this.ents[i]!.term, index, data: emptyData };
@@ -108,7 +111,7 @@ export class MemoryStorage implements RaftStorage {
     if (last < first) return;
     const fresh = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
     const offset = fresh[0]!.index - this.offset();
-    assert(offset <= this.ents.length, `missing log entries before ${fresh[0]!.index}`);
+    assert(offset <= this.ents.length, () => `missing log entries before ${fresh[0]!.index}`);
     assertContiguous(fresh);
     // In place: appends are frequent and the log long; truncation (Raft §5.3) is rare.
     this.ents.length = offset;

@@ -20,8 +20,11 @@ export class RaftLog {
     this.unstable = new Unstable(storage.lastIndex() + 1);
     // A snapshot is committed even if the hard state saved with it lags behind.
     this.committed = Math.max(committed, first - 1);
-    assert(this.committed <= storage.lastIndex(), `commit ${committed} is past the last index`);
-    assert(applied <= this.committed, `applied ${applied} is past commit ${this.committed}`);
+    assert(
+      this.committed <= storage.lastIndex(),
+      () => `commit ${committed} is past the last index`,
+    );
+    assert(applied <= this.committed, () => `applied ${applied} is past commit ${this.committed}`);
     this.applied = Math.max(applied, first - 1);
   }
 
@@ -75,7 +78,7 @@ export class RaftLog {
     const lastNew = index + entries.length;
     const conflict = this.findConflict(entries);
     if (conflict !== 0) {
-      assert(conflict > this.committed, `conflict at ${conflict} is at or below the commit`);
+      assert(conflict > this.committed, () => `conflict at ${conflict} is at or below the commit`);
       this.append(entries.slice(conflict - (index + 1)));
     }
     this.commitTo(Math.min(commit, lastNew));
@@ -85,8 +88,8 @@ export class RaftLog {
   append(entries: readonly Entry[]): number {
     if (entries.length === 0) return this.lastIndex();
     const after = entries[0]!.index - 1;
-    assert(after >= this.committed, `append after ${after} would rewrite committed entries`);
-    assert(after <= this.lastIndex(), `append after ${after} leaves a gap`);
+    assert(after >= this.committed, () => `append after ${after} would rewrite committed entries`);
+    assert(after <= this.lastIndex(), () => `append after ${after} leaves a gap`);
     this.unstable.truncateAndAppend(entries);
     return this.lastIndex();
   }
@@ -114,7 +117,7 @@ export class RaftLog {
 
   commitTo(commit: number): void {
     if (commit <= this.committed) return;
-    assert(commit <= this.lastIndex(), `commit ${commit} is past the last index`);
+    assert(commit <= this.lastIndex(), () => `commit ${commit} is past the last index`);
     this.committed = commit;
   }
 
@@ -127,8 +130,8 @@ export class RaftLog {
 
   appliedTo(index: number): void {
     if (index === 0) return;
-    assert(index <= this.committed, `applied ${index} is past commit ${this.committed}`);
-    assert(index >= this.applied, `applied ${index} goes back from ${this.applied}`);
+    assert(index <= this.committed, () => `applied ${index} is past commit ${this.committed}`);
+    assert(index >= this.applied, () => `applied ${index} goes back from ${this.applied}`);
     this.applied = index;
   }
 
@@ -170,8 +173,8 @@ export class RaftLog {
 
   /** Entries in [lo, hi), from storage then the unstable tail, within `bytesMax`. */
   slice(lo: number, hi: number, bytesMax: number): Entry[] {
-    assert(this.firstIndex() <= lo && lo <= hi, `slice [${lo}, ${hi}) is compacted`);
-    assert(hi <= this.lastIndex() + 1, `slice [${lo}, ${hi}) is past the last index`);
+    assert(this.firstIndex() <= lo && lo <= hi, () => `slice [${lo}, ${hi}) is compacted`);
+    assert(hi <= this.lastIndex() + 1, () => `slice [${lo}, ${hi}) is past the last index`);
     if (lo === hi) return [];
     const offset = this.unstable.offset;
     let result: Entry[] = [];

@@ -97,7 +97,7 @@ export class Raft {
     const { hardState, voters } = storage.initialState();
     this.id = config.id;
     this.voters = [...voters].sort();
-    assert(this.voters.includes(config.id), `node ${config.id} is not a voter of its group`);
+    assert(this.voters.includes(config.id), () => `node ${config.id} is not a voter of its group`);
     this.log = new RaftLog(storage, hardState.commit, config.applied ?? 0);
     this.becomeFollower(hardState.term, "");
     assert(hardState.vote === "" || this.voters.includes(hardState.vote), "vote is for a voter");
@@ -109,7 +109,10 @@ export class Raft {
 
   /** Checked after every input (TigerBeetle style): cheap, and always on. */
   checkInvariants(): void {
-    assert(this.term >= this.termSeen, `term went back from ${this.termSeen} to ${this.term}`);
+    assert(
+      this.term >= this.termSeen,
+      () => `term went back from ${this.termSeen} to ${this.term}`,
+    );
     assert(this.log.committed >= this.commitSeen, "commit went back");
     this.termSeen = this.term;
     this.commitSeen = this.log.committed;
@@ -137,18 +140,21 @@ export class Raft {
   }
 
   send(m: OutgoingMessage): void {
-    this.msgs.push({
-      from: this.id,
-      term: this.term,
-      logTerm: 0,
-      index: 0,
-      entries: [],
-      commit: 0,
-      reject: false,
-      rejectHint: 0,
-      context: 0,
-      ...m,
-    });
+    // Field by field rather than by spreading defaults: this runs for every message.
+    const message: Message = {
+      type: m.type,
+      from: m.from ?? this.id,
+      to: m.to,
+      term: m.term ?? this.term,
+      logTerm: m.logTerm ?? 0,
+      index: m.index ?? 0,
+      entries: m.entries ?? [],
+      commit: m.commit ?? 0,
+      reject: m.reject ?? false,
+      rejectHint: m.rejectHint ?? 0,
+      context: m.context ?? 0,
+    };
+    this.msgs.push(m.snapshot === undefined ? message : { ...message, snapshot: m.snapshot });
   }
 
   // ---- Inputs -------------------------------------------------------------------------------
@@ -281,7 +287,7 @@ export class Raft {
 
   private reset(term: number): void {
     if (this.term !== term) {
-      assert(term > this.term, `term goes back from ${this.term} to ${term}`);
+      assert(term > this.term, () => `term goes back from ${this.term} to ${term}`);
       this.term = term;
       this.vote = "";
     }

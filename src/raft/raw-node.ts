@@ -136,17 +136,17 @@ export class RawNode {
     const hardState = r.hardState();
     const entries = [...r.log.unstable.entries];
     const snapshot = r.log.unstable.snapshot;
-    const ready: Ready = {
+    const ready: { -readonly [K in keyof Ready]: Ready[K] } = {
       entries,
       committedEntries: r.log.nextCommittedEntries(committedEntriesPerReadyMax),
       messages: r.msgs,
       readStates: r.readStates,
       mustSync: entries.length > 0 || hardState.term !== this.prevHardState.term ||
         hardState.vote !== this.prevHardState.vote || snapshot !== undefined,
-      ...(sameSoftState(softState, this.prevSoftState) ? {} : { softState }),
-      ...(sameHardState(hardState, this.prevHardState) ? {} : { hardState }),
-      ...(snapshot === undefined ? {} : { snapshot }),
     };
+    if (!sameSoftState(softState, this.prevSoftState)) ready.softState = softState;
+    if (!sameHardState(hardState, this.prevHardState)) ready.hardState = hardState;
+    if (snapshot !== undefined) ready.snapshot = snapshot;
     r.msgs = [];
     r.readStates = [];
     this.prevSoftState = softState;

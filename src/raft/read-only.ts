@@ -49,7 +49,7 @@ export class ReadOnly {
   /** Removes and returns every request up to and including `seq`, oldest first. */
   advance(seq: number): ReadRequest[] {
     const n = this.queue.findIndex((r) => r.seq === seq);
-    assert(n >= 0, `advance to read ${seq}, which is not pending`);
+    assert(n >= 0, () => `advance to read ${seq}, which is not pending`);
     return this.queue.splice(0, n + 1);
   }
 
