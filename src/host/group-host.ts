@@ -67,8 +67,9 @@ export class GroupHost {
   }
 
   pendingCount(): number {
-    return this.proposals.size + this.horizonWaiting.length + this.readBatch.length +
-      [...this.reads.values()].reduce((sum, read) => sum + read.waiting.length, 0);
+    let count = this.proposals.size + this.horizonWaiting.length + this.readBatch.length;
+    for (const read of this.reads.values()) count += read.waiting.length;
+    return count;
   }
 
   submit(request: LockRequest, reply: Reply, nowMs: number): void {

@@ -383,12 +383,13 @@ export class NodeHost {
     let sync = false;
     for (const [group, ready] of batch) {
       if (ready.entries.length === 0 && !ready.hardState && !ready.snapshot) continue;
-      writes.push({
+      const write: { -readonly [K in keyof GroupWrite]: GroupWrite[K] } = {
         group: group.id,
         entries: ready.entries,
-        ...(ready.hardState ? { hardState: ready.hardState } : {}),
-        ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
-      });
+      };
+      if (ready.hardState) write.hardState = ready.hardState;
+      if (ready.snapshot) write.snapshot = ready.snapshot;
+      writes.push(write);
       sync ||= ready.mustSync;
     }
     // Writes that need no sync only move a commit index, which Raft does not need on disk (a

@@ -25,7 +25,9 @@ export class MemoryLogStore implements LogStore {
       }
       const first = write.entries[0];
       if (first !== undefined) {
-        group.entries = group.entries.filter((e) => e.index < first.index);
+        // The log is in index order: dropping the replaced suffix from the end keeps an
+        // append O(appended), not O(log).
+        while ((group.entries.at(-1)?.index ?? 0) >= first.index) group.entries.pop();
         group.entries.push(...write.entries.map((e) => ({ ...e, data: new Uint8Array(e.data) })));
       }
       if (write.hardState !== undefined) group.hardState = { ...write.hardState };
