@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "./bun/sqlite.ts";
+import { MemoryLogStore } from "./memory/memory-log-store.ts";
 import { SqliteLogStore, StorageCorruptError } from "./sqlite-log-store.ts";
 
 const bytes = (...values: number[]) => new Uint8Array(values);
@@ -108,4 +109,133 @@ test("a file that is not a database fails to open with an error, not a hang", ()
     writeFileSync(path, "this is not sqlite ".repeat(1000));
     expect(() => open()).toThrow();
   });
+});
+
+test("a schema 1 database (entries keyed by group and index) is migrated, entries intact", () => {
+  withStore((open, path) => {
+    const db = openDatabase(path);
+    db.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE entries (
+        grp INTEGER NOT NULL, idx INTEGER NOT NULL, term INTEGER NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (grp, idx)) WITHOUT ROWID;
+      CREATE TABLE hard_state (
+        grp INTEGER PRIMARY KEY, term INTEGER NOT NULL, vote TEXT NOT NULL, commit_index INTEGER NOT NULL);
+      CREATE TABLE snapshots (
+        grp INTEGER PRIMARY KEY, idx INTEGER NOT NULL, term INTEGER NOT NULL,
+        voters TEXT NOT NULL, data BLOB NOT NULL);
+      INSERT INTO meta VALUES ('schema', '1');
+      INSERT INTO hard_state VALUES (1, 3, 'a', 2);
+    `);
+    // Written group by group in a shuffled order, as a schema 1 node might have.
+    for (const [grp, idx] of [[1, 2], [0, 1], [1, 1], [0, 2], [1, 3]]) {
+      db.prepare("INSERT INTO entries VALUES (?, ?, ?, ?)").run(grp!, idx!, 1, bytes(grp!, idx!));
+    }
+    db.close();
+    const store = open();
+    expect(store.load(1).entries.map((e) => [e.index, [...e.data]])).toEqual([
+      [1, [1, 1]],
+      [2, [1, 2]],
+      [3, [1, 3]],
+    ]);
+    expect(store.load(1).hardState).toEqual({ term: 3, vote: "a", commit: 2 });
+    store.save([{ group: 0, entries: [{ term: 2, index: 3, data: bytes(9) }] }], true);
+    store.close();
+    const again = open();
+    expect(again.load(0).entries.map((e) => [e.index, e.term])).toEqual([[1, 1], [2, 1], [3, 2]]);
+    again.close();
+    const meta = openDatabase(path).prepare("SELECT value FROM meta WHERE key = 'schema'").get();
+    expect(meta).toEqual({ value: "2" });
+  });
+});
+
+test("random appends, conflicts, snapshots and compactions read back as the memory twin's", () => {
+  let seed = 99;
+  // The high bits of a linear congruential generator: its low bits cycle too soon.
+  const next = (n: number) => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return Math.floor((seed / 2 ** 32) * n);
+  };
+  let compactions = 0;
+  let conflicts = 0;
+  withStore((open, path) => {
+    let store = open();
+    const model = new MemoryLogStore();
+    const groups = 4;
+    const last = new Array<number>(groups).fill(0);
+    const first = new Array<number>(groups).fill(1); // first index still stored
+    let term = 1;
+    for (let step = 0; step < 3_000; step++) {
+      const action = next(100);
+      if (action < 80) {
+        // One save across several groups; now and then an append below the end (a conflict).
+        const writes = [];
+        for (let group = 0; group < groups; group++) {
+          if (next(3) === 0) continue;
+          const from = next(8) === 0 && last[group]! >= first[group]!
+            ? Math.max(first[group]!, last[group]! - next(4))
+            : last[group]! + 1;
+          if (from <= last[group]!) conflicts += 1;
+          if (next(6) === 0) term += 1;
+          const entries = Array.from({ length: 1 + next(3) }, (_, i) => ({
+            term,
+            index: from + i,
+            data: bytes(group, step & 0xff, i),
+          }));
+          last[group] = from + entries.length - 1;
+          writes.push({ group, entries, hardState: { term, vote: "a", commit: from - 1 } });
+        }
+        store.save(writes, true);
+        model.save(writes, true);
+      } else if (action < 90) {
+        // A local snapshot, then compaction behind it (never past it), as the host does.
+        const group = next(groups);
+        if (last[group]! < first[group]!) continue;
+        const index = first[group]! + next(last[group]! - first[group]! + 1);
+        const snapshot = { metadata: { index, term, voters: ["a"] }, data: bytes(1) };
+        store.saveSnapshot(group, snapshot);
+        model.saveSnapshot(group, snapshot);
+        const through = index - next(3);
+        if (through < first[group]!) continue;
+        store.compact(group, through);
+        model.compact(group, through);
+        first[group] = through + 1;
+        compactions += 1;
+      } else if (action < 95) {
+        // A snapshot received from a leader replaces the group's log.
+        const group = next(groups);
+        const index = last[group]! + 1 + next(5);
+        const snapshot = { metadata: { index, term, voters: ["a"] }, data: bytes(step & 0xff) };
+        const write = { group, entries: [], snapshot };
+        store.save([write], true);
+        model.save([write], true);
+        last[group] = index;
+        first[group] = index + 1;
+      } else {
+        store.close();
+        store = open();
+      }
+    }
+    store.close();
+    store = open();
+    for (let group = 0; group < groups; group++) {
+      const ours = store.load(group);
+      const theirs = model.load(group);
+      expect(ours.entries.map((e) => [e.index, e.term, [...e.data]])).toEqual(
+        theirs.entries.map((e) => [e.index, e.term, [...e.data]]),
+      );
+      expect(ours.hardState).toEqual(theirs.hardState);
+      expect(ours.snapshot?.metadata).toEqual(theirs.snapshot?.metadata);
+    }
+    store.close();
+    // Nothing compacted or replaced stays behind on disk.
+    const db = openDatabase(path);
+    for (let group = 0; group < groups; group++) {
+      const row = db.prepare("SELECT COUNT(*) AS n FROM log WHERE grp = ?").get(group);
+      expect(row).toEqual({ n: Math.max(0, last[group]! - first[group]! + 1) });
+    }
+    db.close();
+  });
+  expect(compactions).toBeGreaterThan(100);
+  expect(conflicts).toBeGreaterThan(100);
 });
