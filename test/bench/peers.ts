@@ -14,7 +14,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseDurationMs } from "../../src/bench/options.ts";
@@ -23,6 +23,7 @@ import { type BenchTarget, binaryTarget, restTarget } from "../../src/bench/targ
 import { Durability } from "../../src/locks/types.ts";
 import { bunBin, freePort, repoRoot } from "../helpers/server.ts";
 import { startKahunaCluster } from "./kahuna-cluster.ts";
+import { totalCpuSeconds } from "./proc-cpu.ts";
 import { etcdTarget, redisTarget } from "./peer-targets.ts";
 
 const { values } = parseArgs({
@@ -183,6 +184,8 @@ type Config = {
   readonly protocol: string;
   readonly target: BenchTarget;
   readonly kahunaDurability: Durability;
+  /** The system's server processes, whose CPU time the run charges to it. */
+  readonly pids: readonly number[];
 };
 
 function median(values: readonly number[]): number {
@@ -191,7 +194,10 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function measure(config: Config, workers: number, ms: number): Promise<BenchResult> {
+/** A run, with the CPU time per op of the system's servers and of the benchmark client. */
+type Measured = BenchResult & { readonly serverCpuUs: number; readonly clientCpuUs: number };
+
+async function measure(config: Config, workers: number, ms: number): Promise<Measured> {
   const bench: BenchConfig = {
     workload: "lock-unlock",
     durability: config.kahunaDurability,
@@ -201,7 +207,16 @@ async function measure(config: Config, workers: number, ms: number): Promise<Ben
     keyspace: 10_000,
     leaseMs: 10_000,
   };
+  const serverBefore = totalCpuSeconds(config.pids);
+  const clientBefore = process.cpuUsage();
+  const started = performance.now();
   const result = await runBench(config.target, bench);
+  const client = process.cpuUsage(clientBefore);
+  // CPU counters include the warm-up: charge them to every op of the run, estimated from the
+  // measured rate over the whole time.
+  const ops = result.opsPerSec * (performance.now() - started) / 1000;
+  const serverCpuUs = (totalCpuSeconds(config.pids) - serverBefore) / ops * 1e6;
+  const clientCpuUs = (client.user + client.system) / ops;
   console.error(
     `  ${config.label.padEnd(32)} ${String(workers).padStart(3)} clients ${
       String(result.opsPerSec).padStart(7)
@@ -209,14 +224,15 @@ async function measure(config: Config, workers: number, ms: number): Promise<Ben
       `${String(result.cyclesPerSec).padStart(6)} cycles/s  tryLock p50 ${
         result.byOp.tryLock?.latency.p50Ms ?? 0
       } ms ` +
-      `p99 ${result.byOp.tryLock?.latency.p99Ms ?? 0} ms  errors ${result.errors}`,
+      `p99 ${result.byOp.tryLock?.latency.p99Ms ?? 0} ms  errors ${result.errors}  CPU/op: ` +
+      `server ${serverCpuUs.toFixed(1)} us, client ${clientCpuUs.toFixed(1)} us`,
   );
-  return result;
+  return { ...result, serverCpuUs, clientCpuUs };
 }
 
 type Row = {
   readonly config: Config;
-  readonly runs: BenchResult[];
+  readonly runs: Measured[];
 };
 
 function summary(row: Row) {
@@ -230,6 +246,8 @@ function summary(row: Row) {
     acquireP99Ms: median(runs.map((r) => r.byOp.tryLock?.latency.p99Ms ?? 0)),
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
     cycleRuns: runs.map((r) => r.cyclesPerSec),
+    serverCpuUs: median(runs.map((r) => r.serverCpuUs)),
+    clientCpuUs: median(runs.map((r) => r.clientCpuUs)),
   };
 }
 
@@ -242,7 +260,13 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
-function renderResults(loaded: Row[], single: Row[], startedAt: Date, command: string): string {
+function renderResults(
+  loaded: Row[],
+  single: Row[],
+  startedAt: Date,
+  startLoad: string,
+  command: string,
+): string {
   const byLabel = (rows: Row[], label: string) => rows.find((r) => r.config.label === label);
   const ratio = (
     a: Row | undefined,
@@ -265,7 +289,8 @@ function renderResults(loaded: Row[], single: Row[], startedAt: Date, command: s
       version(["redis-server", "--version"]).split(" ").slice(0, 3).join(" ")
     }. ` +
     "Every process (3 kahuna nodes, 3 etcd nodes, Redis, and the benchmark client itself) shares these cores, " +
-    "and other engineers' tests ran on the same machine at the same time.",
+    `with whatever else the machine runs (load average ${startLoad} at the start of the run, ` +
+    `${loadavg().map((l) => l.toFixed(2)).join(", ")} at the end: 1, 5, 15 min).`,
     "",
     `Workload: lock-unlock (TryLock a random key of 10,000, Unlock it when taken; lease 10 s), ` +
     `${concurrency} concurrent clients, each with one request in flight, spread over the 3 nodes of each cluster ` +
@@ -283,8 +308,8 @@ function renderResults(loaded: Row[], single: Row[], startedAt: Date, command: s
     "",
     `### ${concurrency} concurrent clients`,
     "",
-    "| system | durability | client | cycles/s | ops/s | p50 ms | p99 ms | errors | cycles/s per round |",
-    "|---|---|---|---:|---:|---:|---:|---:|---|",
+    "| system | durability | client | cycles/s | ops/s | p50 ms | p99 ms | errors | server CPU µs/op | client CPU µs/op | cycles/s per round |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
   for (const row of loaded) {
     const s = summary(row);
@@ -292,7 +317,8 @@ function renderResults(loaded: Row[], single: Row[], startedAt: Date, command: s
       `| ${row.config.system} | ${row.config.durability} | ${row.config.protocol} | ${
         fmt(s.cyclesPerSec)
       } | ` +
-        `${fmt(s.opsPerSec)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.errors} | ${
+        `${fmt(s.opsPerSec)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.errors} | ` +
+        `${s.serverCpuUs.toFixed(1)} | ${s.clientCpuUs.toFixed(1)} | ${
           s.cycleRuns.map(fmt).join(", ")
         } |`,
     );
@@ -342,6 +368,7 @@ function writeDoc(path: string, results: string): void {
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  const startLoad = loadavg().map((l) => l.toFixed(2)).join(", ");
   const command = `bun test/bench/peers.ts ${process.argv.slice(2).join(" ")}`.trim();
   ensurePeersInstalled();
   console.error(`starting etcd ×3, redis, kahuna ×3 under ${root}`);
@@ -358,6 +385,13 @@ async function main(): Promise<void> {
   ]);
   stopKahuna = () => cluster.stop();
   const kahuna = cluster.nodes;
+  const pidsOf = (prefix: string) =>
+    children.filter((c) => c.name.startsWith(prefix)).map((c) => c.process.pid);
+  const systemPids = {
+    etcd: pidsOf("etcd"),
+    redis: pidsOf("redis"),
+    kahuna: kahuna.map((n) => n.process.pid),
+  };
   const timeoutMs = 10_000;
   const binaries = kahuna.map((n) => n.binary);
   const kBinary = await binaryTarget(binaries, { connections: 2, timeoutMs, routing: "leader" });
@@ -371,6 +405,7 @@ async function main(): Promise<void> {
       protocol: "HTTP/JSON gateway",
       target: etcdTarget(etcdUrls, timeoutMs),
       kahunaDurability: Durability.Persistent,
+      pids: systemPids.etcd,
     },
     {
       label: "kahuna persistent binary",
@@ -379,6 +414,7 @@ async function main(): Promise<void> {
       protocol: "binary",
       target: kBinary,
       kahunaDurability: Durability.Persistent,
+      pids: systemPids.kahuna,
     },
     {
       label: "kahuna persistent spread",
@@ -387,6 +423,7 @@ async function main(): Promise<void> {
       protocol: "binary, spread (nodes forward)",
       target: kSpread,
       kahunaDurability: Durability.Persistent,
+      pids: systemPids.kahuna,
     },
     {
       label: "kahuna persistent rest",
@@ -395,6 +432,7 @@ async function main(): Promise<void> {
       protocol: "REST",
       target: kRest,
       kahunaDurability: Durability.Persistent,
+      pids: systemPids.kahuna,
     },
     {
       label: "redis",
@@ -403,6 +441,7 @@ async function main(): Promise<void> {
       protocol: "RESP",
       target: await redisTarget("127.0.0.1", redisPort, 6),
       kahunaDurability: Durability.Ephemeral,
+      pids: systemPids.redis,
     },
     {
       label: "kahuna ephemeral binary",
@@ -411,6 +450,7 @@ async function main(): Promise<void> {
       protocol: "binary",
       target: kBinary,
       kahunaDurability: Durability.Ephemeral,
+      pids: systemPids.kahuna,
     },
     {
       label: "kahuna ephemeral spread",
@@ -419,6 +459,7 @@ async function main(): Promise<void> {
       protocol: "binary, spread (nodes forward)",
       target: kSpread,
       kahunaDurability: Durability.Ephemeral,
+      pids: systemPids.kahuna,
     },
     {
       label: "kahuna ephemeral rest",
@@ -427,6 +468,7 @@ async function main(): Promise<void> {
       protocol: "REST",
       target: kRest,
       kahunaDurability: Durability.Ephemeral,
+      pids: systemPids.kahuna,
     },
   ];
   const wanted = values.systems?.split(",").map((label) => label.trim());
@@ -439,7 +481,7 @@ async function main(): Promise<void> {
     for (const row of single) row.runs.push(await measure(row.config, 1, singleMs));
   }
   for (const config of configs) await config.target.close();
-  const results = renderResults(loaded, single, startedAt, command);
+  const results = renderResults(loaded, single, startedAt, startLoad, command);
   console.log(results);
   writeDoc(values.out!, results);
   console.error(`wrote ${values.out}`);
