@@ -113,13 +113,13 @@ export class GroupHost {
       ));
       return;
     }
-    const endMs = ephemeral.leaseEndFor(request, nowMs);
-    if (endMs > this.machine.horizonMs) {
+    const result = ephemeral.executeWithin(request, nowMs, this.machine.horizonMs);
+    if ("leaseEndMs" in result) {
       this.horizonWaiting.push({ request, reply });
-      this.proposeHorizon(endMs, nowMs);
+      this.proposeHorizon(result.leaseEndMs, nowMs);
       return;
     }
-    reply(ephemeral.execute(request, nowMs));
+    reply(result);
   }
 
   /** Publishes, through Raft, a horizon past `endMs` before granting a lease that ends there. */

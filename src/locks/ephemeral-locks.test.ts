@@ -31,18 +31,31 @@ describe("EphemeralLocks", () => {
     expect(table.epoch).toBe(7);
   });
 
-  test("leaseEndFor names the end a grant or an extension needs covered, else 0", () => {
+  test("executeWithin holds back a grant or an extension past the horizon, and nothing else", () => {
     const table = new EphemeralLocks(0);
-    expect(table.leaseEndFor(lock("a", 100), 50)).toBe(150);
-    expect(table.size()).toBe(0); // asking changes nothing
-    table.execute(lock("a", 100), 50);
-    expect(table.leaseEndFor(lock("a", 100), 60)).toBe(0); // idempotent retry keeps its lease
-    expect(table.leaseEndFor(lock("b", 100), 60)).toBe(0); // busy
-    expect(table.leaseEndFor(extend("a", 300), 60)).toBe(360);
-    expect(table.leaseEndFor(extend("b", 300), 60)).toBe(0); // not the owner
-    expect(table.leaseEndFor(lock("b", 100), 150)).toBe(250); // a's lease ended at 150
-    expect(table.leaseEndFor({ op: "unlock", resource: "r", owner: "a", durability }, 60)).toBe(0);
-    expect(table.leaseEndFor({ op: "get", resource: "r", durability }, 60)).toBe(0);
+    const horizon = 200;
+    expect(table.executeWithin(lock("a", 300), 50, horizon)).toEqual({ leaseEndMs: 350 });
+    expect(table.size()).toBe(0); // held back: nothing changed
+    expect(table.executeWithin(lock("a", 100), 50, horizon)).toMatchObject({
+      type: ResponseType.Locked,
+    });
+    // An idempotent retry keeps its lease (no new end); busy and not-the-owner create none.
+    expect(table.executeWithin(lock("a", 500), 60, horizon)).toMatchObject({
+      type: ResponseType.Locked,
+    });
+    expect(table.executeWithin(lock("b", 500), 60, horizon)).toMatchObject({
+      type: ResponseType.Busy,
+    });
+    expect(table.executeWithin(extend("b", 300), 60, horizon)).not.toHaveProperty("leaseEndMs");
+    expect(table.executeWithin(extend("a", 300), 60, horizon)).toEqual({ leaseEndMs: 360 });
+    expect(table.executeWithin(extend("a", 140), 60, horizon)).toMatchObject({
+      type: ResponseType.Extended,
+    });
+    expect(table.executeWithin(lock("b", 100), 250, horizon)).toEqual({ leaseEndMs: 350 });
+    const unlock = { op: "unlock", resource: "r", owner: "a", durability } as const;
+    expect(table.executeWithin(unlock, 60, 0)).toMatchObject({ type: ResponseType.Unlocked });
+    const get = { op: "get", resource: "r", durability } as const;
+    expect(table.executeWithin(get, 60, 0)).not.toHaveProperty("leaseEndMs");
   });
 
   test("counts every resource it has seen, unlocked ones included", () => {

@@ -9,8 +9,8 @@
  * across failovers without this table ever being replicated.
  *
  * What this table does not do: keep two leaders' leases apart. The host must not grant a
- * lease ending after the committed horizon (`leaseEndFor`), and a new leader must wait out the
- * old leader's horizon before its first grant.
+ * lease ending after the committed horizon (`executeWithin` refuses to), and a new leader must
+ * wait out the old leader's horizon before its first grant.
  */
 import { assert, unreachable } from "../assert.ts";
 import { ephemeralCountMax, ephemeralEpochMax } from "../constants.ts";
@@ -38,36 +38,38 @@ export class EphemeralLocks {
 
   /** Runs one ephemeral request at this leader's clock reading `nowMs`. */
   execute(request: LockRequest, nowMs: number): LockResponse {
+    const result = this.executeWithin(request, nowMs, Number.POSITIVE_INFINITY);
+    assert("type" in result, "no lease ends past an infinite horizon");
+    return result;
+  }
+
+  /**
+   * Runs one ephemeral request, unless it would create a lease (a grant or an extension:
+   * nowMs + expiresMs) ending after `horizonMs`, the committed horizon. Then nothing changes
+   * and the answer is that lease end, which the host must get the horizon to cover first.
+   * Busy, not-the-owner, an idempotent retry that keeps its lease, unlock and get never wait.
+   */
+  executeWithin(
+    request: LockRequest,
+    nowMs: number,
+    horizonMs: number,
+  ): LockResponse | { readonly leaseEndMs: number } {
     if (request.op === "get") {
       checkRequest(request, nowMs);
       return rules.get(this.#records.get(request.resource), nowMs);
     }
-    const outcome = this.#decide(request, nowMs);
     const before = this.#records.get(request.resource);
-    if (outcome.record !== before) {
-      assert(outcome.record !== undefined, "the rules never remove a record");
-      this.#checkCount(outcome.record);
-      this.#records.set(request.resource, outcome.record);
+    const outcome = this.#decide(request, nowMs);
+    if (outcome.record === before) return outcome.response;
+    assert(outcome.record !== undefined, "the rules never remove a record");
+    if (request.op !== "unlock") {
+      const leaseEndMs = outcome.record.leaseEndMs;
+      assert(leaseEndMs === nowMs + request.expiresMs, "a grant ends at now + expiresMs");
+      if (leaseEndMs > horizonMs) return { leaseEndMs };
     }
+    this.#checkCount(outcome.record);
+    this.#records.set(request.resource, outcome.record);
     return outcome.response;
-  }
-
-  /**
-   * The lease end (nowMs + expiresMs) that executing `request` now would create, which the
-   * committed horizon must cover before the host executes it; 0 when it would create none
-   * (busy, not the owner, an idempotent retry that keeps its lease, unlock, get). The answer
-   * holds only until the table changes: call it again right before executing.
-   */
-  leaseEndFor(request: LockRequest, nowMs: number): number {
-    if (request.op !== "tryLock" && request.op !== "extend") return 0;
-    const before = this.#records.get(request.resource);
-    const outcome = this.#decide(request, nowMs);
-    if (outcome.record === before || outcome.record === undefined) return 0;
-    assert(
-      outcome.record.leaseEndMs === nowMs + request.expiresMs,
-      "a grant ends at now + expiresMs",
-    );
-    return outcome.record.leaseEndMs;
   }
 
   /** Number of resources known, including unlocked and expired ones (they keep their count). */
