@@ -7,8 +7,15 @@
  * rowid), so a commit that carries entries of ten groups appends to one end of one B-tree:
  * it dirties a page or two, not one page per group as a table keyed by (group, index) did,
  * and a commit cost about a third of what it did (docs/performance.md). Where each group's
- * entries lie is kept in memory as runs of consecutive seqs, rebuilt from the table at open;
- * truncating a conflicting suffix or compacting a prefix deletes seq ranges.
+ * entries lie is kept in memory as runs of consecutive seqs, rebuilt from the table at open.
+ *
+ * Compaction deletes nothing at once: a group's rows are spread thinly over the table, and
+ * deleting them cost a page write per few rows (tens of ms per snapshot). Rows below the
+ * oldest row any group still needs are garbage, and each write deletes a bounded slice of
+ * them from the front of the table, which frees whole pages. A group that stops writing
+ * would hold that front back forever, so once it lags too far its rows are copied to the end
+ * (relocated); at open, a later copy of an index supersedes an earlier one. Truncating a
+ * conflicting suffix and replacing a log by a received snapshot delete their rows at once.
  *
  * Everything read back from disk is validated here, at the boundary: a corrupt or foreign
  * file stops the node with a message that names the table and row, never a crash deeper in.
@@ -51,6 +58,15 @@ const schema = `
 /** Entries `index .. index + count - 1` of a group, stored at seqs `seq .. seq + count - 1`. */
 type Run = { index: number; seq: number; count: number };
 
+export type LogGarbageLimits = {
+  /** Garbage rows one write deletes at most (so no write pauses long). */
+  readonly collectRowsMax: number;
+  /** How far (in rows) the oldest needed row may trail the newest before it is relocated. */
+  readonly relocateAfterRows: number;
+};
+
+const defaultLimits: LogGarbageLimits = { collectRowsMax: 512, relocateAfterRows: 200_000 };
+
 export class SqliteLogStore implements LogStore {
   private readonly insertEntry: SqlStatement;
   private readonly deleteSeqs: SqlStatement;
@@ -61,10 +77,18 @@ export class SqliteLogStore implements LogStore {
   /** Entries read at open, for `load` until the first write (the host loads every group first). */
   private loaded: Map<number, Entry[]> | undefined = new Map();
   private nextSeq = 1;
+  /** Every row with a smaller seq has been deleted. */
+  private collectedBelow = 1;
+  /** Entries in all runs: the rows that are not garbage. */
+  private storedRows = 0;
   /** Set when a write failed: the in-memory runs may no longer match the disk. */
   private failure: unknown;
 
-  constructor(private readonly db: SqlDatabase, private readonly path: string) {
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly path: string,
+    private readonly limits: LogGarbageLimits = defaultLimits,
+  ) {
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = FULL");
     this.migrate();
@@ -88,6 +112,7 @@ export class SqliteLogStore implements LogStore {
     // commit index that moved alone) and cheap, so they take the same path.
     this.transaction(() => {
       for (const write of writes) this.saveGroup(write);
+      this.collect();
     });
   }
 
@@ -101,12 +126,17 @@ export class SqliteLogStore implements LogStore {
     if (first !== undefined) {
       this.dropFrom(group, first.index);
       const runs = this.runsOf(group);
+      const end = runs.at(-1);
+      // Raft appends right after what it has; rows before a jump are garbage (compacted
+      // behind a snapshot before a restart), left to `collect`.
+      if (end !== undefined && first.index > end.index + end.count) this.forget(runs);
       const last = runs.at(-1);
       if (last !== undefined && last.seq + last.count === this.nextSeq) {
         last.count += entries.length; // nothing was written since: the run goes on
       } else {
         runs.push({ index: first.index, seq: this.nextSeq, count: entries.length });
       }
+      this.storedRows += entries.length;
       for (const entry of entries) {
         this.insertEntry.run(this.nextSeq++, group, entry.index, entry.term, entry.data);
       }
@@ -126,33 +156,105 @@ export class SqliteLogStore implements LogStore {
   }
 
   compact(group: number, throughIndex: number): void {
-    this.transaction(() => this.dropThrough(group, throughIndex));
+    this.dropThrough(group, throughIndex); // the rows go later, with the garbage (collect)
+  }
+
+  /**
+   * Deletes up to `collectRowsMax` garbage rows from the front of the table. When more than
+   * `relocateAfterRows` garbage rows lie behind the front, where nothing can be deleted yet,
+   * it first relocates the group that holds the front back (one per write, so no write
+   * pauses long).
+   */
+  private collect(): void {
+    let [oldest, laggard] = this.front();
+    const garbageBehind = this.nextSeq - oldest - this.storedRows;
+    if (laggard !== undefined && garbageBehind > this.limits.relocateAfterRows) {
+      this.relocate(laggard, laggard.reduce((sum, run) => sum + run.count, 0));
+      [oldest] = this.front();
+    }
+    const below = Math.min(oldest, this.collectedBelow + this.limits.collectRowsMax);
+    if (below <= this.collectedBelow) return;
+    this.deleteSeqs.run(this.collectedBelow, below - 1);
+    this.collectedBelow = below;
+  }
+
+  /** The oldest seq any group still needs (or the next seq), and that group's runs. */
+  private front(): [number, Run[] | undefined] {
+    let oldest = this.nextSeq;
+    let laggard: Run[] | undefined;
+    for (const runs of this.runs.values()) {
+      const first = runs[0];
+      if (first !== undefined && first.seq < oldest) {
+        oldest = first.seq;
+        laggard = runs;
+      }
+    }
+    return [oldest, laggard];
+  }
+
+  /** Copies a group's rows to the end of the table, as one run; the old ones become garbage. */
+  private relocate(runs: Run[], wanted: number): void {
+    const group = [...this.runs].find(([, r]) => r === runs)![0];
+    const first = runs[0]!;
+    const last = runs.at(-1)!;
+    const rows = this.db.prepare(
+      "SELECT seq, idx, term, data FROM log WHERE grp = ? AND seq >= ? AND seq <= ? ORDER BY seq",
+    ).all(group, first.seq, last.seq + last.count - 1) as Record<string, unknown>[];
+    // The window also holds the group's garbage (copies a relocation superseded): keep the
+    // rows inside its runs, walking both in seq order.
+    const entries: Entry[] = [];
+    let at = 0;
+    for (const row of rows) {
+      const seq = row["seq"] as number;
+      while (at < runs.length && runs[at]!.seq + runs[at]!.count <= seq) at += 1;
+      if (at < runs.length && seq >= runs[at]!.seq) entries.push(this.entryFromRow(group, row));
+    }
+    if (
+      entries.length !== wanted ||
+      entries.some((entry, i) => entry.index !== first.index + i)
+    ) {
+      throw this.corrupt(`group ${group}: ${entries.length} of its ${wanted} log rows were found`);
+    }
+    const seq = this.nextSeq;
+    for (const entry of entries) {
+      this.insertEntry.run(this.nextSeq++, group, entry.index, entry.term, entry.data);
+    }
+    runs.splice(0, runs.length, { index: first.index, seq, count: entries.length });
   }
 
   /** Deletes the group's entries with index >= `index`. */
   private dropFrom(group: number, index: number): void {
-    const runs = this.runsOf(group);
-    for (let run = runs.at(-1); run !== undefined; run = runs.at(-1)) {
-      const end = run.index + run.count; // one past the run's last index
-      if (end <= index) return;
-      const keep = Math.max(0, index - run.index);
-      this.deleteSeqs.run(run.seq + keep, run.seq + run.count - 1);
-      if (keep > 0) {
-        run.count = keep;
-        return;
-      }
-      runs.pop();
+    for (const [from, to] of this.truncateRuns(this.runsOf(group), index)) {
+      this.deleteSeqs.run(from, to);
     }
   }
 
-  /** Deletes the group's entries with index <= `index`. */
+  /** Drops entries with index >= `index` from `runs`; returns the seq ranges they had. */
+  private truncateRuns(runs: Run[], index: number): [number, number][] {
+    const dropped: [number, number][] = [];
+    for (let run = runs.at(-1); run !== undefined; run = runs.at(-1)) {
+      const end = run.index + run.count; // one past the run's last index
+      if (end <= index) break;
+      const keep = Math.max(0, index - run.index);
+      dropped.push([run.seq + keep, run.seq + run.count - 1]);
+      this.storedRows -= run.count - keep;
+      if (keep > 0) {
+        run.count = keep;
+        break;
+      }
+      runs.pop();
+    }
+    return dropped;
+  }
+
+  /** Forgets the group's entries with index <= `index`; `collect` deletes their rows later. */
   private dropThrough(group: number, index: number): void {
     const runs = this.runsOf(group);
     let whole = 0;
     for (const run of runs) {
       const drop = Math.min(run.count, index - run.index + 1);
       if (drop <= 0) break;
-      this.deleteSeqs.run(run.seq, run.seq + drop - 1);
+      this.storedRows -= drop;
       if (drop < run.count) {
         run.index += drop;
         run.seq += drop;
@@ -162,6 +264,12 @@ export class SqliteLogStore implements LogStore {
       whole += 1;
     }
     runs.splice(0, whole);
+  }
+
+  /** Makes all of a group's rows garbage. */
+  private forget(runs: Run[]): void {
+    for (const run of runs) this.storedRows -= run.count;
+    runs.length = 0;
   }
 
   private runsOf(group: number): Run[] {
@@ -198,8 +306,12 @@ export class SqliteLogStore implements LogStore {
     const after = snapshot === undefined ? 0 : snapshot.metadata.index;
     const stored = this.loaded === undefined ? this.readGroup(group) : this.loaded.get(group);
     this.loaded?.delete(group);
+    // Rows at or behind the snapshot are not loaded, so nothing will ask for them again:
+    // garbage, for `collect`.
+    this.dropThrough(group, after);
     const entries = (stored ?? []).filter((entry) => entry.index > after);
-    if (snapshot !== undefined && entries.length > 0 && entries[0]!.index !== after + 1) {
+    // A log starts at 1, or right after the snapshot it was compacted behind.
+    if (entries.length > 0 && entries[0]!.index !== after + 1) {
       throw this.corrupt(
         `group ${group}: log has a gap at index ${after + 1} (next ${entries[0]!.index})`,
       );
@@ -209,7 +321,8 @@ export class SqliteLogStore implements LogStore {
 
   /**
    * Reads the whole log once, in write order: rebuilds each group's runs and keeps its
-   * entries for `load`. Within a group, indexes must go up by one from row to row.
+   * entries for `load`. Within a group a row goes on from the one before it, restates an
+   * index (a relocated copy: it supersedes), or jumps ahead past garbage.
    */
   private readLog(): void {
     const loaded = new Map<number, Entry[]>();
@@ -220,38 +333,40 @@ export class SqliteLogStore implements LogStore {
       if (!isNonNegativeInteger(seq) || !isNonNegativeInteger(grp)) {
         throw this.corrupt("a log row has no valid seq or group");
       }
+      if (this.nextSeq === 1) this.collectedBelow = seq;
       const entry = this.entryFromRow(grp, row);
       const entries = loaded.get(grp) ?? [];
       loaded.set(grp, entries);
-      this.checkNext(grp, entries.at(-1), entry);
-      entries.push(entry);
       const runs = this.runsOf(grp);
+      const previous = entries.at(-1);
+      if (previous !== undefined && entry.index <= previous.index) {
+        // A later copy (a relocation) supersedes the rows from its index on.
+        while ((entries.at(-1)?.index ?? -1) >= entry.index) entries.pop();
+        this.truncateRuns(runs, entry.index);
+      } else if (previous !== undefined && entry.index > previous.index + 1) {
+        // Rows before a jump are compacted garbage not yet collected; `load` checks that
+        // what remains starts right after the group's snapshot.
+        entries.length = 0;
+        this.forget(runs);
+      }
+      entries.push(entry);
       const last = runs.at(-1);
       if (last !== undefined && last.seq + last.count === seq) last.count += 1;
       else runs.push({ index: entry.index, seq, count: 1 });
+      this.storedRows += 1;
       this.nextSeq = seq + 1;
     }
   }
 
   /** One group's entries, read again (a scan: only after writes, which tests do). */
   private readGroup(group: number): Entry[] {
-    const rows = this.db.prepare("SELECT idx, term, data FROM log WHERE grp = ? ORDER BY seq")
-      .all(group);
     const entries: Entry[] = [];
-    for (const row of rows) {
-      const entry = this.entryFromRow(group, row);
-      this.checkNext(group, entries.at(-1), entry);
-      entries.push(entry);
+    for (const run of this.runsOf(group)) {
+      const rows = this.db.prepare("SELECT idx, term, data FROM log WHERE seq >= ? AND seq <= ?")
+        .all(run.seq, run.seq + run.count - 1);
+      for (const row of rows) entries.push(this.entryFromRow(group, row));
     }
     return entries;
-  }
-
-  private checkNext(group: number, previous: Entry | undefined, entry: Entry): void {
-    if (previous !== undefined && entry.index !== previous.index + 1) {
-      throw this.corrupt(
-        `group ${group}: log has a gap at index ${previous.index + 1} (next ${entry.index})`,
-      );
-    }
   }
 
   /** A schema 1 database keeps its entries: copied into the log in index order, once. */
