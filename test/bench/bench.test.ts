@@ -211,3 +211,45 @@ test("kahuna bench runs from the executable's dispatcher", () => {
   expect(parsed.workload).toBe("get");
   expect(Bun.spawnSync([bunBin, mainTs, "bench", "--bogus"], { cwd: repoRoot }).exitCode).toBe(2);
 });
+
+test(
+  "every kahuna bench example in docs/performance.md runs, shortened, against this server",
+  async () => {
+    const text = await Bun.file(`${repoRoot}/docs/performance.md`).text();
+    const examples = [...text.matchAll(/^kahuna bench\b([^#\n]*)/gm)].map((m) =>
+      m[1]!.trim().split(/\s+/).filter((arg) => arg !== "")
+    );
+    expect(examples.length).toBeGreaterThanOrEqual(5);
+    for (const example of examples) {
+      // The example's own servers and duration give way to this test's server and a short run.
+      const args: string[] = [];
+      for (let i = 0; i < example.length; i++) {
+        if (example[i] === "--server" || example[i] === "--duration") i++;
+        else if (example[i] !== "--json") args.push(example[i]!);
+      }
+      const protocol = args.includes("rest") ? "rest" : "binary";
+      args.push(
+        ...serverFlag(protocol),
+        "--duration",
+        "300ms",
+        "--warmup",
+        "0",
+        "--quiet",
+        "--json",
+      );
+      const { status, out, err } = await bench(args);
+      expect({ example: example.join(" "), status, err }).toEqual({
+        example: example.join(" "),
+        status: 0,
+        err: [],
+      });
+      const result = JSON.parse(out[0]!) as BenchResult;
+      expect({ example: example.join(" "), errors: result.errors }).toEqual({
+        example: example.join(" "),
+        errors: 0,
+      });
+      expect(result.ops).toBeGreaterThan(0);
+    }
+  },
+  60_000,
+);
