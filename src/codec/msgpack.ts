@@ -253,8 +253,13 @@ function safe(value: bigint): number {
 export function encodeMsgpack(value: unknown): Uint8Array {
   writer.at = 0;
   writer.value(value, 0);
-  return writer.bytes.slice(0, writer.at);
+  const bytes = writer.bytes.slice(0, writer.at);
+  // A snapshot can grow the buffer to megabytes: do not keep that for the small messages.
+  if (writer.bytes.length > writerBytesKept) writer = new Writer();
+  return bytes;
 }
+
+const writerBytesKept = 1 << 20;
 
 class Writer {
   at = 0;
@@ -462,4 +467,4 @@ class Writer {
   }
 }
 
-const writer = new Writer();
+let writer = new Writer();
