@@ -109,6 +109,12 @@ test("an unpaired surrogate is written as U+FFFD, as TextEncoder writes it", () 
   expect(decodeMsgpack(encodeMsgpack("\uDC00x"))).toBe("\uFFFDx");
 });
 
+test("a leading byte order mark is part of the string, not dropped", () => {
+  for (const text of ["\uFEFFx", "\uFEFF", "\uFEFF" + "y".repeat(40)]) {
+    expect(decodeMsgpack(encodeMsgpack(text))).toBe(text);
+  }
+});
+
 test("values bigger than the encoder's first buffer come out whole", () => {
   const value = [
     new Uint8Array(10_000).fill(9),

@@ -28,7 +28,9 @@ export type DecodeOptions = {
   readonly rawStrings?: boolean;
 };
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a string that starts with U+FEFF keeps it (by default TextDecoder drops it, and
+// "\uFEFFx" would name the same lock as "x" over this protocol but not over REST).
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8 = new TextEncoder();
 
 /** Decodes one msgpack value that fills `bytes` exactly. Throws MsgpackError. */
