@@ -303,8 +303,7 @@ class Writer {
   #number(n: number): void {
     if (!Number.isSafeInteger(n)) {
       this.#u8(0xcb);
-      this.#wF64(n);
-      return;
+      return this.#eight((view, at) => view.setFloat64(at, n));
     }
     if (n >= 0) {
       if (n <= 0x7f) return this.#u8(n);
@@ -314,30 +313,30 @@ class Writer {
       }
       if (n <= 0xffff) {
         this.#u8(0xcd);
-        return this.#wU16(n);
+        return this.#u16(n);
       }
       if (n <= 0xffffffff) {
         this.#u8(0xce);
-        return this.#wU32(n);
+        return this.#u32(n);
       }
       this.#u8(0xcf);
-      return this.#wU64(n);
+      return this.#eight((view, at) => view.setBigUint64(at, BigInt(n)));
     }
     if (n >= -0x20) return this.#u8(n + 0x100);
     if (n >= -0x80) {
       this.#u8(0xd0);
-      return this.#wI8(n);
+      return this.#u8(n & 0xff);
     }
     if (n >= -0x8000) {
       this.#u8(0xd1);
-      return this.#wI16(n);
+      return this.#u16(n);
     }
     if (n >= -0x80000000) {
       this.#u8(0xd2);
-      return this.#wI32(n);
+      return this.#u32(n);
     }
     this.#u8(0xd3);
-    this.#wI64(n);
+    this.#eight((view, at) => view.setBigInt64(at, BigInt(n)));
   }
 
   #string(text: string): void {
@@ -373,10 +372,10 @@ class Writer {
       this.#u8(size);
     } else if (size <= 0xffff) {
       this.#u8(0xda);
-      this.#wU16(size);
+      this.#u16(size);
     } else {
       this.#u8(0xdb);
-      this.#wU32(size);
+      this.#u32(size);
     }
     this.bytes.copyWithin(this.at, start + 5, start + 5 + size);
     this.at += size;
@@ -389,10 +388,10 @@ class Writer {
       this.#u8(size);
     } else if (size <= 0xffff) {
       this.#u8(0xc5);
-      this.#wU16(size);
+      this.#u16(size);
     } else {
       this.#u8(0xc6);
-      this.#wU32(size);
+      this.#u32(size);
     }
     const at = this.#room(size);
     this.bytes.set(data, at);
@@ -402,10 +401,10 @@ class Writer {
     if (length < 16) return this.#u8(fix | length);
     if (length <= 0xffff) {
       this.#u8(type16);
-      return this.#wU16(length);
+      return this.#u16(length);
     }
     this.#u8(type16 + 1);
-    this.#wU32(length);
+    this.#u32(length);
   }
 
   #u8(byte: number): void {
@@ -413,45 +412,26 @@ class Writer {
     this.bytes[at] = byte;
   }
 
-  // Each claims its room before touching the view: growing replaces the buffer and view.
-  #wU16(value: number): void {
+  /** Big-endian, from the low 16 bits (so a negative int16 writes its two's complement). */
+  #u16(value: number): void {
     const at = this.#room(2);
-    this.#view.setUint16(at, value);
+    this.bytes[at] = (value >>> 8) & 0xff;
+    this.bytes[at + 1] = value & 0xff;
   }
 
-  #wU32(value: number): void {
+  /** Big-endian, from the low 32 bits. */
+  #u32(value: number): void {
     const at = this.#room(4);
-    this.#view.setUint32(at, value);
+    this.bytes[at] = (value >>> 24) & 0xff;
+    this.bytes[at + 1] = (value >>> 16) & 0xff;
+    this.bytes[at + 2] = (value >>> 8) & 0xff;
+    this.bytes[at + 3] = value & 0xff;
   }
 
-  #wI8(value: number): void {
-    const at = this.#room(1);
-    this.#view.setInt8(at, value);
-  }
-
-  #wI16(value: number): void {
-    const at = this.#room(2);
-    this.#view.setInt16(at, value);
-  }
-
-  #wI32(value: number): void {
-    const at = this.#room(4);
-    this.#view.setInt32(at, value);
-  }
-
-  #wF64(value: number): void {
+  /** Eight bytes through the view; the room is claimed first, as growing replaces the view. */
+  #eight(write: (view: DataView, at: number) => void): void {
     const at = this.#room(8);
-    this.#view.setFloat64(at, value);
-  }
-
-  #wU64(value: number): void {
-    const at = this.#room(8);
-    this.#view.setBigUint64(at, BigInt(value));
-  }
-
-  #wI64(value: number): void {
-    const at = this.#room(8);
-    this.#view.setBigInt64(at, BigInt(value));
+    write(this.#view, at);
   }
 
   /** Makes room for `count` more bytes, claims them and returns where they start. */
