@@ -169,7 +169,7 @@ export class SqliteLogStore implements LogStore {
     let [oldest, laggard] = this.front();
     const garbageBehind = this.nextSeq - oldest - this.storedRows;
     if (laggard !== undefined && garbageBehind > this.limits.relocateAfterRows) {
-      this.relocate(laggard, laggard.reduce((sum, run) => sum + run.count, 0));
+      this.relocate(laggard);
       [oldest] = this.front();
     }
     const below = Math.min(oldest, this.collectedBelow + this.limits.collectRowsMax);
@@ -178,23 +178,24 @@ export class SqliteLogStore implements LogStore {
     this.collectedBelow = below;
   }
 
-  /** The oldest seq any group still needs (or the next seq), and that group's runs. */
-  private front(): [number, Run[] | undefined] {
+  /** The oldest seq any group still needs (or the next seq), and that group. */
+  private front(): [number, number | undefined] {
     let oldest = this.nextSeq;
-    let laggard: Run[] | undefined;
-    for (const runs of this.runs.values()) {
+    let laggard: number | undefined;
+    for (const [group, runs] of this.runs) {
       const first = runs[0];
       if (first !== undefined && first.seq < oldest) {
         oldest = first.seq;
-        laggard = runs;
+        laggard = group;
       }
     }
     return [oldest, laggard];
   }
 
   /** Copies a group's rows to the end of the table, as one run; the old ones become garbage. */
-  private relocate(runs: Run[], wanted: number): void {
-    const group = [...this.runs].find(([, r]) => r === runs)![0];
+  private relocate(group: number): void {
+    const runs = this.runsOf(group);
+    const wanted = runs.reduce((sum, run) => sum + run.count, 0);
     const first = runs[0]!;
     const last = runs.at(-1)!;
     const rows = this.db.prepare(
@@ -361,9 +362,9 @@ export class SqliteLogStore implements LogStore {
   /** One group's entries, read again (a scan: only after writes, which tests do). */
   private readGroup(group: number): Entry[] {
     const entries: Entry[] = [];
+    const read = this.db.prepare("SELECT idx, term, data FROM log WHERE seq >= ? AND seq <= ?");
     for (const run of this.runsOf(group)) {
-      const rows = this.db.prepare("SELECT idx, term, data FROM log WHERE seq >= ? AND seq <= ?")
-        .all(run.seq, run.seq + run.count - 1);
+      const rows = read.all(run.seq, run.seq + run.count - 1);
       for (const row of rows) entries.push(this.entryFromRow(group, row));
     }
     return entries;
