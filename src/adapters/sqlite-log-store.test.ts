@@ -27,7 +27,7 @@ test("entries and hard state survive closing and reopening", () => {
         hardState: { term: 2, vote: "1", commit: 2 },
         entries: [{ term: 1, index: 1, data: bytes() }, { term: 2, index: 2, data: bytes(7) }],
       },
-    ], true);
+    ]);
     store.close();
     const state = open().load(3);
     expect(state.hardState).toEqual({ term: 2, vote: "1", commit: 2 });
@@ -45,8 +45,8 @@ test("an append at a lower index replaces the conflicting suffix (Raft §5.3)", 
     store.save([{
       group: 0,
       entries: [1, 2, 3].map((index) => ({ term: 1, index, data: bytes() })),
-    }], true);
-    store.save([{ group: 0, entries: [{ term: 2, index: 2, data: bytes(9) }] }], true);
+    }]);
+    store.save([{ group: 0, entries: [{ term: 2, index: 2, data: bytes(9) }] }]);
     expect(store.load(0).entries.map((e) => [e.index, e.term])).toEqual([[1, 1], [2, 2]]);
   });
 });
@@ -55,12 +55,12 @@ test("a received snapshot replaces the log; groups stay separate", () => {
   withStore((open) => {
     const store = open();
     const entries = [1, 2, 3, 4].map((index) => ({ term: 1, index, data: bytes(index) }));
-    store.save([{ group: 0, entries }, { group: 1, entries }], true);
+    store.save([{ group: 0, entries }, { group: 1, entries }]);
     store.save([{
       group: 0,
       entries: [],
       snapshot: { metadata: { index: 2, term: 1, voters: ["1"] }, data: bytes(42) },
-    }], true);
+    }]);
     const state = store.load(0);
     expect(state.snapshot?.metadata).toEqual({ index: 2, term: 1, voters: ["1"] });
     expect([...state.snapshot!.data]).toEqual([42]);
@@ -73,7 +73,7 @@ test("a local snapshot keeps the entries until compaction; load starts after it"
   withStore((open) => {
     const store = open();
     const entries = [1, 2, 3, 4].map((index) => ({ term: 1, index, data: bytes(index) }));
-    store.save([{ group: 0, entries }], true);
+    store.save([{ group: 0, entries }]);
     store.saveSnapshot(0, { metadata: { index: 2, term: 1, voters: ["1"] }, data: bytes(42) });
     expect(store.load(0).entries.map((e) => e.index)).toEqual([3, 4]);
     store.compact(0, 1);
@@ -97,7 +97,7 @@ test("identity is kept across reopen", () => {
 test("a log with a gap after the snapshot is reported as corrupt, naming the file", () => {
   withStore((open, path) => {
     const store = open();
-    store.save([{ group: 0, entries: [{ term: 1, index: 5, data: bytes() }] }], true);
+    store.save([{ group: 0, entries: [{ term: 1, index: 5, data: bytes() }] }]);
     store.saveSnapshot(0, { metadata: { index: 2, term: 1, voters: ["1"] }, data: bytes() });
     expect(() => store.load(0)).toThrow(StorageCorruptError);
     expect(() => store.load(0)).toThrow(path);
@@ -139,7 +139,7 @@ test("a schema 1 database (entries keyed by group and index) is migrated, entrie
       [3, [1, 3]],
     ]);
     expect(store.load(1).hardState).toEqual({ term: 3, vote: "a", commit: 2 });
-    store.save([{ group: 0, entries: [{ term: 2, index: 3, data: bytes(9) }] }], true);
+    store.save([{ group: 0, entries: [{ term: 2, index: 3, data: bytes(9) }] }]);
     store.close();
     const again = open();
     expect(again.load(0).entries.map((e) => [e.index, e.term])).toEqual([[1, 1], [2, 1], [3, 2]]);
@@ -202,8 +202,8 @@ function randomHistory(limits: LogGarbageLimits | undefined): void {
           last[group] = from + entries.length - 1;
           writes.push({ group, entries, hardState: { term, vote: "a", commit: from - 1 } });
         }
-        store.save(writes, true);
-        model.save(writes, true);
+        store.save(writes);
+        model.save(writes);
       } else if (action < 90) {
         // A local snapshot, then compaction behind it (never past it), as the host does.
         const group = next(groups);
@@ -224,8 +224,8 @@ function randomHistory(limits: LogGarbageLimits | undefined): void {
         const index = last[group]! + 1 + next(5);
         const snapshot = { metadata: { index, term, voters: ["a"] }, data: bytes(step & 0xff) };
         const write = { group, entries: [], snapshot };
-        store.save([write], true);
-        model.save([write], true);
+        store.save([write]);
+        model.save([write]);
         last[group] = index;
         first[group] = index + 1;
       } else {
@@ -246,7 +246,7 @@ function randomHistory(limits: LogGarbageLimits | undefined): void {
     }
     // Garbage goes: after some writes with nothing new, the table holds the rows still
     // needed and at most `relocateAfterRows` garbage rows behind the front.
-    for (let i = 0; i < 1_000; i++) store.save([], true);
+    for (let i = 0; i < 1_000; i++) store.save([]);
     store.close();
     const db = openDatabase(path);
     const rows = db.prepare("SELECT COUNT(*) AS n FROM log").get() as { n: number };

@@ -107,9 +107,9 @@ export class SqliteLogStore implements LogStore {
     this.readLog();
   }
 
-  save(writes: readonly GroupWrite[], _sync: boolean): void {
-    // synchronous=FULL fsyncs every commit. Writes without a sync requirement are rare (a
-    // commit index that moved alone) and cheap, so they take the same path.
+  save(writes: readonly GroupWrite[]): void {
+    // synchronous=FULL fsyncs every commit, as the contract asks of `save`. Own snapshots and
+    // compactions are fsynced too, which the contract allows but does not ask.
     this.transaction(() => {
       for (const write of writes) this.saveGroup(write);
       this.collect();

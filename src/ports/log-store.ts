@@ -28,14 +28,24 @@ export type GroupState = {
 };
 
 export type LogStore = {
-  /** One transaction for all groups; fsynced before returning when `sync` is true. */
-  save(writes: readonly GroupWrite[], sync: boolean): void;
+  /**
+   * One transaction for all groups, durable (fsynced) before it returns: the host calls it
+   * only for writes Raft needs on disk (`Ready.mustSync`), and a vote, acknowledgement or
+   * client answer that depends on a write leaves only after this returns.
+   */
+  save(writes: readonly GroupWrite[]): void;
   /**
    * Stores a snapshot this node took of its own state. Entries stay until `compact`, so the
-   * leader can still send a slow follower the entries just behind the snapshot.
+   * leader can still send a slow follower the entries just behind the snapshot. Need not be
+   * durable on return: nothing is promised on it (the log it summarizes is still stored), so
+   * a crash may lose it, and the mutations after it, until the next `save` returns. Durable
+   * mutations are always a prefix, in call order, of all of them.
    */
   saveSnapshot(group: number, snapshot: Snapshot): void;
-  /** Drops entries of `group` with index <= `throughIndex` (they are in a snapshot). */
+  /**
+   * Drops entries of `group` with index <= `throughIndex` (they are in a snapshot). Need not
+   * be durable on return, as `saveSnapshot`.
+   */
   compact(group: number, throughIndex: number): void;
   load(group: number): GroupState;
   /** The node's identity and the cluster it was started with, fixed at first start. */

@@ -15,7 +15,7 @@ export class MemoryLogStore implements LogStore {
   private storedIdentity: Identity | undefined;
   saves = 0;
 
-  save(writes: readonly GroupWrite[], _sync: boolean): void {
+  save(writes: readonly GroupWrite[]): void {
     this.saves += 1;
     for (const write of writes) {
       const group = this.group(write.group);

@@ -32,22 +32,40 @@ test("a clock runs from its own origin at its own rate and never goes back", () 
 const entry = (index: number, term = 1): Entry => ({ index, term, data: new Uint8Array([index]) });
 const hard = (commit: number) => ({ term: 1, vote: "1", commit });
 
-test("a crash keeps synced writes and at most a prefix of unsynced ones", () => {
+test("a crash keeps saved writes and at most a prefix of the snapshots and compactions after", () => {
+  const snapshot = { metadata: { index: 2, term: 1, voters: ["1"] }, data: new Uint8Array([7]) };
+  const kept = new Set<string>();
+  for (let seed = 1; seed <= 20; seed++) {
+    const disk = new SimDisk();
+    disk.save([{ group: 0, entries: [entry(1), entry(2), entry(3)], hardState: hard(0) }]);
+    disk.saveSnapshot(0, snapshot);
+    disk.compact(0, 2);
+    disk.crash(new Prng(seed));
+    const state = disk.load(0);
+    const shape = `${state.snapshot?.metadata.index ?? 0}:${state.entries.map((e) => e.index)}`;
+    // Never the compaction without the snapshot it follows: durable writes are a prefix.
+    expect(["0:1,2,3", "2:3"]).toContain(shape);
+    kept.add(shape);
+  }
+  expect(kept.size).toBe(2);
+});
+
+test("a save makes the unsynced mutations before it durable", () => {
+  const snapshot = { metadata: { index: 1, term: 1, voters: ["1"] }, data: new Uint8Array([7]) };
   const disk = new SimDisk();
-  disk.save([{ group: 0, entries: [entry(1), entry(2)], hardState: hard(0) }], true);
-  disk.save([{ group: 0, entries: [], hardState: hard(1) }], false);
-  disk.save([{ group: 0, entries: [], hardState: hard(2) }], false);
+  disk.save([{ group: 0, entries: [entry(1)] }]);
+  disk.saveSnapshot(0, snapshot);
+  disk.save([{ group: 0, entries: [entry(2)] }]);
   disk.crash(new Prng(1));
-  const state = disk.load(0);
-  expect(state.entries.map((e) => e.index)).toEqual([1, 2]);
-  expect([0, 1, 2]).toContain(state.hardState.commit);
+  expect(disk.load(0).snapshot?.metadata.index).toBe(1);
+  expect(disk.load(0).entries.map((e) => e.index)).toEqual([2]);
 });
 
 test("a crash armed inside a write loses that write and the node sees nothing of it", () => {
   const disk = new SimDisk();
-  disk.save([{ group: 0, entries: [entry(1)] }], true);
+  disk.save([{ group: 0, entries: [entry(1)] }]);
   disk.armCrash();
-  expect(() => disk.save([{ group: 0, entries: [entry(2)] }], true)).toThrow(SimCrash);
+  expect(() => disk.save([{ group: 0, entries: [entry(2)] }])).toThrow(SimCrash);
   disk.crash(new Prng(1));
   expect(disk.load(0).entries.map((e) => e.index)).toEqual([1]);
 });
@@ -56,7 +74,7 @@ test("a lying disk can lose writes it acknowledged as synced", () => {
   let lost = false;
   for (let seed = 1; seed < 20 && !lost; seed++) {
     const disk = new SimDisk({ lies: true });
-    for (let i = 1; i <= 5; i++) disk.save([{ group: 0, entries: [entry(i)] }], true);
+    for (let i = 1; i <= 5; i++) disk.save([{ group: 0, entries: [entry(i)] }]);
     disk.crash(new Prng(seed));
     lost = disk.load(0).entries.length < 5;
   }

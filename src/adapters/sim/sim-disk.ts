@@ -3,9 +3,10 @@
  * restart reads what the crash left. It keeps two views:
  *
  * - `visible`: every write, as the running process sees it (the OS cache).
- * - `durable`: what survives a crash. A write reaches it when `save(…, sync=true)` returns
- *   (the host fsyncs there); unsynced writes wait in `pending` and a crash keeps only a random
- *   prefix of them (fsync of a later write makes every earlier write durable too).
+ * - `durable`: what survives a crash. A `save` reaches it before it returns (the host's
+ *   fsync); snapshots and compactions, which the LogStore contract need not sync, wait in
+ *   `pending` and a crash keeps only a random prefix of them (a later save makes every
+ *   earlier mutation durable too).
  *
  * A crash *during* a flush is an armed crash point: the next mutating call throws
  * `SimCrash` before touching the disk, so that write and everything after it in the flush is
@@ -132,17 +133,18 @@ export class SimDisk implements LogStore {
     this.crashArmed = false;
   }
 
-  save(writes: readonly GroupWrite[], sync: boolean): void {
-    this.mutate({ kind: "save", writes }, sync);
+  save(writes: readonly GroupWrite[]): void {
+    this.mutate({ kind: "save", writes }, true);
     this.saves += 1;
   }
 
+  // The LogStore contract lets these two wait for the next save; a crash may lose them.
   saveSnapshot(group: number, snapshot: Snapshot): void {
-    this.mutate({ kind: "saveSnapshot", group, snapshot }, true);
+    this.mutate({ kind: "saveSnapshot", group, snapshot }, false);
   }
 
   compact(group: number, throughIndex: number): void {
-    this.mutate({ kind: "compact", group, throughIndex }, true);
+    this.mutate({ kind: "compact", group, throughIndex }, false);
   }
 
   private mutate(mutation: Mutation, sync: boolean): void {
