@@ -163,6 +163,11 @@ export class GroupHost {
 
   /** Applies committed entries and answers the proposals they settle. */
   apply(entries: readonly Entry[]): void {
+    const last = entries[entries.length - 1];
+    if (last === undefined) return;
+    // The Ready contract's promise to clients: committed on a majority, and on this disk.
+    assert(last.index <= this.raft.status().commit, "only committed entries are applied");
+    assert(last.index <= this.storage.lastIndex(), "an entry is applied once it is on disk here");
     for (const entry of entries) {
       const response = this.machine.apply(entry);
       this.appliedSinceSnapshot += 1;

@@ -1,6 +1,6 @@
 /**
- * The synchronous host of one node (DESIGN.md §2, §4): it drives every Raft group, and turns
- * their output into port calls in the one safe order:
+ * The synchronous host of one node: it drives every Raft group, and turns their output into
+ * port calls in the order of the Ready contract (raw-node.ts), for all groups at once:
  *
  *   apply committed entries already durable here → answer their clients
  *   → send a leader's appends and heartbeats (one frame per peer)
@@ -8,7 +8,9 @@
  *   → send the other messages (one frame per peer)
  *   → apply the other committed entries → answer clients.
  *
- * A client is never answered for an entry that is not both committed and on this node's disk.
+ * Asserted as it runs: no vote or acknowledgement leaves before the write that carries what it
+ * promises, and a client is never answered for an entry that is not both committed and on
+ * this node's disk.
  *
  * It never awaits and reads time only through the Clock port, so the deterministic simulator
  * drives this same code with simulated adapters. The runtime calls `tick()` on a timer,
@@ -49,10 +51,33 @@ import { GroupHost } from "./group-host.ts";
 import { HostMetrics } from "./metrics.ts";
 import { indeterminate, mustRetry, type Reply } from "./replies.ts";
 
-/** Messages a leader may send before it persists the Ready they come with. */
+/** Messages a leader may send before it persists the Ready they come with (contract step 2). */
 function sentBeforePersist(message: Message): boolean {
   return message.type === MessageType.App || message.type === MessageType.Heartbeat ||
     message.type === MessageType.Snap;
+}
+
+/**
+ * Asserts that what a message promises about this node's disk is there (contract step 4): the
+ * in-memory mirror follows the disk, never leads it, so it stands for what is durable. A
+ * promise made in a term this node has since left durably needs no more: it can never vote
+ * in that term again, and a newer leader may rewrite the entries it acknowledged then.
+ */
+function assertDurable(group: GroupHost, message: Message): void {
+  if (message.reject) return;
+  const isAck = message.type === MessageType.AppResp;
+  if (!isAck && message.type !== MessageType.VoteResp) return;
+  const stored = group.storage.initialState().hardState;
+  if (stored.term > message.term) return;
+  assert(stored.term === message.term, "a response never speaks for a term not yet on disk");
+  if (isAck) {
+    assert(
+      group.storage.lastIndex() >= message.index,
+      "an append acknowledgement leaves only once its entries are on disk",
+    );
+  } else {
+    assert(stored.vote === message.to, "a vote leaves only once it is on disk");
+  }
 }
 
 export type HostConfig = {
@@ -356,7 +381,7 @@ export class NodeHost {
         else group.dirty = false;
       }
       if (batch.length === 0) {
-        this.send([], () => false);
+        this.send([], "afterWrite");
         return false;
       }
       const early = batch.map(([group, ready]) => this.applyDurable(group, ready));
@@ -364,9 +389,9 @@ export class NodeHost {
       // parallel with it (Raft thesis §10.2.1); Raft counts the leader's own entries toward a
       // commit only once they are persisted. Every other message (votes, append responses)
       // speaks for what is on this node's disk, so it waits for the write.
-      this.send(batch, sentBeforePersist);
+      this.send(batch, "beforeWrite");
       this.persist(batch);
-      this.send(batch, (message) => !sentBeforePersist(message));
+      this.send(batch, "afterWrite");
       const nowMs = this.config.clock.nowMs();
       batch.forEach(([group, ready], i) => this.handle(group, ready, early[i]!, nowMs));
       for (const [group, ready] of batch) {
@@ -397,7 +422,7 @@ export class NodeHost {
     // they wait to ride along with the next write that syncs, so the single-node path costs
     // one fsync per batch, not two.
     if (writes.length > 0 && sync) {
-      this.config.logStore.save(writes, sync);
+      this.config.logStore.save(writes);
       this.metrics.storageWrites += 1;
       this.metrics.fsyncs += 1;
     }
@@ -411,14 +436,16 @@ export class NodeHost {
   }
 
   /**
-   * Sends one frame per peer: the Raft messages of every group that pass `which`, and the
-   * forwards and answers waiting in the outbox.
+   * Sends one frame per peer: the Raft messages of every group that may leave at this step of
+   * the Ready contract (before or after this round's write), and the forwards and answers
+   * waiting in the outbox.
    */
-  private send(batch: readonly [GroupHost, Ready][], which: (message: Message) => boolean): void {
+  private send(batch: readonly [GroupHost, Ready][], step: "beforeWrite" | "afterWrite"): void {
     const byPeer = new Map<NodeId, Envelope[]>();
     for (const [group, ready] of batch) {
       for (const message of ready.messages) {
-        if (!which(message)) continue;
+        if (sentBeforePersist(message) !== (step === "beforeWrite")) continue;
+        if (step === "afterWrite") assertDurable(group, message);
         const envelopes = byPeer.get(message.to) ?? [];
         envelopes.push({ group: group.id, message });
         byPeer.set(message.to, envelopes);

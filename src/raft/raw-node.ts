@@ -22,15 +22,24 @@ import type {
 export type { ProposeResult, RaftConfig } from "./raft.ts";
 
 /**
- * What the host must do, in this order (etcd's Ready contract):
- * 1. Persist `snapshot` (if set), `entries` and `hardState` (if set) in one write, fsynced if
- *    `mustSync`; then mirror them into the group's MemoryStorage (applySnapshot, append,
- *    setHardState). Nothing else may happen before this write is durable.
- * 2. Only then send `messages`: votes and acknowledgements promise what is now on disk.
- * 3. Apply `snapshot` (if set) to the state machine, then `committedEntries` in order
- *    (entries with empty data are leaders' no-ops: skip them).
- * 4. Hand `readStates` to waiting reads: each is answerable once `index` is applied.
- * 5. Call advance(ready).
+ * What the host must do with a Ready, in this order: etcd's Ready contract, with the leader's
+ * own write in parallel with replication (Raft thesis §10.2.1). NodeHost.flush follows it for
+ * a batch of Readys of many groups at once, and asserts it.
+ * 1. It may first apply the `committedEntries` already durable on this node (stored before
+ *    this Ready, and below the first of `entries`, which may rewrite the log), and answer
+ *    their clients: they are committed on a majority and on this disk.
+ * 2. It may send the messages a leader sends about its own log (App, Heartbeat, Snap) before
+ *    its write: they promise nothing about this node's disk, and Raft counts the leader's
+ *    own entries toward a commit only once advance() says they are persisted.
+ * 3. It persists `snapshot` (if set), `entries` and `hardState` (if set) in one write, durable
+ *    before it returns when `mustSync`; a write that is not `mustSync` only moves the commit
+ *    index, which Raft need not find on disk, and may be left to ride with the next one. Then
+ *    it mirrors them into the group's MemoryStorage (applySnapshot, append, setHardState).
+ * 4. Only then it sends every other message: a vote or an acknowledgement promises what is
+ *    now on disk.
+ * 5. It applies `snapshot` (if set) to the state machine, then the rest of `committedEntries`
+ *    in order (entries with empty data are leaders' no-ops: skip them), hands `readStates` to
+ *    waiting reads (each is answerable once its `index` is applied), and calls advance(ready).
  * `softState` is informational (role and leader changed); it needs no persistence.
  */
 export type Ready = {
