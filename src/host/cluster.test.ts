@@ -4,79 +4,10 @@
  * and raises the next token. The deterministic simulator (test/sim) covers faults at scale.
  */
 import { expect, test } from "bun:test";
-import { MemoryLogStore } from "../adapters/memory/memory-log-store.ts";
-import { tickMs } from "../constants.ts";
-import { Durability, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
+import { Durability, type LockRequest, ResponseType } from "../locks/types.ts";
 import { MessageType, Role } from "../raft/types.ts";
 import { encodePeerFrame } from "../multiraft/peer-frame.ts";
-import { NodeHost } from "./node-host.ts";
-
-const ids = ["a", "b", "c"];
-
-class Cluster {
-  ms = 0;
-  readonly stores = new Map(ids.map((id) => [id, new MemoryLogStore()]));
-  readonly hosts = new Map<string, NodeHost>();
-  readonly down = new Set<string>();
-  private queue: { to: string; frame: Uint8Array }[] = [];
-  private seed = 1;
-
-  constructor(readonly groups: number, readonly snapshots?: { every: number; keep: number }) {
-    for (const id of ids) this.start(id);
-  }
-
-  start(id: string): void {
-    this.down.delete(id);
-    this.hosts.set(
-      id,
-      new NodeHost({
-        nodeId: id,
-        voters: ids,
-        groups: this.groups,
-        logStore: this.stores.get(id)!,
-        transport: { send: (to, frame) => this.queue.push({ to, frame }) },
-        clock: { nowMs: () => this.ms, wallMs: () => this.ms },
-        random: { int: (n) => (this.seed = (Math.imul(this.seed, 48271) + 11) >>> 0) % n },
-        ...(this.snapshots
-          ? { snapshotEntries: this.snapshots.every, compactionLagEntries: this.snapshots.keep }
-          : {}),
-      }),
-    );
-  }
-
-  crash(id: string): void {
-    this.down.add(id);
-    this.hosts.delete(id);
-  }
-
-  /** One step: deliver what is in flight, flush everyone; every tickMs, tick everyone. */
-  step(): void {
-    const queue = this.queue;
-    this.queue = [];
-    for (const { to, frame } of queue) {
-      if (!this.down.has(to)) expect(this.hosts.get(to)!.receive(frame)).toBeUndefined();
-    }
-    for (const host of this.hosts.values()) host.flush();
-    this.ms += 5;
-    if (this.ms % tickMs === 0) { for (const host of this.hosts.values()) host.tick(); }
-  }
-
-  runUntil(done: () => boolean, stepsMax = 20_000): void {
-    for (let i = 0; i < stepsMax && !done(); i++) this.step();
-    expect(done()).toBe(true);
-  }
-
-  healthy(): boolean {
-    return [...this.hosts.values()].every((h) => h.health().ok);
-  }
-
-  request(via: string, request: LockRequest): LockResponse {
-    let answer: LockResponse | undefined;
-    this.hosts.get(via)!.submit(request, (r) => (answer = r));
-    this.runUntil(() => answer !== undefined);
-    return answer!;
-  }
-}
+import { ids, TestCluster } from "./test-cluster.ts";
 
 const lock = (resource: string, owner: string): LockRequest => ({
   op: "tryLock",
@@ -87,7 +18,7 @@ const lock = (resource: string, owner: string): LockRequest => ({
 });
 
 test("three nodes elect a leader for every group and any node answers any request", () => {
-  const cluster = new Cluster(4);
+  const cluster = new TestCluster({ groups: 4 });
   cluster.runUntil(() => cluster.healthy());
   for (const [i, via] of ids.entries()) {
     expect(cluster.request(via, lock(`r${i}`, "o"))).toEqual({
@@ -107,7 +38,7 @@ test("three nodes elect a leader for every group and any node answers any reques
 });
 
 test("after the leader crashes, a new leader keeps persistent locks and tokens go up", () => {
-  const cluster = new Cluster(1);
+  const cluster = new TestCluster({ groups: 1 });
   cluster.runUntil(() => cluster.healthy());
   const leaderOf = () => cluster.hosts.values().next().value!.groupStatuses()[0]!.leader;
   expect(cluster.request("a", lock("x", "o1")).type).toBe(ResponseType.Locked);
@@ -143,7 +74,7 @@ test("after the leader crashes, a new leader keeps persistent locks and tokens g
 });
 
 test("leaders spread over the nodes: group g settles on voter g mod n", () => {
-  const cluster = new Cluster(6);
+  const cluster = new TestCluster({ groups: 6 });
   const settled = () =>
     cluster.healthy() &&
     [...cluster.hosts.values()].every((host) =>
@@ -162,7 +93,7 @@ test("leaders spread over the nodes: group g settles on voter g mod n", () => {
 });
 
 test("a node that was down past the compacted log catches up from a snapshot", () => {
-  const cluster = new Cluster(1, { every: 20, keep: 5 });
+  const cluster = new TestCluster({ groups: 1, snapshots: { every: 20, keep: 5 } });
   cluster.runUntil(() => cluster.healthy());
   const leader = cluster.hosts.get("a")!.groupStatuses()[0]!.leader;
   const lagging = ids.find((id) => id !== leader)!;
@@ -188,7 +119,7 @@ test("a node that was down past the compacted log catches up from a snapshot", (
 });
 
 test("a frame from a node that is not a voter is refused whole", () => {
-  const cluster = new Cluster(1);
+  const cluster = new TestCluster({ groups: 1 });
   cluster.runUntil(() => cluster.healthy());
   const host = cluster.hosts.get("a")!;
   const statusBefore = host.groupStatuses()[0]!;

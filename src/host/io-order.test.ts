@@ -9,16 +9,13 @@
  * that term again, and a newer leader may rewrite what it acknowledged then).
  */
 import { expect, test } from "bun:test";
-import { MemoryLogStore } from "../adapters/memory/memory-log-store.ts";
-import { tickMs } from "../constants.ts";
 import { decodeCommand } from "../codec/lock-command.ts";
 import { Durability, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
 import { decodePeerFrame } from "../multiraft/peer-frame.ts";
-import type { GroupWrite, LogStore } from "../ports/log-store.ts";
+import type { GroupWrite } from "../ports/log-store.ts";
 import { type Message, MessageType, type NodeId } from "../raft/types.ts";
-import { NodeHost } from "./node-host.ts";
+import { ids, TestCluster } from "./test-cluster.ts";
 
-const ids = ["a", "b", "c"];
 const groups = 2;
 
 type Event =
@@ -33,23 +30,11 @@ type Event =
 /** What one node's disk holds of one group, rebuilt from the recorded saves. */
 type Disk = { term: number; vote: NodeId; log: Map<number, { term: number; data: Uint8Array }> };
 
-class RecordingCluster {
-  ms = 0;
-  readonly events: Event[] = [];
-  readonly hosts = new Map<NodeId, NodeHost>();
-  private readonly stores = new Map<NodeId, MemoryLogStore>();
-  private queue: { to: NodeId; frame: Uint8Array }[] = [];
-  private seed = 7;
-
-  constructor() {
-    for (const id of ids) this.start(id);
-  }
-
-  start(id: NodeId): void {
-    const store = this.stores.get(id) ?? new MemoryLogStore();
-    this.stores.set(id, store);
-    const events = this.events;
-    const recording: LogStore = {
+/** Three hosts whose stores and transport write into one ordered record of events. */
+function recordingCluster(events: Event[]): TestCluster {
+  const cluster = new TestCluster({
+    groups,
+    store: (id, store) => ({
       save: (writes) => {
         store.save(writes);
         events.push({ kind: "save", node: id, writes: structuredClone(writes) });
@@ -61,63 +46,22 @@ class RecordingCluster {
       setIdentity: (identity) => store.setIdentity(identity),
       nextIncarnation: () => store.nextIncarnation(),
       close: () => store.close(),
-    };
-    this.hosts.set(
-      id,
-      new NodeHost({
-        nodeId: id,
-        voters: ids,
-        groups,
-        logStore: recording,
-        transport: {
-          send: (to, frame) => {
-            const decoded = decodePeerFrame(frame, groups);
-            if ("error" in decoded) throw new Error(decoded.error);
-            events.push({ kind: "send", node: id, envelopes: decoded.envelopes });
-            this.queue.push({ to, frame });
-          },
-        },
-        clock: { nowMs: () => this.ms, wallMs: () => this.ms },
-        random: { int: (n) => (this.seed = (Math.imul(this.seed, 48271) + 11) >>> 0) % n },
-      }),
-    );
-  }
+    }),
+    route: ({ from, frame }) => {
+      const decoded = decodePeerFrame(frame, groups);
+      if ("error" in decoded) throw new Error(decoded.error);
+      events.push({ kind: "send", node: from, envelopes: decoded.envelopes });
+      return "deliver";
+    },
+  });
+  return cluster;
+}
 
-  crash(id: NodeId): void {
-    this.hosts.delete(id);
-    this.queue = this.queue.filter((q) => q.to !== id);
-  }
-
-  step(): void {
-    const queue = this.queue;
-    this.queue = [];
-    for (const { to, frame } of queue) this.hosts.get(to)?.receive(frame);
-    for (const host of this.hosts.values()) host.flush();
-    this.ms += 5;
-    if (this.ms % tickMs === 0) { for (const host of this.hosts.values()) host.tick(); }
-  }
-
-  request(via: NodeId, request: LockRequest): LockResponse {
-    let answer: LockResponse | undefined;
-    this.hosts.get(via)!.submit(request, (response) => {
-      answer = response;
-      this.events.push({ kind: "answer", request, response });
-    });
-    for (let i = 0; i < 20_000 && answer === undefined; i++) this.step();
-    expect(answer).toBeDefined();
-    return answer!;
-  }
-
-  leaderOf(group: number): NodeId {
-    for (let i = 0; i < 20_000; i++) {
-      for (const host of this.hosts.values()) {
-        const status = host.groupStatuses()[group]!;
-        if (status.role === "leader" && host.health().ok) return host.nodeId;
-      }
-      this.step();
-    }
-    throw new Error(`group ${group} elected no leader`);
-  }
+/** Sends a request and records its answer when it comes. */
+function request(cluster: TestCluster, events: Event[], via: NodeId, request: LockRequest) {
+  const answer = cluster.request(via, request);
+  events.push({ kind: "answer", request, response: answer });
+  return answer;
 }
 
 /** Replays the record and returns every broken promise, in words. */
@@ -220,13 +164,14 @@ const lock = (resource: string, owner: string): LockRequest => ({
 });
 
 test("no vote, acknowledgement or answer leaves before the write it speaks for", () => {
-  const cluster = new RecordingCluster();
+  const events: Event[] = [];
+  const cluster = recordingCluster(events);
   for (let round = 0; round < 3; round++) {
     const leader = cluster.leaderOf(0);
     for (let i = 0; i < 12; i++) {
       const via = ids[i % ids.length]!;
       if (!cluster.hosts.has(via)) continue;
-      const answer = cluster.request(via, lock(`r${round}-${i}`, `o${i}`));
+      const answer = request(cluster, events, via, lock(`r${round}-${i}`, `o${i}`));
       const expected: number[] = [ResponseType.Locked, ResponseType.MustRetry];
       expect(expected).toContain(answer.type);
     }
@@ -235,13 +180,13 @@ test("no vote, acknowledgement or answer leaves before the write it speaks for",
     cluster.leaderOf(0);
     cluster.start(leader);
   }
-  const sent = cluster.events.flatMap((e) => e.kind === "send" ? e.envelopes : []);
+  const sent = events.flatMap((e) => e.kind === "send" ? e.envelopes : []);
   const granted = (type: string) =>
     sent.filter(({ message }) => message.type === type && !message.reject).length;
   expect(granted(MessageType.VoteResp)).toBeGreaterThanOrEqual(3 * groups);
   expect(granted(MessageType.AppResp)).toBeGreaterThan(100);
-  expect(cluster.events.filter((e) => e.kind === "answer").length).toBe(36);
-  expect(brokenPromises(cluster.events)).toEqual([]);
+  expect(events.filter((e) => e.kind === "answer").length).toBe(36);
+  expect(brokenPromises(events)).toEqual([]);
 });
 
 test("the replay catches a vote, an acknowledgement and an answer that left too early", () => {
