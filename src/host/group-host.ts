@@ -29,7 +29,18 @@ import { errored, indeterminate, mustRetry, type Reply } from "./replies.ts";
 
 type Waiting = { readonly request: LockRequest; readonly reply: Reply };
 type Proposal = { readonly term: number; readonly reply: Reply; readonly tick: number };
-type Read = { index: number | undefined; readonly waiting: Waiting[]; readonly tick: number };
+/**
+ * A ReadIndex round. It is answered once both its read index (the commit index confirmed by a
+ * quorum) and `proposedThrough` (the leader's last entry when the reads were sent) are
+ * applied: a write the leader proposed before a Get was judged at proposal time and will take
+ * effect when it commits, so the Get must see it to be linearizable.
+ */
+type Read = {
+  index: number | undefined;
+  readonly proposedThrough: number;
+  readonly waiting: Waiting[];
+  readonly tick: number;
+};
 
 export class GroupHost {
   /** Input reached this group's RawNode since a flush last found it without a Ready. */
@@ -208,7 +219,10 @@ export class GroupHost {
 
   private answerReads(nowMs: number): void {
     for (const [context, read] of this.reads) {
-      if (read.index === undefined || read.index > this.machine.appliedIndex) continue;
+      const applied = this.machine.appliedIndex;
+      if (read.index === undefined || read.index > applied || read.proposedThrough > applied) {
+        continue;
+      }
       this.reads.delete(context);
       for (const { request, reply } of read.waiting) {
         reply(this.machine.get(request.resource, nowMs));
@@ -261,7 +275,13 @@ export class GroupHost {
     }
     if (this.readBatch.length > 0 && this.isServing()) {
       const context = this.nextReadContext++;
-      this.reads.set(context, { index: undefined, waiting: this.readBatch, tick: this.ticks });
+      const proposedThrough = this.raft.status().lastIndex;
+      this.reads.set(context, {
+        index: undefined,
+        proposedThrough,
+        waiting: this.readBatch,
+        tick: this.ticks,
+      });
       this.readBatch = [];
       this.raft.readIndex(context);
     }
