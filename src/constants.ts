@@ -16,7 +16,8 @@ export const peerPortDefault = 2071;
 export const binaryPortDefault = 2072;
 export const httpBodyBytesMax = 16 * 1024;
 
-// Framing (peer and client binary protocol): 4-byte length prefix, then msgpack.
+// Framing (peer and client binary protocol): 4-byte length prefix, then msgpack. A reader
+// refuses a longer frame.
 export const frameBytesMax = 16 * 1024 * 1024;
 
 // Raft timing, in ticks of tickMs.
@@ -27,6 +28,10 @@ export const electionTicks = 10;
 // Raft flow control.
 export const entriesPerMessageMax = 512;
 export const inflightMessagesMax = 256;
+// Bytes of entries in unacknowledged appends to one follower of one group (etcd raft's
+// MaxInflightBytes): a follower that returns after an outage gets its backlog this much at a
+// time, not every group's whole pipeline in one flush.
+export const inflightBytesMax = 2 * 1024 * 1024;
 export const pendingProposalsMax = 100_000;
 
 // Multi-Raft.
@@ -63,6 +68,8 @@ export const readsPendingMax = 10_000;
 export const nodeIdBytesMax = 256;
 
 assert(entriesBytesPerMessageMax < frameBytesMax, "one append message fits in a frame");
+assert(inflightBytesMax >= entriesBytesPerMessageMax, "a full append message may be in flight");
+
 
 // Host: how long a client waits on a proposal or a ReadIndex read, in ticks.
 export const proposalTimeoutTicks = 100;
@@ -103,3 +110,47 @@ assert(balanceStableTicks > electionTicks, "a returning node is stable for an el
 
 // Forwarded requests a leader remembers (with their answers) to run a duplicate only once.
 export const forwardsRememberedMax = 100_000;
+
+// Peer frames the host builds (src/multiraft/frame-builder.ts): each stays within this many
+// bytes; what does not fit goes in the next frame of the same flush. One Raft message always
+// fits: an append carries at most entriesBytesPerMessageMax of entries plus one entry (a lock
+// command), a snapshot travels in chunks of snapshotChunkBytes, and everything else is small.
+export const peerFrameBytesMax = 4 * 1024 * 1024;
+// Bytes a message or item may take beyond the data it carries (ids, numbers, headers): the
+// frame builder's upper bound for one entry, and for a message or chunk without its payload.
+export const peerEntryOverheadBytes = 24;
+export const peerItemOverheadBytes = 64 * 1024;
+// Snapshots stream in chunks (src/host/snapshot-transfer.ts): a leader keeps at most
+// snapshotChunksInflightMax chunks unacknowledged per follower and group, resends from the
+// last acknowledged offset after snapshotChunkRetryTicks without progress, and gives a
+// transfer up after snapshotTransferIdleTicks without an acknowledgement. A receiver keeps one
+// snapshot in progress per group, refuses one larger than snapshotBytesMax, and holds at most
+// snapshotBytesMax of chunks in progress over all groups.
+export const snapshotChunkBytes = 1024 * 1024;
+export const snapshotChunksInflightMax = 2;
+export const snapshotChunkRetryTicks = 2 * electionTicks;
+export const snapshotTransferIdleTicks = 20 * electionTicks;
+export const snapshotBytesMax = 1024 * 1024 * 1024;
+
+assert(peerFrameBytesMax <= frameBytesMax, "a peer frame is never refused by a peer's reader");
+assert(
+  entriesBytesPerMessageMax + lockCommandBytesMax +
+      (entriesPerMessageMax + 1) * peerEntryOverheadBytes + peerItemOverheadBytes <=
+    peerFrameBytesMax,
+  "the largest append message fits in one peer frame",
+);
+assert(
+  snapshotChunkBytes + peerItemOverheadBytes <= peerFrameBytesMax,
+  "a snapshot chunk fits in one peer frame",
+);
+assert(snapshotChunkRetryTicks < snapshotTransferIdleTicks, "a transfer is retried before given up");
+assert(snapshotBytesMax >= snapshotChunkBytes, "a snapshot may span at least one chunk");
+assert(
+  peerItemOverheadBytes >= (votersMax + 2) * (nodeIdBytesMax + 8) + 1024,
+  "a message's ids, voters and numbers fit its overhead bound",
+);
+assert(
+  partitionsDefault * (inflightBytesMax + snapshotChunksInflightMax * snapshotChunkBytes) <=
+    socketBufferedBytesMax,
+  "a peer catching up in every group of a default node does not overflow its socket",
+);

@@ -26,6 +26,7 @@ import {
   flushRoundsMax,
   forwardsRememberedMax,
   heartbeatTicks,
+  inflightBytesMax,
   inflightMessagesMax,
   proposalTimeoutTicks,
   snapshotEntries,
@@ -176,6 +177,7 @@ export class NodeHost {
       preVote: true,
       checkQuorum: true,
       inflightMessagesMax,
+      inflightBytesMax,
       entriesPerMessageMax,
       applied: state.snapshot?.metadata.index ?? 0,
     }, storage);

@@ -5,7 +5,9 @@
  * - probe: we do not know where the follower's log matches; send one append at a time and
  *   wait for its answer (or a heartbeat answer) before the next.
  * - replicate: the follower is in sync; pipeline appends optimistically, at most
- *   `inflightMessagesMax` unacknowledged at once.
+ *   `inflightMessagesMax` unacknowledged at once and, like etcd's MaxInflightBytes, at most
+ *   `inflightBytesMax` bytes of entries (a message is sent while fewer are out, so one
+ *   larger message may still go).
  * - snapshot: a snapshot is on its way; send nothing until the host reports the outcome.
  *
  * Invariants: match < next; match never goes back while this node leads.
@@ -19,42 +21,57 @@ export const ProgressState = {
 } as const;
 export type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
 
-/** The last index of each unacknowledged append, oldest first (a bounded FIFO). */
+/**
+ * The last index and entry bytes of each unacknowledged append, oldest first (a bounded
+ * FIFO, etcd's tracker.Inflights): full once `countMax` appends or `bytesMax` bytes are out.
+ */
 export class Inflights {
-  private readonly indexes: number[] = [];
+  private readonly appends: { readonly index: number; readonly bytes: number }[] = [];
+  private bytesOut = 0;
 
-  constructor(readonly countMax: number) {
+  constructor(readonly countMax: number, readonly bytesMax: number) {
     assert(countMax >= 1, "at least one append may be in flight");
+    assert(bytesMax >= 1, "at least one byte may be in flight");
   }
 
   get count(): number {
-    return this.indexes.length;
+    return this.appends.length;
+  }
+
+  get bytes(): number {
+    return this.bytesOut;
   }
 
   full(): boolean {
-    return this.indexes.length >= this.countMax;
+    return this.appends.length >= this.countMax || this.bytesOut >= this.bytesMax;
   }
 
-  add(lastIndex: number): void {
+  add(lastIndex: number, bytes: number): void {
     assert(!this.full(), "add to full inflights");
-    const previous = this.indexes[this.indexes.length - 1];
-    assert(previous === undefined || lastIndex > previous, "in-flight appends are in order");
-    this.indexes.push(lastIndex);
+    const previous = this.appends[this.appends.length - 1];
+    assert(previous === undefined || lastIndex > previous.index, "in-flight appends are in order");
+    this.appends.push({ index: lastIndex, bytes });
+    this.bytesOut += bytes;
   }
 
   /** Frees every append whose last index is at or below `index` (they are acknowledged). */
   freeLE(index: number): void {
     let n = 0;
-    while (n < this.indexes.length && this.indexes[n]! <= index) n++;
-    this.indexes.splice(0, n);
+    while (n < this.appends.length && this.appends[n]!.index <= index) {
+      this.bytesOut -= this.appends[n]!.bytes;
+      n++;
+    }
+    this.appends.splice(0, n);
   }
 
   freeFirstOne(): void {
-    this.indexes.shift();
+    const first = this.appends.shift();
+    if (first !== undefined) this.bytesOut -= first.bytes;
   }
 
   reset(): void {
-    this.indexes.length = 0;
+    this.appends.length = 0;
+    this.bytesOut = 0;
   }
 }
 
@@ -69,9 +86,14 @@ export class Progress {
   recentActive = false;
   readonly inflights: Inflights;
 
-  constructor(public match: number, public next: number, inflightMessagesMax: number) {
+  constructor(
+    public match: number,
+    public next: number,
+    inflightMessagesMax: number,
+    inflightBytesMax: number,
+  ) {
     assert(match < next, "match is below next");
-    this.inflights = new Inflights(inflightMessagesMax);
+    this.inflights = new Inflights(inflightMessagesMax, inflightBytesMax);
   }
 
   private resetState(state: ProgressState): void {

@@ -45,6 +45,8 @@ export type RaftConfig = {
   /** Raft thesis §6.2: a leader that hears from no majority in an election timeout resigns. */
   checkQuorum: boolean;
   inflightMessagesMax: number;
+  /** Bytes of entries in unacknowledged appends to one follower (etcd's MaxInflightBytes). */
+  inflightBytesMax: number;
   entriesPerMessageMax: number;
   /** Last applied index at restart (from the host's state machine snapshot). */
   applied?: number;
@@ -62,6 +64,12 @@ type VoteResult = "won" | "lost" | "pending";
 type OutgoingMessage = Partial<Message> & { readonly type: MessageType; readonly to: NodeId };
 
 const emptyData = new Uint8Array(0);
+
+function entriesBytes(entries: readonly Entry[]): number {
+  let bytes = 0;
+  for (const entry of entries) bytes += entry.data.length;
+  return bytes;
+}
 
 export class Raft {
   readonly id: NodeId;
@@ -93,6 +101,7 @@ export class Raft {
     assert(config.heartbeatTicks >= 1, "heartbeatTicks must be at least 1");
     assert(config.electionTicks > config.heartbeatTicks, "elections must outlast heartbeats");
     assert(config.inflightMessagesMax >= 1, "inflightMessagesMax must be at least 1");
+    assert(config.inflightBytesMax >= 1, "inflightBytesMax must be at least 1");
     assert(config.entriesPerMessageMax >= 1, "entriesPerMessageMax must be at least 1");
     const { hardState, voters } = storage.initialState();
     this.id = config.id;
@@ -303,7 +312,12 @@ export class Raft {
       // Our own match is what is on our disk: the leader counts itself toward a commit only
       // for entries it has persisted (Raft thesis §10.2.1), since it sends before persisting.
       const match = id === this.id ? this.log.persistedLastIndex() : 0;
-      this.progress.set(id, new Progress(match, lastIndex + 1, this.config.inflightMessagesMax));
+      this.progress.set(id, new Progress(
+          match,
+          lastIndex + 1,
+          this.config.inflightMessagesMax,
+          this.config.inflightBytesMax,
+        ));
     }
     this.readOnly.reset();
     this.pendingReads = [];
@@ -494,7 +508,7 @@ export class Raft {
     const last = entries[entries.length - 1];
     if (pr.state === ProgressState.Replicate && last !== undefined) {
       pr.optimisticUpdate(last.index);
-      pr.inflights.add(last.index);
+      pr.inflights.add(last.index, entriesBytes(entries));
     } else if (pr.state === ProgressState.Probe) {
       pr.probeSent = true;
     }

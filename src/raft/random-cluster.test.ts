@@ -118,6 +118,7 @@ function run(seed: number, size: number): Checker {
     checkQuorum: seed % 4 !== 2,
     inflightMessagesMax: 1 + random.int(4),
     entriesPerMessageMax: 1 + random.int(3),
+    inflightBytesMax: 1 + random.int(64),
   }, seed);
   const dropPercent = random.int(25);
   net.dropIf = () => random.int(100) < dropPercent;

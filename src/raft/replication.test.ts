@@ -128,6 +128,24 @@ test("a leader keeps at most inflightMessagesMax unacknowledged appends per foll
   expect(net.node("c").status().commit).toBe(11);
 });
 
+test("a leader keeps at most inflightBytesMax bytes of unacknowledged entries per follower", () => {
+  // Nine-byte entries, one per message, at most 25 bytes out: the third append still goes
+  // (18 bytes are out, under the cap), the fourth waits.
+  const net = new TestNetwork(abc, { inflightBytesMax: 25, entriesPerMessageMax: 1 });
+  net.campaign("a");
+  net.tick(1);
+  net.dropIf = (m) => m.from === "c" && m.type === MessageType.AppResp;
+  const before = net.delivered.length;
+  for (let i = 0; i < 10; i++) net.node("a").propose(bytes(`proposal${i}`));
+  net.stabilize();
+  const appsToC = net.delivered.slice(before).filter((m) => m.to === "c" && m.type === "app");
+  expect(appsToC.filter((m) => m.entries.length > 0).length).toBe(3);
+  expect(net.node("a").status().commit).toBe(11);
+  net.dropIf = () => false;
+  net.tick(3);
+  expect(net.log("c")).toEqual(net.log("a"));
+});
+
 test("an empty proposal is refused as a value: empty data is the leader's no-op", () => {
   const net = new TestNetwork(abc);
   net.campaign("a");

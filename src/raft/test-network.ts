@@ -36,6 +36,7 @@ export function testConfig(id: NodeId, seed: number, overrides: TestConfig = {})
     preVote: true,
     checkQuorum: true,
     inflightMessagesMax: 256,
+    inflightBytesMax: 1024 * 1024,
     entriesPerMessageMax: 64,
     ...overrides,
   };
