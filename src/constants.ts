@@ -70,7 +70,6 @@ export const nodeIdBytesMax = 256;
 assert(entriesBytesPerMessageMax < frameBytesMax, "one append message fits in a frame");
 assert(inflightBytesMax >= entriesBytesPerMessageMax, "a full append message may be in flight");
 
-
 // Host: how long a client waits on a proposal or a ReadIndex read, in ticks.
 export const proposalTimeoutTicks = 100;
 export const readTimeoutTicks = 40;
@@ -143,7 +142,10 @@ assert(
   snapshotChunkBytes + peerItemOverheadBytes <= peerFrameBytesMax,
   "a snapshot chunk fits in one peer frame",
 );
-assert(snapshotChunkRetryTicks < snapshotTransferIdleTicks, "a transfer is retried before given up");
+assert(
+  snapshotChunkRetryTicks < snapshotTransferIdleTicks,
+  "a transfer is retried before given up",
+);
 assert(snapshotBytesMax >= snapshotChunkBytes, "a snapshot may span at least one chunk");
 assert(
   peerItemOverheadBytes >= (votersMax + 2) * (nodeIdBytesMax + 8) + 1024,

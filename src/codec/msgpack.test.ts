@@ -5,7 +5,13 @@
  */
 import { decode as referenceDecode, encode as referenceEncode } from "@msgpack/msgpack";
 import { expect, test } from "bun:test";
-import { decodeMsgpack, depthMax, encodeMsgpack, MsgpackError } from "./msgpack.ts";
+import {
+  decodeMsgpack,
+  depthMax,
+  encodeMsgpack,
+  msgpackBytesBound,
+  MsgpackError,
+} from "./msgpack.ts";
 
 function prng(seed: number) {
   let state = seed >>> 0;
@@ -101,6 +107,16 @@ test("the same bytes as the reference encoder, and each decodes the other's outp
     expect(decodeMsgpack(ours)).toEqual(referenceDecode(ours));
     expect(decodeMsgpack(ours)).toEqual(value);
   }
+});
+
+test("msgpackBytesBound is never below the encoded size, and near it for binary", () => {
+  const next = prng(11);
+  for (let i = 0; i < 1_500; i++) {
+    const value = randomValue(next, 0);
+    expect(msgpackBytesBound(value)).toBeGreaterThanOrEqual(encodeMsgpack(value).length);
+  }
+  const data = new Uint8Array(100_000);
+  expect(msgpackBytesBound([1, data]) - encodeMsgpack([1, data]).length).toBeLessThan(16);
 });
 
 test("an unpaired surrogate is written as U+FFFD, as TextEncoder writes it", () => {

@@ -263,6 +263,35 @@ export function encodeMsgpack(value: unknown): Uint8Array {
 
 const writerBytesKept = 1 << 20;
 
+/**
+ * An upper bound on the bytes `encodeMsgpack(value)` writes, without encoding: 9 for a
+ * number, 5 of header for a string, binary, array or map, and 3 bytes of UTF-8 per UTF-16
+ * unit of a string. The frame builder sizes frames with it before encoding them.
+ */
+export function msgpackBytesBound(value: unknown): number {
+  switch (typeof value) {
+    case "number":
+      return 9;
+    case "string":
+      return 5 + 3 * value.length;
+    case "object": {
+      if (value === null) return 1;
+      if (value instanceof Uint8Array) return 5 + value.length;
+      let bytes = 5;
+      if (Array.isArray(value)) {
+        for (const item of value) bytes += msgpackBytesBound(item);
+        return bytes;
+      }
+      for (const [key, item] of Object.entries(value)) {
+        bytes += 5 + 3 * key.length + msgpackBytesBound(item);
+      }
+      return bytes;
+    }
+    default:
+      return 1;
+  }
+}
+
 class Writer {
   at = 0;
   bytes = new Uint8Array(4096);

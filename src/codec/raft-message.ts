@@ -61,11 +61,11 @@ export function encodeMessage(m: Message): unknown {
 
 type Failure = { error: string };
 
-function isCount(x: unknown): x is number {
+export function isCount(x: unknown): x is number {
   return typeof x === "number" && Number.isSafeInteger(x) && x >= 0 && !Object.is(x, -0);
 }
 
-function isNodeId(x: unknown): x is string {
+export function isNodeId(x: unknown): x is string {
   // The length check first keeps a huge string from being measured just to be rejected.
   return typeof x === "string" && x.length > 0 && x.length <= nodeIdBytesMax &&
     utf8Bytes(x) <= nodeIdBytesMax;

@@ -3,9 +3,10 @@
  * port calls in the order of the Ready contract (raw-node.ts), for all groups at once:
  *
  *   apply committed entries already durable here → answer their clients
- *   → send a leader's appends and heartbeats (one frame per peer)
+ *   → send a leader's appends and heartbeats (one frame per peer, more if they outgrow the
+ *     frame budget)
  *   → persist entries and hard state of ALL groups (one transaction, one fsync)
- *   → send the other messages (one frame per peer)
+ *   → send the other messages (likewise)
  *   → apply the other committed entries → answer clients.
  *
  * Asserted as it runs: no vote or acknowledgement leaves before the write that carries what it
@@ -28,17 +29,19 @@ import {
   heartbeatTicks,
   inflightBytesMax,
   inflightMessagesMax,
+  peerFrameBytesMax,
   proposalTimeoutTicks,
   snapshotEntries,
 } from "../constants.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
 import type { LockRequest, LockResponse } from "../locks/types.ts";
+import { FrameBuilder } from "../multiraft/frame-builder.ts";
 import {
   type Answer,
+  type ChunkAck,
   decodePeerFrame,
-  encodePeerFrame,
-  type Envelope,
   type Forward,
+  type SnapshotChunk,
 } from "../multiraft/peer-frame.ts";
 import { groupOf } from "../multiraft/partition.ts";
 import type { Clock } from "../ports/clock.ts";
@@ -51,6 +54,7 @@ import { type Message, MessageType, type NodeId, Role } from "../raft/types.ts";
 import { GroupHost } from "./group-host.ts";
 import { HostMetrics } from "./metrics.ts";
 import { indeterminate, mustRetry, type Reply } from "./replies.ts";
+import { SnapshotReceiver, SnapshotSender } from "./snapshot-transfer.ts";
 
 /** Messages a leader may send before it persists the Ready they come with (contract step 2). */
 function sentBeforePersist(message: Message): boolean {
@@ -93,7 +97,11 @@ export type HostConfig = {
   readonly snapshotEntries?: number;
   /** Entries kept behind a snapshot (default compactionLagEntries); tests lower it. */
   readonly compactionLagEntries?: number;
+  /** The first forward sequence number of this incarnation (default 1); tests raise it. */
+  readonly firstForwardSequence?: number;
 };
+
+type Outbox = { forwards: Forward[]; answers: Answer[]; acks: ChunkAck[] };
 
 type PendingForward = {
   readonly to: NodeId;
@@ -120,20 +128,28 @@ export class NodeHost {
   private readonly snapshotEntries: number;
   private readonly compactionLagEntries: number;
   private ticks = 0;
-  /** Forward ids are incarnation · 2^32 + count, so they never repeat across restarts. */
-  private nextForwardId: number;
   /**
-   * Forwards this node ran as leader, by sender and id, with their answers once known, so a
-   * frame delivered twice runs its requests once (the duplicate gets the same answer).
+   * A forward is named by this start's incarnation (the log store counts starts) and a
+   * sequence number within it, so names never repeat across restarts however many forwards
+   * each start makes.
+   */
+  private readonly incarnation: number;
+  private nextForwardSequence: number;
+  /**
+   * Forwards this node ran as leader, by sender, incarnation and sequence, with their answers
+   * once known, so a frame delivered twice runs its requests once (the duplicate gets the same
+   * answer).
    */
   private readonly forwardsRun = new Map<
     string,
     { tick: number; response: LockResponse | undefined }
   >();
-  /** Requests this node forwarded to a leader, by id, until the answer comes back. */
+  /** Requests this node forwarded to a leader, by sequence, until the answer comes back. */
   private readonly forwarded = new Map<number, PendingForward>();
-  /** What the next flush sends each peer besides Raft messages. */
-  private readonly outbox = new Map<NodeId, { forwards: Forward[]; answers: Answer[] }>();
+  /** What the next flush sends each peer besides Raft messages and snapshot chunks. */
+  private readonly outbox = new Map<NodeId, Outbox>();
+  private readonly snapshotsOut = new SnapshotSender();
+  private readonly snapshotsIn: SnapshotReceiver;
   /** Per peer, the tick since which we have heard from it without a gap, and the last one. */
   private readonly heard = new Map<NodeId, { since: number; last: number }>();
 
@@ -142,12 +158,13 @@ export class NodeHost {
     assert(config.groups >= 1, "a node needs at least one group");
     this.nodeId = config.nodeId;
     this.voters = [...config.voters].sort();
-    const incarnation = config.logStore.nextIncarnation();
+    this.incarnation = config.logStore.nextIncarnation();
     assert(
-      incarnation >= 1 && incarnation < 2 ** 21,
-      `incarnation ${incarnation} fits a forward id`,
+      Number.isSafeInteger(this.incarnation) && this.incarnation >= 1,
+      `incarnation ${this.incarnation} is a positive integer`,
     );
-    this.nextForwardId = incarnation * 2 ** 32 + 1;
+    this.nextForwardSequence = config.firstForwardSequence ?? 1;
+    this.snapshotsIn = new SnapshotReceiver(this.nodeId);
     this.snapshotEntries = config.snapshotEntries ?? snapshotEntries;
     this.compactionLagEntries = config.compactionLagEntries ?? compactionLagEntries;
     for (let group = 0; group < config.groups; group++) this.groups.push(this.openGroup(group));
@@ -210,9 +227,10 @@ export class NodeHost {
       group.submit(request, reply, this.config.clock.nowMs());
       return;
     }
-    const id = this.nextForwardId++;
+    const id = this.nextForwardSequence++;
+    assert(Number.isSafeInteger(id), "forward sequence numbers stay safe integers");
     this.forwarded.set(id, { to: group.leader, request, reply, tick: this.ticks });
-    this.outboxFor(group.leader).forwards.push({ id, request });
+    this.outboxFor(group.leader).forwards.push({ incarnation: this.incarnation, id, request });
     this.metrics.forwarded += 1;
   }
 
@@ -260,10 +278,10 @@ export class NodeHost {
     }
   }
 
-  private outboxFor(peer: NodeId): { forwards: Forward[]; answers: Answer[] } {
+  private outboxFor(peer: NodeId): Outbox {
     let box = this.outbox.get(peer);
     if (box === undefined) {
-      box = { forwards: [], answers: [] };
+      box = { forwards: [], answers: [], acks: [] };
       this.outbox.set(peer, box);
     }
     return box;
@@ -285,6 +303,7 @@ export class NodeHost {
     }
     if (this.ticks % balanceTicks === 0) this.balanceLeaders();
     if (this.ticks <= electionTicks && this.ticks % 2 === 0) this.campaignPreferred();
+    this.snapshotsIn.tick(this.ticks);
     for (const [id, forward] of this.forwarded) {
       if (this.ticks - forward.tick < proposalTimeoutTicks) continue;
       this.forwarded.delete(id);
@@ -316,17 +335,18 @@ export class NodeHost {
     this.hear(from);
     for (const { group, message } of decoded.envelopes) {
       if (message.to !== this.nodeId || message.from !== from) continue;
-      const snapshot = message.snapshot;
-      if (snapshot !== undefined && "error" in LockMachine.restore(snapshot.data)) {
-        this.metrics.badFrames += 1;
-        return { error: `snapshot for partition ${group} from ${from} is unreadable` };
-      }
-      const target = this.groups[group]!;
-      target.dirty = true;
-      target.raft.step(message);
+      this.step(group, message);
     }
-    for (const { id, request } of decoded.forwards) this.runForward(from, id, request);
-    for (const { id, response } of decoded.answers) {
+    for (const chunk of decoded.chunks) {
+      const refused = this.receiveChunk(from, chunk);
+      if (refused !== undefined) return refused;
+    }
+    for (const ack of decoded.acks) this.snapshotsOut.acknowledged(from, ack, this.ticks);
+    for (const { incarnation, id, request } of decoded.forwards) {
+      this.runForward(from, `${from}/${incarnation}/${id}`, { incarnation, id }, request);
+    }
+    for (const { incarnation, id, response } of decoded.answers) {
+      if (incarnation !== this.incarnation) continue;
       const forward = this.forwarded.get(id);
       if (forward === undefined || forward.to !== from) continue;
       this.forwarded.delete(id);
@@ -335,13 +355,46 @@ export class NodeHost {
     return undefined;
   }
 
-  private runForward(from: NodeId, id: number, request: LockRequest): void {
-    const key = `${from}/${id}`;
+  private step(group: number, message: Message): void {
+    const target = this.groups[group]!;
+    target.dirty = true;
+    target.raft.step(message);
+  }
+
+  /**
+   * A chunk of a snapshot the leader streams to us: acknowledged in the next flush, and once
+   * the snapshot is whole and readable, stepped into Raft as one Snap message.
+   */
+  private receiveChunk(from: NodeId, chunk: SnapshotChunk): { error: string } | undefined {
+    const status = this.groups[chunk.group]!.raft.status();
+    const outcome = this.snapshotsIn.receive(
+      from,
+      chunk,
+      { term: status.term, committed: status.commit },
+      this.ticks,
+    );
+    if (outcome.ack !== undefined) this.outboxFor(from).acks.push(outcome.ack);
+    const snapshot = outcome.snap?.snapshot;
+    if (snapshot === undefined) return undefined;
+    if ("error" in LockMachine.restore(snapshot.data)) {
+      this.metrics.badFrames += 1;
+      return { error: `snapshot for partition ${chunk.group} from ${from} is unreadable` };
+    }
+    this.step(chunk.group, outcome.snap!);
+    return undefined;
+  }
+
+  private runForward(
+    from: NodeId,
+    key: string,
+    name: { incarnation: number; id: number },
+    request: LockRequest,
+  ): void {
     const seen = this.forwardsRun.get(key);
     if (seen !== undefined) {
       // A duplicate: answer it again if the answer is known; else the first run answers.
       if (seen.response !== undefined) {
-        this.outboxFor(from).answers.push({ id, response: seen.response });
+        this.outboxFor(from).answers.push({ ...name, response: seen.response });
       }
       return;
     }
@@ -352,7 +405,7 @@ export class NodeHost {
     }
     this.route(request, (response) => {
       run.response = response;
-      this.outboxFor(from).answers.push({ id, response });
+      this.outboxFor(from).answers.push({ ...name, response });
     }, true);
   }
 
@@ -438,32 +491,52 @@ export class NodeHost {
   }
 
   /**
-   * Sends one frame per peer: the Raft messages of every group that may leave at this step of
-   * the Ready contract (before or after this round's write), and the forwards and answers
-   * waiting in the outbox.
+   * Sends each peer the Raft messages of every group that may leave at this step of the Ready
+   * contract (before or after this round's write), the forwards, answers and chunk
+   * acknowledgements waiting in the outbox, and the snapshot chunks their transfers allow now:
+   * one frame per peer, or several when they outgrow peerFrameBytesMax. A Snap message from
+   * Raft starts (or continues) a chunked transfer instead of travelling whole.
    */
   private send(batch: readonly [GroupHost, Ready][], step: "beforeWrite" | "afterWrite"): void {
-    const byPeer = new Map<NodeId, Envelope[]>();
+    const builders = new Map<NodeId, FrameBuilder>();
+    const builder = (peer: NodeId): FrameBuilder => {
+      let b = builders.get(peer);
+      if (b === undefined) {
+        b = new FrameBuilder(this.nodeId, peerFrameBytesMax);
+        builders.set(peer, b);
+      }
+      return b;
+    };
     for (const [group, ready] of batch) {
       for (const message of ready.messages) {
         if (sentBeforePersist(message) !== (step === "beforeWrite")) continue;
         if (step === "afterWrite") assertDurable(group, message);
-        const envelopes = byPeer.get(message.to) ?? [];
-        envelopes.push({ group: group.id, message });
-        byPeer.set(message.to, envelopes);
+        if (message.type === MessageType.Snap) {
+          this.snapshotsOut.start(group.id, message, this.ticks);
+        } else builder(message.to).envelope({ group: group.id, message });
       }
     }
-    const peers = new Set([...byPeer.keys(), ...this.outbox.keys()]);
-    for (const peer of [...peers].sort()) {
-      const envelopes = byPeer.get(peer) ?? [];
-      const { forwards, answers } = this.outbox.get(peer) ?? { forwards: [], answers: [] };
-      if (envelopes.length + forwards.length + answers.length === 0) continue;
-      const frame = encodePeerFrame({ from: this.nodeId, envelopes, forwards, answers });
-      this.config.transport.send(peer, frame);
-      this.metrics.framesSent += 1;
-      this.metrics.messagesSent += envelopes.length;
+    for (const [peer, box] of this.outbox) {
+      const b = builder(peer);
+      for (const forward of box.forwards) b.forward(forward);
+      for (const answer of box.answers) b.answer(answer);
+      for (const ack of box.acks) b.ack(ack);
     }
     this.outbox.clear();
+    if (this.snapshotsOut.size > 0) {
+      this.snapshotsOut.pump(this.ticks, (group, term) => {
+        const status = this.groups[group]!.raft.status();
+        return status.role === Role.Leader && status.term === term;
+      }, (peer, chunk) => builder(peer).chunk(chunk));
+    }
+    for (const peer of [...builders.keys()].sort()) {
+      const b = builders.get(peer)!;
+      for (const frame of b.finish()) {
+        this.config.transport.send(peer, frame);
+        this.metrics.framesSent += 1;
+      }
+      this.metrics.messagesSent += b.envelopeCount;
+    }
   }
 
   /**

@@ -312,12 +312,15 @@ export class Raft {
       // Our own match is what is on our disk: the leader counts itself toward a commit only
       // for entries it has persisted (Raft thesis §10.2.1), since it sends before persisting.
       const match = id === this.id ? this.log.persistedLastIndex() : 0;
-      this.progress.set(id, new Progress(
+      this.progress.set(
+        id,
+        new Progress(
           match,
           lastIndex + 1,
           this.config.inflightMessagesMax,
           this.config.inflightBytesMax,
-        ));
+        ),
+      );
     }
     this.readOnly.reset();
     this.pendingReads = [];

@@ -95,6 +95,7 @@ const message: Message = {
   context: 0,
 };
 const forward = {
+  incarnation: 1,
   id: 1,
   request: { op: "get" as const, resource: "r", durability: Durability.Persistent },
 };
