@@ -10,7 +10,7 @@ import { tickMs } from "../constants.ts";
 import type { LockRequest, LockResponse } from "../locks/types.ts";
 import type { LogStore } from "../ports/log-store.ts";
 import { type NodeId, Role } from "../raft/types.ts";
-import { NodeHost } from "./node-host.ts";
+import { type HostConfig, NodeHost } from "./node-host.ts";
 
 export const ids: readonly NodeId[] = ["a", "b", "c"];
 
@@ -39,7 +39,8 @@ export class TestCluster {
     for (const id of ids) this.start(id);
   }
 
-  start(id: NodeId): void {
+  /** Starts (or restarts) a node; `config` overrides its host options for this start. */
+  start(id: NodeId, config: Partial<HostConfig> = {}): void {
     this.down.delete(id);
     const store = this.stores.get(id)!;
     const snapshots = this.options.snapshots;
@@ -56,6 +57,7 @@ export class TestCluster {
         ...(snapshots
           ? { snapshotEntries: snapshots.every, compactionLagEntries: snapshots.keep }
           : {}),
+        ...config,
       }),
     );
   }
