@@ -9,7 +9,7 @@
  */
 import { frameBytesMax } from "../constants.ts";
 import { encodeFrame, FrameReader } from "../codec/frame.ts";
-import type { NodeHost } from "../host/node-host.ts";
+import type { HostEntry } from "./host-entry.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { PeerAddress } from "./options.ts";
 import type { RuntimeAdapter, TcpListener, TcpSocket } from "./runtime-adapter.ts";
@@ -33,7 +33,8 @@ export class Peers {
 
   constructor(
     private readonly runtime: RuntimeAdapter,
-    private readonly host: () => NodeHost,
+    /** The guarded host (host-entry.ts): a throw inside it ends the process. */
+    private readonly host: HostEntry,
     peers: readonly PeerAddress[],
     private readonly afterInput: () => void,
     private readonly log: (line: string) => void,
@@ -72,7 +73,7 @@ export class Peers {
       return;
     }
     for (const frame of frames) {
-      const refused = this.host().receive(frame);
+      const refused = this.host.receive(frame);
       if (refused !== undefined) {
         this.log(`closing a peer connection: ${refused.error}`);
         socket.close();
@@ -103,7 +104,7 @@ export class Peers {
         const peers = [...this.unreachable];
         this.unreachable.clear();
         if (this.stopped) return;
-        for (const p of peers) this.host().reportUnreachable(p);
+        for (const p of peers) this.host.reportUnreachable(p);
         this.afterInput();
       }, 0);
     }

@@ -5,8 +5,9 @@
  *
  * A flush runs on the next turn of the event loop rather than per request, so every request
  * that arrived meanwhile shares one storage transaction and one fsync (group commit).
- * A failure inside the host (storage error, broken invariant) is fatal: the node logs it and
- * exits, and recovers from disk on restart; retrying an fsync is unsafe.
+ * A failure inside the host (storage error, broken invariant) is fatal at every entry point
+ * (host-entry.ts): the node logs it and exits, and recovers from disk on restart; retrying an
+ * fsync is unsafe.
  */
 import { mkdirSync } from "node:fs";
 import { clearImmediate, setImmediate } from "node:timers";
@@ -20,6 +21,7 @@ import type { LockService } from "../locks/types.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { LogStore } from "../ports/log-store.ts";
 import type { RunningServer, ServeOptions } from "./options.ts";
+import { guardHost } from "./host-entry.ts";
 import { Peers } from "./peers.ts";
 import { listenBinary } from "../net/binary-server.ts";
 import {
@@ -52,9 +54,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw error;
   }
   let stopped = false;
+  const fatal = (error: unknown): never => {
+    console.error(
+      `kahuna[${options.nodeId}] fatal: ${String(error)}\n${(error as Error)?.stack ?? ""}`,
+    );
+    return runtime.exit(70);
+  };
+  const entry = guardHost(() => host, fatal);
   const peers = new Peers(
     runtime,
-    () => host,
+    entry,
     options.initialCluster.filter((peer) => peer.id !== options.nodeId),
     () => scheduleFlush(),
     log,
@@ -73,19 +82,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // (so concurrent requests share one flush and one fsync) but without the 1-2 ms minimum
   // delay Bun and Deno put on timers, which was most of a single request's latency.
   let flushTimer: ReturnType<typeof setImmediate> | undefined;
-  const fatal = (error: unknown) => {
-    console.error(
-      `kahuna[${options.nodeId}] fatal: ${String(error)}\n${(error as Error)?.stack ?? ""}`,
-    );
-    runtime.exit(70);
-  };
   const flush = () => {
     flushTimer = undefined;
-    try {
-      if (host.flush()) scheduleFlush();
-    } catch (error) {
-      fatal(error);
-    }
+    if (entry.flush()) scheduleFlush();
   };
   const scheduleFlush = () => {
     if (flushTimer === undefined && !stopped) flushTimer = setImmediate(flush);
@@ -98,7 +97,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           resolve({ type: 101, fencingToken: 0, error: "this node is stopping; retry" });
           return;
         }
-        host.submit(request, resolve);
+        entry.submit(request, resolve);
         scheduleFlush();
       }),
   };
@@ -168,11 +167,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw error;
   }
   const ticker = setInterval(() => {
-    try {
-      host.tick();
-    } catch (error) {
-      fatal(error);
-    }
+    entry.tick();
     scheduleFlush();
   }, tickMs);
   scheduleFlush();
