@@ -54,7 +54,7 @@ import { type Message, MessageType, type NodeId, Role } from "../raft/types.ts";
 import { GroupHost } from "./group-host.ts";
 import { HostMetrics } from "./metrics.ts";
 import { indeterminate, mustRetry, type Reply } from "./replies.ts";
-import { SnapshotReceiver, SnapshotSender } from "./snapshot-transfer.ts";
+import { type SnapshotProgress, SnapshotReceiver, SnapshotSender } from "./snapshot-transfer.ts";
 
 /** Messages a leader may send before it persists the Ready they come with (contract step 2). */
 function sentBeforePersist(message: Message): boolean {
@@ -118,6 +118,8 @@ export type GroupStatus = {
   readonly commit: number;
   readonly applied: number;
   readonly locks: number;
+  /** Only while this node receives a snapshot for the group, in chunks. */
+  readonly snapshotReceiving?: SnapshotProgress;
 };
 
 export class NodeHost {
@@ -606,6 +608,7 @@ export class NodeHost {
   groupStatuses(): GroupStatus[] {
     return this.groups.map((group) => {
       const status = group.raft.status();
+      const receiving = this.snapshotsIn.progress(group.id);
       return {
         group: group.id,
         role: status.role,
@@ -614,6 +617,7 @@ export class NodeHost {
         commit: status.commit,
         applied: group.machine.appliedIndex,
         locks: group.machine.size(),
+        ...(receiving === undefined ? {} : { snapshotReceiving: receiving }),
       };
     });
   }

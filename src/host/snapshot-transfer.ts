@@ -148,6 +148,13 @@ type Incoming = {
   heardTick: number;
 };
 
+export type SnapshotProgress = {
+  readonly from: NodeId;
+  readonly index: number;
+  readonly receivedBytes: number;
+  readonly totalBytes: number;
+};
+
 /** What a chunk led to: an acknowledgement to send back, and a whole snapshot to step. */
 export type ChunkOutcome = {
   readonly ack?: ChunkAck;
@@ -163,6 +170,18 @@ export class SnapshotReceiver {
   /** Bytes held in snapshots in progress, over all groups. */
   get bytesInProgress(): number {
     return this.bytesHeld;
+  }
+
+  /** The snapshot a group is receiving, if any: from whom, and how far it has come. */
+  progress(group: number): SnapshotProgress | undefined {
+    const transfer = this.transfers.get(group);
+    if (transfer === undefined) return undefined;
+    return {
+      from: transfer.from,
+      index: transfer.index,
+      receivedBytes: transfer.received,
+      totalBytes: transfer.totalBytes,
+    };
   }
 
   /**
