@@ -133,6 +133,13 @@ async function sample(via: string, count: number): Promise<void> {
   }
 }
 
+/** Phase times and snapshot sizes, printed for docs/reliability.md (measured, not asserted). */
+let phaseStart = Date.now();
+function note(what: string): void {
+  console.log(`snapshot-catch-up (${locks} locks): ${what} in ${Date.now() - phaseStart} ms`);
+  phaseStart = Date.now();
+}
+
 function running(id: string): boolean {
   return cluster!.node(id).process?.process.exitCode === null;
 }
@@ -149,31 +156,41 @@ test(
 
     // 1. Stopped while the leader compacts past it many times, then resumed.
     cluster.node(follower).process!.process.kill("SIGSTOP");
+    phaseStart = Date.now();
     await load(leader, 0, locks);
+    note(`${locks} locks taken`);
     cluster.node(follower).process!.process.kill("SIGCONT");
     await caughtUp(follower, leader);
+    note("the stopped follower caught up");
 
     // 2. Killed, the log compacts past it again, restarted; the leader dies during catch-up.
     await cluster.kill(follower);
     const more = Math.max(15_000, locks / 10);
     await load(leader, locks, locks + more);
+    note(`${more} more locks taken`);
     await cluster.startNode(follower);
     // Freeze the follower as soon as it holds part of the leader's snapshot, kill the leader,
     // then let the follower run on with its transfer half done.
     const partial = await receiving(follower, leader);
     cluster.node(follower).process!.process.kill("SIGSTOP");
     expect(partial.receivedBytes).toBeLessThan(partial.totalBytes);
+    note(
+      `restarted follower held ${partial.receivedBytes} of ${partial.totalBytes} snapshot bytes`,
+    );
     await cluster.kill(leader);
     cluster.node(follower).process!.process.kill("SIGCONT");
     const next = await leaderId();
     expect(next).toBe(other);
     await caughtUp(follower, other);
+    note("the follower caught up from the new leader");
     await cluster.startNode(leader);
     await caughtUp(leader, other);
+    note("the old leader, restarted, caught up");
 
     // 3. Nobody exited on its own; locks answer through every node.
     for (const node of cluster.nodes) expect(running(node.id)).toBe(true);
     for (const node of cluster.nodes) await sample(node.id, locks + more);
+    note(`${samplesPerNode} gets through each node answered`);
     for (const node of cluster.nodes) expect(running(node.id)).toBe(true);
   },
   240_000,
