@@ -526,10 +526,18 @@ export class NodeHost {
     }
     this.outbox.clear();
     if (this.snapshotsOut.size > 0) {
-      this.snapshotsOut.pump(this.ticks, (group, term) => {
-        const status = this.groups[group]!.raft.status();
-        return status.role === Role.Leader && status.term === term;
-      }, (peer, chunk) => builder(peer).chunk(chunk));
+      this.snapshotsOut.pump(
+        this.ticks,
+        (group, term) => {
+          const status = this.groups[group]!.raft.status();
+          return status.role === Role.Leader && status.term === term;
+        },
+        (peer, chunk) => builder(peer).chunk(chunk),
+        (peer, group) => {
+          this.groups[group]!.dirty = true;
+          this.groups[group]!.raft.reportSnapshot(peer, false);
+        },
+      );
     }
     for (const peer of [...builders.keys()].sort()) {
       const b = builders.get(peer)!;

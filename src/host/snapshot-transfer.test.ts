@@ -31,12 +31,14 @@ function snap(term: number, index: number, bytes: number): Message {
 
 const leads = () => true;
 
+const abandoned: [string, number][] = [];
+
 function pump(sender: SnapshotSender, tick: number): SnapshotChunk[] {
   const chunks: SnapshotChunk[] = [];
   sender.pump(tick, leads, (to, chunk) => {
     expect(to).toBe("b");
     chunks.push(chunk);
-  });
+  }, (to, group) => abandoned.push([to, group]));
   return chunks;
 }
 
@@ -160,4 +162,37 @@ test("a peer claiming huge snapshots makes the receiver hold only what it sent, 
   // Two groups' worth fit in the node-wide limit; the rest was refused, not stored.
   expect(receiver.bytesInProgress).toBe(snapshotBytesMax);
   expect(refused).toBe(2 * perGroup);
+});
+
+test("a receiver that starts over is resumed from what it holds; a silent one is given up", () => {
+  const sender = new SnapshotSender();
+  sender.start(2, snap(3, 500, 5 * snapshotChunkBytes), 0);
+  pump(sender, 1);
+  sender.acknowledged("b", { group: 2, term: 3, index: 500, received: 2 * snapshotChunkBytes }, 1);
+  expect(pump(sender, 2).map((c) => c.offset)).toEqual([
+    2 * snapshotChunkBytes,
+    3 * snapshotChunkBytes,
+  ]);
+  // The follower restarted and holds nothing: the next window starts at 0.
+  sender.acknowledged("b", { group: 2, term: 3, index: 500, received: 0 }, 3);
+  expect(pump(sender, 3).map((c) => c.offset)).toEqual([0, snapshotChunkBytes]);
+  // An acknowledgement for another snapshot or term changes nothing.
+  sender.acknowledged("b", { group: 2, term: 4, index: 500, received: 5 * snapshotChunkBytes }, 4);
+  sender.acknowledged("b", { group: 2, term: 3, index: 499, received: 5 * snapshotChunkBytes }, 4);
+  expect(sender.size).toBe(1);
+  abandoned.length = 0;
+  pump(sender, 3 + snapshotTransferIdleTicks);
+  expect(sender.size).toBe(0);
+  expect(abandoned).toEqual([["b", 2]]);
+});
+
+test("a transfer ends without a report when this node no longer leads in its term", () => {
+  const sender = new SnapshotSender();
+  sender.start(0, snap(3, 500, 3 * snapshotChunkBytes), 0);
+  abandoned.length = 0;
+  sender.pump(1, () => false, () => {
+    throw new Error("no chunk after leadership is lost");
+  }, (to, group) => abandoned.push([to, group]));
+  expect(sender.size).toBe(0);
+  expect(abandoned).toEqual([]);
 });

@@ -100,16 +100,24 @@ export class SnapshotSender {
 
   /**
    * The chunks to send now, within each transfer's window. `leads(group, term)` says whether
-   * this node still leads the group in that term; a transfer of an older term is dropped.
+   * this node still leads the group in that term; a transfer of an older term is dropped. A
+   * transfer the follower stopped answering is given up and reported through `abandon`, so
+   * Raft probes the follower again.
    */
   pump(
     tick: number,
     leads: (group: number, term: number) => boolean,
     emit: (to: NodeId, chunk: SnapshotChunk) => void,
+    abandon: (to: NodeId, group: number) => void,
   ): void {
     for (const [key, t] of this.transfers) {
-      if (!leads(t.group, t.term) || tick - t.heardTick >= snapshotTransferIdleTicks) {
+      if (!leads(t.group, t.term)) {
         this.transfers.delete(key);
+        continue;
+      }
+      if (tick - t.heardTick >= snapshotTransferIdleTicks) {
+        this.transfers.delete(key);
+        abandon(t.to, t.group);
         continue;
       }
       if (t.sent > t.acked && tick - t.progressTick >= snapshotChunkRetryTicks) {
