@@ -7,8 +7,9 @@
  * Sender, per follower and group: at most snapshotChunksInflightMax chunks unacknowledged;
  * after snapshotChunkRetryTicks without an acknowledgement it resends from the last
  * acknowledged offset (go-back-N: a lost chunk or a reconnect costs a few chunks, not the
- * transfer); after snapshotTransferIdleTicks it gives the transfer up (Raft's own retry sends
- * the snapshot again). A transfer ends when the leader's term moves on.
+ * transfer); after snapshotTransferIdleTicks without an answer it gives the transfer up and
+ * reports it to Raft, which probes the follower and sends a snapshot again. A transfer ends
+ * when the leader's term moves on.
  *
  * Receiver: one snapshot in progress per group, keyed by (sender, term, index). A chunk that
  * continues it at the byte it holds is kept; any other chunk of it is answered with what it
