@@ -11,7 +11,12 @@
  * - `snapshot`: null, or [index, term, voters, data] (required for Snap, absent otherwise).
  */
 import { assert } from "../assert.ts";
-import { entriesPerMessageMax, nodeIdBytesMax, votersMax } from "../constants.ts";
+import {
+  entriesPerMessageMax,
+  lockCommandBytesMax,
+  nodeIdBytesMax,
+  votersMax,
+} from "../constants.ts";
 import { MessageType } from "../raft/types.ts";
 import { utf8Bytes } from "./lock-request.ts";
 import type { Entry, Message, Snapshot } from "../raft/types.ts";
@@ -145,6 +150,11 @@ function decodeEntries(
       return { error: `entry term must be from ${previousTerm} to ${term}` };
     }
     if (!(data instanceof Uint8Array)) return { error: "entry data must be bytes" };
+    // Every entry is a lock command (or the empty no-op): one that is longer could never be
+    // sent on within a frame budget by this node as a leader.
+    if (data.length > lockCommandBytesMax) {
+      return { error: `entry data must be at most ${lockCommandBytesMax} bytes` };
+    }
     entries.push({ term: entryTerm, index: index + 1 + entries.length, data });
     previousTerm = entryTerm;
   }
