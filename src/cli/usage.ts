@@ -1,15 +1,4 @@
-/** Help texts. `kahuna help` prints the long one; usage errors print the short one. */
-
-export const shortUsage = [
-  "usage: kahuna lock RESOURCE EXPIRES_MS [--owner O] [--ephemeral] [--server URL]",
-  "       kahuna unlock RESOURCE --owner O [--ephemeral] [--server URL]",
-  "       kahuna extend-lock RESOURCE EXPIRES_MS --owner O [--ephemeral] [--server URL]",
-  "       kahuna get-lock RESOURCE [--ephemeral] [--server URL]",
-  "       kahuna serve [--node-id ID] [--http-port N] [--peer-port N] [--data-dir DIR] ...",
-  "       kahuna cli [...]   (the seed's kahuna-cli; no arguments: interactive shell)",
-  "       kahuna bench [WORKLOAD] [--durability D] [--concurrency N] [--duration 10s] ...",
-  "run `kahuna help` for details",
-].join("\n");
+/** Help texts: `kahuna help`, and `help` in the shell. */
 
 export const longUsage =
   `kahuna: a distributed lock server, its node and its client in one executable
