@@ -3,15 +3,28 @@
  * non-zero at once, naming the directory and the pid that holds it, and the first keeps
  * serving. The lock is the OS's, so it goes with its process, kill -9 included.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { commandFor, freePort, repoRoot, startServer, tempDir } from "../helpers/server.ts";
+import { join } from "node:path";
+import { bunBin, commandFor, freePort, repoRoot, startServer, tempDir } from "../helpers/server.ts";
 import type { Runtime, ServerProcess } from "../helpers/server.ts";
 import { callLock } from "./rest-smoke.ts";
 
 const servers: ServerProcess[] = [];
+const buildDir = tempDir("kahuna-lock-build-");
+/** The compiled executable, built once for this file. */
+const compiled = { binary: join(buildDir, "kahuna") };
+
+beforeAll(() => {
+  const build = Bun.spawnSync([bunBin, "compile/build.ts", "--outfile", compiled.binary], {
+    cwd: repoRoot,
+  });
+  if (build.exitCode !== 0) throw new Error(`compile failed: ${build.stderr.toString()}`);
+}, 120_000);
+
 afterAll(async () => {
   for (const server of servers) await server.cleanup();
+  rmSync(buildDir, { recursive: true, force: true });
 });
 
 /** A second node on `dataDir`, on ports of its own; its exit status and stderr. */
@@ -41,7 +54,11 @@ async function expectServes(server: ServerProcess, resource: string): Promise<vo
   expect(answer.body).toMatchObject({ type: 0 });
 }
 
-const runtimes: Array<[string, Runtime]> = [["Bun", "bun"], ["Deno", "deno"]];
+const runtimes: Array<[string, Runtime]> = [
+  ["Bun", "bun"],
+  ["Deno", "deno"],
+  ["the compiled binary", compiled],
+];
 
 for (const [name, runtime] of runtimes) {
   describe(`under ${name}`, () => {
