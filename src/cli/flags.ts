@@ -60,7 +60,7 @@ export function parseFlags(args: readonly string[], spec: FlagSpec): Flags | str
     if (kind === "strings") {
       lists.set(name, [...(lists.get(name) ?? []), value]);
     } else {
-      if (strings.has(name)) return `--${name} is given twice; give it once`;
+      // The last one wins, as with most commands, so a script can append an override.
       strings.set(name, value);
     }
   }

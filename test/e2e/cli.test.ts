@@ -146,7 +146,6 @@ describe("errors", () => {
     [["lock", "a", "100", "--owner"], /--owner needs a value/],
     [["lock", "a", "100", "--owner", "--ephemeral"], /--owner needs a value/],
     [["lock", "a", "100", "--ephemeral=yes"], /--ephemeral takes no value/],
-    [["lock", "a", "100", "--owner", "x", "--owner", "y"], /--owner is given twice/],
     [["lock", "a", "100", "--timeout", "soon"], /--timeout must be a duration from 1ms to 600s/],
     [["get-lock", "a", "--timeout", "0"], /--timeout must be a duration/],
     [["--bogus"], /unknown option "--bogus"; the commands are lock,/],
