@@ -16,6 +16,11 @@ export const peerPortDefault = 2071;
 export const binaryPortDefault = 2072;
 export const httpBodyBytesMax = 16 * 1024;
 
+// CLI client commands: the default and the largest --timeout (one whole command, retries
+// included). A few seconds: long enough for a leader election, short enough for a person.
+export const cliTimeoutMsDefault = 5_000;
+export const cliTimeoutMsMax = 600_000;
+
 // Framing (peer and client binary protocol): 4-byte length prefix, then msgpack. A reader
 // refuses a longer frame.
 export const frameBytesMax = 16 * 1024 * 1024;
@@ -53,6 +58,7 @@ export const ephemeralEpochMax = 2 ** 20;
 export const ephemeralHorizonStepMs = 2_000;
 
 assert(resourceBytesMax > 0 && ownerBytesMax > 0, "name bounds must be positive");
+assert(cliTimeoutMsDefault > 0 && cliTimeoutMsDefault <= cliTimeoutMsMax, "CLI timeout bounds");
 assert(expiresMsMin >= 1 && expiresMsMax === 2 ** 31 - 1, "expiresMs is an int32 range");
 assert(heartbeatTicks < electionTicks, "heartbeats must come well within an election timeout");
 assert(httpBodyBytesMax > resourceBytesMax * 4 + ownerBytesMax * 4, "a body must fit its fields");

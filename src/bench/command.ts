@@ -16,8 +16,7 @@ export async function runBenchCommand(args: readonly string[], io: Io): Promise<
     return 0;
   }
   if (parsed.kind === "usage") {
-    io.err(`kahuna bench: ${parsed.message}`);
-    io.err(benchUsage);
+    io.err(`kahuna bench: ${parsed.message}; run "kahuna bench --help" for the usage`);
     return 2;
   }
   const options = parsed.options;

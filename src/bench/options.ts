@@ -2,7 +2,8 @@
  * `kahuna bench` flags: parsed into a BenchOptions, or a usage message that names the flag
  * and what it accepts. Nothing here touches the network.
  */
-import { parseArgs } from "node:util";
+import { parseFlags } from "../cli/flags.ts";
+import type { FlagSpec } from "../cli/flags.ts";
 import { parseBinaryAddress } from "../client/binary-connection.ts";
 import { Durability } from "../locks/types.ts";
 import { type BenchConfig, type WorkloadName, workloadNames } from "./runner.ts";
@@ -55,36 +56,57 @@ const defaults = {
   binary: "127.0.0.1:2072",
 } as const;
 
-const flags = {
-  workload: { type: "string" },
-  durability: { type: "string", default: "persistent" },
-  concurrency: { type: "string", default: "64" },
-  duration: { type: "string", default: "10s" },
-  warmup: { type: "string", default: "1s" },
-  keyspace: { type: "string" },
-  "lease-ms": { type: "string", default: "10000" },
-  protocol: { type: "string", default: "binary" },
-  server: { type: "string", multiple: true },
-  connections: { type: "string", default: "2" },
-  routing: { type: "string", default: "leader" },
-  "timeout-ms": { type: "string", default: "5000" },
-  json: { type: "boolean", default: false },
-  quiet: { type: "boolean", default: false },
-  help: { type: "boolean", short: "h" },
+const flags: FlagSpec = {
+  workload: "string",
+  durability: "string",
+  concurrency: "string",
+  duration: "string",
+  warmup: "string",
+  keyspace: "string",
+  "lease-ms": "string",
+  protocol: "string",
+  server: "strings",
+  connections: "string",
+  routing: "string",
+  "timeout-ms": "string",
+  json: "boolean",
+  quiet: "boolean",
+  help: "boolean",
+};
+
+const stringDefaults = {
+  durability: "persistent",
+  concurrency: "64",
+  duration: "10s",
+  warmup: "1s",
+  "lease-ms": "10000",
+  protocol: "binary",
+  connections: "2",
+  routing: "leader",
+  "timeout-ms": "5000",
 } as const;
 
-type Values = ReturnType<
-  typeof parseArgs<{ options: typeof flags; allowPositionals: true }>
->["values"];
+type Values = { readonly [flag in keyof typeof stringDefaults]: string } & {
+  readonly workload?: string;
+  readonly keyspace?: string;
+  readonly server?: string[];
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly help: boolean;
+};
 
 export function parseBenchArgs(args: readonly string[]): ParsedBench {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...args], allowPositionals: true, strict: true, options: flags });
-  } catch (error) {
-    return { kind: "usage", message: (error as Error).message };
-  }
-  const { values, positionals } = parsed;
+  const parsed = parseFlags(args, flags);
+  if (typeof parsed === "string") return { kind: "usage", message: parsed };
+  const values = {
+    ...stringDefaults,
+    ...Object.fromEntries(parsed.strings),
+    server: parsed.lists.get("server")?.slice(),
+    json: parsed.booleans.has("json"),
+    quiet: parsed.booleans.has("quiet"),
+    help: parsed.booleans.has("help"),
+  } as Values;
+  const positionals = parsed.positionals;
   if (values.help === true) return { kind: "help" };
   if (positionals.length > 1) return usage(`one workload at most, got ${positionals.join(" ")}`);
   const workload = positionals[0] ?? values.workload ?? "lock-unlock";

@@ -7,11 +7,13 @@
  *   f1 <owner>          | f0 not found
  * The number after `f` is the fencing token in the server's answer.
  */
+import process from "node:process";
 import { unreachable } from "../assert.ts";
 import { Durability, KahunaClient, KahunaError, KahunaErrorKind } from "../client/index.ts";
-import { expiresMsMax, expiresMsMin } from "../constants.ts";
+import { cliTimeoutMsDefault, cliTimeoutMsMax, expiresMsMax, expiresMsMin } from "../constants.ts";
 import { ExitStatus } from "./exit-status.ts";
-import type { Io } from "./io.ts";
+import { reportFailure } from "./io.ts";
+import type { FailureKind, Io } from "./io.ts";
 
 export type LockCommand =
   | {
@@ -38,6 +40,9 @@ export type LockCommand =
 
 export type Format = "text" | "json";
 
+/** Where a command sends its requests, and how long it may take in all. */
+export type Connection = { readonly servers: readonly string[]; readonly timeoutMs: number };
+
 export type CommandOutcome = {
   readonly status: ExitStatus;
   /** Whether the owner holds the lock afterwards; undefined when the command cannot tell. */
@@ -47,7 +52,10 @@ export type CommandOutcome = {
 
 export const defaultServer = "http://127.0.0.1:2070";
 
-/** Runs one command and prints its line; never throws for an expected failure. */
+/**
+ * Runs one command and prints its line; never throws for an expected failure. An aborted
+ * command prints nothing: the shell, which aborts, says what it does next.
+ */
 export async function runLockCommand(
   client: KahunaClient,
   command: LockCommand,
@@ -58,11 +66,29 @@ export async function runLockCommand(
     return await execute(client, command, format, io);
   } catch (error) {
     if (!(error instanceof KahunaError)) throw error;
-    io.err(`kahuna: ${error.message}`);
-    const status = error.kind === KahunaErrorKind.InvalidInput
-      ? ExitStatus.Usage
-      : ExitStatus.Unavailable;
+    if (error.kind === KahunaErrorKind.Aborted) {
+      return { status: ExitStatus.Interrupted, holds: undefined, fencingToken: 0 };
+    }
+    const [kind, status] = failureOf(error.kind);
+    reportFailure(io, format, { kind, status, message: error.message, op: command.op });
     return { status, holds: undefined, fencingToken: 0 };
+  }
+}
+
+function failureOf(kind: KahunaErrorKind): [FailureKind, ExitStatus] {
+  switch (kind) {
+    case KahunaErrorKind.InvalidInput:
+      return ["invalidInput", ExitStatus.Usage];
+    case KahunaErrorKind.Unavailable:
+      return ["unreachable", ExitStatus.Unavailable];
+    case KahunaErrorKind.NoMajority:
+      return ["noMajority", ExitStatus.Unavailable];
+    case KahunaErrorKind.Indeterminate:
+      return ["unknownOutcome", ExitStatus.Unavailable];
+    case KahunaErrorKind.Aborted:
+      return ["interrupted", ExitStatus.Interrupted];
+    default:
+      return unreachable(kind);
   }
 }
 
@@ -172,12 +198,49 @@ export function parseFormat(value: string | undefined): Format | string {
   return `--format must be "json" or "text", got ${JSON.stringify(value)}`;
 }
 
-/** Makes a client, or a usage message when the server list is not valid. */
-export function makeClient(servers: string[]): KahunaClient | string {
+/**
+ * --timeout as typed: milliseconds (`2500`, `2500ms`) or seconds (`3s`, `1.5s`); the limit on
+ * one whole command, retries included.
+ */
+export function parseTimeout(text: string | undefined): number | string {
+  if (text === undefined) return cliTimeoutMsDefault;
+  const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s)?$/.exec(text);
+  const value = match === null ? NaN : Number(match[1]) * (match[2] === "s" ? 1_000 : 1);
+  if (!Number.isFinite(value) || value < 1 || value > cliTimeoutMsMax) {
+    return `--timeout must be a duration from 1ms to ${cliTimeoutMsMax / 1_000}s ` +
+      `(like 500ms or 5s), got ${JSON.stringify(text)}`;
+  }
+  return Math.round(value);
+}
+
+/** The connection, or a usage message when the server list or the timeout is not valid. */
+export function makeConnection(
+  serverFlags: readonly string[],
+  timeoutText: string | undefined,
+): Connection | string {
+  const servers = serverList(serverFlags, process.env["KAHUNA_SERVER"]);
+  const timeoutMs = parseTimeout(timeoutText);
+  if (typeof timeoutMs === "string") return timeoutMs;
   try {
-    return new KahunaClient({ servers });
+    clientFor({ servers, timeoutMs });
   } catch (error) {
     if (error instanceof KahunaError) return error.message.replace(/^servers/, "--server");
     throw error;
   }
+  return { servers, timeoutMs };
+}
+
+/**
+ * A client bounded by the connection's timeout. Each attempt gets half of it, so a server
+ * that accepts but never answers leaves time to try the next one.
+ */
+export function clientFor(connection: Connection, signal?: AbortSignal): KahunaClient {
+  const { servers, timeoutMs } = connection;
+  const attemptMs = Math.max(1, Math.ceil(timeoutMs / 2));
+  return new KahunaClient({
+    servers,
+    deadlineMs: timeoutMs,
+    timeoutMs: attemptMs,
+    ...(signal === undefined ? {} : { signal }),
+  });
 }

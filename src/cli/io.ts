@@ -17,3 +17,41 @@ export const processIo: Io = {
     process.stderr.write(`${line}\n`);
   },
 };
+
+/** What went wrong, as `--format json` names it in the `error` field. */
+export type FailureKind =
+  | "usage"
+  | "invalidInput"
+  | "unreachable"
+  | "noMajority"
+  | "unknownOutcome"
+  | "interrupted"
+  | "notReleased";
+
+export type Failure = {
+  readonly kind: FailureKind;
+  readonly status: number;
+  readonly message: string;
+  readonly op?: string;
+};
+
+/**
+ * An error, on stderr: `kahuna: MESSAGE` as text; with --format json one object
+ * `{"error":KIND,"message":…,"exitStatus":N}` (and `op` when a command was running), so a
+ * script reads results on stdout and errors on stderr, each one JSON object a line.
+ */
+export function reportFailure(io: Io, format: "text" | "json", failure: Failure): void {
+  if (format === "text") {
+    io.err(`kahuna: ${failure.message}`);
+    return;
+  }
+  const { kind, status, message, op } = failure;
+  io.err(
+    JSON.stringify({
+      ...(op === undefined ? {} : { op }),
+      error: kind,
+      message,
+      exitStatus: status,
+    }),
+  );
+}

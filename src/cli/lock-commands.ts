@@ -2,19 +2,18 @@
  * `kahuna lock|unlock|extend-lock|get-lock …` (SPEC.md §4): positional arguments and flags
  * become a LockCommand, or a usage message that says what was wrong.
  */
-import { parseArgs } from "node:util";
-import process from "node:process";
 import { Durability, KahunaError, randomOwner } from "../client/index.ts";
 import { checkOwner, checkResource } from "../client/validate.ts";
-import type { KahunaClient } from "../client/index.ts";
-import { makeClient, parseExpiresMs, parseFormat, serverList } from "./commands.ts";
-import type { Format, LockCommand } from "./commands.ts";
+import { makeConnection, parseExpiresMs, parseFormat } from "./commands.ts";
+import type { Connection, Format, LockCommand } from "./commands.ts";
+import { parseFlags } from "./flags.ts";
+import type { FlagSpec } from "./flags.ts";
 
 export type Parsed =
   | {
     readonly kind: "run";
     readonly command: LockCommand;
-    readonly client: KahunaClient;
+    readonly connection: Connection;
     readonly format: Format;
   }
   | { readonly kind: "help" }
@@ -35,44 +34,46 @@ const synopsis: Record<LockCommandName, string> = {
 };
 
 export function commandUsage(name: LockCommandName): string {
-  return `usage: ${synopsis[name]} [--ephemeral] [--server URL] [--format json]`;
+  return `usage: ${synopsis[name]} [--ephemeral] [--server URL] [--timeout 5s] [--format json]`;
 }
 
+/** The flags every client command takes. */
+export const clientFlags: FlagSpec = {
+  owner: "string",
+  ephemeral: "boolean",
+  server: "strings",
+  timeout: "string",
+  format: "string",
+  help: "boolean",
+};
+
 export function parseLockCommand(name: LockCommandName, args: readonly string[]): Parsed {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        owner: { type: "string" },
-        ephemeral: { type: "boolean" },
-        server: { type: "string", multiple: true },
-        format: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    return { kind: "usage", message: (error as Error).message };
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) return { kind: "help" };
+  const flags = parseFlags(args, clientFlags);
+  if (typeof flags === "string") return { kind: "usage", message: flags };
+  const { strings, positionals } = flags;
+  if (flags.booleans.has("help")) return { kind: "help" };
   const takesExpires = name === "lock" || name === "extend-lock";
   const expected = takesExpires ? 2 : 1;
   if (positionals.length !== expected) {
     const what = takesExpires ? "RESOURCE and EXPIRES_MS" : "RESOURCE";
-    return { kind: "usage", message: `${name} takes ${what}, got ${positionals.length} arguments` };
+    const got = positionals.length === 0
+      ? "nothing"
+      : positionals.map((word) => JSON.stringify(word)).join(" ");
+    return {
+      kind: "usage",
+      message: `${name} takes ${what}, got ${got}` +
+        (positionals.length > expected ? ` (quote a resource with spaces: "a b")` : ""),
+    };
   }
   const resource = positionals[0]!;
-  const format = parseFormat(values.format);
+  const format = parseFormat(strings.get("format"));
   if (format !== "text" && format !== "json") return { kind: "usage", message: format };
-  const client = makeClient(serverList(values.server ?? [], process.env["KAHUNA_SERVER"]));
-  if (typeof client === "string") return { kind: "usage", message: client };
-  const durability = values.ephemeral === true ? Durability.Ephemeral : Durability.Persistent;
-  const command = buildCommand(name, resource, positionals[1], values.owner, durability);
+  const connection = makeConnection(flags.lists.get("server") ?? [], strings.get("timeout"));
+  if (typeof connection === "string") return { kind: "usage", message: connection };
+  const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
+  const command = buildCommand(name, resource, positionals[1], strings.get("owner"), durability);
   if (typeof command === "string") return { kind: "usage", message: command };
-  return { kind: "run", command, client, format };
+  return { kind: "run", command, connection, format };
 }
 
 /** Shared with the seed flags: the same checks, the same messages. */

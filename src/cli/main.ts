@@ -2,17 +2,21 @@
  * The CLI's entry (SPEC.md §4): `kahuna <subcommand>`, or the seed's kahuna-cli when invoked
  * under that name or as `kahuna cli`. Returns the exit status; never calls process.exit, so
  * output is flushed before the process ends.
+ *
+ * A usage error is one line on stderr, `kahuna: WHAT WAS WRONG; run "…--help" for the usage`
+ * (with --format json, one JSON object), and exit status 2.
  */
 import process from "node:process";
-import { runLockCommand } from "./commands.ts";
+import { clientFor, runLockCommand } from "./commands.ts";
 import { ExitStatus } from "./exit-status.ts";
-import { processIo } from "./io.ts";
+import { asksForJson } from "./flags.ts";
+import { processIo, reportFailure } from "./io.ts";
 import type { Io } from "./io.ts";
 import { commandUsage, isLockCommandName, parseLockCommand } from "./lock-commands.ts";
 import { parseSeedFlags, seedUsage } from "./seed-flags.ts";
 import { parseServeOptions, runServe, serveUsage } from "./serve.ts";
 import { runShell } from "./shell.ts";
-import { longUsage, shortUsage } from "./usage.ts";
+import { longUsage } from "./usage.ts";
 
 export async function runCli(
   argv: string[],
@@ -21,16 +25,14 @@ export async function runCli(
 ): Promise<number> {
   if (invokedAs === "kahuna-cli") return await runKahunaCli(argv, io);
   const [name, ...rest] = argv;
-  if (name === undefined) return usageError("no command given", shortUsage, io);
-  if (name === "help" || name === "--help" || name === "-h") {
-    io.out(longUsage);
-    return ExitStatus.Ok;
-  }
+  const json = asksForJson(argv);
+  if (name === undefined) return usageError("no command given", "kahuna help", json, io);
+  if (name === "help" || name === "--help" || name === "-h") return help(longUsage, io);
   if (name === "cli") return await runKahunaCli(rest, io);
   if (name === "serve") {
     const parsed = parseServeOptions(rest, process.env);
     if (parsed.kind === "help") return help(serveUsage, io);
-    if (parsed.kind === "usage") return usageError(parsed.message, serveUsage, io);
+    if (parsed.kind === "usage") return usageError(parsed.message, "kahuna serve --help", json, io);
     return await runServe(parsed.options, io);
   }
   if (name === "bench") {
@@ -41,10 +43,20 @@ export async function runCli(
   if (isLockCommandName(name)) {
     const parsed = parseLockCommand(name, rest);
     if (parsed.kind === "help") return help(commandUsage(name), io);
-    if (parsed.kind === "usage") return usageError(parsed.message, commandUsage(name), io);
-    return (await runLockCommand(parsed.client, parsed.command, parsed.format, io)).status;
+    if (parsed.kind === "usage") {
+      return usageError(parsed.message, `kahuna ${name} --help`, json, io);
+    }
+    const client = clientFor(parsed.connection);
+    return (await runLockCommand(client, parsed.command, parsed.format, io)).status;
   }
-  return usageError(`unknown command ${JSON.stringify(name)}`, shortUsage, io);
+  const what = name.startsWith("-") ? "option" : "command";
+  return usageError(
+    `unknown ${what} ${JSON.stringify(name)}; the commands are lock, unlock, extend-lock, ` +
+      `get-lock, serve, cli, bench and help`,
+    "kahuna help",
+    json,
+    io,
+  );
 }
 
 async function runKahunaCli(argv: string[], io: Io): Promise<number> {
@@ -54,16 +66,19 @@ async function runKahunaCli(argv: string[], io: Io): Promise<number> {
   if (first === "help") return help(seedUsage, io);
   const parsed = parseSeedFlags(argv);
   if (parsed.kind === "help") return help(seedUsage, io);
-  if (parsed.kind === "usage") return usageError(parsed.message, seedUsage, io);
+  if (parsed.kind === "usage") {
+    return usageError(parsed.message, "kahuna-cli --help", asksForJson(argv), io);
+  }
   if (parsed.kind === "shell") {
     return await runShell({
-      client: parsed.client,
+      connection: parsed.connection,
       format: parsed.format,
       owner: parsed.owner,
       io,
     });
   }
-  return (await runLockCommand(parsed.client, parsed.command, parsed.format, io)).status;
+  const client = clientFor(parsed.connection);
+  return (await runLockCommand(client, parsed.command, parsed.format, io)).status;
 }
 
 function help(text: string, io: Io): number {
@@ -71,8 +86,11 @@ function help(text: string, io: Io): number {
   return ExitStatus.Ok;
 }
 
-function usageError(message: string, usage: string, io: Io): number {
-  io.err(`kahuna: ${message}`);
-  io.err(usage);
+function usageError(message: string, helpCommand: string, json: boolean, io: Io): number {
+  reportFailure(io, json ? "json" : "text", {
+    kind: "usage",
+    status: ExitStatus.Usage,
+    message: `${message}; run "${helpCommand}" for the usage`,
+  });
   return ExitStatus.Usage;
 }

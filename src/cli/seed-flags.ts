@@ -3,25 +3,23 @@
  * `--unlock-lock R --owner O` (alias `--unlock`), `--extend-lock R --owner O --expires MS`,
  * `--get-lock R`. With no action flag, kahuna-cli opens the interactive shell.
  */
-import { parseArgs } from "node:util";
-import process from "node:process";
 import { Durability } from "../client/index.ts";
-import type { KahunaClient } from "../client/index.ts";
-import { makeClient, parseFormat, serverList } from "./commands.ts";
-import type { Format, LockCommand } from "./commands.ts";
-import { buildCommand } from "./lock-commands.ts";
+import { makeConnection, parseFormat } from "./commands.ts";
+import type { Connection, Format, LockCommand } from "./commands.ts";
+import { parseFlags } from "./flags.ts";
+import { buildCommand, clientFlags } from "./lock-commands.ts";
 import type { LockCommandName } from "./lock-commands.ts";
 
 export type SeedParsed =
   | {
     readonly kind: "run";
     readonly command: LockCommand;
-    readonly client: KahunaClient;
+    readonly connection: Connection;
     readonly format: Format;
   }
   | {
     readonly kind: "shell";
-    readonly client: KahunaClient;
+    readonly connection: Connection;
     readonly format: Format;
     readonly owner: string | undefined;
   }
@@ -34,39 +32,44 @@ export const seedUsage = [
   "       kahuna-cli --extend-lock R --owner O --expires MS",
   "       kahuna-cli --get-lock R",
   "       kahuna-cli                               (interactive shell)",
-  "  each also takes [--ephemeral] [--server URL] [--format json]",
+  "  each also takes [--ephemeral] [--server URL] [--timeout 5s] [--format json]",
 ].join("\n");
 
 export function parseSeedFlags(args: readonly string[]): SeedParsed {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: false,
-      strict: true,
-      options: {
-        "lock": { type: "string" },
-        "unlock-lock": { type: "string" },
-        "unlock": { type: "string" },
-        "extend-lock": { type: "string" },
-        "get-lock": { type: "string" },
-        "expires": { type: "string" },
-        "owner": { type: "string" },
-        "ephemeral": { type: "boolean" },
-        "server": { type: "string", multiple: true },
-        "format": { type: "string" },
-        "help": { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    return { kind: "usage", message: (error as Error).message };
+  const flags = parseFlags(args, {
+    ...clientFlags,
+    "lock": "string",
+    "unlock-lock": "string",
+    "unlock": "string",
+    "extend-lock": "string",
+    "get-lock": "string",
+    "expires": "string",
+  });
+  if (typeof flags === "string") return { kind: "usage", message: flags };
+  if (flags.booleans.has("help")) return { kind: "help" };
+  const extra = flags.positionals[0];
+  if (extra !== undefined) {
+    return {
+      kind: "usage",
+      message: `kahuna-cli takes flags or a command (lock, unlock, extend-lock, get-lock), ` +
+        `got ${JSON.stringify(extra)}`,
+    };
   }
-  const { values } = parsed;
-  if (values.help === true) return { kind: "help" };
-  const format = parseFormat(values.format);
+  const value = (name: string) => flags.strings.get(name);
+  const format = parseFormat(value("format"));
   if (format !== "text" && format !== "json") return { kind: "usage", message: format };
-  const client = makeClient(serverList(values.server ?? [], process.env["KAHUNA_SERVER"]));
-  if (typeof client === "string") return { kind: "usage", message: client };
+  const connection = makeConnection(flags.lists.get("server") ?? [], value("timeout"));
+  if (typeof connection === "string") return { kind: "usage", message: connection };
+  const values = {
+    lock: value("lock"),
+    "unlock-lock": value("unlock-lock"),
+    unlock: value("unlock"),
+    "extend-lock": value("extend-lock"),
+    "get-lock": value("get-lock"),
+    expires: value("expires"),
+    owner: value("owner"),
+    ephemeral: flags.booleans.has("ephemeral"),
+  };
 
   const actions: Array<[LockCommandName, string]> = [];
   if (values.lock !== undefined) actions.push(["lock", values.lock]);
@@ -91,7 +94,7 @@ export function parseSeedFlags(args: readonly string[]): SeedParsed {
         message: "--ephemeral goes with an action; in the shell use elock, eunlock, …",
       };
     }
-    return { kind: "shell", client, format, owner: values.owner };
+    return { kind: "shell", connection, format, owner: values.owner };
   }
   const [name, resource] = action;
   if ((name === "unlock" || name === "get-lock") && values.expires !== undefined) {
@@ -108,5 +111,5 @@ export function parseSeedFlags(args: readonly string[]): SeedParsed {
   if (typeof command === "string") {
     return { kind: "usage", message: command.replace("EXPIRES_MS", "--expires") };
   }
-  return { kind: "run", command, client, format };
+  return { kind: "run", command, connection, format };
 }

@@ -69,14 +69,46 @@ test("bad serve flags are usage messages that name the flag", () => {
     [["--initial-cluster", "1=h:1,1=h:2"], "--initial-cluster lists node 1 twice"],
     [["--initial-cluster", "2=h:1"], "--initial-cluster must include this node (--node-id 1)"],
     [["--data-dir", ""], "--data-dir must not be empty"],
-    [["--verbose"], "Unknown option '--verbose'"],
-    [["extra"], "Unexpected argument 'extra'"],
+    [["--verbose"], "unknown option --verbose; the options are --node-id,"],
+    [["--http-port"], "--http-port needs a value"],
+    [["--quiet=no"], "--quiet takes no value"],
+    [["extra"], 'serve takes only flags, got "extra"'],
   ];
   for (const [args, message] of cases) {
     const parsed = parseServeOptions(args, {});
     expect(parsed.kind).toBe("usage");
     expect(parsed.kind === "usage" ? parsed.message : "").toContain(message);
   }
+});
+
+test("the peer and binary ports follow --http-port unless set", () => {
+  const ports = (args: string[], env: Record<string, string> = {}) => {
+    const parsed = parseServeOptions(args, env);
+    if (parsed.kind !== "run") throw new Error(JSON.stringify(parsed));
+    const { httpPort, peerPort, binaryPort, initialCluster } = parsed.options;
+    return { httpPort, peerPort, binaryPort, self: initialCluster[0]?.port };
+  };
+  expect(ports(["--http-port", "2170"])).toEqual({
+    httpPort: 2170,
+    peerPort: 2171,
+    binaryPort: 2172,
+    self: 2171,
+  });
+  expect(ports([], { KAHUNA_HTTP_PORT: "4000" })).toMatchObject({
+    peerPort: 4001,
+    binaryPort: 4002,
+  });
+  expect(ports(["--http-port", "2170", "--binary-port", "9000"])).toMatchObject({
+    peerPort: 2171,
+    binaryPort: 9000,
+  });
+  expect(ports(["--http-port", "2170"], { KAHUNA_PEER_PORT: "5000" })).toMatchObject({
+    peerPort: 5000,
+    binaryPort: 2172,
+  });
+  // HTTP on any free port, or at the top of the range: the others keep their defaults.
+  expect(ports(["--http-port", "0"])).toMatchObject({ peerPort: 2071, binaryPort: 2072 });
+  expect(ports(["--http-port", "65535"])).toMatchObject({ peerPort: 2071, binaryPort: 2072 });
 });
 
 test("initial cluster entries are sorted by id and accept bracketed IPv6 hosts", () => {

@@ -3,7 +3,6 @@
  * ServeOptions, checked here with messages that name the flag; then the runtime starts a
  * node, and SIGINT/SIGTERM stop it cleanly.
  */
-import { parseArgs } from "node:util";
 import process from "node:process";
 import {
   binaryPortDefault,
@@ -14,6 +13,7 @@ import {
 } from "../constants.ts";
 import type { PeerAddress, ServeOptions } from "../runtime/options.ts";
 import { ExitStatus } from "./exit-status.ts";
+import { parseFlags } from "./flags.ts";
 import type { Io } from "./io.ts";
 
 export const serveUsage =
@@ -44,28 +44,23 @@ type ValueFlag = keyof typeof flagEnv;
 class UsageProblem extends Error {}
 
 export function parseServeOptions(args: readonly string[], env: Env): ServeParsed {
-  let values;
-  try {
-    values = parseArgs({
-      args: [...args],
-      allowPositionals: false,
-      strict: true,
-      options: {
-        "node-id": { type: "string" },
-        "host": { type: "string" },
-        "http-port": { type: "string" },
-        "peer-port": { type: "string" },
-        "binary-port": { type: "string" },
-        "data-dir": { type: "string" },
-        "initial-cluster": { type: "string" },
-        "partitions": { type: "string" },
-        "quiet": { type: "boolean" },
-        "help": { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (error) {
-    return { kind: "usage", message: (error as Error).message };
+  const flags = parseFlags(args, {
+    ...Object.fromEntries(Object.keys(flagEnv).map((flag) => [flag, "string" as const])),
+    "quiet": "boolean",
+    "help": "boolean",
+  });
+  if (typeof flags === "string") return { kind: "usage", message: flags };
+  if (flags.positionals.length > 0) {
+    return {
+      kind: "usage",
+      message: `serve takes only flags, got ${JSON.stringify(flags.positionals[0])}`,
+    };
   }
+  const values = {
+    help: flags.booleans.has("help"),
+    quiet: flags.booleans.has("quiet"),
+    ...Object.fromEntries(flags.strings) as Partial<Record<ValueFlag, string>>,
+  };
   if (values.help === true) return { kind: "help" };
   const pick = (flag: ValueFlag): string | undefined => {
     const fromFlag = values[flag];
@@ -94,8 +89,12 @@ function buildOptions(pick: (flag: ValueFlag) => string | undefined, quiet: bool
   const host = pick("host") ?? "127.0.0.1";
   if (host.trim() === "") throw new UsageProblem("--host must not be empty");
   const httpPort = port("--http-port", pick("http-port"), httpPortDefault);
-  const peerPort = port("--peer-port", pick("peer-port"), peerPortDefault);
-  const binaryPort = port("--binary-port", pick("binary-port"), binaryPortDefault);
+  const peerPort = port("--peer-port", pick("peer-port"), following(httpPort, 1, peerPortDefault));
+  const binaryPort = port(
+    "--binary-port",
+    pick("binary-port"),
+    following(httpPort, 2, binaryPortDefault),
+  );
   const ports = [httpPort, peerPort, binaryPort].filter((p) => p !== 0);
   if (new Set(ports).size !== ports.length) {
     throw new UsageProblem(
@@ -157,6 +156,16 @@ export function parseCluster(text: string): PeerAddress[] {
   }
   if (peers.length === 0) throw new UsageProblem("--initial-cluster must list at least this node");
   return peers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * A port not set explicitly follows the HTTP port (peer = HTTP + 1, binary = HTTP + 2), so
+ * `--http-port 2170` alone gives 2171 and 2172; with HTTP on 0 (any free port) or at the top
+ * of the range it stays at its default.
+ */
+function following(httpPort: number, offset: number, fallback: number): number {
+  if (httpPort === 0 || httpPort + offset > 65_535) return fallback;
+  return httpPort + offset;
 }
 
 function port(name: string, text: string | undefined, fallback: number): number {

@@ -1,21 +1,10 @@
-/** Help texts. `kahuna help` prints the long one; usage errors print the short one. */
-
-export const shortUsage = [
-  "usage: kahuna lock RESOURCE EXPIRES_MS [--owner O] [--ephemeral] [--server URL]",
-  "       kahuna unlock RESOURCE --owner O [--ephemeral] [--server URL]",
-  "       kahuna extend-lock RESOURCE EXPIRES_MS --owner O [--ephemeral] [--server URL]",
-  "       kahuna get-lock RESOURCE [--ephemeral] [--server URL]",
-  "       kahuna serve [--node-id ID] [--http-port N] [--peer-port N] [--data-dir DIR] ...",
-  "       kahuna cli [...]   (the seed's kahuna-cli; no arguments: interactive shell)",
-  "       kahuna bench [WORKLOAD] [--durability D] [--concurrency N] [--duration 10s] ...",
-  "run `kahuna help` for details",
-].join("\n");
+/** Help texts: `kahuna help`, and `help` in the shell. */
 
 export const longUsage =
   `kahuna: a distributed lock server, its node and its client in one executable
 
-Lock commands (exit status: 0 done, 1 a definite no, 2 usage error, 3 server unreachable
-or outcome unknown):
+Lock commands (exit status: 0 done, 1 a definite no, 2 usage error, 3 no server reachable,
+no majority of the cluster reachable, or outcome unknown):
   kahuna lock RESOURCE EXPIRES_MS [--owner O]   take RESOURCE for EXPIRES_MS milliseconds;
                                                 prints "f<token> acquired <owner>"
   kahuna unlock RESOURCE --owner O              prints "f<token> unlocked"
@@ -27,7 +16,9 @@ or outcome unknown):
     --ephemeral        the ephemeral lock of that name (default: persistent)
     --server URL       server(s) to ask, comma-separated or repeated; default
                        $KAHUNA_SERVER, else http://127.0.0.1:2070
-    --format json      print one JSON object instead of the text line
+    --timeout 5s       limit on the whole command, retries included (500ms, 5s, 2500)
+    --format json      print one JSON object instead of the text line; errors too, as one
+                       JSON object on stderr
 
 Seed form (invoked as kahuna-cli, or as "kahuna cli"):
   kahuna-cli --lock R --expires MS [--owner O]
@@ -37,15 +28,19 @@ Seed form (invoked as kahuna-cli, or as "kahuna cli"):
   kahuna-cli                                    interactive shell: lock R MS, unlock R,
                                                 extend-lock R MS, get-lock R, elock, eunlock,
                                                 eextend-lock, eget-lock, history, help, exit
+                                                (quote names with spaces: lock "a b" 1000;
+                                                Tab completes; Ctrl-C clears the line, or
+                                                cancels a request, releases and exits 130)
 
 Server:
   kahuna serve [flags]   run a node; with no flags a single-node cluster on port 2070
     --node-id ID                  this node's id (default 1)            KAHUNA_NODE_ID
     --host ADDR                   address to listen on (127.0.0.1)      KAHUNA_HOST
     --http-port N                 REST port (2070)                      KAHUNA_HTTP_PORT
-    --peer-port N                 port for other nodes (2071)           KAHUNA_PEER_PORT
-    --binary-port N               binary client protocol (2072)         KAHUNA_BINARY_PORT
-    --data-dir DIR                where data is kept (./data)           KAHUNA_DATA_DIR
+    --peer-port N                 port for other nodes (HTTP + 1)       KAHUNA_PEER_PORT
+    --binary-port N               binary client protocol (HTTP + 2)     KAHUNA_BINARY_PORT
+    --data-dir DIR                where data is kept (./data); one      KAHUNA_DATA_DIR
+                                  process per directory (DIR/LOCK)
     --initial-cluster ID=HOST:PORT,...  every node's peer address      KAHUNA_INITIAL_CLUSTER
     --partitions N                Raft groups (16)                      KAHUNA_PARTITIONS
     --quiet                       no log lines on stderr                KAHUNA_QUIET=1
@@ -67,5 +62,7 @@ export const shellHelp = [
   "elock, eunlock, eextend-lock, eget-lock   the same on ephemeral locks",
   "history            the commands entered so far, this run and earlier ones",
   "help               this text",
-  "exit               release the locks this session holds and leave (also Ctrl-D, Ctrl-C)",
+  "exit               release the locks this session holds and leave (also Ctrl-D)",
+  'quote a resource with spaces: lock "a b" 1000; Tab completes commands and held resources',
+  "Ctrl-C clears the line; during a request it cancels it, releases the locks and leaves",
 ].join("\n");

@@ -29,6 +29,7 @@ import {
   exhausted,
   type FailoverOptions,
   sleep,
+  throwIfAborted,
 } from "./failover.ts";
 
 const routesRefreshMs = 1_000;
@@ -36,7 +37,12 @@ const routesRefreshMs = 1_000;
 type Attempt =
   | { readonly kind: "answer"; readonly response: LockResponse }
   | { readonly kind: "invalid"; readonly message: string }
-  | { readonly kind: "retry"; readonly problem: string; readonly unknownOutcome: boolean };
+  | {
+    readonly kind: "retry";
+    readonly problem: string;
+    readonly unknownOutcome: boolean;
+    readonly mustRetry?: boolean;
+  };
 
 export class BinaryFailover {
   readonly #options: FailoverOptions;
@@ -68,16 +74,19 @@ export class BinaryFailover {
   /** Takes the REST path of the operation and its JSON body, already validated. */
   async call(path: string, body: Record<string, unknown>): Promise<Answer> {
     const request = toRequest(path, body);
-    const { servers, retries, deadlineMs } = this.#options;
+    const { servers, retries, deadlineMs, signal } = this.#options;
     const started = performance.now();
     const problems: string[] = [];
     let unknownOutcome = false;
+    let mustRetry = false;
     this.#refreshRoutes();
     const leader = this.#leaderIndex(request.resource);
     const first = leader ?? this.#preferred;
     for (let attempt = 0; attempt <= retries; attempt++) {
       const index = (first + attempt) % servers.length;
+      throwIfAborted(signal, attempt > 0);
       const outcome = await this.#attempt(index, request);
+      throwIfAborted(signal, true);
       if (outcome.kind === "answer") {
         if (leader === undefined || attempt > 0) this.#preferred = index;
         const r = outcome.response;
@@ -93,13 +102,20 @@ export class BinaryFailover {
         throw new KahunaError(KahunaErrorKind.InvalidInput, outcome.message);
       }
       unknownOutcome ||= outcome.unknownOutcome;
+      mustRetry ||= outcome.mustRetry === true;
       this.#routesAtMs = Number.NEGATIVE_INFINITY; // leaders may have moved: ask again
       problems.push(`${servers[index]}: ${outcome.problem}`);
       const waitMs = backoffMs(attempt);
       if (performance.now() - started + waitMs >= deadlineMs) break;
-      if (attempt < retries) await sleep(waitMs);
+      if (attempt < retries) await sleep(waitMs, signal);
     }
-    throw exhausted(problems, unknownOutcome, servers, "listens for the binary protocol");
+    throwIfAborted(signal, true);
+    throw exhausted(
+      problems,
+      { unknownOutcome, mustRetry },
+      servers,
+      "listens for the binary protocol",
+    );
   }
 
   /** The server that leads `resource`'s partition, if the route map knows it. */
@@ -171,6 +187,7 @@ export class BinaryFailover {
         kind: "retry",
         problem: response.error ?? "not ready (no leader yet)",
         unknownOutcome: false,
+        mustRetry: true,
       };
     }
     // Indeterminate, Errored (a bug on the server) or a type this client does not know.

@@ -29,6 +29,11 @@ export type ClientOptions = {
   readonly retries?: number;
   /** Limit on one call with all its retries, default 30000 ms. */
   readonly deadlineMs?: number;
+  /**
+   * Aborting it ends every call of this client with a KahunaError of kind Aborted: at once
+   * over REST, after the request in flight over binary. No retry starts after it.
+   */
+  readonly signal?: AbortSignal;
 };
 
 export type LockOptions = {
@@ -105,7 +110,7 @@ export class KahunaClient {
     checkMs("timeoutMs", timeoutMs, 1);
     checkMs("retries", retries, 0);
     checkMs("deadlineMs", deadlineMs, 1);
-    const failoverOptions = { servers, timeoutMs, retries, deadlineMs };
+    const failoverOptions = { servers, timeoutMs, retries, deadlineMs, signal: options.signal };
     this.#binary = transport === "binary" ? new BinaryFailover(failoverOptions) : undefined;
     this.#failover = this.#binary ?? new Failover(failoverOptions);
   }

@@ -11,6 +11,14 @@ export const KahunaErrorKind = {
   Unavailable: "unavailable",
   /** A write may or may not have happened: the last attempts' outcomes are unknown. */
   Indeterminate: "indeterminate",
+  /**
+   * Servers answered, but none could serve the call (HTTP 503 MustRetry, e.g. the lock's
+   * partition has no leader because no majority of the cluster is reachable) before retries
+   * ran out. Unlike Unavailable, some server is running.
+   */
+  NoMajority: "noMajority",
+  /** The caller's AbortSignal ended the call; a write may or may not have happened. */
+  Aborted: "aborted",
 } as const;
 export type KahunaErrorKind = (typeof KahunaErrorKind)[keyof typeof KahunaErrorKind];
 

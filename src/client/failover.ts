@@ -20,6 +20,8 @@ export type FailoverOptions = {
   readonly retries: number;
   /** Limit on the whole call, retries and waits included. */
   readonly deadlineMs: number;
+  /** Ends every call in progress (and later ones) with an Aborted error. */
+  readonly signal?: AbortSignal | undefined;
 };
 
 /** A definite answer: one of the lock outcomes of SPEC.md §3 (HTTP 200). */
@@ -35,7 +37,13 @@ export type Answer = {
 type Attempt =
   | { readonly kind: "answer"; readonly answer: Omit<Answer, "afterUnknownOutcome"> }
   | { readonly kind: "invalid"; readonly message: string }
-  | { readonly kind: "retry"; readonly problem: string; readonly unknownOutcome: boolean };
+  | {
+    readonly kind: "retry";
+    readonly problem: string;
+    readonly unknownOutcome: boolean;
+    /** A server answered MustRetry: it runs, but cannot serve this lock now. */
+    readonly mustRetry?: boolean;
+  };
 
 const backoffBaseMs = 25;
 const backoffCapMs = 1_000;
@@ -65,15 +73,18 @@ export class Failover {
   }
 
   async call(path: string, body: Record<string, unknown>): Promise<Answer> {
-    const { servers, retries, deadlineMs } = this.#options;
+    const { servers, retries, deadlineMs, signal } = this.#options;
     const started = performance.now();
     const problems: string[] = [];
     let unknownOutcome = false;
+    let mustRetry = false;
     for (let attempt = 0; attempt <= retries; attempt++) {
       const index = (this.#preferred + attempt) % servers.length;
       const server = servers[index]!;
       const remainingMs = deadlineMs - (performance.now() - started);
+      throwIfAborted(signal, attempt > 0);
       const outcome = await this.#attempt(server, path, body, remainingMs);
+      throwIfAborted(signal, true);
       if (outcome.kind === "answer") {
         this.#preferred = index;
         return { ...outcome.answer, afterUnknownOutcome: unknownOutcome };
@@ -82,12 +93,14 @@ export class Failover {
         throw new KahunaError(KahunaErrorKind.InvalidInput, outcome.message);
       }
       unknownOutcome ||= outcome.unknownOutcome;
+      mustRetry ||= outcome.mustRetry === true;
       problems.push(`${server}: ${outcome.problem}`);
       const waitMs = backoffMs(attempt);
       if (performance.now() - started + waitMs >= deadlineMs) break;
-      if (attempt < retries) await sleep(waitMs);
+      if (attempt < retries) await sleep(waitMs, signal);
     }
-    throw exhausted(problems, unknownOutcome, servers);
+    throwIfAborted(signal, true);
+    throw exhausted(problems, { unknownOutcome, mustRetry }, servers);
   }
 
   async #attempt(
@@ -103,7 +116,7 @@ export class Failover {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: withTimeout(this.#options.signal, timeoutMs),
       });
     } catch (error) {
       const timedOut = error instanceof Error &&
@@ -140,7 +153,13 @@ async function readResponse(response: Response): Promise<Attempt> {
   }
   // The body's type decides even when a proxy in between rewrote the status.
   if (response.status === 503 || record["type"] === ResponseType.MustRetry) {
-    return { kind: "retry", problem: "not ready (no leader yet)", unknownOutcome: false };
+    const why = typeof record["error"] === "string" ? record["error"] : "no leader yet; retry";
+    return {
+      kind: "retry",
+      problem: `answered 503 (${why.replace(/; retry$/, "")})`,
+      unknownOutcome: false,
+      mustRetry: true,
+    };
   }
   if (response.status === 504 || record["type"] === ResponseType.Indeterminate) {
     return {
@@ -175,18 +194,26 @@ async function readResponse(response: Response): Promise<Attempt> {
  */
 export function exhausted(
   problems: string[],
-  unknownOutcome: boolean,
+  seen: { readonly unknownOutcome: boolean; readonly mustRetry: boolean },
   servers: readonly string[],
   listening = "is running",
 ): KahunaError {
   const tried = problems.length;
   // The same problem from every attempt is said once.
   const distinct = [...new Set(problems)].slice(-3).join("; ");
-  if (unknownOutcome) {
+  if (seen.unknownOutcome) {
     return new KahunaError(
       KahunaErrorKind.Indeterminate,
       `outcome unknown after ${tried} attempts (${distinct}); check the lock with get-lock ` +
         `and retry with the same owner`,
+    );
+  }
+  if (seen.mustRetry) {
+    return new KahunaError(
+      KahunaErrorKind.NoMajority,
+      `no majority of the cluster is reachable: kahuna servers answered but could not serve ` +
+        `this lock after ${tried} attempts (${distinct}); check that most of the cluster's ` +
+        `nodes are running and can reach each other`,
     );
   }
   return new KahunaError(
@@ -220,6 +247,32 @@ function networkReason(error: unknown): string {
   return typeof code === "string" ? code : error.message;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when `signal` aborts (the caller then checks it). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+function withTimeout(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+}
+
+/**
+ * The error of a call its caller aborted. `sent` says whether a request may already have
+ * reached a server: then a write's outcome is unknown.
+ */
+export function throwIfAborted(signal: AbortSignal | undefined, sent: boolean): void {
+  if (signal?.aborted !== true) return;
+  throw new KahunaError(
+    KahunaErrorKind.Aborted,
+    sent ? "cancelled; a write may or may not have happened" : "cancelled before it was sent",
+  );
 }

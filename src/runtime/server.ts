@@ -20,6 +20,8 @@ import { createApp } from "../http/app.ts";
 import type { LockService } from "../locks/types.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { LogStore } from "../ports/log-store.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
+import type { DataDirLock } from "./data-dir-lock.ts";
 import type { RunningServer, ServeOptions } from "./options.ts";
 import { guardHost } from "./host-entry.ts";
 import { Peers } from "./peers.ts";
@@ -46,11 +48,19 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   if (!voters.includes(options.nodeId)) {
     throw new StartupError(`--node-id ${options.nodeId} is not in --initial-cluster`);
   }
-  const store = openStore(runtime, options);
+  const dirLock = lockDirectory(runtime, options.dataDir);
+  let store: LogStore;
+  try {
+    store = openStore(runtime, options);
+  } catch (error) {
+    dirLock.release();
+    throw error;
+  }
   try {
     checkIdentity(store, { nodeId: options.nodeId, voters, groups: options.partitions });
   } catch (error) {
     store.close();
+    dirLock.release();
     throw error;
   }
   let stopped = false;
@@ -164,6 +174,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     peers.stop();
     for (const close of opened.reverse()) await close();
     store.close();
+    dirLock.release();
     throw error;
   }
   const ticker = setInterval(() => {
@@ -187,16 +198,33 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         host.flush();
       } finally {
         store.close();
+        dirLock.release();
       }
       log("stopped");
     },
   };
 }
 
+/** The data directory, created if missing, locked to this process. */
+function lockDirectory(runtime: RuntimeAdapter, dataDir: string): DataDirLock {
+  let attempt;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    attempt = lockDataDir(dataDir, (path) => runtime.openDatabase(path));
+  } catch (error) {
+    throw new StartupError(`cannot lock the data directory ${dataDir}: ${String(error)}`);
+  }
+  if (attempt.kind === "locked") return attempt.lock;
+  const holder = attempt.pid === undefined ? "another process" : `process ${attempt.pid}`;
+  throw new StartupError(
+    `the data directory ${dataDir} is in use by ${holder}, another kahuna node; ` +
+      `stop it first, or give this node its own --data-dir`,
+  );
+}
+
 function openStore(runtime: RuntimeAdapter, options: ServeOptions): LogStore {
   const path = join(options.dataDir, "kahuna.sqlite");
   try {
-    mkdirSync(options.dataDir, { recursive: true });
     return new SqliteLogStore(runtime.openDatabase(path), path);
   } catch (error) {
     throw new StartupError(`cannot open the data directory's database ${path}: ${String(error)}`);

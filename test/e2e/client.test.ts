@@ -250,3 +250,40 @@ test("an unlock whose first attempt had an unknown outcome counts as done", asyn
     fake.stop();
   }
 });
+
+test("servers that only answer 503 end in NoMajority, told apart from Unavailable", async () => {
+  const fake = startFakeServer();
+  try {
+    const local = new KahunaClient({ servers: [fake.url], retries: 2 });
+    fake.failNext(10, 503);
+    const error = await local.get("r").catch((caught: unknown) => caught);
+    expect((error as KahunaError).kind).toBe(KahunaErrorKind.NoMajority);
+    expect((error as KahunaError).message).toMatch(
+      /^no majority of the cluster is reachable: kahuna servers answered .*after 3 attempts/,
+    );
+  } finally {
+    fake.stop();
+  }
+});
+
+test("aborting the client's signal ends a call in progress, and no retry starts", async () => {
+  const fake = startFakeServer();
+  try {
+    const controller = new AbortController();
+    const local = new KahunaClient({ servers: [fake.url], signal: controller.signal });
+    fake.failNext(100, 503);
+    const call = local.tryLock("r", "me", 1_000).catch((caught: unknown) => caught);
+    for (let polls = 0; polls < 200 && fake.requests.length < 2; polls++) await Bun.sleep(5);
+    controller.abort();
+    const error = await call;
+    expect((error as KahunaError).kind).toBe(KahunaErrorKind.Aborted);
+    expect((error as KahunaError).message).toMatch(/may or may not have happened/);
+    const sent = fake.requests.length;
+    await Bun.sleep(100);
+    expect(fake.requests.length).toBe(sent);
+    const later = await local.get("r").catch((caught: unknown) => caught);
+    expect((later as KahunaError).message).toBe("cancelled before it was sent");
+  } finally {
+    fake.stop();
+  }
+});
