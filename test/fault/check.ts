@@ -4,14 +4,9 @@
  * and exits 1 if there is any. The fenced-store check needs the live run and is not replayed.
  */
 import { readFileSync } from "node:fs";
-import {
-  checkDurableLocks,
-  checkLinearizability,
-  checkMutualExclusion,
-  checkTokens,
-  expiryHandovers,
-} from "./checkers.ts";
-import type { OpRecord } from "./history.ts";
+import { checkHistory } from "../checkers/check.ts";
+import type { OpRecord } from "../checkers/history.ts";
+import { measuredLease } from "../checkers/lease.ts";
 
 const path = Bun.argv[2];
 if (path === undefined) {
@@ -20,18 +15,13 @@ if (path === undefined) {
 }
 const history = readFileSync(path, "utf8").split("\n").filter((line) => line.trim() !== "")
   .map((line) => JSON.parse(line) as OpRecord);
-const linear = checkLinearizability(history);
-const violations = [
-  ...checkMutualExclusion(history),
-  ...checkTokens(history),
-  ...checkDurableLocks(history, "final"),
-  ...linear.violations,
-];
+const linear = checkHistory(history, { lease: measuredLease, finalClient: "final" });
+const violations = linear.violations;
 console.log(
-  `${history.length} attempts, ${linear.keysChecked} locks; linearizability ${linear.steps} steps, ` +
+  `${history.length} attempts, ${linear.keys} locks; linearizability ${linear.steps} steps, ` +
     `inconclusive: ${linear.inconclusiveKeys.length}; violations: ${violations.length}`,
 );
-console.log(`handovers after an unreleased lease: ${JSON.stringify(expiryHandovers(history))}`);
+console.log(`handovers after an unreleased lease: ${JSON.stringify(linear.handovers)}`);
 // Share of attempts with a definite answer, per durability (clients try dead nodes too).
 for (const durability of [0, 1]) {
   const mine = history.filter((op) => op.durability === durability && op.client !== "final");

@@ -9,7 +9,7 @@
  * partition (so the minority's old leaders and the survivors race once it heals).
  */
 import { groupOf } from "../../src/multiraft/partition.ts";
-import type { FaultWindow } from "./checkers.ts";
+import type { FaultWindow } from "./availability.ts";
 import type { FaultCluster } from "./fault-cluster.ts";
 import type { LinkMode } from "./proxy.ts";
 import { now, prng } from "./workload.ts";

@@ -5,18 +5,12 @@
  * short CI run (fault.test.ts) and the long-run script (run.ts).
  */
 import { Durability } from "../../src/locks/types.ts";
-import {
-  type Availability,
-  availability,
-  checkDurableLocks,
-  checkFencedWrites,
-  checkLinearizability,
-  checkMutualExclusion,
-  checkTokens,
-  expiryHandovers,
-} from "./checkers.ts";
+import { checkHistory } from "../checkers/check.ts";
+import { checkFencedWrites } from "../checkers/durability.ts";
+import type { OpRecord, Violation } from "../checkers/history.ts";
+import { measuredLease } from "../checkers/lease.ts";
+import { type Availability, availability } from "./availability.ts";
 import { FaultCluster } from "./fault-cluster.ts";
-import type { OpRecord, Violation } from "./history.ts";
 import { type FaultKind, faultKinds, type FaultRecord, Nemesis } from "./nemesis.ts";
 import {
   type ClientContext,
@@ -184,14 +178,8 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
 
     const checkStart = now();
     const history = recorder.history;
-    const linear = checkLinearizability(history);
-    const violations = [
-      ...checkMutualExclusion(history),
-      ...checkTokens(history),
-      ...checkFencedWrites(store.writes),
-      ...checkDurableLocks(history, "final"),
-      ...linear.violations,
-    ];
+    const linear = checkHistory(history, { lease: measuredLease, finalClient: "final" });
+    const violations = [...linear.violations, ...checkFencedWrites(store.writes)];
     const checkMs = now() - checkStart;
     log(`checked in ${checkMs.toFixed(0)} ms: ${violations.length} violations`);
     keep = violations.length > 0;
@@ -212,13 +200,13 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
       },
       durable: readBackResult,
       linearizability: {
-        keysChecked: linear.keysChecked,
+        keysChecked: linear.keys,
         inconclusiveKeys: linear.inconclusiveKeys,
         steps: linear.steps,
         checkMs: Math.round(checkMs),
       },
       violations,
-      handovers: expiryHandovers(history),
+      handovers: linear.handovers,
       oddities: recorder.oddities.slice(0, 50),
       dataDir: keep ? cluster.root : undefined,
       notAnswered: notAnswered(history),

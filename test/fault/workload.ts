@@ -14,8 +14,8 @@
  * (c) reads: Gets mixed into both.
  */
 import { Durability, type LockRequest, ResponseType } from "../../src/locks/types.ts";
-import type { FencedWrite, OpRecord } from "./history.ts";
-import { keyOf, relianceEndMs } from "./history.ts";
+import type { FencedWrite, OpRecord } from "../checkers/history.ts";
+import { keyOf, relianceEndMs } from "../checkers/history.ts";
 
 /** A deterministic PRNG (mulberry32), so a seed picks the same choices in every run. */
 export function prng(seed: number): () => number {

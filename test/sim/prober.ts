@@ -8,7 +8,8 @@
  */
 import type { Prng } from "../../src/adapters/sim/prng.ts";
 import { Durability, type LockRequest } from "../../src/locks/types.ts";
-import type { OpRecord } from "./history.ts";
+import type { ReadBack } from "../checkers/durability.ts";
+import type { OpRecord } from "../checkers/history.ts";
 import { type ClientPort, clientTimeoutMs, type History } from "./workload.ts";
 
 export const probeLeaseMs = 600_000;
@@ -24,8 +25,6 @@ type Probe = {
   lock: OpRecord | undefined;
   get: OpRecord | undefined;
 };
-
-export type FinalCheck = { readonly lock: OpRecord; readonly get: OpRecord };
 
 export class Prober {
   private readonly probes: Probe[];
@@ -58,7 +57,7 @@ export class Prober {
       .join(", ");
   }
 
-  finalChecks(): FinalCheck[] {
+  finalChecks(): ReadBack[] {
     return this.probes.flatMap((p) => p.lock && p.get ? [{ lock: p.lock, get: p.get }] : []);
   }
 

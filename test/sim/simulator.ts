@@ -25,13 +25,14 @@ import { NodeHost } from "../../src/host/node-host.ts";
 import type { LockRequest, LockResponse } from "../../src/locks/types.ts";
 import { groupOf } from "../../src/multiraft/partition.ts";
 import { Agenda } from "./agenda.ts";
-import { AppliedCheck, checkLogMatching, LeaderCheck } from "./checkers/raft.ts";
-import type { Violation } from "./history.ts";
+import { AppliedCheck, checkLogMatching, LeaderCheck } from "./raft-checkers.ts";
+import type { Violation } from "../checkers/history.ts";
+import { checkHistory, type CheckReport } from "../checkers/check.ts";
+import { simulatedLease } from "../checkers/lease.ts";
 import { FaultInjector } from "./faults.ts";
 import { Trace } from "./trace.ts";
 import { Client, type ClientPort, History } from "./workload.ts";
 import { Prober } from "./prober.ts";
-import { checkHistory, type HistoryReport } from "./checkers/history-checks.ts";
 
 export type SimConfig = {
   readonly seed: number;
@@ -60,6 +61,9 @@ export type SimConfig = {
   readonly lyingDisk: boolean;
   readonly breakage: NetworkBreakage;
 };
+
+/** The linearizability search's bound per lock in one run (a lock past it is inconclusive). */
+export const linearizabilityStepsMax = 200_000;
 
 export type SimOverrides = Partial<Omit<SimConfig, "seed">>;
 
@@ -96,7 +100,7 @@ export type SimResult = {
   readonly simulatedMs: number;
   readonly faults: Readonly<Record<string, number>>;
   readonly violations: readonly Violation[];
-  readonly history: HistoryReport;
+  readonly history: CheckReport;
   readonly stats: Readonly<Record<string, number>>;
 };
 
@@ -208,6 +212,8 @@ export class Simulator {
     if (doneAtMs < 0) {
       this.violations.push({
         checker: "liveness",
+        key: "",
+        ops: [],
         message: `after healing at ${healedAtMs} ms, not every group committed again within ` +
           `${healMsMax} ms: ${this.prober?.describePending() ?? "no probes"}`,
         atMs: this.nowMs,
@@ -218,12 +224,16 @@ export class Simulator {
   }
 
   private result(): SimResult {
-    const history = checkHistory(this.history.ops, {
+    const lease = simulatedLease({
       driftBoundPpm: this.config.driftBoundPpm,
       slowestRatePpm: this.config.driftPpm,
       leaderChangesMs: (resource) =>
         this.leaderCheck.changesMs.get(groupOf(resource, this.config.groups)) ?? [],
-      probes: this.prober?.finalChecks() ?? [],
+    });
+    const history = checkHistory(this.history.ops, {
+      lease,
+      readBacks: this.prober?.finalChecks() ?? [],
+      stepsMax: linearizabilityStepsMax,
     });
     const violations = [
       ...this.violations,
@@ -312,8 +322,10 @@ export class Simulator {
         const kind = error instanceof AssertionError ? "assertion" : "exception";
         this.violations.push({
           checker: "host error",
+          key: `n${node.id}`,
           message: `n${node.id} threw (${kind}): ${String(error)}`,
           atMs: this.nowMs,
+          ops: [],
         });
       } else {
         this.count("crashInDiskWrite");
@@ -400,8 +412,10 @@ export class Simulator {
     } catch (error) {
       this.violations.push({
         checker: "host error",
+        key: `n${node.id}`,
         message: `n${node.id} could not restart from its disk: ${String(error)}`,
         atMs: this.nowMs,
+        ops: [],
       });
     }
   }

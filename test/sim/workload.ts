@@ -15,7 +15,7 @@ import {
   ResponseType,
 } from "../../src/locks/types.ts";
 import type { Prng } from "../../src/adapters/sim/prng.ts";
-import type { OpRecord } from "./history.ts";
+import type { OpRecord } from "../checkers/history.ts";
 
 /** How the simulator carries a request to a node and the answer back. */
 export type ClientPort = {
@@ -64,7 +64,6 @@ export class History {
       fencingToken: 0,
       gotOwner: undefined,
       node,
-      error: undefined,
     };
     this.ops.push(op);
     return op;
@@ -76,11 +75,11 @@ export class History {
       op.outcome = "failed";
       op.ackMs = nowMs;
       op.type = response === "unreachable" ? undefined : response.type;
-      op.error = response === "unreachable" ? "unreachable" : response.error;
+      op.note = response === "unreachable" ? "unreachable" : response.error ?? "MustRetry";
       return;
     }
     op.type = response.type;
-    op.error = response.error;
+    if (response.error !== undefined) op.note = response.error;
     if (response.type === ResponseType.Indeterminate) return; // may still run: stays unknown
     op.outcome = "ok";
     op.ackMs = nowMs;

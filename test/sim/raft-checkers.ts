@@ -6,9 +6,9 @@
  * - state machine safety: what each node applies, in order, is a prefix of one history per
  *   group (Raft §5.4.3), and snapshots taken at the same index are the same bytes.
  */
-import type { SimDisk } from "../../../src/adapters/sim/sim-disk.ts";
-import type { Violation } from "../history.ts";
-import { hashBytes } from "../trace.ts";
+import type { SimDisk } from "../../src/adapters/sim/sim-disk.ts";
+import type { Violation } from "../checkers/history.ts";
+import { hashBytes } from "./trace.ts";
 
 export class LeaderCheck {
   private readonly leaders = new Map<string, string>();
@@ -29,8 +29,10 @@ export class LeaderCheck {
     } else if (known !== node) {
       this.violations.push({
         checker: "election safety",
+        key: `group ${group}`,
         message: `group ${group} term ${term} has two leaders: n${known} and n${node}`,
         atMs,
+        ops: [],
       });
     }
   }
@@ -109,7 +111,7 @@ export class AppliedCheck {
 
   private fail(message: string, atMs: number): void {
     if (this.violations.length < 20) {
-      this.violations.push({ checker: "state machine safety", message, atMs });
+      this.violations.push({ checker: "state machine safety", key: "", message, atMs, ops: [] });
     }
   }
 }
@@ -133,8 +135,10 @@ export function checkLogMatching(
         if (problem !== undefined) {
           violations.push({
             checker: "log matching",
+            key: `group ${group}`,
             message: `group ${group}, n${logs[i]!.node} vs n${logs[j]!.node}: ${problem}`,
             atMs,
+            ops: [],
           });
         }
       }

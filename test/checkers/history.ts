@@ -1,23 +1,22 @@
 /**
- * The history the fault checkers judge: one record per HTTP attempt a client made against a
- * real cluster, with times on this machine's single monotonic clock (performance.now, ms).
- * Every node runs on this machine, so these times are the one true time the lease rules are
- * measured against (SPEC.md §2.3); no node's clock is ever read.
+ * The client history every lock checker judges, from the simulator and from the fault suite
+ * alike: one record per attempt a client made, with the times it was sent and answered on
+ * the one clock the lease rules are judged on (the simulator's true time, or the fault
+ * harness's monotonic clock; never a node's clock).
  *
- * Times are taken conservatively for the checkers: `sendMs` just before the request is handed
- * to fetch (the request leaves later), `ackMs` just after the answer is read (it arrived
- * earlier). A lease the client relies on then looks shorter and a grant looks later than they
- * were, so a reported violation is never an artefact of measuring.
+ * Times are taken conservatively: `sendMs` no later than the request left, `ackMs` no earlier
+ * than the answer arrived. A lease then looks shorter and a grant later than they were, so a
+ * reported violation is never an artefact of measuring.
  */
+import { clockDriftPpmMax } from "../../src/constants.ts";
 import { type Durability, type LockOp, ResponseType } from "../../src/locks/types.ts";
 
 /**
  * How an attempt ended:
  * - "ok": a definite answer (any lock outcome, including Busy and LockDoesNotExist).
- * - "failed": the request certainly did not run (503 MustRetry, or the connection was refused
- *   before anything was sent).
- * - "unknown": it may or may not have run, at any time after it was sent (504 Indeterminate,
- *   a timeout, a connection cut after sending).
+ * - "failed": the request certainly did not run (MustRetry, or the node was unreachable).
+ * - "unknown": it may or may not have run, at any time after it was sent (Indeterminate, a
+ *   timeout, a connection cut after sending).
  */
 export type Outcome = "ok" | "failed" | "unknown";
 
@@ -33,21 +32,21 @@ export type OpRecord = {
   readonly expiresMs: number;
   readonly sendMs: number;
   /**
-   * Where the lease this attempt may create counts from, for the holder's reliance: for
-   * tryLock the first send of this owner's tryLock (a retry answered Locked keeps the
-   * original grant), for extend this attempt's send.
+   * The first send of this request: retries (same owner, same request) keep it, so a holder
+   * relies on a lease from no later than its first attempt.
    */
   readonly leaseFromMs: number;
+  /** When the answer arrived; for an unknown outcome, when the client gave up (or +∞). */
   ackMs: number;
   outcome: Outcome;
-  /** The response type when outcome is "ok". */
+  /** The response type when outcome is "ok" (or the type that made it failed or unknown). */
   type: ResponseType | undefined;
   fencingToken: number;
   /** The owner a Got answer named. */
   gotOwner: string | undefined;
-  /** The node (id) the request was sent to. */
+  /** The node the request was sent to. */
   node: string;
-  /** Why an attempt was not "ok" (HTTP status and the server's message, or the error). */
+  /** Why an attempt was not "ok": the node's message, an HTTP status, or the error. */
   note?: string;
 };
 
@@ -72,13 +71,16 @@ export function describe(op: OpRecord): string {
 
 export type Violation = {
   readonly checker: string;
+  /** The lock (keyOf) or the group it is about; "" when neither. */
   readonly key: string;
   readonly message: string;
+  /** When it was seen, on the history's clock. */
+  readonly atMs: number;
   /** The records involved, described, so a report can be read without the history. */
   readonly ops: readonly string[];
 };
 
-/** A fenced write the harness's store refused: an older token after a newer one was written. */
+/** A fenced write the fault harness's store saw: refused when an older token came after a newer. */
 export type FencedWrite = {
   readonly key: string;
   readonly owner: string;
@@ -91,9 +93,14 @@ export type FencedWrite = {
   readonly reliedUntilMs: number;
 };
 
-/** Margin for clock rates: a holder relies on expiresMs × (1 − drift) (SPEC.md §2.3). */
-export const driftFraction = 0.01;
-
-export function relianceEndMs(fromMs: number, expiresMs: number): number {
-  return fromMs + expiresMs * (1 - driftFraction);
+/**
+ * Until when a holder may rely on a lease of `expiresMs` counted from `fromMs`: the drift
+ * bound is taken off, since no two clocks are assumed to agree better than that.
+ */
+export function relianceEndMs(
+  fromMs: number,
+  expiresMs: number,
+  driftBoundPpm = clockDriftPpmMax,
+): number {
+  return fromMs + expiresMs * (1 - driftBoundPpm / 1_000_000);
 }

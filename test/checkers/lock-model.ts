@@ -1,36 +1,48 @@
 /**
  * The sequential specification of one lock (one resource, one durability) for the
- * linearizability checker: SPEC.md §2.1 with leases read on the harness's single clock.
+ * linearizability search: SPEC.md §2.1, with leases judged by a lease model (lease.ts).
  *
- * Leases make the model nondeterministic, so a step returns every state the system may be in
+ * Leases make the model nondeterministic, so a step returns every state the lock may be in
  * after the operation, and the search tries each:
- * - A held lease may have expired before an operation only if that operation was answered at
- *   or after the holder's reliance end (its send + expiresMs × 0.99). When a lease really ends
- *   later than that (a failover adds time, SPEC §2.3) the model lets it stay held for ever:
- *   "still held" is always allowed. So a lock seen FREE too early is checked; a lock seen HELD
- *   too late is not (lease expiry near and after the boundary is left unchecked, by design).
- * - An ephemeral lock may be lost at any moment (its leader stopped or stepped down,
- *   SPEC §2.2); after a loss reads, extends and unlocks see no lock. A grant to another owner
- *   still has to wait for the lost holder's reliance end: that is the horizon rule.
- * - An expired lock may have been garbage-collected (DESIGN.md §6), so an unlock of it may
- *   answer LockDoesNotExist as well as Unlocked/InvalidOwner.
+ * - A held lease may look expired to an operation only if that operation was answered at or
+ *   after the lease's lower bound (its request's send + expiresMs less the drift bound). It
+ *   must look expired to one sent after the upper bound while the group kept its leader (the
+ *   simulated lease model only; the measured one has no upper bound, and lets a lease stay
+ *   held for ever). Between the bounds both pass: expiry there is left unchecked.
+ * - Expiry is a view, not a step: an operation that sees the lease expired and changes
+ *   nothing (a Get, an Extend answered LockDoesNotExist) leaves the lease as it was. A new
+ *   leader rebases a persistent lease to the time left at the old leader's last entry, so a
+ *   Get on the old leader may see it expired and a later Get on the new leader held (within
+ *   SPEC §2.3: a lease lasts up to expiresMs plus the failover).
+ * - An ephemeral lock may be lost at any moment (a leader change, SPEC §2.2); after a loss
+ *   reads, extends and unlocks see no lock. A grant to another owner still waits for the lost
+ *   holder's lower bound: that is the horizon rule.
+ * - A deposed ephemeral leader may answer "no lock" from its old table (see
+ *   staleEphemeralAnswer).
+ * - An expired lock may have been swept, so an unlock of it may answer LockDoesNotExist.
+ * - TryLock by the holder is idempotent: Locked with the same token, the lease unchanged.
  * - Persistent tokens are dense (previous + 1, first 0); ephemeral tokens only grow.
  */
 import { Durability, ResponseType } from "../../src/locks/types.ts";
 import { type OpRecord, relianceEndMs } from "./history.ts";
+import { type KeyLease, leaderChanged, leaseEndHiMs } from "./lease.ts";
 
 export type LockState = {
   /** The owner the record names ("" when unlocked, never locked, or an ephemeral loss). */
   readonly owner: string;
-  /** True while the lease has not ended. Implies owner !== "". */
+  /** True while the lease may not have ended. Implies owner !== "". */
   readonly held: boolean;
   /** Token of the latest grant; -1 before the first. */
   readonly token: number;
   /** False when the latest grant's token is known only as a lower bound (an unknown grant). */
   readonly tokenExact: boolean;
-  /** Whose reliance is protected, and until when: no grant to anyone else before then. */
+  /** Whose lease is protected, and until when: no grant to anyone else before then. */
   readonly protectOwner: string;
   readonly protectUntilMs: number;
+  /** The latest the lease can end while the leader stays (+∞: no bound). */
+  readonly endHiMs: number;
+  /** The send of the operation that set the lease: a leader change after it voids endHiMs. */
+  readonly sinceMs: number;
 };
 
 export const initialLockState: LockState = {
@@ -40,12 +52,13 @@ export const initialLockState: LockState = {
   tokenExact: true,
   protectOwner: "",
   protectUntilMs: 0,
+  endHiMs: Number.POSITIVE_INFINITY,
+  sinceMs: 0,
 };
 
 export function stateKey(s: LockState): string {
-  return `${s.owner}|${s.held ? 1 : 0}|${s.token}|${
-    s.tokenExact ? 1 : 0
-  }|${s.protectOwner}|${s.protectUntilMs}`;
+  return `${s.owner}|${s.held ? 1 : 0}|${s.token}|${s.tokenExact ? 1 : 0}|${s.protectOwner}|` +
+    `${s.protectUntilMs}|${s.endHiMs}|${s.sinceMs}`;
 }
 
 /** One possible answer to an operation in a state, and the state after it. */
@@ -58,48 +71,57 @@ type Possible = {
   readonly next: (observedToken: number | undefined) => LockState;
 };
 
-/** The states the lock may be in just before `op` takes effect (lease ends and losses). */
-function before(state: LockState, op: OpRecord): LockState[] {
-  const states = [state];
-  const answeredMs = op.outcome === "unknown" ? Infinity : op.ackMs;
-  if (state.held && answeredMs >= state.protectUntilMs) {
-    states.push({ ...state, held: false });
+/** A view of the lock for one operation, and the state an answer that changes nothing keeps. */
+type View = { readonly seen: LockState; readonly keep: LockState };
+
+const answeredAt = (op: OpRecord) => op.outcome === "ok" ? op.ackMs : Number.POSITIVE_INFINITY;
+
+/** How the lock may look to `op` (lease ends and losses). */
+function views(state: LockState, op: OpRecord, lease: KeyLease): View[] {
+  const result: View[] = [];
+  const expired = { ...state, held: false };
+  if (!state.held) result.push({ seen: state, keep: state });
+  else if (op.sendMs > state.endHiMs && !leaderChanged(lease, state.sinceMs, answeredAt(op))) {
+    result.push({ seen: expired, keep: state }); // a new leader may still rebase it
+  } else {
+    result.push({ seen: state, keep: state });
+    if (answeredAt(op) >= state.protectUntilMs) result.push({ seen: expired, keep: state });
   }
   if (op.durability === Durability.Ephemeral && state.owner !== "") {
-    states.push({ ...state, owner: "", held: false });
+    const lost = { ...state, owner: "", held: false };
+    result.push({ seen: lost, keep: lost });
   }
-  return states;
+  return result;
 }
 
-function possibleAnswers(s: LockState, op: OpRecord): Possible[] {
-  const same = (next: LockState) => () => next;
+function possibleAnswers(view: View, op: OpRecord, lease: KeyLease): Possible[] {
+  const s = view.seen;
   const fixed = (type: ResponseType, token = 0): Possible => ({
     type,
     token,
     tokenAtLeast: token,
     gotOwner: undefined,
-    next: same(s),
+    next: () => view.keep,
   });
+  const learn = (t: number | undefined) =>
+    t === undefined || view.keep.tokenExact
+      ? view.keep
+      : { ...view.keep, token: t, tokenExact: true };
+  const endHiMs = leaseEndHiMs(lease, answeredAt(op), op.expiresMs);
   switch (op.op) {
     case "tryLock": {
       if (s.held) {
-        if (s.owner === op.owner) {
-          return [{
-            type: ResponseType.Locked,
-            token: s.tokenExact ? s.token : undefined,
-            tokenAtLeast: s.token,
-            gotOwner: undefined,
-            next: (
-              t,
-            ) => (t === undefined || s.tokenExact ? s : { ...s, token: t, tokenExact: true }),
-          }];
-        }
-        return [fixed(ResponseType.Busy)];
+        if (s.owner !== op.owner) return [fixed(ResponseType.Busy)];
+        return [{
+          type: ResponseType.Locked,
+          token: s.tokenExact ? s.token : undefined,
+          tokenAtLeast: s.token,
+          gotOwner: undefined,
+          next: learn,
+        }];
       }
-      const answeredMs = op.outcome === "unknown" ? Infinity : op.ackMs;
-      if (op.owner !== s.protectOwner && answeredMs < s.protectUntilMs) return [];
-      const dense = op.durability === Durability.Persistent;
-      const exact = dense && s.tokenExact;
+      if (op.owner !== s.protectOwner && answeredAt(op) < s.protectUntilMs) return [];
+      const exact = op.durability === Durability.Persistent && s.tokenExact;
       return [{
         type: ResponseType.Locked,
         token: exact ? s.token + 1 : undefined,
@@ -111,7 +133,9 @@ function possibleAnswers(s: LockState, op: OpRecord): Possible[] {
           token: t ?? s.token + 1,
           tokenExact: exact || t !== undefined,
           protectOwner: op.owner,
-          protectUntilMs: relianceEndMs(op.leaseFromMs, op.expiresMs),
+          protectUntilMs: relianceEndMs(op.sendMs, op.expiresMs, lease.driftBoundPpm),
+          endHiMs,
+          sinceMs: op.sendMs,
         }),
       }];
     }
@@ -127,7 +151,9 @@ function possibleAnswers(s: LockState, op: OpRecord): Possible[] {
           ...s,
           token: t ?? s.token,
           tokenExact: s.tokenExact || t !== undefined,
-          protectUntilMs: relianceEndMs(op.sendMs, op.expiresMs),
+          protectUntilMs: relianceEndMs(op.sendMs, op.expiresMs, lease.driftBoundPpm),
+          endHiMs,
+          sinceMs: op.sendMs,
         }),
       }];
     }
@@ -151,6 +177,8 @@ function possibleAnswers(s: LockState, op: OpRecord): Possible[] {
           tokenExact: s.tokenExact || t !== undefined,
           protectOwner: "",
           protectUntilMs: 0,
+          endHiMs: Number.POSITIVE_INFINITY,
+          sinceMs: op.sendMs,
         }),
       };
       return s.held ? [released] : [released, fixed(ResponseType.LockDoesNotExist)];
@@ -162,7 +190,7 @@ function possibleAnswers(s: LockState, op: OpRecord): Possible[] {
         token: s.tokenExact ? s.token : undefined,
         tokenAtLeast: s.token,
         gotOwner: s.owner,
-        next: (t) => (t === undefined || s.tokenExact ? s : { ...s, token: t, tokenExact: true }),
+        next: learn,
       }];
     }
   }
@@ -194,7 +222,7 @@ function staleEphemeralAnswer(op: OpRecord): boolean {
  * Every state the lock may be in after `op`, given its answer (any answer when the outcome
  * is unknown). Empty when the answer is impossible from `state`.
  */
-export function stepLock(state: LockState, op: OpRecord): LockState[] {
+export function stepLock(state: LockState, op: OpRecord, lease: KeyLease): LockState[] {
   const results: LockState[] = [];
   const seen = new Set<string>();
   const add = (next: LockState) => {
@@ -207,8 +235,8 @@ export function stepLock(state: LockState, op: OpRecord): LockState[] {
   // An unknown outcome may mean the operation never ran: try that first, so the search
   // gives an unknown operation an effect only when a later answer needs one.
   if (op.outcome === "unknown" || staleEphemeralAnswer(op)) add(state);
-  for (const s of before(state, op)) {
-    for (const possible of possibleAnswers(s, op)) {
+  for (const view of views(state, op, lease)) {
+    for (const possible of possibleAnswers(view, op, lease)) {
       if (op.outcome === "unknown") {
         add(possible.next(undefined));
         continue;

@@ -1,0 +1,70 @@
+/**
+ * The checkers can fail. Each broken rule below must make the simulator report a violation
+ * within a stated number of seeds (the checkers' hand-made histories are in test/checkers).
+ */
+import { expect, test } from "bun:test";
+import { brokenModes, brokenPatches } from "./run.ts";
+import { simulate } from "./simulator.ts";
+
+/** The first seed in [1, seeds] where the broken rule is caught, and by which checkers. */
+function firstCaught(
+  mode: string,
+  seeds: number,
+): { seed: number; checkers: string[] } | undefined {
+  for (let seed = 1; seed <= seeds; seed++) {
+    const result = simulate(seed, brokenModes[mode] ?? {});
+    if (result.violations.length > 0) {
+      return {
+        seed,
+        checkers: [...new Set(result.violations.map((v) => v.checker))],
+      };
+    }
+  }
+  return undefined;
+}
+
+test("a disk that acknowledges fsyncs it then loses on crash is caught within 20 seeds", () => {
+  expect(firstCaught("lying-disk", 20)).toBeDefined();
+}, 60_000);
+
+test("a network that delivers Raft messages to the wrong group is caught within 20 seeds", () => {
+  expect(firstCaught("misdeliver", 20)).toBeDefined();
+}, 60_000);
+
+test("a network that corrupts the term of replicated entries is caught within 30 seeds", () => {
+  const caught = firstCaught("corrupt-term", 30);
+  expect(caught).toBeDefined();
+}, 60_000);
+
+test("clocks drifting 60 times past the bound break lock safety within 20 seeds", () => {
+  const caught = firstCaught("wild-clocks", 20);
+  expect(caught).toBeDefined();
+  expect(caught!.checkers.some((c) => c === "lock safety" || c === "linearizability")).toBe(true);
+}, 60_000);
+
+test(
+  "a Raft that grants votes to candidates with stale logs (§5.4.1) is caught within 40 seeds",
+  () => {
+    const undo = brokenPatches["vote-without-log-check"]!();
+    try {
+      expect(firstCaught("none", 40)).toBeDefined();
+    } finally {
+      undo();
+    }
+  },
+  120_000,
+);
+
+test(
+  "a new leader that grants ephemeral locks without waiting out the old horizon is caught within 60 seeds",
+  () => {
+    const undo = brokenPatches["ephemeral-no-wait"]!();
+    try {
+      const caught = firstCaught("none", 60);
+      expect(caught?.checkers).toContain("lock safety");
+    } finally {
+      undo();
+    }
+  },
+  120_000,
+);
