@@ -68,3 +68,13 @@ test(
   },
   120_000,
 );
+
+test("a frame over the framing limit is reported, and kills its sender as it would a real node", () => {
+  // The host builds frames for the runtime's limit; lowered to 100 bytes, some break it.
+  const result = simulate(1, { frameBytesMax: 100 });
+  const breaches = result.violations.filter((v) => v.checker === "frame limit");
+  expect(breaches.length).toBeGreaterThan(0);
+  expect(breaches[0]!.message).toContain("limit 100");
+  expect(result.violations.some((v) => v.checker === "host error")).toBe(true);
+  expect(simulate(1).violations).toEqual([]);
+});

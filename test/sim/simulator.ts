@@ -20,7 +20,7 @@ import {
   type NetworkBreakage,
   SimNetwork,
 } from "../../src/adapters/sim/sim-network.ts";
-import { clockDriftPpmMax, tickMs } from "../../src/constants.ts";
+import { clockDriftPpmMax, frameBytesMax, tickMs } from "../../src/constants.ts";
 import { NodeHost } from "../../src/host/node-host.ts";
 import type { LockRequest, LockResponse } from "../../src/locks/types.ts";
 import { groupOf } from "../../src/multiraft/partition.ts";
@@ -60,6 +60,8 @@ export type SimConfig = {
   readonly faultEveryMs: number;
   readonly lyingDisk: boolean;
   readonly breakage: NetworkBreakage;
+  /** The peer framing limit (the runtime's; a test lowers it to see a breach reported). */
+  readonly frameBytesMax: number;
 };
 
 /** The linearizability search's bound per lock in one run (a lock past it is inconclusive). */
@@ -89,6 +91,7 @@ export function configFor(seed: number, overrides: SimOverrides = {}): SimConfig
     faultEveryMs: random.pick([150, 400, 1_000]),
     lyingDisk: false,
     breakage: {},
+    frameBytesMax,
     ...overrides,
   };
 }
@@ -133,7 +136,15 @@ export class Simulator {
   readonly leaderCheck = new LeaderCheck();
   readonly appliedCheck = new AppliedCheck();
   readonly faultCounts: Record<string, number> = {};
-  readonly stats = { crashes: 0, restarts: 0, flushes: 0, hostErrors: 0, badFrames: 0 };
+  readonly stats = {
+    crashes: 0,
+    restarts: 0,
+    flushes: 0,
+    hostErrors: 0,
+    badFrames: 0,
+    frameLimitBreaches: 0,
+    frameBytesLargest: 0,
+  };
   /** The leader each group last reported, by any node (for "isolate the leader"). */
   readonly leaders = new Map<number, string>();
   nowMs = 0;
@@ -148,7 +159,12 @@ export class Simulator {
     this.config = config;
     this.random = new Prng(config.seed);
     this.nodeRandom = this.random.fork();
-    this.network = new SimNetwork(this.random.fork(), config.groups, config.breakage);
+    this.network = new SimNetwork(
+      this.random.fork(),
+      config.groups,
+      config.breakage,
+      config.frameBytesMax,
+    );
     this.voters = Array.from({ length: config.nodes }, (_, i) => String(i + 1));
     for (const id of this.voters) {
       const disk = new SimDisk({ lies: config.lyingDisk });
@@ -274,6 +290,12 @@ export class Simulator {
     for (const delivery of this.network.due(now)) {
       const node = this.node(delivery.to);
       if (!node.up) continue;
+      if ("error" in delivery) {
+        this.frameLimit(
+          `n${delivery.to} refused a frame from n${delivery.from}: ${delivery.error}`,
+        );
+        continue;
+      }
       this.trace.add(`d ${now} ${delivery.from}>${delivery.to} ${delivery.frame.length}`);
       const error = this.guard(node, () => node.host!.receive(delivery.frame));
       if (error !== undefined) this.stats.badFrames += 1;
@@ -355,6 +377,19 @@ export class Simulator {
     }
   }
 
+  /** A frame over the limit: a real node would die, or drop the connection that sent it. */
+  private frameLimit(message: string): void {
+    this.stats.frameLimitBreaches += 1;
+    if (this.violations.length >= 50) return;
+    this.violations.push({
+      checker: "frame limit",
+      key: "",
+      message: `${message} (limit ${this.network.frameBytesMax})`,
+      atMs: this.nowMs,
+      ops: [],
+    });
+  }
+
   node(id: string): SimNode {
     const node = this.nodes.find((n) => n.id === id);
     if (node === undefined) throw new Error(`no node ${id}`);
@@ -375,6 +410,11 @@ export class Simulator {
       logStore: node.disk,
       transport: {
         send: (to, frame) => {
+          this.stats.frameBytesLargest = Math.max(this.stats.frameBytesLargest, frame.length);
+          if (frame.length > this.network.frameBytesMax) {
+            // The encoder's assertion kills the node, as it kills a real one.
+            this.frameLimit(`n${id} built a frame of ${frame.length} bytes for n${to}`);
+          }
           if (this.network.isCut(id, to)) node.unreachable.add(to);
           this.network.send(id, to, frame, this.nowMs);
         },

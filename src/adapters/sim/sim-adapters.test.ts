@@ -119,6 +119,7 @@ test("the network cuts one way, loses, and (forwardsOnce) duplicates only Raft m
   const copies = Array.from({ length: 10 }, (_, i) => network.due(11 + i)).flat();
   expect(copies.length).toBe(2);
   const forwards = copies.map((d) => {
+    if (!("frame" in d)) return -2;
     const decoded = decodePeerFrame(d.frame, 1);
     return "error" in decoded ? -1 : decoded.forwards.length;
   });
@@ -126,4 +127,14 @@ test("the network cuts one way, loses, and (forwardsOnce) duplicates only Raft m
   network.faults = { ...network.faults, duplicateRate: 0, lossRate: 1 };
   network.send("1", "2", frame, 30);
   expect(Array.from({ length: 10 }, (_, i) => network.due(31 + i)).flat()).toEqual([]);
+});
+
+test("the network frames every payload as the runtime does, and refuses one over the limit", () => {
+  const network = new SimNetwork(new Prng(6), 1, {}, 64);
+  const small = new Uint8Array(64).fill(7);
+  network.send("1", "2", small, 0);
+  const arrived = [1, 2, 3].flatMap((ms) => network.due(ms));
+  expect(arrived).toEqual([{ from: "1", to: "2", frame: small }]);
+  expect(() => network.send("1", "2", new Uint8Array(65), 10)).toThrow(/exceeds 64/);
+  expect(network.stats.sent).toBe(1);
 });

@@ -13,10 +13,18 @@
  * `corruptTerm` raises the term carried by an entry. A correct node cannot detect either, so
  * the checkers must.
  *
+ * Every frame goes through the real length-prefix framing (src/codec/frame.ts) with the
+ * runtime's limit, as the TCP transport sends it: `send` encodes it (a payload over the limit
+ * fails the same assertion that kills a real node), and each link's FrameReader takes it
+ * apart on arrival (a frame it refuses is handed on as an error, as a real reader closes the
+ * connection).
+ *
  * Deterministic: every choice comes from the Prng given at construction; the queue is ordered
  * by (delivery time, send sequence).
  */
 import { assert } from "../../assert.ts";
+import { encodeFrame, FrameReader } from "../../codec/frame.ts";
+import { frameBytesMax as runtimeFrameBytesMax } from "../../constants.ts";
 import { decodePeerFrame, encodePeerFrame, type Envelope } from "../../multiraft/peer-frame.ts";
 import type { NodeId } from "../../raft/types.ts";
 import type { Prng } from "./prng.ts";
@@ -51,6 +59,13 @@ export const calmNetwork: NetworkFaults = {
 
 export type Delivery = { readonly from: NodeId; readonly to: NodeId; readonly frame: Uint8Array };
 
+/** What arrived on a link: a frame's payload, or the receiving reader's error. */
+export type Arrival = Delivery | {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly error: string;
+};
+
 export type NetworkStats = {
   sent: number;
   delivered: number;
@@ -72,12 +87,15 @@ export class SimNetwork {
   };
   private readonly cuts = new Set<string>();
   private readonly queue = new Map<number, Delivery[]>();
+  private readonly readers = new Map<string, FrameReader>();
   private inFlight = 0;
 
   constructor(
     private readonly random: Prng,
     private readonly groups: number,
     private readonly breakage: NetworkBreakage = {},
+    /** The framing limit of both ends of every link (the runtime's unless a test lowers it). */
+    readonly frameBytesMax = runtimeFrameBytesMax,
   ) {}
 
   /** Stops frames from `from` to `to` (one way). */
@@ -97,8 +115,10 @@ export class SimNetwork {
     return this.cuts.size;
   }
 
+  /** Sends one peer frame; throws, as the runtime's encoder does, when it exceeds the limit. */
   send(from: NodeId, to: NodeId, frame: Uint8Array, nowMs: number): void {
     assert(from !== to, "a node does not send frames to itself");
+    encodeFrame(frame, this.frameBytesMax); // the sender's check, before anything is sent
     this.stats.sent += 1;
     if (this.isCut(from, to)) {
       this.stats.cut += 1;
@@ -113,26 +133,44 @@ export class SimNetwork {
     for (let i = 0; i < copies; i++) {
       const copy = i === 0 || !this.breakage.forwardsOnce ? frame : raftOnly(frame, this.groups);
       if (copy === undefined) continue;
-      this.enqueue(nowMs + this.delayMs(), { from, to, frame: this.breakFrame(copy) });
+      const bytes = encodeFrame(this.breakFrame(copy), this.frameBytesMax);
+      this.enqueue(nowMs + this.delayMs(), { from, to, frame: bytes });
     }
   }
 
-  /** Frames due at `nowMs`, in send order; frames crossing a link cut since are dropped. */
-  due(nowMs: number): Delivery[] {
+  /**
+   * Frames due at `nowMs`, in send order, read by their link's FrameReader; frames crossing a
+   * link cut since are dropped.
+   */
+  due(nowMs: number): Arrival[] {
     const bucket = this.queue.get(nowMs);
     if (bucket === undefined) return [];
     this.queue.delete(nowMs);
     this.inFlight -= bucket.length;
-    const out: Delivery[] = [];
+    const out: Arrival[] = [];
     for (const d of bucket) {
       if (this.isCut(d.from, d.to)) {
         this.stats.cut += 1;
         continue;
       }
       this.stats.delivered += 1;
-      out.push(d);
+      const read = this.readerFor(d.from, d.to).push(d.frame);
+      if ("error" in read) {
+        // A real reader closes the connection: whatever it held is gone with it.
+        this.readers.delete(`${d.from}>${d.to}`);
+        out.push({ from: d.from, to: d.to, error: read.error });
+        continue;
+      }
+      for (const frame of read) out.push({ from: d.from, to: d.to, frame });
     }
     return out;
+  }
+
+  private readerFor(from: NodeId, to: NodeId): FrameReader {
+    const key = `${from}>${to}`;
+    let reader = this.readers.get(key);
+    if (reader === undefined) this.readers.set(key, reader = new FrameReader(this.frameBytesMax));
+    return reader;
   }
 
   pendingFrames(): number {
