@@ -3,7 +3,7 @@
  * within a stated number of seeds (the checkers' hand-made histories are in test/checkers).
  */
 import { expect, test } from "bun:test";
-import { brokenModes, brokenPatches } from "./run.ts";
+import { brokenModes, brokenPatches, profiles } from "./run.ts";
 import { simulate } from "./simulator.ts";
 
 /** The first seed in [1, seeds] where the broken rule is caught, and by which checkers. */
@@ -12,7 +12,7 @@ function firstCaught(
   seeds: number,
 ): { seed: number; checkers: string[] } | undefined {
   for (let seed = 1; seed <= seeds; seed++) {
-    const result = simulate(seed, brokenModes[mode] ?? {});
+    const result = simulate(seed, brokenModes[mode] ?? profiles[mode] ?? {});
     if (result.violations.length > 0) {
       return {
         seed,
@@ -78,3 +78,17 @@ test("a frame over the framing limit is reported, and kills its sender as it wou
   expect(result.violations.some((v) => v.checker === "host error")).toBe(true);
   expect(simulate(1).violations).toEqual([]);
 });
+
+test(
+  "a leader that keeps its place without hearing a majority (no CheckQuorum) fails liveness under faults within 20 partial seeds",
+  () => {
+    const undo = brokenPatches["no-check-quorum"]!();
+    try {
+      const caught = firstCaught("partial", 20);
+      expect(caught?.checkers).toContain("liveness under faults");
+    } finally {
+      undo();
+    }
+  },
+  120_000,
+);

@@ -19,6 +19,17 @@ export const faultKinds = [
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
+/** Each kind is drawn when the roll falls below its bound (and above the one before). */
+const faultOdds: readonly (readonly [FaultKind, number])[] = [
+  ["partition", 0.15],
+  ["isolateLeader", 0.27],
+  ["oneWayCut", 0.37],
+  ["crash", 0.55],
+  ["crashInDiskWrite", 0.65],
+  ["lossyNetwork", 0.8],
+  ["clockRate", 0.97],
+];
+
 export class FaultInjector {
   private nextAtMs: number;
 
@@ -30,14 +41,9 @@ export class FaultInjector {
     if (nowMs < this.nextAtMs) return;
     this.nextAtMs = nowMs + this.gapMs();
     const roll = this.random.float();
-    if (roll < 0.15) this.partition();
-    else if (roll < 0.27) this.isolateLeader();
-    else if (roll < 0.37) this.oneWayCut();
-    else if (roll < 0.55) this.crash();
-    else if (roll < 0.65) this.crashInDiskWrite();
-    else if (roll < 0.8) this.lossyNetwork();
-    else if (roll < 0.97) this.clockRate();
-    else this.restartAll();
+    const allowed = this.sim.config.faultKinds;
+    const kind = faultOdds.find(([, below]) => roll < below)?.[0] ?? "restartAll";
+    if (allowed === undefined || allowed.includes(kind)) this[kind]();
   }
 
   private gapMs(): number {
@@ -49,7 +55,7 @@ export class FaultInjector {
   }
 
   private healLater(): void {
-    this.sim.agenda.at(this.sim.nowMs + this.random.between(200, 3_000), () => {
+    this.sim.agenda.at(this.sim.nowMs + this.random.between(200, this.sim.config.cutMsMax), () => {
       this.sim.network.healAll();
       this.sim.trace.add(`linksHealed ${this.sim.nowMs}`);
     });
@@ -76,9 +82,20 @@ export class FaultInjector {
     this.healLater();
   }
 
+  /** One link cut one way; or every link into (or out of) a leader, as the fault suite does. */
   private oneWayCut(): void {
     const [a, b] = this.twoNodes();
-    this.sim.network.cut(a, b);
+    if (this.random.chance(0.5)) this.sim.network.cut(a, b);
+    else {
+      const leader = this.sim.leaders.get(this.random.int(this.sim.config.groups));
+      const node = leader ?? a;
+      const into = this.random.chance(0.5);
+      for (const other of this.ids()) {
+        if (other === node) continue;
+        if (into) this.sim.network.cut(other, node);
+        else this.sim.network.cut(node, other);
+      }
+    }
     this.sim.count("oneWayCut");
     this.healLater();
   }

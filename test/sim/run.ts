@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { GroupHost } from "../../src/host/group-host.ts";
+import { Raft } from "../../src/raft/raft.ts";
 import { RaftLog } from "../../src/raft/raft-log.ts";
 import { describe } from "../checkers/history.ts";
 import { type SimOverrides, type SimResult, simulate } from "./simulator.ts";
@@ -29,6 +30,14 @@ export const profiles: Record<string, SimOverrides> = {
   harsh: { faultEveryMs: 100, nodes: 5, groups: 3, faultMs: 12_000 },
   long: { faultMs: 25_000, clients: 8, snapshotEntries: 25 },
   "short-leases": { leaseMsMax: 150, clients: 8 },
+  // Partial faults that last: a healthy majority stays while a minority is cut or down, so
+  // liveness is checked during faults for long stretches (test/sim/live-prober.ts).
+  partial: {
+    faultKinds: ["oneWayCut", "isolateLeader", "crash", "clockRate"],
+    faultMs: 20_000,
+    faultEveryMs: 4_000,
+    cutMsMax: 15_000,
+  },
 };
 
 /**
@@ -55,6 +64,15 @@ export const brokenPatches: Record<string, () => () => void> = {
     };
     return () => {
       proto.afterApply = original;
+    };
+  },
+  // Raft thesis §6.2: a leader that stops hearing from a majority must step down.
+  "no-check-quorum": () => {
+    const proto = Raft.prototype as unknown as { checkQuorum: () => void };
+    const original = proto.checkQuorum;
+    proto.checkQuorum = () => {};
+    return () => {
+      proto.checkQuorum = original;
     };
   },
 };

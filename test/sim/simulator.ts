@@ -29,10 +29,11 @@ import { AppliedCheck, checkLogMatching, LeaderCheck } from "./raft-checkers.ts"
 import type { Violation } from "../checkers/history.ts";
 import { checkHistory, type CheckReport } from "../checkers/check.ts";
 import { simulatedLease } from "../checkers/lease.ts";
-import { FaultInjector } from "./faults.ts";
+import { FaultInjector, type FaultKind } from "./faults.ts";
 import { Trace } from "./trace.ts";
 import { Client, type ClientPort, History } from "./workload.ts";
 import { Prober } from "./prober.ts";
+import { LiveProber } from "./live-prober.ts";
 
 export type SimConfig = {
   readonly seed: number;
@@ -62,6 +63,10 @@ export type SimConfig = {
   readonly breakage: NetworkBreakage;
   /** The peer framing limit (the runtime's; a test lowers it to see a breach reported). */
   readonly frameBytesMax: number;
+  /** The kinds of fault injected (undefined: all of them). */
+  readonly faultKinds: readonly FaultKind[] | undefined;
+  /** A cut link heals after at most this long. */
+  readonly cutMsMax: number;
 };
 
 /** The linearizability search's bound per lock in one run (a lock past it is inconclusive). */
@@ -92,6 +97,8 @@ export function configFor(seed: number, overrides: SimOverrides = {}): SimConfig
     lyingDisk: false,
     breakage: {},
     frameBytesMax,
+    faultKinds: undefined,
+    cutMsMax: 3_000,
     ...overrides,
   };
 }
@@ -151,6 +158,7 @@ export class Simulator {
   private readonly clients: Client[] = [];
   private readonly faults: FaultInjector;
   private prober: Prober | undefined;
+  private readonly liveProber: LiveProber;
   private readonly nodeRandom: Prng;
   private readonly clientPort: ClientPort;
   private readonly voters: string[];
@@ -188,6 +196,13 @@ export class Simulator {
       );
     }
     this.faults = new FaultInjector(this, this.random.fork());
+    this.liveProber = new LiveProber(
+      this.clientPort,
+      this.history,
+      this.random.fork(),
+      Array.from({ length: config.groups }, (_, g) => this.resourceIn("live", g)),
+      () => this.describeCluster(),
+    );
     for (const node of this.nodes) this.start(node);
   }
 
@@ -253,6 +268,7 @@ export class Simulator {
     });
     const violations = [
       ...this.violations,
+      ...this.liveProber.violations,
       ...this.leaderCheck.violations,
       ...this.appliedCheck.violations,
       ...history.violations,
@@ -278,6 +294,9 @@ export class Simulator {
         terms: this.leaderCheck.terms,
         entriesApplied: this.appliedCheck.applied,
         ops: this.history.ops.length,
+        healthyWindows: this.liveProber.windows,
+        liveAnswers: this.liveProber.answered,
+        liveLongestWaitMs: this.liveProber.longestWaitMs,
       },
     };
   }
@@ -303,6 +322,7 @@ export class Simulator {
     }
     for (const node of this.nodes) this.tickNode(node);
     for (const client of this.clients) client.step(now);
+    if (faulting) this.liveProber.step(now, this.healthySet());
     this.prober?.step(now);
     for (const node of this.nodes) {
       if (!node.up) continue;
@@ -482,15 +502,50 @@ export class Simulator {
   private probeResources(): string[] {
     const resources = [...this.config.resources];
     for (let group = 0; group < this.config.groups; group++) {
-      for (let i = 0; i < 10_000; i++) {
-        const name = `probe-${i}`;
-        if (groupOf(name, this.config.groups) === group) {
-          resources.push(name);
-          break;
-        }
-      }
+      resources.push(this.resourceIn("probe", group));
     }
     return resources;
+  }
+
+  /** The first resource named `prefix-i` that falls in `group`. */
+  private resourceIn(prefix: string, group: number): string {
+    for (let i = 0; i < 10_000; i++) {
+      const name = `${prefix}-${i}`;
+      if (groupOf(name, this.config.groups) === group) return name;
+    }
+    throw new Error(`no ${prefix} resource in group ${group}`);
+  }
+
+  /**
+   * The largest set of up nodes, a majority, connected both ways to each other, on a calm
+   * network and with no crash armed inside a disk write (the first such set in node order
+   * when several are as large); undefined when there is none.
+   */
+  healthySet(): string[] | undefined {
+    if (!this.network.isCalm()) return undefined;
+    const up = this.nodes.filter((n) => n.up && !n.disk.armed).map((n) => n.id);
+    const majority = Math.floor(this.nodes.length / 2) + 1;
+    let best: string[] | undefined;
+    for (let mask = 1; mask < 1 << up.length; mask++) {
+      const set = up.filter((_, i) => (mask & (1 << i)) !== 0);
+      if (set.length < majority || (best !== undefined && set.length <= best.length)) continue;
+      const connected = set.every((a) => set.every((b) => a === b || !this.network.isCut(a, b)));
+      if (connected) best = set;
+    }
+    return best;
+  }
+
+  /** What a liveness report needs: the cuts, and each node's view of each group. */
+  private describeCluster(): string {
+    const views = this.nodes.map((n) => {
+      if (n.host === undefined) return `n${n.id} down`;
+      const groups = n.host.groupStatuses().map((s) =>
+        `g${s.group} ${s.role} t${s.term} leader ${s.leader === "" ? "-" : `n${s.leader}`}`
+      );
+      return `n${n.id}: ${groups.join(", ")}`;
+    });
+    const cuts = this.network.cutLinks();
+    return `cuts ${cuts.length === 0 ? "none" : cuts.join(" ")}; ${views.join("; ")}`;
   }
 
   private clientSend(

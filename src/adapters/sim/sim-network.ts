@@ -115,6 +115,18 @@ export class SimNetwork {
     return this.cuts.size;
   }
 
+  /** The cut links, as "from>to", sorted (for reports). */
+  cutLinks(): string[] {
+    return [...this.cuts].sort();
+  }
+
+  /** Whether frames go out with no loss, duplication or slow path (the calm network). */
+  isCalm(): boolean {
+    const f = this.faults;
+    return f.lossRate === 0 && f.duplicateRate === 0 && f.slowRate === 0 &&
+      f.delayMsMax <= calmNetwork.delayMsMax;
+  }
+
   /** Sends one peer frame; throws, as the runtime's encoder does, when it exceeds the limit. */
   send(from: NodeId, to: NodeId, frame: Uint8Array, nowMs: number): void {
     assert(from !== to, "a node does not send frames to itself");
