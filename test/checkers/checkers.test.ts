@@ -716,3 +716,35 @@ test("a short lease read back after it ended is not a lost lock", () => {
   expect(checkDurableLocks(history, "final")).toEqual([]);
   expect(checkLinearizability(history).violations).toEqual([]);
 });
+
+// ---- Owners that repeat a request (simulated lease) -----------------------------------------
+
+test("an owner that repeats its requests: idempotent TryLock, a second Unlock, a new grant", () => {
+  const unlockA = (sendMs: number, type: ResponseType, token = 0) =>
+    op({ op: "unlock", owner: "a", sendMs, ackMs: sendMs + 10, type, fencingToken: token });
+  const gotA = (sendMs: number, token: number) =>
+    op({
+      op: "get",
+      sendMs,
+      ackMs: sendMs + 5,
+      type: ResponseType.Got,
+      gotOwner: "a",
+      fencingToken: token,
+    });
+  const history = [
+    lock("a", 0, 10, 1_000, 0),
+    lock("a", 100, 110, 1_000, 0), // the repeat while held: the same grant
+    unlockA(200, ResponseType.Unlocked),
+    unlockA(300, ResponseType.LockDoesNotExist), // the repeat finds no lock
+    lock("a", 400, 410, 1_000, 1), // the TryLock repeated after the unlock: a new grant
+    gotA(500, 1),
+  ];
+  expect(check(history).violations).toEqual([]);
+  // A repeat answered with a new token while the first lease still runs is a second grant.
+  const regrant = [lock("a", 0, 10, 1_000, 0), lock("a", 100, 110, 1_000, 1)];
+  expect(check(regrant).violations.map((v) => v.checker)).toContain("linearizability");
+  // The unlocked grant read back as held is still a phantom holder.
+  const stale = [lock("a", 0, 10, 1_000, 0), unlockA(200, ResponseType.Unlocked), gotA(300, 0)]
+    .map((o) => ({ ...o, durability: D.Ephemeral }));
+  expect(check(stale).violations.map((v) => v.checker)).toContain("phantom holder");
+});

@@ -2,11 +2,11 @@
  * Answers that name no real state:
  * - no phantom holders (both durabilities): a Got names an owner and token some TryLock of
  *   that owner may have been granted (answered Locked with that token, or unknown), and not
- *   an owner whose Unlock was answered Unlocked before the Get was sent (unless a TryLock of
- *   it with an unknown outcome could still take effect);
+ *   a grant whose Unlock (Unlocked, with that token) was answered before the Get was sent;
  * - no bug answers: Errored or InvalidInput from a correct client mean a bug.
  */
 import { ResponseType } from "../../src/locks/types.ts";
+import { isOk } from "./grants.ts";
 import { describe, keyOf, type OpRecord, type Violation } from "./history.ts";
 
 const violationsMax = 5;
@@ -21,12 +21,12 @@ export function checkPhantomHolders(key: string, ops: readonly OpRecord[]): Viol
       (op.outcome === "unknown" ||
         (op.type === ResponseType.Locked && op.fencingToken === get.fencingToken))
     );
-    // An unknown TryLock of the owner may take effect late, after its Unlock: then not released.
+    // Released: that very grant (the Unlocked answer names its token) was unlocked before the
+    // Get was sent. The owner may take the lock again after (a repeated TryLock), but a new
+    // grant has a new token.
     const released = ops.some((op) =>
-      op.op === "unlock" && op.owner === owner && op.outcome === "ok" &&
-      op.type === ResponseType.Unlocked && op.ackMs < get.sendMs
-    ) && !ops.some((op) =>
-      op.op === "tryLock" && op.owner === owner && op.outcome === "unknown"
+      op.op === "unlock" && op.owner === owner && isOk(op, ResponseType.Unlocked) &&
+      op.fencingToken === get.fencingToken && op.ackMs < get.sendMs
     );
     if (granted && !released) continue;
     violations.push({

@@ -88,8 +88,17 @@ export class History {
   }
 }
 
+/**
+ * How often a definite answer to a write is followed by the same request again, later, with
+ * the same owner: a client whose answer was lost (a dropped connection, a crashed client
+ * library retrying) repeats it without knowing it ran. The checkers must take the repeat for
+ * what it is: TryLock by the holder is idempotent, a repeated Unlock finds no lock.
+ */
+const repeatChance = 0.1;
+
 export class Client {
   private plan: Plan | undefined;
+  private repeat: { request: LockRequest; atMs: number } | undefined;
   private inFlight: { op: OpRecord; deadlineMs: number } | undefined;
   private holding: Holding | undefined;
   private nextAtMs = 0;
@@ -125,6 +134,10 @@ export class Client {
       this.nextAtMs = nowMs + this.random.between(1, 50);
     }
     if (this.stopped || nowMs < this.nextAtMs) return;
+    if (this.plan === undefined && this.repeat !== undefined && nowMs >= this.repeat.atMs) {
+      this.plan = fresh(this.repeat.request, nowMs);
+      this.repeat = undefined;
+    }
     if (this.plan === undefined) this.plan = this.choose(nowMs);
     if (this.plan === undefined) return;
     const plan = this.plan;
@@ -157,7 +170,11 @@ export class Client {
       return;
     }
     this.answered += 1;
+    const done = this.plan;
     this.plan = undefined;
+    if (done !== undefined && done.request.op !== "get" && this.random.chance(repeatChance)) {
+      this.repeat = { request: done.request, atMs: nowMs + this.random.between(20, 600) };
+    }
     this.react(op, nowMs);
   }
 
