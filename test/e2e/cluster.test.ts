@@ -99,7 +99,9 @@ test(
       (await settle(survivors, "try-lock", {
         resource: resources[0],
         owner: "n",
-        expiresMs: 1000,
+        // Long enough to outlive the victim's restart and catch-up below; a 1 s lease could
+        // expire first, and the Get through the victim would then rightly find no lock.
+        expiresMs: 60_000,
         durability: 1,
       })).body,
     )
