@@ -50,9 +50,11 @@ export const compactionLagEntries = 1_000;
 // Leases (SPEC.md §2.3): clock rates agree within this bound (parts per million).
 export const clockDriftPpmMax = 10_000;
 
-// Ephemeral tokens are epoch * 2^32 + count; both must stay within a safe integer.
-export const ephemeralCountMax = 2 ** 32;
-export const ephemeralEpochMax = 2 ** 20;
+// Ephemeral fencing tokens come from ranges reserved through Raft (src/locks/lock-machine.ts):
+// each leaderStart reserves a block above every token any earlier leader could use, and a
+// leader reserves further blocks as it needs them. A block wasted per leader change leaves
+// 2^53 / 2^20 = 2^33 leader changes per partition before tokens leave the safe integers.
+export const ephemeralTokenBlock = 2 ** 20;
 
 // How far ahead of a grant the leader publishes its ephemeral horizon at once (SPEC §2.2).
 export const ephemeralHorizonStepMs = 2_000;
@@ -62,7 +64,6 @@ assert(cliTimeoutMsDefault > 0 && cliTimeoutMsDefault <= cliTimeoutMsMax, "CLI t
 assert(expiresMsMin >= 1 && expiresMsMax === 2 ** 31 - 1, "expiresMs is an int32 range");
 assert(heartbeatTicks < electionTicks, "heartbeats must come well within an election timeout");
 assert(httpBodyBytesMax > resourceBytesMax * 4 + ownerBytesMax * 4, "a body must fit its fields");
-assert(ephemeralEpochMax * ephemeralCountMax <= Number.MAX_SAFE_INTEGER, "tokens stay safe ints");
 assert(compactionLagEntries < snapshotEntries, "compaction keeps fewer entries than a snapshot");
 
 // Raft core (src/raft): bytes of entries in one append message (at least one entry is always
@@ -86,14 +87,29 @@ assert(readTimeoutTicks > electionTicks, "a read waits longer than one election 
 assert(proposalTimeoutTicks > 2 * electionTicks, "a proposal outlives a leader election");
 
 // Lock state machine (src/locks, src/codec/lock-command.ts). A lock command's encoded size is
-// bounded by its two names plus a few numbers and headers.
+// bounded by its two names plus a few numbers and headers; a sweep command (the names of
+// released or expired records to remove) by sweepCommandBytesMax, which bounds every entry.
 export const lockCommandBytesMax = 1024;
-// Snapshot format of the lock state machine; restore rejects any other.
-export const lockSnapshotVersion = 1;
+export const sweepCommandBytesMax = 64 * 1024;
+export const entryDataBytesMax = sweepCommandBytesMax;
+// Snapshot format of the lock state machine. Restore reads this one and version 1 (before
+// lock records were swept and ephemeral tokens reserved), which it converts.
+export const lockSnapshotVersion = 2;
+
+// Sweeping (SPEC: records of released or expired locks may be removed after a grace period).
+// The default grace, the longest one a flag may set, how many records a leader looks at per
+// tick of each group, and how long it waits after a sweep proposal before the next.
+export const sweepGraceMsDefault = 60 * 60 * 1000;
+export const sweepGraceMsMax = 365 * 24 * 60 * 60 * 1000;
+export const sweepScanPerTick = 2048;
 
 assert(
   lockCommandBytesMax >= resourceBytesMax + ownerBytesMax + 64,
   "a lock command with the longest names must fit its byte bound",
+);
+assert(
+  sweepCommandBytesMax >= lockCommandBytesMax + resourceBytesMax + 64,
+  "a sweep command fits at least one name of the longest kind",
 );
 
 // Voters of one Raft group as a decoded snapshot may list them (DESIGN.md §4: up to 5 today).
@@ -139,7 +155,7 @@ export const snapshotBytesMax = 1024 * 1024 * 1024;
 
 assert(peerFrameBytesMax <= frameBytesMax, "a peer frame is never refused by a peer's reader");
 assert(
-  entriesBytesPerMessageMax + lockCommandBytesMax +
+  entriesBytesPerMessageMax + entryDataBytesMax +
       (entriesPerMessageMax + 1) * peerEntryOverheadBytes + peerItemOverheadBytes <=
     peerFrameBytesMax,
   "the largest append message fits in one peer frame",

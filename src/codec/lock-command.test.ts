@@ -21,7 +21,9 @@ const valid: LockCommand[] = [
   { kind: "tryLock", resource: "\u{1F512}é\uFEFF", owner: "\0owner", expiresMs: 1, nowMs: 7 },
   { kind: "leaderStart", nowMs: 0 },
   { kind: "leaderStart", nowMs: 2 ** 40 },
-  { kind: "horizon", nowMs: 10, horizonMs: 20_010 },
+  { kind: "horizon", nowMs: 10, horizonMs: 20_010, tokensThrough: -1 },
+  { kind: "horizon", nowMs: 10, horizonMs: 20_010, tokensThrough: 2 ** 53 - 1 },
+  { kind: "sweep", nowMs: 10, graceMs: 3_600_000, resources: ["a", "orders/42", "\u{1F512}"] },
 ];
 
 function isError(x: LockCommand | { error: string }): x is { error: string } {
@@ -60,7 +62,7 @@ describe("lock command codec", () => {
       { kind: "tryLock", resource: "r", owner, expiresMs: 1, nowMs: -1 },
       { kind: "leaderStart", nowMs: Number.NaN },
       { kind: "leaderStart", nowMs: Number.POSITIVE_INFINITY },
-      { kind: "horizon", nowMs: 0, horizonMs: -5 },
+      { kind: "horizon", nowMs: 0, horizonMs: -5, tokensThrough: -1 },
     ];
     for (const c of bad) {
       expect(commandError(c)).toBeString();
@@ -76,7 +78,18 @@ describe("lock command codec", () => {
       [{ kind: "tryLock" }, "non-empty array"],
       [[1, "r", owner, 5], "tryLock needs 4 fields, got 3"],
       [[4, 0, 1], "leaderStart needs 1 field, got 2"],
-      [[5, 0], "horizon needs 2 fields, got 1"],
+      [[5, 0], "horizon needs 3 fields, got 1"],
+      [[5, 0, 1, -2], "tokensThrough must be an integer from -1"],
+      [[5, 0, 1, 2 ** 53], "tokensThrough must be an integer from -1"],
+      [[6, 0, 10], "sweep needs 3 fields, got 2"],
+      [[6, 0, 10, "a"], "sweep: resources must be an array"],
+      [[6, 0, 10, []], "sweep: resources must be a non-empty array"],
+      [[6, 0, -1, ["a"]], "sweep: graceMs must be an integer from 0"],
+      [[6, 0, 1.5, ["a"]], "sweep: graceMs must be an integer from 0"],
+      [[6, 0, 10, ["a", ""]], "sweep: resource 1: resource must be 1 to 512"],
+      [[6, 0, 10, ["a", 7]], "sweep: resource 1 is not a UTF-8 string"],
+      [[1, "r".repeat(1100), owner, 5, 0], "tryLock is 1141 bytes, at most 1024"],
+      [[6, 0, 10, Array.from({ length: 200 }, () => "x".repeat(500))], "at most 65536"],
       [[1, 42, owner, 5, 0], "resource is not a UTF-8 string"],
       [[2, "r", null, 5, 0], "owner is not a UTF-8 string"],
       [[1, "r", owner, "5", 0], "expiresMs must be an integer"],
@@ -89,6 +102,23 @@ describe("lock command codec", () => {
       const result = decodeCommand(encode(wire));
       expect(isError(result) ? result.error : "accepted").toContain(message);
     }
+  });
+
+  test("a horizon written before tokens were reserved decodes as reserving none", () => {
+    expect(decodeCommand(encode([5, 10, 20]))).toEqual({
+      kind: "horizon",
+      nowMs: 10,
+      horizonMs: 20,
+      tokensThrough: -1,
+    });
+  });
+
+  test("a sweep may be far larger than a lock command, up to its own bound", () => {
+    const resources = Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(500, "x"));
+    const sweep: LockCommand = { kind: "sweep", nowMs: 1, graceMs: 0, resources };
+    const bytes = encodeCommand(sweep);
+    expect(bytes.length).toBeGreaterThan(lockCommandBytesMax);
+    expect(decodeCommand(bytes)).toEqual(sweep);
   });
 
   test("decoding rejects invalid UTF-8, trailing bytes, empty and oversized data", () => {

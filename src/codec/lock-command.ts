@@ -1,10 +1,16 @@
 /**
- * What goes in a Raft entry's data for the lock state machine (DESIGN.md §6), as msgpack.
+ * What goes in a Raft entry's data for the lock state machine (docs/architecture.md), as
+ * msgpack.
  *
  * Wire form: a msgpack array whose first element is the command's code.
  *   tryLock 1, extend 2, unlock 3: [code, resource, owner, expiresMs, nowMs]
  *   leaderStart 4:                 [4, nowMs]
- *   horizon 5:                     [5, nowMs, horizonMs]
+ *   horizon 5:                     [5, nowMs, horizonMs, tokensThrough]
+ *                                  ([5, nowMs, horizonMs] from logs written before ephemeral
+ *                                  tokens were reserved: it reserves nothing)
+ *   sweep 6:                       [6, nowMs, graceMs, [resource, ...]]
+ *
+ * A sweep is at most sweepCommandBytesMax bytes, every other command lockCommandBytesMax.
  *
  * Invariants: `encodeCommand` only writes commands that `decodeCommand` accepts (asserted),
  * and `decodeCommand` never throws: every replica reads the same bytes to the same command or
@@ -13,11 +19,14 @@
  */
 import { assert } from "../assert.ts";
 import {
+  entryDataBytesMax,
   expiresMsMax,
   expiresMsMin,
   lockCommandBytesMax,
   ownerBytesMax,
   resourceBytesMax,
+  sweepCommandBytesMax,
+  sweepGraceMsMax,
 } from "../constants.ts";
 import { decodeMsgpack, encodeMsgpack } from "./msgpack.ts";
 
@@ -31,13 +40,36 @@ export type LockCommand =
     /** The proposing leader's monotonic clock reading. */
     readonly nowMs: number;
   }
-  /** The first entry a new leader proposes: a new ephemeral epoch and a new clock base. */
+  /** The first entry a new leader proposes: a new ephemeral token range and clock base. */
   | { readonly kind: "leaderStart"; readonly nowMs: number }
-  /** The latest moment (leader clock) any ephemeral lease of this leader can end. */
-  | { readonly kind: "horizon"; readonly nowMs: number; readonly horizonMs: number };
+  /**
+   * The latest moment (leader clock) any ephemeral lease of this leader can end, and the
+   * highest ephemeral fencing token it may grant (-1: no new reservation).
+   */
+  | {
+    readonly kind: "horizon";
+    readonly nowMs: number;
+    readonly horizonMs: number;
+    readonly tokensThrough: number;
+  }
+  /**
+   * Remove the records of these resources, each only if it is still free (released, or its
+   * lease ended) and has been for at least graceMs at nowMs.
+   */
+  | {
+    readonly kind: "sweep";
+    readonly nowMs: number;
+    readonly graceMs: number;
+    readonly resources: readonly string[];
+  };
 
-const code = { tryLock: 1, extend: 2, unlock: 3, leaderStart: 4, horizon: 5 } as const;
-const kindOfCode = ["", "tryLock", "extend", "unlock", "leaderStart", "horizon"] as const;
+const code = { tryLock: 1, extend: 2, unlock: 3, leaderStart: 4, horizon: 5, sweep: 6 } as const;
+const kindOfCode = ["", "tryLock", "extend", "unlock", "leaderStart", "horizon", "sweep"] as const;
+
+/** The most bytes a command of this kind may take. */
+export function commandBytesMax(kind: LockCommand["kind"]): number {
+  return kind === "sweep" ? sweepCommandBytesMax : lockCommandBytesMax;
+}
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -45,7 +77,7 @@ export function encodeCommand(c: LockCommand): Uint8Array {
   const problem = commandError(c);
   assert(problem === undefined, () => `encodeCommand: invalid command: ${problem}`);
   const bytes = encodeMsgpack(wireForm(c));
-  assert(bytes.length <= lockCommandBytesMax, "encodeCommand: command exceeds its byte bound");
+  assert(bytes.length <= commandBytesMax(c.kind), "encodeCommand: command exceeds its byte bound");
   return bytes;
 }
 
@@ -58,20 +90,26 @@ function wireForm(c: LockCommand): unknown[] {
     case "leaderStart":
       return [code.leaderStart, c.nowMs];
     case "horizon":
-      return [code.horizon, c.nowMs, c.horizonMs];
+      return [code.horizon, c.nowMs, c.horizonMs, c.tokensThrough];
+    case "sweep":
+      return [code.sweep, c.nowMs, c.graceMs, c.resources];
   }
 }
 
 /** Reads and validates one entry's data. Never throws. */
 export function decodeCommand(data: Uint8Array): LockCommand | { error: string } {
   if (data.length === 0) return { error: "lock command is empty" };
-  if (data.length > lockCommandBytesMax) {
-    return { error: `lock command is ${data.length} bytes, at most ${lockCommandBytesMax}` };
+  if (data.length > entryDataBytesMax) {
+    return { error: `lock command is ${data.length} bytes, at most ${entryDataBytesMax}` };
   }
   const value = decodeRawStrings(data);
   if (value.error !== undefined) return { error: value.error };
   const command = fromWire(value.decoded);
   if ("error" in command) return command;
+  const bytesMax = commandBytesMax(command.kind);
+  if (data.length > bytesMax) {
+    return { error: `${command.kind} is ${data.length} bytes, at most ${bytesMax}` };
+  }
   const problem = commandError(command);
   return problem === undefined ? command : { error: problem };
 }
@@ -127,8 +165,20 @@ function fromWire(value: unknown): LockCommand | { error: string } {
       if (fields !== 1) return { error: `leaderStart needs 1 field, got ${fields}` };
       return { kind, nowMs: value[1] };
     case "horizon":
-      if (fields !== 2) return { error: `horizon needs 2 fields, got ${fields}` };
-      return { kind, nowMs: value[1], horizonMs: value[2] };
+      if (fields !== 2 && fields !== 3) return { error: `horizon needs 3 fields, got ${fields}` };
+      return { kind, nowMs: value[1], horizonMs: value[2], tokensThrough: value[3] ?? -1 };
+    case "sweep": {
+      if (fields !== 3) return { error: `sweep needs 3 fields, got ${fields}` };
+      const list = value[3];
+      if (!Array.isArray(list)) return { error: "sweep: resources must be an array" };
+      const resources: string[] = [];
+      for (const [i, raw] of list.entries()) {
+        const resource = utf8Field(raw);
+        if (resource === undefined) return { error: `sweep: resource ${i} is not a UTF-8 string` };
+        resources.push(resource);
+      }
+      return { kind, nowMs: value[1], graceMs: value[2], resources };
+    }
   }
 }
 
@@ -147,10 +197,36 @@ export function commandError(c: LockCommand): string | undefined {
     case "leaderStart":
       return undefined;
     case "horizon": {
-      const problem = timeError("horizonMs", c.horizonMs);
+      const problem = timeError("horizonMs", c.horizonMs) ?? tokensThroughError(c.tokensThrough);
       return problem === undefined ? undefined : `horizon: ${problem}`;
     }
+    case "sweep": {
+      const problem = graceError(c.graceMs) ?? sweepResourcesError(c.resources);
+      return problem === undefined ? undefined : `sweep: ${problem}`;
+    }
   }
+}
+
+function tokensThroughError(value: unknown): string | undefined {
+  const ok = typeof value === "number" && Number.isSafeInteger(value) && value >= -1;
+  return ok ? undefined : `tokensThrough must be an integer from -1 to 2^53-1, got ${String(value)}`;
+}
+
+function graceError(value: unknown): string | undefined {
+  const ok = typeof value === "number" && Number.isInteger(value) && value >= 0 &&
+    value <= sweepGraceMsMax;
+  return ok ? undefined : `graceMs must be an integer from 0 to ${sweepGraceMsMax}, got ${String(value)}`;
+}
+
+function sweepResourcesError(resources: unknown): string | undefined {
+  if (!Array.isArray(resources) || resources.length === 0) {
+    return "resources must be a non-empty array";
+  }
+  for (const [i, resource] of resources.entries()) {
+    const problem = resourceError(resource);
+    if (problem !== undefined) return `resource ${i}: ${problem}`;
+  }
+  return undefined;
 }
 
 function expiresError(

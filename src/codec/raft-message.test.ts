@@ -1,6 +1,6 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { expect, test } from "bun:test";
-import { lockCommandBytesMax } from "../constants.ts";
+import { entryDataBytesMax } from "../constants.ts";
 import { seededRandom } from "../raft/test-network.ts";
 import { MessageType } from "../raft/types.ts";
 import type { Message } from "../raft/types.ts";
@@ -98,11 +98,11 @@ test("append entries must be bytes with non-decreasing terms within the sender's
   expect(errorOf(withEntries([[3]]))).toContain("[term, data]");
   const many = Array.from({ length: 10_000 }, () => [3, new Uint8Array(0)]);
   expect(errorOf(withEntries(many))).toContain("at most");
-  // An entry is a lock command: one longer than lockCommandBytesMax could never be sent on.
-  expect(errorOf(withEntries([[3, new Uint8Array(lockCommandBytesMax + 1)]]))).toBe(
-    `entry data must be at most ${lockCommandBytesMax} bytes`,
+  // An entry is a lock command: one longer than entryDataBytesMax could never be sent on.
+  expect(errorOf(withEntries([[3, new Uint8Array(entryDataBytesMax + 1)]]))).toBe(
+    `entry data must be at most ${entryDataBytesMax} bytes`,
   );
-  expect(decodeMessage(withEntries([[3, new Uint8Array(lockCommandBytesMax)]]))).not.toHaveProperty(
+  expect(decodeMessage(withEntries([[3, new Uint8Array(entryDataBytesMax)]]))).not.toHaveProperty(
     "error",
   );
 });

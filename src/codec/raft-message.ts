@@ -13,7 +13,7 @@
 import { assert } from "../assert.ts";
 import {
   entriesPerMessageMax,
-  lockCommandBytesMax,
+  entryDataBytesMax,
   nodeIdBytesMax,
   votersMax,
 } from "../constants.ts";
@@ -152,8 +152,8 @@ function decodeEntries(
     if (!(data instanceof Uint8Array)) return { error: "entry data must be bytes" };
     // Every entry is a lock command (or the empty no-op): one that is longer could never be
     // sent on within a frame budget by this node as a leader.
-    if (data.length > lockCommandBytesMax) {
-      return { error: `entry data must be at most ${lockCommandBytesMax} bytes` };
+    if (data.length > entryDataBytesMax) {
+      return { error: `entry data must be at most ${entryDataBytesMax} bytes` };
     }
     entries.push({ term: entryTerm, index: index + 1 + entries.length, data });
     previousTerm = entryTerm;

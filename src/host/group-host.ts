@@ -6,20 +6,27 @@
  * - A client is answered for a persistent write only after its entry is applied, which the
  *   NodeHost does only after the entry is durable on this node and committed by a majority.
  * - Ephemeral locks are served only by a leader whose `leaderStart` entry is applied (so it
- *   knows its epoch and its clock is the lease base) and, after failover, only once every
- *   lease the old leader could have granted has ended (the inherited horizon, SPEC.md §2.2).
- * - An ephemeral grant never ends after the committed horizon.
+ *   knows its token range and its clock is the lease base) and, after failover, only once
+ *   every lease the old leader could have granted has ended (the inherited horizon,
+ *   docs/spec.md §2.2).
+ * - An ephemeral grant never ends after the committed horizon, and never carries a token
+ *   above the committed reservation.
+ * - The leader sweeps: it proposes the names of records free for the grace period, at most
+ *   one sweep entry in flight, and removes free ephemeral records itself.
  * Synchronous and deterministic: time comes in as `nowMs` from the NodeHost's Clock port.
  */
 import { assert } from "../assert.ts";
 import {
   ephemeralHorizonStepMs,
+  ephemeralTokenBlock,
   pendingProposalsMax,
   proposalTimeoutTicks,
   readTimeoutTicks,
+  sweepCommandBytesMax,
+  sweepScanPerTick,
 } from "../constants.ts";
 import { encodeCommand } from "../codec/lock-command.ts";
-import { EphemeralLocks } from "../locks/ephemeral-locks.ts";
+import { EphemeralLocks, type Needs } from "../locks/ephemeral-locks.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
 import { Durability, type LockRequest } from "../locks/types.ts";
 import type { MemoryStorage } from "../raft/memory-storage.ts";
@@ -54,7 +61,10 @@ export class GroupHost {
   private ephemeral: EphemeralLocks | undefined;
   private ephemeralReadyAtMs = 0;
   private horizonProposedMs = 0;
+  private tokensProposedThrough = -1;
   private horizonWaiting: Waiting[] = [];
+  /** The index of the sweep entry in flight, 0 when none. */
+  private sweepIndex = 0;
   private readBatch: Waiting[] = [];
   private nextReadContext = 1;
   private appliedSinceSnapshot = 0;
@@ -66,6 +76,8 @@ export class GroupHost {
     readonly raft: RawNode,
     readonly storage: MemoryStorage,
     machine: LockMachine,
+    /** How long a record stays free before a sweep removes it (docs/spec.md §2.1). */
+    readonly sweepGraceMs: number,
   ) {
     this.machine = machine;
   }
@@ -124,27 +136,81 @@ export class GroupHost {
       ));
       return;
     }
-    const result = ephemeral.executeWithin(request, nowMs, this.machine.horizonMs);
+    const machine = this.machine;
+    const result = ephemeral.executeWithin(
+      request,
+      nowMs,
+      machine.horizonMs,
+      machine.ephemeralThrough,
+    );
     if ("leaseEndMs" in result) {
       this.horizonWaiting.push({ request, reply });
-      this.proposeHorizon(result.leaseEndMs, nowMs);
+      this.proposeHorizon(result, nowMs);
       return;
     }
     reply(result);
   }
 
-  /** Publishes, through Raft, a horizon past `endMs` before granting a lease that ends there. */
-  private proposeHorizon(endMs: number, nowMs: number): void {
-    if (this.horizonProposedMs >= endMs) return;
-    const horizonMs = endMs + ephemeralHorizonStepMs;
-    const result = this.raft.propose(encodeCommand({ kind: "horizon", nowMs, horizonMs }));
+  /**
+   * Publishes, through Raft, a horizon past the lease end a grant needs and a reservation of
+   * its token (with room for the next ones), unless what is proposed already covers both.
+   */
+  private proposeHorizon(needs: Needs, nowMs: number): void {
+    const horizonCovered = this.horizonProposedMs >= needs.leaseEndMs;
+    const tokenCovered = this.tokensProposedThrough >= needs.fencingToken;
+    if (horizonCovered && tokenCovered) return;
+    const horizonMs = horizonCovered
+      ? this.horizonProposedMs
+      : needs.leaseEndMs + ephemeralHorizonStepMs;
+    const tokensThrough = tokenCovered
+      ? this.tokensProposedThrough
+      : Math.min(needs.fencingToken + ephemeralTokenBlock, Number.MAX_SAFE_INTEGER);
+    const command = { kind: "horizon", nowMs, horizonMs, tokensThrough } as const;
+    const result = this.raft.propose(encodeCommand(command));
     if (result.kind === "proposed") {
       this.horizonProposedMs = horizonMs;
+      this.tokensProposedThrough = tokensThrough;
       return;
     }
     const waiting = this.horizonWaiting;
     this.horizonWaiting = [];
     for (const { reply } of waiting) reply(mustRetry(`partition ${this.id} is changing leader`));
+  }
+
+  /**
+   * The leader's sweep, once a tick: free ephemeral records go at once (they are this
+   * leader's alone); free persistent ones are proposed by name, one sweep entry at a time.
+   */
+  sweep(nowMs: number): void {
+    if (!this.isServing()) return;
+    this.ephemeral?.sweep(nowMs, this.sweepGraceMs, sweepScanPerTick);
+    if (this.sweepIndex > this.machine.appliedIndex) return;
+    this.sweepIndex = 0;
+    // Room for the command's header and numbers beside the names.
+    const bytesMax = sweepCommandBytesMax - 64;
+    const resources = this.machine.sweepCandidates(
+      nowMs,
+      this.sweepGraceMs,
+      sweepScanPerTick,
+      bytesMax,
+    );
+    if (resources.length === 0) return;
+    const command = { kind: "sweep", nowMs, graceMs: this.sweepGraceMs, resources } as const;
+    const result = this.raft.propose(encodeCommand(command));
+    if (result.kind === "proposed") this.sweepIndex = result.index;
+  }
+
+  /** Records in this leader's ephemeral table (0 elsewhere). */
+  ephemeralRecords(): number {
+    return this.ephemeral?.size() ?? 0;
+  }
+
+  /** Locks held now: the machine's persistent ones, and the ephemeral ones if this leads. */
+  heldCounts(nowMs: number): { persistent: number; ephemeral: number } {
+    return {
+      persistent: this.isServing() ? this.machine.heldCount(nowMs) : 0,
+      ephemeral: this.ephemeral?.heldCount(nowMs) ?? 0,
+    };
   }
 
   tick(): void {
@@ -197,12 +263,15 @@ export class GroupHost {
   /** After apply: start serving ephemeral locks, release waiters, answer reads. */
   afterApply(nowMs: number): void {
     if (this.ephemeral === undefined && this.isServing()) {
-      this.ephemeral = new EphemeralLocks(this.machine.ephemeralEpoch);
+      this.ephemeral = new EphemeralLocks(this.machine.ephemeralFrom);
       // The horizon just rebased onto our clock is the old leader's: wait for it to pass.
       this.ephemeralReadyAtMs = this.machine.horizonMs;
       this.horizonProposedMs = this.machine.horizonMs;
+      this.tokensProposedThrough = this.machine.ephemeralThrough;
     }
-    if (this.horizonWaiting.length > 0 && this.machine.horizonMs >= this.horizonProposedMs) {
+    const committed = this.machine.horizonMs >= this.horizonProposedMs &&
+      this.machine.ephemeralThrough >= this.tokensProposedThrough;
+    if (this.horizonWaiting.length > 0 && committed) {
       const waiting = this.horizonWaiting;
       this.horizonWaiting = [];
       for (const { request, reply } of waiting) this.submitEphemeral(request, reply, nowMs);
@@ -258,6 +327,8 @@ export class GroupHost {
     this.leaderStart = undefined;
     this.wantsLeaderStart = false;
     this.horizonProposedMs = 0;
+    this.tokensProposedThrough = -1;
+    this.sweepIndex = 0;
   }
 
   /**

@@ -100,7 +100,7 @@ test("a snapshot of several chunks catches a follower up through lost chunks, fr
   );
   expect(chunks).toBeGreaterThan(snapshot.data.length / snapshotChunkBytes);
   expect(seen.frameBytesMax).toBeLessThanOrEqual(peerFrameBytesMax);
-  expect(status(cluster, lagging).locks).toBe(count);
+  expect(status(cluster, lagging).records).toBe(count);
   sampleLocks(cluster, lagging);
 });
 
@@ -127,7 +127,7 @@ test("a leader change in the middle of a snapshot transfer: the new leader's tra
   cluster.runUntil(() => status(cluster, other).role === Role.Leader, 40_000);
   cluster.runUntil(() => status(cluster, lagging).applied >= status(cluster, other).commit, 60_000);
   expect(fromNew).toBeGreaterThanOrEqual(snapshotBytes / snapshotChunkBytes);
-  expect(status(cluster, lagging).locks).toBe(count);
+  expect(status(cluster, lagging).records).toBe(count);
   expect(seen.frameBytesMax).toBeLessThanOrEqual(peerFrameBytesMax);
   sampleLocks(cluster, lagging);
 });

@@ -32,6 +32,8 @@ import {
   peerFrameBytesMax,
   proposalTimeoutTicks,
   snapshotEntries,
+  sweepGraceMsDefault,
+  sweepGraceMsMax,
 } from "../constants.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
 import type { LockRequest, LockResponse } from "../locks/types.ts";
@@ -99,6 +101,8 @@ export type HostConfig = {
   readonly compactionLagEntries?: number;
   /** The first forward sequence number of this incarnation (default 1); tests raise it. */
   readonly firstForwardSequence?: number;
+  /** How long a released or expired lock's record is kept (default sweepGraceMsDefault). */
+  readonly sweepGraceMs?: number;
 };
 
 type Outbox = { forwards: Forward[]; answers: Answer[]; acks: ChunkAck[] };
@@ -117,7 +121,10 @@ export type GroupStatus = {
   readonly term: number;
   readonly commit: number;
   readonly applied: number;
-  readonly locks: number;
+  /** Records kept on this node: held locks, and released or expired ones not yet swept. */
+  readonly records: number;
+  /** Locks held now, persistent and ephemeral; only the leader knows (its clock is the base). */
+  readonly locks?: number;
   /** Only while this node receives a snapshot for the group, in chunks. */
   readonly snapshotReceiving?: SnapshotProgress;
 };
@@ -129,6 +136,7 @@ export class NodeHost {
   private readonly groups: GroupHost[] = [];
   private readonly snapshotEntries: number;
   private readonly compactionLagEntries: number;
+  private readonly sweepGraceMs: number;
   private ticks = 0;
   /**
    * A forward is named by this start's incarnation (the log store counts starts) and a
@@ -169,6 +177,12 @@ export class NodeHost {
     this.snapshotsIn = new SnapshotReceiver(this.nodeId);
     this.snapshotEntries = config.snapshotEntries ?? snapshotEntries;
     this.compactionLagEntries = config.compactionLagEntries ?? compactionLagEntries;
+    this.sweepGraceMs = config.sweepGraceMs ?? sweepGraceMsDefault;
+    assert(
+      Number.isInteger(this.sweepGraceMs) && this.sweepGraceMs >= 0 &&
+        this.sweepGraceMs <= sweepGraceMsMax,
+      `sweepGraceMs must be an integer from 0 to ${sweepGraceMsMax}`,
+    );
     for (let group = 0; group < config.groups; group++) this.groups.push(this.openGroup(group));
     // A group of one voter need not wait an election timeout to lead itself.
     if (this.voters.length === 1) { for (const group of this.groups) group.raft.campaign(); }
@@ -200,7 +214,7 @@ export class NodeHost {
       entriesPerMessageMax,
       applied: state.snapshot?.metadata.index ?? 0,
     }, storage);
-    return new GroupHost(group, raft, storage, machine);
+    return new GroupHost(group, raft, storage, machine, this.sweepGraceMs);
   }
 
   groupCount(): number {
@@ -299,9 +313,11 @@ export class NodeHost {
 
   tick(): void {
     this.ticks += 1;
+    const nowMs = this.config.clock.nowMs();
     for (const group of this.groups) {
       group.dirty = true;
       group.tick();
+      group.sweep(nowMs);
     }
     if (this.ticks % balanceTicks === 0) this.balanceLeaders();
     if (this.ticks <= electionTicks && this.ticks % 2 === 0) this.campaignPreferred();
@@ -614,9 +630,11 @@ export class NodeHost {
   }
 
   groupStatuses(): GroupStatus[] {
+    const nowMs = this.config.clock.nowMs();
     return this.groups.map((group) => {
       const status = group.raft.status();
       const receiving = this.snapshotsIn.progress(group.id);
+      const held = group.heldCounts(nowMs);
       return {
         group: group.id,
         role: status.role,
@@ -624,7 +642,8 @@ export class NodeHost {
         term: status.term,
         commit: status.commit,
         applied: group.machine.appliedIndex,
-        locks: group.machine.size(),
+        records: group.machine.size() + group.ephemeralRecords(),
+        ...(group.isServing() ? { locks: held.persistent + held.ephemeral } : {}),
         ...(receiving === undefined ? {} : { snapshotReceiving: receiving }),
       };
     });

@@ -1,59 +1,72 @@
 /**
- * The leader's in-memory table of ephemeral locks (SPEC.md §2.2, DESIGN.md §6). It lives only
- * as long as one leadership of one group: no Raft, no disk. Times are this leader's own
- * monotonic clock, so no rebasing is ever needed here.
+ * The leader's in-memory table of ephemeral locks (docs/spec.md §2.2). It lives only as long
+ * as one leadership of one group: no Raft, no disk. Times are this leader's own monotonic
+ * clock, so no rebasing is ever needed here.
  *
- * Fencing tokens are `epoch * 2^32 + count`, where `epoch` is the group's ephemeral epoch
- * committed by this leader's leaderStart and `count` starts at 0 per resource. A later leader
- * has a larger epoch, so its first token is above any token of this one: tokens keep rising
- * across failovers without this table ever being replicated.
+ * Fencing tokens: a resource with no record starts at `floor`, which begins at `fromToken`,
+ * the first token of the range this leader's leaderStart reserved (above every token an
+ * earlier leader could grant), and rises above every token a sweep removes; a resource with a
+ * record continues from its token + 1. So tokens keep rising across failovers and sweeps
+ * without this table ever being replicated.
  *
- * What this table does not do: keep two leaders' leases apart. The host must not grant a
- * lease ending after the committed horizon (`executeWithin` refuses to), and a new leader must
- * wait out the old leader's horizon before its first grant.
+ * What this table does not do: keep two leaders' leases apart, or reserve tokens. The host
+ * must not grant a lease ending after the committed horizon nor a token above the committed
+ * reservation (`executeWithin` refuses both), and a new leader must wait out the old leader's
+ * horizon before its first grant.
  */
 import { assert, unreachable } from "../assert.ts";
-import { ephemeralCountMax, ephemeralEpochMax } from "../constants.ts";
 import * as rules from "./lock-rules.ts";
 import type { LockRecord, Outcome } from "./lock-rules.ts";
 import { Durability, type LockRequest, type LockResponse } from "./types.ts";
 
+/** What a grant needs committed first: a horizon covering its lease and its token reserved. */
+export type Needs = { readonly leaseEndMs: number; readonly fencingToken: number };
+
 export class EphemeralLocks {
-  readonly #epoch: number;
-  readonly #firstToken: number;
+  readonly #fromToken: number;
+  #floor: number;
   readonly #records = new Map<string, LockRecord>();
+  #sweepCursor: Iterator<[string, LockRecord]> | undefined;
 
-  constructor(epoch: number) {
+  constructor(fromToken: number) {
     assert(
-      Number.isInteger(epoch) && epoch >= 0 && epoch < ephemeralEpochMax,
-      `ephemeral epoch must be an integer from 0 to ${ephemeralEpochMax - 1}, got ${epoch}`,
+      Number.isSafeInteger(fromToken) && fromToken >= 0,
+      `ephemeral tokens start at a non-negative safe integer, got ${fromToken}`,
     );
-    this.#epoch = epoch;
-    this.#firstToken = epoch * ephemeralCountMax;
+    this.#fromToken = fromToken;
+    this.#floor = fromToken;
   }
 
-  get epoch(): number {
-    return this.#epoch;
+  /** The first token of this leader's range. */
+  get fromToken(): number {
+    return this.#fromToken;
   }
 
-  /** Runs one ephemeral request at this leader's clock reading `nowMs`. */
+  /** Runs one ephemeral request at this leader's clock reading `nowMs`, with no limits. */
   execute(request: LockRequest, nowMs: number): LockResponse {
-    const result = this.executeWithin(request, nowMs, Number.POSITIVE_INFINITY);
-    assert("type" in result, "no lease ends past an infinite horizon");
+    const result = this.executeWithin(
+      request,
+      nowMs,
+      Number.POSITIVE_INFINITY,
+      Number.MAX_SAFE_INTEGER,
+    );
+    assert("type" in result, "nothing exceeds unbounded limits");
     return result;
   }
 
   /**
-   * Runs one ephemeral request, unless it would create a lease (a grant or an extension:
-   * nowMs + expiresMs) ending after `horizonMs`, the committed horizon. Then nothing changes
-   * and the answer is that lease end, which the host must get the horizon to cover first.
-   * Busy, not-the-owner, an idempotent retry that keeps its lease, unlock and get never wait.
+   * Runs one ephemeral request, unless it would grant or extend a lease ending after
+   * `horizonMs` (the committed horizon) or grant a token above `tokensThrough` (the committed
+   * reservation). Then nothing changes and the answer is what the grant needs, which the host
+   * must get committed first. Busy, not-the-owner, an idempotent retry that keeps its lease,
+   * unlock and get never wait.
    */
   executeWithin(
     request: LockRequest,
     nowMs: number,
     horizonMs: number,
-  ): LockResponse | { readonly leaseEndMs: number } {
+    tokensThrough: number,
+  ): LockResponse | Needs {
     if (request.op === "get") {
       checkRequest(request, nowMs);
       return rules.get(this.#records.get(request.resource), nowMs);
@@ -63,18 +76,48 @@ export class EphemeralLocks {
     if (outcome.record === before) return outcome.response;
     assert(outcome.record !== undefined, "the rules never remove a record");
     if (request.op !== "unlock") {
-      const leaseEndMs = outcome.record.leaseEndMs;
+      const { leaseEndMs, fencingToken } = outcome.record;
       assert(leaseEndMs === nowMs + request.expiresMs, "a grant ends at now + expiresMs");
-      if (leaseEndMs > horizonMs) return { leaseEndMs };
+      if (leaseEndMs > horizonMs || fencingToken > tokensThrough) {
+        return { leaseEndMs, fencingToken };
+      }
     }
-    this.#checkCount(outcome.record);
+    assert(outcome.record.fencingToken >= this.#fromToken, "tokens stay in this leader's range");
     this.#records.set(request.resource, outcome.record);
     return outcome.response;
   }
 
-  /** Number of resources known, including unlocked and expired ones (they keep their count). */
+  /** Number of records kept: held locks, and released or expired ones not yet swept. */
   size(): number {
     return this.#records.size;
+  }
+
+  heldCount(nowMs: number): number {
+    let held = 0;
+    for (const record of this.#records.values()) if (rules.isHeld(record, nowMs)) held++;
+    return held;
+  }
+
+  /**
+   * Removes the sweepable records among the next `scanMax` (starting over after the end),
+   * raising the floor above their tokens. Returns how many it removed.
+   */
+  sweep(nowMs: number, graceMs: number, scanMax: number): number {
+    let removed = 0;
+    this.#sweepCursor ??= this.#records.entries();
+    for (let scanned = 0; scanned < scanMax; scanned++) {
+      const next = this.#sweepCursor.next();
+      if (next.done === true) {
+        this.#sweepCursor = undefined;
+        break;
+      }
+      const [name, record] = next.value;
+      if (!rules.isSweepable(record, nowMs, graceMs)) continue;
+      this.#records.delete(name);
+      this.#floor = Math.max(this.#floor, record.fencingToken + 1);
+      removed++;
+    }
+    return removed;
   }
 
   #decide(request: LockRequest, nowMs: number): Outcome {
@@ -82,22 +125,16 @@ export class EphemeralLocks {
     const record = this.#records.get(request.resource);
     switch (request.op) {
       case "tryLock":
-        return rules.tryLock(record, request.owner, request.expiresMs, nowMs, this.#firstToken);
+        return rules.tryLock(record, request.owner, request.expiresMs, nowMs, this.#floor);
       case "extend":
         return rules.extend(record, request.owner, request.expiresMs, nowMs);
       case "unlock":
-        return rules.unlock(record, request.owner);
+        return rules.unlock(record, request.owner, nowMs);
       case "get":
         return { response: rules.get(record, nowMs), record };
       default:
         return unreachable(request);
     }
-  }
-
-  #checkCount(record: LockRecord): void {
-    const count = record.fencingToken - this.#firstToken;
-    assert(count >= 0, "ephemeral tokens never go below the epoch's first token");
-    assert(count < ephemeralCountMax, "ephemeral count overflowed into the next epoch");
   }
 }
 

@@ -4,9 +4,11 @@
  * persistent table (lock-machine.ts) and the leader's ephemeral table (ephemeral-locks.ts)
  * use these, so the two durabilities cannot drift apart.
  *
- * Invariants: a record, once made, is never removed by these rules, and its fencing token
- * only grows: +1 on a fresh grant, unchanged otherwise (so unlock keeps it and the next grant
- * continues from it). A lock is held exactly when it has an owner and `nowMs < leaseEndMs`.
+ * Invariants: a record, once made, is never removed by these rules (only a sweep removes it,
+ * and only once it is sweepable), and its fencing token only grows: +1 on a fresh grant,
+ * unchanged otherwise (so unlock keeps it and the next grant continues from it). A lock is
+ * held exactly when it has an owner and `nowMs < leaseEndMs`; a record not held has been free
+ * since `leaseEndMs` (its unlock, or the end of its lease).
  */
 import { assert } from "../assert.ts";
 import { type LockResponse, ResponseType } from "./types.ts";
@@ -16,7 +18,10 @@ export type LockRecord = {
   readonly owner: string;
   /** The token of the latest grant. */
   readonly fencingToken: number;
-  /** When the lease ends, on the clock the table's times are read on; 0 when unlocked. */
+  /**
+   * When the lease ends, on the clock the table's times are read on; when unlocked, when the
+   * unlock happened (the record is free from then on).
+   */
   readonly leaseEndMs: number;
 };
 
@@ -35,8 +40,17 @@ const invalidOwner: LockResponse = { type: ResponseType.InvalidOwner, fencingTok
 const busy: LockResponse = { type: ResponseType.Busy, fencingToken: 0 };
 
 /**
- * TryLock. `firstToken` is the token of the first grant ever on a resource with no record
- * (0 for persistent locks, epoch * 2^32 for ephemeral ones).
+ * True when a sweep may remove the record: it is not held and has been free for at least
+ * `graceMs`. Its token must then be carried by the table's floor (`firstToken` below).
+ */
+export function isSweepable(record: LockRecord, nowMs: number, graceMs: number): boolean {
+  return !isHeld(record, nowMs) && record.leaseEndMs + graceMs <= nowMs;
+}
+
+/**
+ * TryLock. `firstToken` is the token of a grant on a resource with no record: a floor above
+ * every token of a record the table removed (0 for a persistent table that removed none; at
+ * least the leader's first reserved token for an ephemeral one).
  */
 export function tryLock(
   record: LockRecord | undefined,
@@ -83,13 +97,14 @@ export function extend(
 }
 
 /**
- * Unlock works for the owner even after the lease expired, as long as nobody re-took the lock.
- * An expired lock of another owner answers InvalidOwner: the record still names that owner.
+ * Unlock works for the owner even after the lease expired, as long as nobody re-took the lock
+ * (and no sweep removed its record). An expired lock of another owner answers InvalidOwner:
+ * the record still names that owner. The record is free from `nowMs` on.
  */
-export function unlock(record: LockRecord | undefined, owner: string): Outcome {
+export function unlock(record: LockRecord | undefined, owner: string, nowMs: number): Outcome {
   if (record === undefined || record.owner === "") return { response: doesNotExist, record };
   if (record.owner !== owner) return { response: invalidOwner, record };
-  const next: LockRecord = { owner: "", fencingToken: record.fencingToken, leaseEndMs: 0 };
+  const next: LockRecord = { owner: "", fencingToken: record.fencingToken, leaseEndMs: nowMs };
   return {
     response: { type: ResponseType.Unlocked, fencingToken: next.fencingToken },
     record: next,

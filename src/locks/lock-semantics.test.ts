@@ -1,5 +1,5 @@
 /**
- * SPEC.md §2.1, one case per row of its table, run for both durabilities: persistent through
+ * docs/spec.md §2.1, one case per row of its table, run for both durabilities: persistent through
  * encodeCommand → LockMachine.apply (and LockMachine.get), ephemeral through EphemeralLocks.
  * Time is only the `atMs` of each step: nothing sleeps. Every step's answer is checked, so the
  * expiry column is checked by the Get steps that follow the operation under test.
@@ -220,8 +220,8 @@ function persistentDriver(): Driver {
   };
 }
 
-function ephemeralDriver(epoch: number): Driver {
-  const locks = new EphemeralLocks(epoch);
+function ephemeralDriver(fromToken: number): Driver {
+  const locks = new EphemeralLocks(fromToken);
   const durability = Durability.Ephemeral;
   return {
     run(step) {
@@ -242,12 +242,16 @@ function ephemeralDriver(epoch: number): Driver {
 
 const durabilities: { name: string; driver: () => Driver; firstToken: number }[] = [
   { name: "persistent", driver: persistentDriver, firstToken: 0 },
-  { name: "ephemeral, first leader (epoch 0)", driver: () => ephemeralDriver(0), firstToken: 0 },
-  { name: "ephemeral, epoch 5", driver: () => ephemeralDriver(5), firstToken: 5 * 2 ** 32 },
+  { name: "ephemeral, first leader (from 0)", driver: () => ephemeralDriver(0), firstToken: 0 },
+  {
+    name: "ephemeral, a later leader's range",
+    driver: () => ephemeralDriver(5 * 2 ** 20 + 1),
+    firstToken: 5 * 2 ** 20 + 1,
+  },
 ];
 
 for (const durability of durabilities) {
-  describe(`SPEC 2.1 semantics, ${durability.name}`, () => {
+  describe(`spec 2.1 semantics, ${durability.name}`, () => {
     for (const c of cases) {
       test(c.row, () => {
         const driver = durability.driver();

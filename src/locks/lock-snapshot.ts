@@ -1,14 +1,23 @@
 /**
  * The lock state machine's whole state as bytes (a Raft snapshot's data), and back.
  *
- * Wire form (msgpack): [version, appliedIndex, baseTerm, lastNowMs, ephemeralEpoch, horizonMs,
- * [[resource, owner, fencingToken, leaseEndMs], ...]] with resources in ascending UTF-16 order,
- * so equal states give equal bytes. Decoding validates everything (it reads from disk or from
- * a peer) and never throws.
+ * Wire form (msgpack), version 2:
+ *   [2, appliedIndex, baseTerm, lastNowMs, horizonMs, ephemeralFrom, ephemeralThrough,
+ *    tokenFloor, [[resource, owner, fencingToken, leaseEndMs], ...]]
+ * with resources in ascending UTF-16 order, so equal states give equal bytes. An unlocked
+ * record (owner "") keeps in leaseEndMs the time it was unlocked.
+ *
+ * Version 1, written before records were swept and ephemeral tokens reserved, is read too:
+ *   [1, appliedIndex, baseTerm, lastNowMs, ephemeralEpoch, horizonMs, records]
+ * Its epoch e granted tokens e * 2^32 + count, so the converted state has reserved every
+ * token through (e + 1) * 2^32 - 1 and the next leader starts above them; its unlocked records
+ * (leaseEndMs 0) count as unlocked at lastNowMs, so their grace starts at the conversion.
+ *
+ * Decoding validates everything (it reads from disk or from a peer) and never throws.
  */
 import { decodeRawStrings, ownerError, resourceError, utf8Field } from "../codec/lock-command.ts";
 import { encodeMsgpack } from "../codec/msgpack.ts";
-import { ephemeralEpochMax, lockSnapshotVersion } from "../constants.ts";
+import { lockSnapshotVersion } from "../constants.ts";
 import type { LockRecord } from "./lock-rules.ts";
 
 export type MachineState = {
@@ -17,11 +26,19 @@ export type MachineState = {
   baseTerm: number;
   /** Latest clock reading applied in the current base. */
   lastNowMs: number;
-  /** -1 until the first leaderStart. */
-  ephemeralEpoch: number;
   horizonMs: number;
+  /** The first ephemeral token of the latest leaderStart's range. */
+  ephemeralFrom: number;
+  /** The highest ephemeral token any leader may grant (-1 before the first leaderStart). */
+  ephemeralThrough: number;
+  /** The first token of a persistent resource with no record: above every removed token. */
+  tokenFloor: number;
   readonly records: Map<string, LockRecord>;
 };
+
+/** Tokens of version 1's epochs: epoch * 2^32 + count. */
+const v1CountMax = 2 ** 32;
+const v1EpochMax = 2 ** 20;
 
 export function encodeSnapshot(state: MachineState): Uint8Array {
   const names = [...state.records.keys()].sort();
@@ -34,8 +51,10 @@ export function encodeSnapshot(state: MachineState): Uint8Array {
     state.appliedIndex,
     state.baseTerm,
     state.lastNowMs,
-    state.ephemeralEpoch,
     state.horizonMs,
+    state.ephemeralFrom,
+    state.ephemeralThrough,
+    state.tokenFloor,
     records,
   ]);
 }
@@ -44,15 +63,72 @@ export function decodeSnapshot(data: Uint8Array): MachineState | { error: string
   const value = decodeRawStrings(data);
   if (value.error !== undefined) return { error: `lock snapshot: ${value.error}` };
   const v = value.decoded;
-  if (!Array.isArray(v) || v.length !== 7) {
-    return { error: "lock snapshot must be a 7-element array" };
-  }
+  if (!Array.isArray(v)) return { error: "lock snapshot must be an array" };
+  if (v[0] === 1) return decodeVersion1(v);
   if (v[0] !== lockSnapshotVersion) {
-    return { error: `lock snapshot version ${String(v[0])} is not ${lockSnapshotVersion}` };
+    return { error: `lock snapshot version ${String(v[0])} is not 1 or ${lockSnapshotVersion}` };
   }
-  const [, appliedIndex, baseTerm, lastNowMs, ephemeralEpoch, horizonMs, list] = v;
-  const header = headerError(appliedIndex, baseTerm, lastNowMs, ephemeralEpoch, horizonMs);
+  if (v.length !== 9) return { error: "lock snapshot must be a 9-element array" };
+  const [
+    ,
+    appliedIndex,
+    baseTerm,
+    lastNowMs,
+    horizonMs,
+    ephemeralFrom,
+    ephemeralThrough,
+    tokenFloor,
+    list,
+  ] = v;
+  const header = clockError(appliedIndex, baseTerm, lastNowMs, horizonMs) ??
+    tokensError(ephemeralFrom, ephemeralThrough, tokenFloor);
   if (header !== undefined) return { error: `lock snapshot: ${header}` };
+  const records = decodeRecords(list, (r) => r);
+  if ("error" in records) return records;
+  return {
+    appliedIndex,
+    baseTerm,
+    lastNowMs,
+    horizonMs,
+    ephemeralFrom,
+    ephemeralThrough,
+    tokenFloor,
+    records,
+  } as MachineState;
+}
+
+function decodeVersion1(v: unknown[]): MachineState | { error: string } {
+  if (v.length !== 7) return { error: "lock snapshot version 1 must be a 7-element array" };
+  const [, appliedIndex, baseTerm, lastNowMs, epoch, horizonMs, list] = v;
+  const header = clockError(appliedIndex, baseTerm, lastNowMs, horizonMs);
+  if (header !== undefined) return { error: `lock snapshot: ${header}` };
+  const epochOk = typeof epoch === "number" && Number.isInteger(epoch) && epoch >= -1 &&
+    epoch < v1EpochMax;
+  if (!epochOk) {
+    return { error: `lock snapshot: ephemeralEpoch must be an integer from -1 to ${v1EpochMax - 1}` };
+  }
+  const now = lastNowMs as number;
+  const records = decodeRecords(list, (r) => {
+    if (r.owner !== "") return r;
+    return r.leaseEndMs === 0 ? { ...r, leaseEndMs: now } : "an unlocked record has leaseEndMs 0";
+  });
+  if ("error" in records) return records;
+  return {
+    appliedIndex: appliedIndex as number,
+    baseTerm: baseTerm as number,
+    lastNowMs: now,
+    horizonMs: horizonMs as number,
+    ephemeralFrom: Math.max(0, epoch) * v1CountMax,
+    ephemeralThrough: (epoch + 1) * v1CountMax - 1,
+    tokenFloor: 0,
+    records,
+  };
+}
+
+function decodeRecords(
+  list: unknown,
+  convert: (record: LockRecord) => LockRecord | string,
+): Map<string, LockRecord> | { error: string } {
   if (!Array.isArray(list)) return { error: "lock snapshot: records must be an array" };
   const records = new Map<string, LockRecord>();
   let previous: string | undefined;
@@ -63,25 +139,32 @@ export function decodeSnapshot(data: Uint8Array): MachineState | { error: string
       return { error: `lock snapshot: record ${i}: resources must be unique and sorted` };
     }
     previous = entry.name;
-    records.set(entry.name, entry.record);
+    const record = convert(entry.record);
+    if (typeof record === "string") return { error: `lock snapshot: record ${i}: ${record}` };
+    records.set(entry.name, record);
   }
-  return { appliedIndex, baseTerm, lastNowMs, ephemeralEpoch, horizonMs, records };
+  return records;
 }
 
-function headerError(
+function clockError(
   appliedIndex: unknown,
   baseTerm: unknown,
   lastNowMs: unknown,
-  ephemeralEpoch: unknown,
   horizonMs: unknown,
 ): string | undefined {
   if (!isCount(appliedIndex)) return "appliedIndex must be a non-negative integer";
   if (!isCount(baseTerm)) return "baseTerm must be a non-negative integer";
   if (!isTime(lastNowMs) || lastNowMs < 0) return "lastNowMs must be a non-negative time";
-  const epochOk = typeof ephemeralEpoch === "number" && Number.isInteger(ephemeralEpoch) &&
-    ephemeralEpoch >= -1 && ephemeralEpoch < ephemeralEpochMax;
-  if (!epochOk) return `ephemeralEpoch must be an integer from -1 to ${ephemeralEpochMax - 1}`;
   if (!isTime(horizonMs)) return "horizonMs must be a finite time";
+  return undefined;
+}
+
+function tokensError(from: unknown, through: unknown, floor: unknown): string | undefined {
+  if (!isCount(from)) return "ephemeralFrom must be a non-negative integer";
+  const throughOk = typeof through === "number" && Number.isSafeInteger(through) &&
+    through >= from - 1;
+  if (!throughOk) return "ephemeralThrough must be an integer from ephemeralFrom - 1 up";
+  if (!isCount(floor)) return "tokenFloor must be a non-negative integer";
   return undefined;
 }
 
@@ -98,7 +181,6 @@ function recordFromWire(
   if (problem !== undefined) return { error: problem };
   if (!isCount(fencingToken)) return { error: "fencingToken must be a non-negative integer" };
   if (!isTime(leaseEndMs)) return { error: "leaseEndMs must be a finite time" };
-  if (owner === "" && leaseEndMs !== 0) return { error: "an unlocked record has leaseEndMs 0" };
   return { name, record: { owner, fencingToken, leaseEndMs } };
 }
 

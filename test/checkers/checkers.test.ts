@@ -60,6 +60,7 @@ const bounds: KeyLease = {
   slowestRatePpm: 10_000,
   leaderChangesMs: undefined,
   unknownWindowMs: simulatedUnknownWindowMs,
+  sweepGraceMs: Number.POSITIVE_INFINITY,
 };
 const leaseOf = (lease: KeyLease): LeaseModel => ({ name: "simulated", forKey: () => lease });
 const check = (ops: OpRecord[]) => checkHistory(ops, { lease: leaseOf(bounds) });
@@ -479,6 +480,25 @@ test("a persistent token that skips a number fails linearizability; an ephemeral
   const ephemeral = persistent.map((o) => ({ ...o, durability: 0 as const }));
   ephemeral[2] = { ...ephemeral[2]!, fencingToken: 2 ** 32 };
   expect(checkLinearizability(ephemeral).violations).toEqual([]);
+});
+
+test("a persistent token may jump only once the record may have been swept", () => {
+  const sweeping = (graceMs: number) => (history: readonly OpRecord[]) =>
+    checkLockLinearizable("1:r", history, { ...bounds, sweepGraceMs: graceMs }).violation;
+  const history = [
+    flock("aaaa", 0, 10, 0, 100),
+    funlock("aaaa", 20, 30, 0), // free from 20 at the earliest
+    flock("bbbb", 1_040, 1_050, 7, 100),
+  ];
+  expect(sweeping(1_000)(history)).toBeUndefined(); // answered 1050 >= 20 + 990
+  expect(sweeping(1_100)(history)).toBeDefined(); // not yet free long enough: must be 1
+  // Going back stays wrong whatever the grace.
+  history[2] = { ...history[2]!, fencingToken: 0 };
+  expect(sweeping(0)(history)).toBeDefined();
+  // A lock's first grant is 0 until the run is older than the grace: the floor may rise then.
+  const first = [flock("aaaa", 2_000, 2_010, 5, 100)];
+  expect(sweeping(1_000)(first)).toBeUndefined();
+  expect(sweeping(3_000)(first)).toBeDefined();
 });
 
 test("a stale read is reported by the token checker and linearizability", () => {

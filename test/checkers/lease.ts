@@ -15,7 +15,7 @@
  *   and leader changes unknown: no upper bound, and an unknown outcome may take effect at any
  *   time after its send.
  */
-import { clockDriftPpmMax } from "../../src/constants.ts";
+import { clockDriftPpmMax, sweepGraceMsDefault } from "../../src/constants.ts";
 
 /** What the checkers know of one lock's leases. */
 export type KeyLease = {
@@ -27,6 +27,11 @@ export type KeyLease = {
   readonly leaderChangesMs: readonly number[] | undefined;
   /** How long after its send an unknown attempt may still take effect. */
   readonly unknownWindowMs: number;
+  /**
+   * The servers' sweep grace: a lock record free this long (on a leader's clock) may be
+   * removed, and a later grant then continues above a partition-wide floor, not at +1.
+   */
+  readonly sweepGraceMs: number;
 };
 
 /** The lease model of a whole run: the same for every lock but for its leader changes. */
@@ -41,6 +46,7 @@ export const simulatedUnknownWindowMs = 5_000;
 export function simulatedLease(options: {
   readonly driftBoundPpm: number;
   readonly slowestRatePpm: number;
+  readonly sweepGraceMs: number;
   readonly leaderChangesMs: (resource: string) => readonly number[];
 }): LeaseModel {
   return {
@@ -50,6 +56,7 @@ export function simulatedLease(options: {
       slowestRatePpm: options.slowestRatePpm,
       leaderChangesMs: options.leaderChangesMs(resource),
       unknownWindowMs: simulatedUnknownWindowMs,
+      sweepGraceMs: options.sweepGraceMs,
     }),
   };
 }
@@ -61,6 +68,7 @@ export const measuredLease: LeaseModel = {
     slowestRatePpm: undefined,
     leaderChangesMs: undefined,
     unknownWindowMs: Number.POSITIVE_INFINITY,
+    sweepGraceMs: sweepGraceMsDefault,
   }),
 };
 

@@ -21,7 +21,11 @@
  *   staleEphemeralAnswer).
  * - An expired lock may have been swept, so an unlock of it may answer LockDoesNotExist.
  * - TryLock by the holder is idempotent: Locked with the same token, the lease unchanged.
- * - Persistent tokens are dense (previous + 1, first 0); ephemeral tokens only grow.
+ * - Persistent tokens are dense (previous + 1, first 0) unless the record may have been
+ *   swept: free for the sweep grace (less the drift bound) before the grant was answered,
+ *   or, for the first grant of a lock, if any record of its partition may have been (the
+ *   floor is partition-wide). Then a grant only has to be above the previous token.
+ *   Ephemeral tokens only grow.
  */
 import { Durability, ResponseType } from "../../src/locks/types.ts";
 import { type OpRecord, relianceEndMs } from "./history.ts";
@@ -43,6 +47,8 @@ export type LockState = {
   readonly endHiMs: number;
   /** The send of the operation that set the lease: a leader change after it voids endHiMs. */
   readonly sinceMs: number;
+  /** The earliest true time the record may have been free (for the sweep). */
+  readonly freeFromMs: number;
 };
 
 export const initialLockState: LockState = {
@@ -54,11 +60,12 @@ export const initialLockState: LockState = {
   protectUntilMs: 0,
   endHiMs: Number.POSITIVE_INFINITY,
   sinceMs: 0,
+  freeFromMs: 0,
 };
 
 export function stateKey(s: LockState): string {
   return `${s.owner}|${s.held ? 1 : 0}|${s.token}|${s.tokenExact ? 1 : 0}|${s.protectOwner}|` +
-    `${s.protectUntilMs}|${s.endHiMs}|${s.sinceMs}`;
+    `${s.protectUntilMs}|${s.endHiMs}|${s.sinceMs}|${s.freeFromMs}`;
 }
 
 /** One possible answer to an operation in a state, and the state after it. */
@@ -121,7 +128,9 @@ function possibleAnswers(view: View, op: OpRecord, lease: KeyLease): Possible[] 
         }];
       }
       if (op.owner !== s.protectOwner && answeredAt(op) < s.protectUntilMs) return [];
-      const exact = op.durability === Durability.Persistent && s.tokenExact;
+      const exact = op.durability === Durability.Persistent && s.tokenExact &&
+        !maybeSwept(s, op, lease);
+      const protectUntilMs = relianceEndMs(op.sendMs, op.expiresMs, lease.driftBoundPpm);
       return [{
         type: ResponseType.Locked,
         token: exact ? s.token + 1 : undefined,
@@ -133,9 +142,10 @@ function possibleAnswers(view: View, op: OpRecord, lease: KeyLease): Possible[] 
           token: t ?? s.token + 1,
           tokenExact: exact || t !== undefined,
           protectOwner: op.owner,
-          protectUntilMs: relianceEndMs(op.sendMs, op.expiresMs, lease.driftBoundPpm),
+          protectUntilMs,
           endHiMs,
           sinceMs: op.sendMs,
+          freeFromMs: protectUntilMs,
         }),
       }];
     }
@@ -147,14 +157,18 @@ function possibleAnswers(view: View, op: OpRecord, lease: KeyLease): Possible[] 
         token: s.tokenExact ? s.token : undefined,
         tokenAtLeast: s.token,
         gotOwner: undefined,
-        next: (t) => ({
-          ...s,
-          token: t ?? s.token,
-          tokenExact: s.tokenExact || t !== undefined,
-          protectUntilMs: relianceEndMs(op.sendMs, op.expiresMs, lease.driftBoundPpm),
-          endHiMs,
-          sinceMs: op.sendMs,
-        }),
+        next: (t) => {
+          const protectUntilMs = relianceEndMs(op.sendMs, op.expiresMs, lease.driftBoundPpm);
+          return {
+            ...s,
+            token: t ?? s.token,
+            tokenExact: s.tokenExact || t !== undefined,
+            protectUntilMs,
+            endHiMs,
+            sinceMs: op.sendMs,
+            freeFromMs: protectUntilMs,
+          };
+        },
       }];
     }
     case "unlock": {
@@ -179,6 +193,7 @@ function possibleAnswers(view: View, op: OpRecord, lease: KeyLease): Possible[] 
           protectUntilMs: 0,
           endHiMs: Number.POSITIVE_INFINITY,
           sinceMs: op.sendMs,
+          freeFromMs: op.sendMs,
         }),
       };
       return s.held ? [released] : [released, fixed(ResponseType.LockDoesNotExist)];
@@ -194,6 +209,22 @@ function possibleAnswers(view: View, op: OpRecord, lease: KeyLease): Possible[] 
       }];
     }
   }
+}
+
+/**
+ * Whether the lock's record may have been swept before `op` was answered, so a grant may
+ * carry any token above the previous one. A lock never granted starts at its partition's
+ * floor, which a sweep of any record in the partition raises: once the run is older than
+ * the grace (records are free at the earliest from its start, time 0), its first token is
+ * known only to be at least 0.
+ */
+function maybeSwept(s: LockState, op: OpRecord, lease: KeyLease): boolean {
+  if (lease.sweepGraceMs === Number.POSITIVE_INFINITY) return false;
+  const graceLowMs = lease.sweepGraceMs * (1 - lease.driftBoundPpm / 1_000_000);
+  const freeFromMs = s.token === -1 ? 0 : s.freeFromMs;
+  // An attempt of unknown outcome may take effect until its window closes.
+  const latestMs = op.outcome === "ok" ? op.ackMs : op.sendMs + lease.unknownWindowMs;
+  return latestMs >= freeFromMs + graceLowMs;
 }
 
 /**

@@ -20,7 +20,12 @@ import {
   type NetworkBreakage,
   SimNetwork,
 } from "../../src/adapters/sim/sim-network.ts";
-import { clockDriftPpmMax, frameBytesMax, tickMs } from "../../src/constants.ts";
+import {
+  clockDriftPpmMax,
+  frameBytesMax,
+  sweepGraceMsDefault,
+  tickMs,
+} from "../../src/constants.ts";
 import { NodeHost } from "../../src/host/node-host.ts";
 import type { LockRequest, LockResponse } from "../../src/locks/types.ts";
 import { groupOf } from "../../src/multiraft/partition.ts";
@@ -67,6 +72,8 @@ export type SimConfig = {
   readonly faultKinds: readonly FaultKind[] | undefined;
   /** A cut link heals after at most this long. */
   readonly cutMsMax: number;
+  /** How long a free lock record stays before the leader sweeps it (the host's flag). */
+  readonly sweepGraceMs: number;
 };
 
 /** The linearizability search's bound per lock in one run (a lock past it is inconclusive). */
@@ -99,6 +106,8 @@ export function configFor(seed: number, overrides: SimOverrides = {}): SimConfig
     frameBytesMax,
     faultKinds: undefined,
     cutMsMax: 3_000,
+    // Drawn last, so the draws above stay what they were for every seed.
+    sweepGraceMs: random.pick([sweepGraceMsDefault, 0, 300, 3_000]),
     ...overrides,
   };
 }
@@ -258,6 +267,7 @@ export class Simulator {
     const lease = simulatedLease({
       driftBoundPpm: this.config.driftBoundPpm,
       slowestRatePpm: this.config.driftPpm,
+      sweepGraceMs: this.config.sweepGraceMs,
       leaderChangesMs: (resource) =>
         this.leaderCheck.changesMs.get(groupOf(resource, this.config.groups)) ?? [],
     });
@@ -427,6 +437,7 @@ export class Simulator {
       nodeId: id,
       voters: this.voters,
       groups: this.config.groups,
+      sweepGraceMs: this.config.sweepGraceMs,
       logStore: node.disk,
       transport: {
         send: (to, frame) => {
