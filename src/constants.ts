@@ -127,6 +127,9 @@ export const snapshotRetryElections = 4;
 // have been heard from without a gap before it gets its groups back.
 export const balanceTicks = 20;
 export const balanceStableTicks = 2 * electionTicks;
+// After a transfer that did not happen, the next try waits twice as many balance rounds as
+// the last, at most this many (balanceTicks * 64: about a minute).
+export const balanceBackoffMax = 64;
 assert(balanceStableTicks > electionTicks, "a returning node is stable for an election timeout");
 
 // Forwarded requests a leader remembers (with their answers) to run a duplicate only once.

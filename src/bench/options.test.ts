@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { Durability } from "../locks/types.ts";
-import { parseBenchArgs, parseDurationMs } from "./options.ts";
+import { parseBenchArgs } from "./options.ts";
 
 test("with no flags the bench is 10 s of persistent lock-unlock by 64 binary clients on 2072", () => {
   expect(parseBenchArgs([])).toEqual({
@@ -76,12 +76,4 @@ test("a bad flag value is a usage message naming the flag", () => {
     expect(parsed.kind).toBe("usage");
     if (parsed.kind === "usage") expect(parsed.message).toMatch(message);
   }
-});
-
-test("durations read as ms, s or m; a bare number is seconds", () => {
-  expect(parseDurationMs("--d", "250ms")).toBe(250);
-  expect(parseDurationMs("--d", "1.5s")).toBe(1_500);
-  expect(parseDurationMs("--d", "2m")).toBe(120_000);
-  expect(parseDurationMs("--d", "3")).toBe(3_000);
-  expect(parseDurationMs("--d", "-1s")).toMatch(/duration/);
 });

@@ -2,6 +2,7 @@
  * `kahuna bench` flags: parsed into a BenchOptions, or a usage message that names the flag
  * and what it accepts. Nothing here touches the network.
  */
+import { parseDurationMs } from "../cli/duration.ts";
 import { parseFlags } from "../cli/flags.ts";
 import type { FlagSpec } from "../cli/flags.ts";
 import { parseBinaryAddress } from "../client/binary-connection.ts";
@@ -198,18 +199,6 @@ function integer(flag: string, text: string, min: number, max: number): number |
     return `${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`;
   }
   return value;
-}
-
-/** "10s", "500ms", "1m", or a plain number of seconds. */
-export function parseDurationMs(flag: string, text: string): number | string {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (match === null) {
-    return `${flag} must be a duration like 10s, 500ms or 1m, got ${JSON.stringify(text)}`;
-  }
-  const scale = match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1_000;
-  const ms = Math.round(Number(match[1]) * scale);
-  if (ms > 24 * 3_600_000) return `${flag} must be at most 24h, got ${JSON.stringify(text)}`;
-  return ms;
 }
 
 function binaryProblem(server: string): string | undefined {

@@ -13,6 +13,7 @@ test("serve with no flags is a single-node cluster on the default ports", () => 
       dataDir: "./data",
       initialCluster: [{ id: "1", host: "127.0.0.1", port: 2071 }],
       partitions: 16,
+      sweepGraceMs: 3_600_000,
       verbose: true,
     },
   });
@@ -27,9 +28,13 @@ test("environment variables set options and flags win over them", () => {
     KAHUNA_DATA_DIR: "/var/lib/kahuna",
     KAHUNA_INITIAL_CLUSTER: "a=10.0.0.1:3001,b=10.0.0.2:3001",
     KAHUNA_PARTITIONS: "8",
+    KAHUNA_SWEEP_GRACE: "10m",
     KAHUNA_QUIET: "1",
   };
-  const parsed = parseServeOptions(["--http-port", "4000", "--partitions", "4"], env);
+  const parsed = parseServeOptions(
+    ["--http-port", "4000", "--partitions", "4", "--sweep-grace", "90s"],
+    env,
+  );
   expect(parsed).toEqual({
     kind: "run",
     options: {
@@ -44,6 +49,7 @@ test("environment variables set options and flags win over them", () => {
         { id: "b", host: "10.0.0.2", port: 3001 },
       ],
       partitions: 4,
+      sweepGraceMs: 90_000,
       verbose: false,
     },
   });
@@ -69,6 +75,8 @@ test("bad serve flags are usage messages that name the flag", () => {
     [["--initial-cluster", "1=h:1,1=h:2"], "--initial-cluster lists node 1 twice"],
     [["--initial-cluster", "2=h:1"], "--initial-cluster must include this node (--node-id 1)"],
     [["--data-dir", ""], "--data-dir must not be empty"],
+    [["--sweep-grace", "soon"], "--sweep-grace must be a duration like 10s, 500ms, 1m or 1h"],
+    [["--sweep-grace", "400d"], '--sweep-grace must be at most 365d, got "400d"'],
     [["--verbose"], "unknown option --verbose; the options are --node-id,"],
     [["--http-port"], "--http-port needs a value"],
     [["--quiet=no"], "--quiet takes no value"],

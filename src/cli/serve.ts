@@ -10,8 +10,11 @@ import {
   partitionsDefault,
   partitionsMax,
   peerPortDefault,
+  sweepGraceMsDefault,
+  sweepGraceMsMax,
 } from "../constants.ts";
 import type { PeerAddress, ServeOptions } from "../runtime/options.ts";
+import { parseDurationMs } from "./duration.ts";
 import { ExitStatus } from "./exit-status.ts";
 import { parseFlags } from "./flags.ts";
 import type { Io } from "./io.ts";
@@ -19,7 +22,7 @@ import type { Io } from "./io.ts";
 export const serveUsage =
   "usage: kahuna serve [--node-id ID] [--host ADDR] [--http-port N] [--peer-port N]\n" +
   "                    [--binary-port N] [--data-dir DIR] [--initial-cluster ID=HOST:PORT,...]\n" +
-  "                    [--partitions N]\n" +
+  "                    [--partitions N] [--sweep-grace DURATION]\n" +
   "                    [--quiet]   (each also as KAHUNA_NODE_ID, KAHUNA_HTTP_PORT, …)";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -38,6 +41,7 @@ const flagEnv = {
   "data-dir": "KAHUNA_DATA_DIR",
   "initial-cluster": "KAHUNA_INITIAL_CLUSTER",
   "partitions": "KAHUNA_PARTITIONS",
+  "sweep-grace": "KAHUNA_SWEEP_GRACE",
 } as const;
 type ValueFlag = keyof typeof flagEnv;
 
@@ -110,6 +114,11 @@ function buildOptions(pick: (flag: ValueFlag) => string | undefined, quiet: bool
     1,
     partitionsMax,
   );
+  const graceText = pick("sweep-grace");
+  const sweepGraceMs = graceText === undefined
+    ? sweepGraceMsDefault
+    : parseDurationMs("--sweep-grace", graceText, sweepGraceMsMax);
+  if (typeof sweepGraceMs === "string") throw new UsageProblem(sweepGraceMs);
   const clusterText = pick("initial-cluster");
   const initialCluster = clusterText === undefined
     ? [{ id: nodeId, host, port: peerPort }]
@@ -129,6 +138,7 @@ function buildOptions(pick: (flag: ValueFlag) => string | undefined, quiet: bool
     dataDir,
     initialCluster,
     partitions,
+    sweepGraceMs,
     verbose: !quiet,
   };
 }

@@ -209,13 +209,17 @@ export function commandError(c: LockCommand): string | undefined {
 
 function tokensThroughError(value: unknown): string | undefined {
   const ok = typeof value === "number" && Number.isSafeInteger(value) && value >= -1;
-  return ok ? undefined : `tokensThrough must be an integer from -1 to 2^53-1, got ${String(value)}`;
+  return ok
+    ? undefined
+    : `tokensThrough must be an integer from -1 to 2^53-1, got ${String(value)}`;
 }
 
 function graceError(value: unknown): string | undefined {
   const ok = typeof value === "number" && Number.isInteger(value) && value >= 0 &&
     value <= sweepGraceMsMax;
-  return ok ? undefined : `graceMs must be an integer from 0 to ${sweepGraceMsMax}, got ${String(value)}`;
+  return ok
+    ? undefined
+    : `graceMs must be an integer from 0 to ${sweepGraceMsMax}, got ${String(value)}`;
 }
 
 function sweepResourcesError(resources: unknown): string | undefined {

@@ -19,6 +19,7 @@
  */
 import { assert } from "../assert.ts";
 import {
+  balanceBackoffMax,
   balanceStableTicks,
   balanceTicks,
   compactionLagEntries,
@@ -160,6 +161,8 @@ export class NodeHost {
   private readonly outbox = new Map<NodeId, Outbox>();
   private readonly snapshotsOut = new SnapshotSender();
   private readonly snapshotsIn: SnapshotReceiver;
+  /** Per group this node leads, its transfers toward the preferred node and the next try. */
+  private readonly balanceTries = new Map<number, { failures: number; retryAtTick: number }>();
   /** Per peer, the tick since which we have heard from it without a gap, and the last one. */
   private readonly heard = new Map<NodeId, { since: number; last: number }>();
 
@@ -260,18 +263,34 @@ export class NodeHost {
   }
 
   /**
-   * Spreads leaders over the nodes (DESIGN.md §4): group g prefers voter g mod n. A leader
-   * hands a group back to its preferred node once that node has been heard from steadily,
-   * so a node that returns after a failover gets its share back.
+   * Spreads leaders over the nodes (docs/architecture.md): group g prefers voter g mod n. A
+   * leader hands a group back to its preferred node once that node has been heard from
+   * steadily and its Raft progress shows it caught up and answering (a node this leader
+   * cannot reach, under a one-way cut, never is), so a node that returns after a failover
+   * gets its share back. A transfer that did not happen (this node still leads at the next
+   * look) doubles the wait before the next try, up to balanceBackoffMax rounds: each try
+   * holds the group's proposals for up to an election timeout.
    */
   private balanceLeaders(): void {
     for (const group of this.groups) {
-      if (group.role !== Role.Leader || !group.isServing()) continue;
+      if (group.role !== Role.Leader || !group.isServing()) {
+        this.balanceTries.delete(group.id);
+        continue;
+      }
       const preferred = this.voters[group.id % this.voters.length]!;
       if (preferred === this.nodeId) continue;
+      const tries = this.balanceTries.get(group.id);
+      if (tries !== undefined && this.ticks < tries.retryAtTick) continue;
       const heard = this.heard.get(preferred);
       if (heard === undefined || this.ticks - heard.last > heartbeatTicks * 2) continue;
       if (heard.last - heard.since < balanceStableTicks) continue;
+      if (!group.raft.followerReady(preferred)) continue;
+      const failures = tries?.failures ?? 0;
+      const waitRounds = Math.min(2 ** failures, balanceBackoffMax);
+      this.balanceTries.set(group.id, {
+        failures: failures + 1,
+        retryAtTick: this.ticks + waitRounds * balanceTicks,
+      });
       group.dirty = true;
       group.raft.transferLeader(preferred);
     }

@@ -205,9 +205,7 @@ function runEphemeral(seed: number, steps: number): void {
     // running it again within a horizon that covers it gives the model's answer.
     // Likewise a reservation close ahead of the tokens granted so far.
     const horizonMs = random.int(3) === 0 ? nowMs + random.int(300) : Number.POSITIVE_INFINITY;
-    const tokensThrough = random.int(3) === 0
-      ? from + random.int(12)
-      : Number.MAX_SAFE_INTEGER;
+    const tokensThrough = random.int(3) === 0 ? from + random.int(12) : Number.MAX_SAFE_INTEGER;
     if (random.int(20) === 0) {
       // The leader's sweep, twice, so its scan (which may start mid-table) covers every record:
       // all the sweepable ones go, as in the model.

@@ -246,7 +246,8 @@ describe("apply", () => {
     const f = new MachineFeeder();
     f.noop(1);
     expect(f.apply(1, { kind: "leaderStart", nowMs: 0 })).toBeUndefined();
-    expect(f.apply(1, { kind: "horizon", nowMs: 0, horizonMs: 5, tokensThrough: -1 })).toBeUndefined();
+    expect(f.apply(1, { kind: "horizon", nowMs: 0, horizonMs: 5, tokensThrough: -1 }))
+      .toBeUndefined();
     expect(f.apply(1, tryLock("r", "a", 1, 0))).toEqual({ type: Locked, fencingToken: 0 });
     expect(f.machine.appliedIndex).toBe(4);
   });
@@ -374,14 +375,16 @@ describe("snapshots", () => {
     const restored = LockMachine.restore(bytes);
     if ("error" in restored) throw new Error(restored.error);
     expect(restored.snapshot()).toEqual(bytes);
-    for (const key of [
-      "ephemeralFrom",
-      "ephemeralThrough",
-      "tokenFloor",
-      "horizonMs",
-      "baseTerm",
-      "appliedIndex",
-    ] as const) {
+    for (
+      const key of [
+        "ephemeralFrom",
+        "ephemeralThrough",
+        "tokenFloor",
+        "horizonMs",
+        "baseTerm",
+        "appliedIndex",
+      ] as const
+    ) {
       expect(restored[key]).toBe(original.machine[key]);
     }
     expect(restored.size()).toBe(original.machine.size());

@@ -105,7 +105,9 @@ function decodeVersion1(v: unknown[]): MachineState | { error: string } {
   const epochOk = typeof epoch === "number" && Number.isInteger(epoch) && epoch >= -1 &&
     epoch < v1EpochMax;
   if (!epochOk) {
-    return { error: `lock snapshot: ephemeralEpoch must be an integer from -1 to ${v1EpochMax - 1}` };
+    return {
+      error: `lock snapshot: ephemeralEpoch must be an integer from -1 to ${v1EpochMax - 1}`,
+    };
   }
   const now = lastNowMs as number;
   const records = decodeRecords(list, (r) => {

@@ -7,16 +7,17 @@ import { assert } from "../assert.ts";
 import { committedEntriesPerReadyMax } from "../constants.ts";
 import { Raft } from "./raft.ts";
 import type { ProposeResult, RaftConfig } from "./raft.ts";
-import type {
-  Entry,
-  HardState,
-  Message,
-  NodeId,
-  RaftStorage,
-  ReadState,
+import { ProgressState } from "./progress.ts";
+import {
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type RaftStorage,
+  type ReadState,
   Role,
-  Snapshot,
-  SoftState,
+  type Snapshot,
+  type SoftState,
 } from "./types.ts";
 
 export type { ProposeResult, RaftConfig } from "./raft.ts";
@@ -115,6 +116,19 @@ export class RawNode {
   transferLeader(to: NodeId): void {
     this.raft.transferLeader(to);
     this.raft.checkInvariants();
+  }
+
+  /**
+   * On the leader: whether `id` would take leadership now if asked. It is replicating, has
+   * answered since the last CheckQuorum round (so messages reach it both ways), and holds
+   * every committed entry. A leader that is not leading answers false.
+   */
+  followerReady(id: NodeId): boolean {
+    const r = this.raft;
+    if (r.role !== Role.Leader) return false;
+    const pr = r.progress.get(id);
+    return pr !== undefined && pr.state === ProgressState.Replicate && pr.recentActive &&
+      pr.match >= r.log.committed;
   }
 
   reportUnreachable(id: NodeId): void {

@@ -18,6 +18,8 @@ export type ServeOptions = {
   /** Every voter, this node included. Default: just this node (a single-node cluster). */
   readonly initialCluster: readonly PeerAddress[];
   readonly partitions: number; // default 16
+  /** How long a released or expired lock's record is kept before it is swept; default 1 h. */
+  readonly sweepGraceMs: number;
   /** Log lines to stderr; false in tests that want a quiet server. */
   readonly verbose: boolean;
 };

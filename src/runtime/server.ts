@@ -82,6 +82,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     nodeId: options.nodeId,
     voters,
     groups: options.partitions,
+    sweepGraceMs: options.sweepGraceMs,
     logStore: store,
     transport: { send: (to, frame) => peers.send(to, frame) },
     clock: clockFromEnvironment(log),

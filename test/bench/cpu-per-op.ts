@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parseDurationMs } from "../../src/bench/options.ts";
+import { parseDurationMs } from "../../src/cli/duration.ts";
 import { runBench } from "../../src/bench/runner.ts";
 import { binaryTarget } from "../../src/bench/target.ts";
 import { Durability } from "../../src/locks/types.ts";

@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parseDurationMs } from "../../src/bench/options.ts";
+import { parseDurationMs } from "../../src/cli/duration.ts";
 import { type BenchConfig, type BenchResult, runBench } from "../../src/bench/runner.ts";
 import { type BenchTarget, binaryTarget, restTarget } from "../../src/bench/target.ts";
 import { Durability } from "../../src/locks/types.ts";

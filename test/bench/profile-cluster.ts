@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { parseDurationMs } from "../../src/bench/options.ts";
+import { parseDurationMs } from "../../src/cli/duration.ts";
 import { summaryText } from "../../src/bench/report.ts";
 import { runBench } from "../../src/bench/runner.ts";
 import { binaryTarget, restTarget } from "../../src/bench/target.ts";

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parseDurationMs } from "../../src/bench/options.ts";
+import { parseDurationMs } from "../../src/cli/duration.ts";
 import { runBench } from "../../src/bench/runner.ts";
 import { binaryTarget } from "../../src/bench/target.ts";
 import { BinaryConnection } from "../../src/client/binary-connection.ts";
