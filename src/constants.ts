@@ -130,6 +130,10 @@ export const balanceStableTicks = 2 * electionTicks;
 // After a transfer that did not happen, the next try waits twice as many balance rounds as
 // the last, at most this many (balanceTicks * 64: about a minute).
 export const balanceBackoffMax = 64;
+
+// A node recovering from lost storage votes again only after this long (it may have voted in
+// an election still under way when it lost its disk; every election timeout is below 2x).
+export const recoveryWaitTicks = 3 * electionTicks;
 assert(balanceStableTicks > electionTicks, "a returning node is stable for an election timeout");
 
 // Forwarded requests a leader remembers (with their answers) to run a duplicate only once.

@@ -20,7 +20,13 @@
  * Everything read back from disk is validated here, at the boundary: a corrupt or foreign
  * file stops the node with a message that names the table and row, never a crash deeper in.
  */
-import type { GroupState, GroupWrite, LogStore } from "../ports/log-store.ts";
+import {
+  emptyNodeState,
+  type GroupState,
+  type GroupWrite,
+  type LogStore,
+  type NodeState,
+} from "../ports/log-store.ts";
 import type { Entry, HardState, NodeId, Snapshot } from "../raft/types.ts";
 
 /** The part of bun:sqlite's Database and node:sqlite's DatabaseSync that we use. */
@@ -411,6 +417,26 @@ export class SqliteLogStore implements LogStore {
     this.db
       .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('identity', ?)")
       .run(JSON.stringify(identity));
+  }
+
+  nodeState(): NodeState {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'node_state'").get();
+    if (row === undefined || row === null) return emptyNodeState;
+    const value = parseJson((row as { value: unknown }).value) as Partial<NodeState> | undefined;
+    const peers = value?.peerStores;
+    const ok = typeof value === "object" && value !== null &&
+      typeof value.storeId === "string" &&
+      typeof peers === "object" && peers !== null && !Array.isArray(peers) &&
+      Object.values(peers).every((id) => typeof id === "string") &&
+      Array.isArray(value.recovering) && value.recovering.every(isNonNegativeInteger);
+    if (!ok) throw this.corrupt("meta.node_state is not {storeId, peerStores, recovering}");
+    return value as NodeState;
+  }
+
+  setNodeState(state: NodeState): void {
+    this.db
+      .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('node_state', ?)")
+      .run(JSON.stringify(state));
   }
 
   nextIncarnation(): number {

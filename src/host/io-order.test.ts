@@ -45,6 +45,8 @@ function recordingCluster(events: Event[]): TestCluster {
       identity: () => store.identity(),
       setIdentity: (identity) => store.setIdentity(identity),
       nextIncarnation: () => store.nextIncarnation(),
+      nodeState: () => store.nodeState(),
+      setNodeState: (state) => store.setNodeState(state),
       close: () => store.close(),
     }),
     route: ({ from, frame }) => {

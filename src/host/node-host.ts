@@ -32,6 +32,7 @@ import {
   inflightMessagesMax,
   peerFrameBytesMax,
   proposalTimeoutTicks,
+  recoveryWaitTicks,
   snapshotEntries,
   sweepGraceMsDefault,
   sweepGraceMsMax,
@@ -48,7 +49,7 @@ import {
 } from "../multiraft/peer-frame.ts";
 import { groupOf } from "../multiraft/partition.ts";
 import type { Clock } from "../ports/clock.ts";
-import type { GroupWrite, LogStore } from "../ports/log-store.ts";
+import type { GroupWrite, LogStore, NodeState } from "../ports/log-store.ts";
 import type { Random } from "../ports/random.ts";
 import type { Transport } from "../ports/transport.ts";
 import { MemoryStorage } from "../raft/memory-storage.ts";
@@ -60,6 +61,16 @@ import { indeterminate, mustRetry, type Reply } from "./replies.ts";
 import { type SnapshotProgress, SnapshotReceiver, SnapshotSender } from "./snapshot-transfer.ts";
 
 /** Messages a leader may send before it persists the Ready they come with (contract step 2). */
+/** Starts of one store an incarnation number counts (2^21, beside 28 bits of store id). */
+const incarnationStartsMax = 2 ** 21;
+
+/** 16 hex digits from the Random port (so the simulator's runs stay deterministic). */
+function randomStoreId(random: Random): string {
+  let id = "";
+  for (let i = 0; i < 4; i++) id += random.int(0x10000).toString(16).padStart(4, "0");
+  return id;
+}
+
 function sentBeforePersist(message: Message): boolean {
   return message.type === MessageType.App || message.type === MessageType.Heartbeat ||
     message.type === MessageType.Snap;
@@ -126,6 +137,8 @@ export type GroupStatus = {
   readonly records: number;
   /** Locks held now, persistent and ephemeral; only the leader knows (its clock is the base). */
   readonly locks?: number;
+  /** Only while this node recovers the group after losing its storage. */
+  readonly recovering?: true;
   /** Only while this node receives a snapshot for the group, in chunks. */
   readonly snapshotReceiving?: SnapshotProgress;
 };
@@ -140,9 +153,9 @@ export class NodeHost {
   private readonly sweepGraceMs: number;
   private ticks = 0;
   /**
-   * A forward is named by this start's incarnation (the log store counts starts) and a
-   * sequence number within it, so names never repeat across restarts however many forwards
-   * each start makes.
+   * A forward is named by this start's incarnation (the log store counts starts, salted with
+   * the store's id) and a sequence number within it, so names never repeat across restarts,
+   * nor across a lost disk, however many forwards each start makes.
    */
   private readonly incarnation: number;
   private nextForwardSequence: number;
@@ -161,6 +174,11 @@ export class NodeHost {
   private readonly outbox = new Map<NodeId, Outbox>();
   private readonly snapshotsOut = new SnapshotSender();
   private readonly snapshotsIn: SnapshotReceiver;
+  /** This node's store id, the store ids it accepts from its peers, its recovering groups. */
+  private nodeState: NodeState;
+  /** When the current recovery began (ticks of this start), and groups done but not stored. */
+  private recoveryStartTick = 0;
+  private readonly recoveriesEnded = new Set<number>();
   /** Per group this node leads, its transfers toward the preferred node and the next try. */
   private readonly balanceTries = new Map<number, { failures: number; retryAtTick: number }>();
   /** Per peer, the tick since which we have heard from it without a gap, and the last one. */
@@ -171,11 +189,20 @@ export class NodeHost {
     assert(config.groups >= 1, "a node needs at least one group");
     this.nodeId = config.nodeId;
     this.voters = [...config.voters].sort();
-    this.incarnation = config.logStore.nextIncarnation();
+    this.nodeState = config.logStore.nodeState();
+    if (this.nodeState.storeId === "") {
+      this.nodeState = { ...this.nodeState, storeId: randomStoreId(config.random) };
+      config.logStore.setNodeState(this.nodeState);
+    }
+    // The store's count of starts, salted with its id: a node whose storage was lost counts
+    // from 1 again, and its new forwards must not be taken for its old ones.
+    const starts = config.logStore.nextIncarnation();
     assert(
-      Number.isSafeInteger(this.incarnation) && this.incarnation >= 1,
-      `incarnation ${this.incarnation} is a positive integer`,
+      Number.isSafeInteger(starts) && starts >= 1 && starts < incarnationStartsMax,
+      `incarnation ${starts} is a positive integer below ${incarnationStartsMax}`,
     );
+    this.incarnation = parseInt(this.nodeState.storeId.slice(0, 7), 16) * incarnationStartsMax +
+      starts;
     this.nextForwardSequence = config.firstForwardSequence ?? 1;
     this.snapshotsIn = new SnapshotReceiver(this.nodeId);
     this.snapshotEntries = config.snapshotEntries ?? snapshotEntries;
@@ -186,12 +213,15 @@ export class NodeHost {
         this.sweepGraceMs <= sweepGraceMsMax,
       `sweepGraceMs must be an integer from 0 to ${sweepGraceMsMax}`,
     );
-    for (let group = 0; group < config.groups; group++) this.groups.push(this.openGroup(group));
+    const recovering = new Set(this.nodeState.recovering);
+    for (let group = 0; group < config.groups; group++) {
+      this.groups.push(this.openGroup(group, recovering.has(group)));
+    }
     // A group of one voter need not wait an election timeout to lead itself.
     if (this.voters.length === 1) { for (const group of this.groups) group.raft.campaign(); }
   }
 
-  private openGroup(group: number): GroupHost {
+  private openGroup(group: number, recovering: boolean): GroupHost {
     const state = this.config.logStore.load(group);
     const storage = new MemoryStorage(this.voters);
     let machine = new LockMachine();
@@ -216,6 +246,7 @@ export class NodeHost {
       inflightBytesMax,
       entriesPerMessageMax,
       applied: state.snapshot?.metadata.index ?? 0,
+      recovering,
     }, storage);
     return new GroupHost(group, raft, storage, machine, this.sweepGraceMs);
   }
@@ -339,6 +370,7 @@ export class NodeHost {
       group.sweep(nowMs);
     }
     if (this.ticks % balanceTicks === 0) this.balanceLeaders();
+    if (this.groups.some((group) => group.raft.recovering)) this.endRecoveries();
     if (this.ticks <= electionTicks && this.ticks % 2 === 0) this.campaignPreferred();
     this.snapshotsIn.tick(this.ticks);
     for (const [id, forward] of this.forwarded) {
@@ -370,15 +402,20 @@ export class NodeHost {
       return { error: `peer frame from ${JSON.stringify(from.slice(0, 64))}, who is not a voter` };
     }
     this.hear(from);
-    for (const { group, message } of decoded.envelopes) {
-      if (message.to !== this.nodeId || message.from !== from) continue;
-      this.step(group, message);
+    this.learnStores(from, decoded.stores);
+    // Raft state from a peer that lost its storage counts only once it recovers: until then
+    // its votes and acknowledgements may speak for a log it no longer has.
+    if (this.acceptStore(from, decoded.store, decoded.recovering)) {
+      for (const { group, message } of decoded.envelopes) {
+        if (message.to !== this.nodeId || message.from !== from) continue;
+        this.step(group, message);
+      }
+      for (const chunk of decoded.chunks) {
+        const refused = this.receiveChunk(from, chunk);
+        if (refused !== undefined) return refused;
+      }
+      for (const ack of decoded.acks) this.snapshotsOut.acknowledged(from, ack, this.ticks);
     }
-    for (const chunk of decoded.chunks) {
-      const refused = this.receiveChunk(from, chunk);
-      if (refused !== undefined) return refused;
-    }
-    for (const ack of decoded.acks) this.snapshotsOut.acknowledged(from, ack, this.ticks);
     for (const { incarnation, id, request } of decoded.forwards) {
       this.runForward(from, `${from}/${incarnation}/${id}`, { incarnation, id }, request);
     }
@@ -390,6 +427,84 @@ export class NodeHost {
       forward.reply(response);
     }
     return undefined;
+  }
+
+  /**
+   * Whether `from`'s Raft state may be heard: it speaks from the store id this node first
+   * heard from it, or from a new one while it says it is recovering (then the new id is the
+   * one accepted from now on). A peer first heard from is accepted as it is.
+   */
+  private acceptStore(from: NodeId, store: string, recovering: boolean): boolean {
+    const known = this.nodeState.peerStores[from];
+    if (known === store) return true;
+    if (known !== undefined && !recovering) return false;
+    if (known !== undefined) {
+      // A new store: whatever the peer held before is gone, whatever Raft's progress says.
+      for (const group of this.groups) {
+        group.dirty = true;
+        group.raft.forgetFollower(from);
+      }
+    }
+    this.setNodeState({
+      ...this.nodeState,
+      peerStores: { ...this.nodeState.peerStores, [from]: store },
+    });
+    return true;
+  }
+
+  /**
+   * What a peer accepts for the others: an id this node has none for yet is taken as it is
+   * (so two followers that never talk know each other's), and an id for this node that is
+   * not its own means this node lost its storage: it recovers.
+   */
+  private learnStores(from: NodeId, stores: Readonly<Record<NodeId, string>>): void {
+    const mine = stores[this.nodeId];
+    if (mine !== undefined && mine !== this.nodeState.storeId) this.beginRecovery();
+    let learned: Record<NodeId, string> | undefined;
+    for (const [peer, store] of Object.entries(stores)) {
+      if (peer === this.nodeId || peer === from || !this.voters.includes(peer)) continue;
+      if (this.nodeState.peerStores[peer] !== undefined) continue;
+      learned ??= { ...this.nodeState.peerStores };
+      learned[peer] = store;
+    }
+    if (learned !== undefined) this.setNodeState({ ...this.nodeState, peerStores: learned });
+  }
+
+  /**
+   * A peer knows this node by a store id that is not its own: this node lost its storage (or
+   * was given another's). Every group recovers: it neither votes nor campaigns until a
+   * leader elected without it has re-seeded it (see endRecoveries).
+   */
+  private beginRecovery(): void {
+    if (this.groups.every((group) => group.raft.recovering)) return;
+    this.recoveryStartTick = this.ticks;
+    this.recoveriesEnded.clear();
+    this.setNodeState({ ...this.nodeState, recovering: this.groups.map((group) => group.id) });
+    for (const group of this.groups) {
+      group.dirty = true;
+      if (!group.raft.recovering) group.raft.beginRecovery();
+    }
+  }
+
+  /**
+   * A recovering group is done once this node has waited out every election it might have
+   * voted in before it lost its storage, and holds every entry its leader had committed: it
+   * then votes again (with a vote for that leader in the current term). The stored list of
+   * recovering groups shrinks only after the vote is on disk (see persist).
+   */
+  private endRecoveries(): void {
+    if (this.ticks - this.recoveryStartTick < recoveryWaitTicks) return;
+    for (const group of this.groups) {
+      if (!group.raft.recoveryCaughtUp()) continue;
+      group.raft.endRecovery();
+      group.dirty = true;
+      this.recoveriesEnded.add(group.id);
+    }
+  }
+
+  private setNodeState(state: NodeState): void {
+    this.config.logStore.setNodeState(state);
+    this.nodeState = state;
   }
 
   private step(group: number, message: Message): void {
@@ -517,6 +632,12 @@ export class NodeHost {
       this.config.logStore.save(writes);
       this.metrics.storageWrites += 1;
       this.metrics.fsyncs += 1;
+      if (this.recoveriesEnded.size > 0) {
+        // The votes endRecovery recorded are on disk now: those groups stop recovering.
+        const recovering = this.nodeState.recovering.filter((g) => !this.recoveriesEnded.has(g));
+        this.recoveriesEnded.clear();
+        this.setNodeState({ ...this.nodeState, recovering });
+      }
     }
     // The in-memory mirror follows the disk, never leads it.
     for (const [group, ready] of batch) {
@@ -539,7 +660,13 @@ export class NodeHost {
     const builder = (peer: NodeId): FrameBuilder => {
       let b = builders.get(peer);
       if (b === undefined) {
-        b = new FrameBuilder(this.nodeId, peerFrameBytesMax);
+        const header = {
+          from: this.nodeId,
+          store: this.nodeState.storeId,
+          recovering: this.nodeState.recovering.length > 0,
+          stores: this.nodeState.peerStores,
+        };
+        b = new FrameBuilder(header, peerFrameBytesMax);
         builders.set(peer, b);
       }
       return b;
@@ -663,6 +790,7 @@ export class NodeHost {
         applied: group.machine.appliedIndex,
         records: group.machine.size() + group.ephemeralRecords(),
         ...(group.isServing() ? { locks: held.persistent + held.ephemeral } : {}),
+        ...(group.raft.recovering ? { recovering: true as const } : {}),
         ...(receiving === undefined ? {} : { snapshotReceiving: receiving }),
       };
     });

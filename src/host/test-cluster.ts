@@ -53,13 +53,22 @@ export class TestCluster {
         logStore: this.options.store?.(id, store) ?? store,
         transport: { send: (to, frame) => this.sent({ from: id, to, frame }) },
         clock: { nowMs: () => this.ms, wallMs: () => this.ms },
-        random: { int: (n) => (this.seed = (Math.imul(this.seed, 48271) + 11) >>> 0) % n },
+        random: { int: (n) => Math.floor(this.nextUnit() * n) },
         ...(snapshots
           ? { snapshotEntries: snapshots.every, compactionLagEntries: snapshots.keep }
           : {}),
         ...config,
       }),
     );
+  }
+
+  /** mulberry32 over one seed for the whole cluster: deterministic, and good in every bit. */
+  private nextUnit(): number {
+    this.seed = (this.seed + 0x6d2b79f5) >>> 0;
+    let t = this.seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
   private sent(frame: Frame): void {

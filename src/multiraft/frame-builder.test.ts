@@ -5,6 +5,8 @@ import { type Message, MessageType } from "../raft/types.ts";
 import { FrameBuilder } from "./frame-builder.ts";
 import { decodePeerFrame, encodePeerFrame } from "./peer-frame.ts";
 
+const header = { from: "a", store: "0123456789abcdef", recovering: false, stores: { b: "ff" } };
+
 function append(group: number, entries: number, bytes: number): Message {
   return {
     type: MessageType.App,
@@ -26,7 +28,7 @@ function append(group: number, entries: number, bytes: number): Message {
 }
 
 test("envelopes over the budget go in several frames, each within it, in order", () => {
-  const builder = new FrameBuilder("a", peerFrameBytesMax);
+  const builder = new FrameBuilder(header, peerFrameBytesMax);
   // 16 groups with 512 entries of 1,000 bytes each: about 8 MiB, twice the budget.
   for (let group = 0; group < 16; group++) {
     builder.envelope({ group, message: append(group, 512, 1_000) });
@@ -54,7 +56,7 @@ test("envelopes over the budget go in several frames, each within it, in order",
 });
 
 test("small items share one frame, and a budget-sized chunk gets a frame of its own", () => {
-  const builder = new FrameBuilder("a", peerFrameBytesMax);
+  const builder = new FrameBuilder(header, peerFrameBytesMax);
   for (let group = 0; group < 4; group++) {
     builder.envelope({ group, message: append(group, 2, 10) });
   }
@@ -81,7 +83,7 @@ test("a Snap message is never put in a frame whole, and a frame carrying one is 
     type: MessageType.Snap,
     snapshot: { metadata: { index: 5, term: 3, voters: ["a", "b"] }, data: new Uint8Array(10) },
   };
-  expect(() => new FrameBuilder("a", peerFrameBytesMax).envelope({ group: 0, message: snap }))
+  expect(() => new FrameBuilder(header, peerFrameBytesMax).envelope({ group: 0, message: snap }))
     .toThrow("snapshots go to peers as chunks");
   const frame = encodePeerFrame({
     from: "a",

@@ -8,7 +8,6 @@
  */
 import { assert } from "../assert.ts";
 import { msgpackBytesBound } from "../codec/msgpack.ts";
-import type { NodeId } from "../raft/types.ts";
 import { MessageType } from "../raft/types.ts";
 import {
   type Answer,
@@ -21,6 +20,7 @@ import {
   encodeFrameItems,
   type Envelope,
   type Forward,
+  type FrameHeader,
   type SnapshotChunk,
 } from "./peer-frame.ts";
 
@@ -41,8 +41,9 @@ export class FrameBuilder {
   /** Raft messages in the frames built so far. */
   envelopeCount = 0;
 
-  constructor(private readonly from: NodeId, private readonly bytesMax: number) {
-    this.emptyBytes = msgpackBytesBound([0, from, [], [], [], [], []]);
+  constructor(private readonly header: FrameHeader, private readonly bytesMax: number) {
+    const { from, store, recovering, stores } = header;
+    this.emptyBytes = msgpackBytesBound([0, from, store, recovering, stores, [], [], [], [], []]);
     this.bytes = this.emptyBytes;
   }
 
@@ -88,7 +89,7 @@ export class FrameBuilder {
 
   private cut(): void {
     if (this.itemCount === 0) return;
-    const frame = encodeFrameItems(this.from, this.items);
+    const frame = encodeFrameItems(this.header, this.items);
     assert(frame.length <= this.bytesMax, "a frame stays within its size bound");
     this.frames.push(frame);
     this.items = emptyItems();

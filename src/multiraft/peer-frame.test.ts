@@ -37,6 +37,9 @@ test("forwards and answers are named by incarnation and a sequence past 2^32, bo
   });
   expect(decodePeerFrame(frame, 2)).toEqual({
     from: "a",
+    store: "",
+    recovering: false,
+    stores: {},
     envelopes: [],
     forwards: [forward],
     answers: [answer],
@@ -49,7 +52,7 @@ test("a malformed forward, chunk or ack is an error naming what is wrong", () =>
   const frame = (field: number, item: unknown) => {
     const lists: unknown[][] = [[], [], [], [], []];
     lists[field]!.push(item);
-    return encodeMsgpack([2, "a", ...lists]);
+    return encodeMsgpack([3, "a", "", false, {}, ...lists]);
   };
   const request = [1, "get", { resource: "r", durability: 1 }];
   const rawChunk = (changes: Partial<Record<number, unknown>>) => {
@@ -81,6 +84,22 @@ test("a malformed forward, chunk or ack is an error naming what is wrong", () =>
   ];
   for (const [bytes, error] of cases) expect(decodePeerFrame(bytes, 2)).toEqual({ error });
   expect(decodePeerFrame(encodeMsgpack([1, "a", [], [], []]), 2)).toEqual({
-    error: "peer frame is not [version, from, envelopes, forwards, answers, chunks, acks]",
+    error: "peer frame is not [version, from, store, recovering, stores, envelopes, " +
+      "forwards, answers, chunks, acks]",
+  });
+  const header = (store: unknown, recovering: unknown, stores: unknown) =>
+    decodePeerFrame(encodeMsgpack([3, "a", store, recovering, stores, [], [], [], [], []]), 2);
+  const storeError = "peer frame store must be a string of at most 64 characters";
+  expect(header(7, false, {})).toEqual({ error: storeError });
+  expect(header("x".repeat(65), false, {})).toEqual({ error: storeError });
+  expect(header("s", 1, {})).toEqual({ error: "peer frame recovering must be a boolean" });
+  const storesError = "peer frame stores must map at most 64 node ids to store ids";
+  for (const bad of [[], { b: 7 }, { "": "s" }, { b: "x".repeat(65) }, null]) {
+    expect(header("s", false, bad)).toEqual({ error: storesError });
+  }
+  expect(header("s", true, { b: "t" })).toMatchObject({
+    store: "s",
+    recovering: true,
+    stores: { b: "t" },
   });
 });

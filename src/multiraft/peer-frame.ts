@@ -5,7 +5,11 @@
  * that touches 16 groups costs one write per peer, not 16, unless its messages outgrow the
  * frame budget (src/multiraft/frame-builder.ts splits them over several frames).
  *
- * Layout: [version, from, envelopes, forwards, answers, chunks, acks]
+ * Layout: [version, from, store, recovering, stores, envelopes, forwards, answers, chunks, acks]
+ * - store: the sender's data directory id (src/ports/log-store.ts, NodeState); recovering: the
+ *   sender is recovering from lost storage in some group; stores: {node: store id} the sender
+ *   accepts for its peers, so that nodes that never talk directly (two followers) know each
+ *   other's, and a node that lost its storage learns that it must recover.
  * - envelope: [group, message]; never a Snap message: snapshots travel as chunks.
  * - forward: [incarnation, request]; answer: [incarnation, answer]. A forwarded request is
  *   named by the forwarder's incarnation (one per start of its process) and a sequence
@@ -57,8 +61,20 @@ export type ChunkAck = {
   readonly received: number;
 };
 
+/** Who sends a frame, and what it says about the two stores (see the layout). */
+export type FrameHeader = {
+  readonly from: NodeId;
+  readonly store: string;
+  readonly recovering: boolean;
+  readonly stores: Readonly<Record<NodeId, string>>;
+};
+
 export type PeerFrame = {
   readonly from: NodeId;
+  /** The rest of the header; "", false and {} when left out (tests). */
+  readonly store?: string;
+  readonly recovering?: boolean;
+  readonly stores?: Readonly<Record<NodeId, string>>;
   readonly envelopes: readonly Envelope[];
   readonly forwards: readonly Forward[];
   readonly answers: readonly Answer[];
@@ -66,7 +82,9 @@ export type PeerFrame = {
   readonly acks?: readonly ChunkAck[];
 };
 
-const version = 2;
+const version = 3;
+/** A store id is 16 hex digits (NodeHost); a little room, no more. */
+export const storeIdLengthMax = 64;
 
 export function encodeEnvelope(e: Envelope): unknown {
   return [e.group, encodeMessage(e.message)];
@@ -90,7 +108,7 @@ export function encodeAck(a: ChunkAck): unknown {
 
 /** The frame of already encoded items (the frame builder's), or of a PeerFrame's. */
 export function encodeFrameItems(
-  from: NodeId,
+  header: FrameHeader,
   items: {
     envelopes: unknown[];
     forwards: unknown[];
@@ -100,11 +118,29 @@ export function encodeFrameItems(
   },
 ): Uint8Array {
   const { envelopes, forwards, answers, chunks, acks } = items;
-  return encodeMsgpack([version, from, envelopes, forwards, answers, chunks, acks]);
+  const { from, store, recovering, stores } = header;
+  return encodeMsgpack([
+    version,
+    from,
+    store,
+    recovering,
+    stores,
+    envelopes,
+    forwards,
+    answers,
+    chunks,
+    acks,
+  ]);
 }
 
 export function encodePeerFrame(frame: PeerFrame): Uint8Array {
-  return encodeFrameItems(frame.from, {
+  const header = {
+    from: frame.from,
+    store: frame.store ?? "",
+    recovering: frame.recovering ?? false,
+    stores: frame.stores ?? {},
+  };
+  return encodeFrameItems(header, {
     envelopes: frame.envelopes.map(encodeEnvelope),
     forwards: frame.forwards.map(encodeForward),
     answers: frame.answers.map(encodeAnswer),
@@ -114,8 +150,7 @@ export function encodePeerFrame(frame: PeerFrame): Uint8Array {
 }
 
 type Failure = { error: string };
-type Decoded = {
-  from: NodeId;
+type Decoded = FrameHeader & {
   envelopes: Envelope[];
   forwards: Forward[];
   answers: Answer[];
@@ -130,25 +165,56 @@ export function decodePeerFrame(bytes: Uint8Array, groups: number): Decoded | Fa
   } catch (error) {
     return { error: `peer frame is not msgpack: ${String(error)}` };
   }
-  if (!Array.isArray(value) || value.length !== 7) {
+  if (!Array.isArray(value) || value.length !== 10) {
     return {
-      error: "peer frame is not [version, from, envelopes, forwards, answers, chunks, acks]",
+      error: "peer frame is not [version, from, store, recovering, stores, envelopes, " +
+        "forwards, answers, chunks, acks]",
     };
   }
-  const [v, from, ...lists] = value as unknown[];
+  const [v, from, store, recovering, stores, ...lists] = value as unknown[];
   if (v !== version) {
     return { error: `peer frame version ${String(v)}, this node speaks ${version}` };
   }
   if (typeof from !== "string" || from.length === 0) return { error: "peer frame has no sender" };
+  if (!isStoreId(store)) {
+    return { error: `peer frame store must be a string of at most ${storeIdLengthMax} characters` };
+  }
+  if (typeof recovering !== "boolean") return { error: "peer frame recovering must be a boolean" };
+  if (!isStores(stores)) {
+    return {
+      error: `peer frame stores must map at most ${votersMax} node ids to store ids`,
+    };
+  }
   if (!lists.every(Array.isArray)) return { error: "peer frame lists are not lists" };
   const [envelopes, forwards, answers, chunks, acks] = lists as unknown[][];
-  const frame: Decoded = { from, envelopes: [], forwards: [], answers: [], chunks: [], acks: [] };
+  const frame: Decoded = {
+    from,
+    store,
+    recovering,
+    stores,
+    envelopes: [],
+    forwards: [],
+    answers: [],
+    chunks: [],
+    acks: [],
+  };
   const failure = decodeList(envelopes!, (x) => decodeEnvelope(x, groups), frame.envelopes) ??
     decodeList(forwards!, decodeForward, frame.forwards) ??
     decodeList(answers!, decodeAnswer, frame.answers) ??
     decodeList(chunks!, (x) => decodeChunk(x, groups), frame.chunks) ??
     decodeList(acks!, (x) => decodeAck(x, groups), frame.acks);
   return failure ?? frame;
+}
+
+function isStoreId(value: unknown): value is string {
+  return typeof value === "string" && value.length <= storeIdLengthMax;
+}
+
+function isStores(value: unknown): value is Record<NodeId, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return entries.length <= votersMax &&
+    entries.every(([id, store]) => isNodeId(id) && isStoreId(store));
 }
 
 function decodeList<T extends object>(

@@ -27,6 +27,24 @@ export type GroupState = {
   readonly entries: readonly Entry[];
 };
 
+/**
+ * How nodes tell a lost disk (docs/reliability.md, "A node that lost its storage"): each data
+ * directory gets a random id at its first start; each node remembers the id it first heard
+ * from every peer. A peer speaking from another id lost its storage: its messages are not
+ * counted until it says it is recovering, which it does in `recovering` groups until they
+ * have re-seeded it.
+ */
+export type NodeState = {
+  /** This data directory's id; "" until the first start has chosen one. */
+  readonly storeId: string;
+  /** Per peer, the store id this node accepts messages from. */
+  readonly peerStores: Readonly<Record<NodeId, string>>;
+  /** The groups in which this node is recovering: it neither votes nor campaigns there. */
+  readonly recovering: readonly number[];
+};
+
+export const emptyNodeState: NodeState = { storeId: "", peerStores: {}, recovering: [] };
+
 export type LogStore = {
   /**
    * One transaction for all groups, durable (fsynced) before it returns: the host calls it
@@ -56,5 +74,9 @@ export type LogStore = {
    * time. The host makes ids that must not repeat across restarts from it.
    */
   nextIncarnation(): number;
+  /** What this node knows of its own storage and its peers' (NodeState). */
+  nodeState(): NodeState;
+  /** Durable when it returns, so a restart in the middle of a recovery goes on recovering. */
+  setNodeState(state: NodeState): void;
   close(): void;
 };

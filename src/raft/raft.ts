@@ -50,6 +50,12 @@ export type RaftConfig = {
   entriesPerMessageMax: number;
   /** Last applied index at restart (from the host's state machine snapshot). */
   applied?: number;
+  /**
+   * This node lost its storage and must not be trusted as the voter it was (it may have
+   * voted in terms it no longer knows of, and acknowledged entries it no longer holds): it
+   * neither votes nor campaigns until the host ends the recovery (`endRecovery`).
+   */
+  recovering?: boolean;
 };
 
 export type ProposeResult =
@@ -96,6 +102,10 @@ export class Raft {
   heartbeatPending = false;
   stepFn: StepFn = stepFollower;
   tickFn: TickFn = tickElection;
+  /** See RaftConfig.recovering. */
+  recovering: boolean;
+  /** The highest commit index an append of the current leader has carried (0: none yet). */
+  leaderAppCommit = 0;
 
   constructor(readonly config: RaftConfig, storage: RaftStorage) {
     assert(config.heartbeatTicks >= 1, "heartbeatTicks must be at least 1");
@@ -111,6 +121,26 @@ export class Raft {
     this.becomeFollower(hardState.term, "");
     assert(hardState.vote === "" || this.voters.includes(hardState.vote), "vote is for a voter");
     this.vote = hardState.vote;
+    this.recovering = config.recovering ?? false;
+  }
+
+  /** Starts a recovery (RaftConfig.recovering): a leader or candidate becomes a follower. */
+  beginRecovery(): void {
+    this.recovering = true;
+    if (this.role !== Role.Follower) this.becomeFollower(this.term, "");
+  }
+
+  /**
+   * Ends a recovery (RaftConfig.recovering) on a follower that follows a leader: from now on
+   * it votes and campaigns. It records a vote for its leader in the current term, so it cannot
+   * help elect a second leader of that term (it may have voted in it before losing storage).
+   */
+  endRecovery(): void {
+    assert(this.recovering, "endRecovery: not recovering");
+    assert(this.role === Role.Follower && this.lead !== "", "recovery ends under a leader");
+    // A vote already cast in this term (before the recovery began) is kept: one vote a term.
+    if (this.vote === "") this.vote = this.lead;
+    this.recovering = false;
   }
 
   private termSeen = 0;
@@ -128,6 +158,7 @@ export class Raft {
     assert(this.log.applied <= this.log.committed, "applied is at most commit");
     assert(this.log.committed <= this.log.lastIndex(), "commit is at most the last index");
     assert(this.lead === "" || this.voters.includes(this.lead), "the leader is a voter");
+    assert(!this.recovering || this.role === Role.Follower, "a recovering node only follows");
     if (this.role === Role.Leader) {
       assert(this.lead === this.id && this.vote === this.id, "a leader voted for itself");
       const self = this.progress.get(this.id)!;
@@ -174,7 +205,7 @@ export class Raft {
 
   /** Raft §5.2: start an election now (etcd's MsgHup). */
   hup(transfer: boolean): void {
-    if (this.role === Role.Leader) return;
+    if (this.role === Role.Leader || this.recovering) return;
     if (this.config.preVote && !transfer) this.campaign("preElection");
     else this.campaign(transfer ? "transfer" : "election");
   }
@@ -231,7 +262,7 @@ export class Raft {
     const respType = m.type === MessageType.Vote ? MessageType.VoteResp : MessageType.PreVoteResp;
     const canVote = this.vote === m.from || (this.vote === "" && this.lead === "") ||
       (m.type === MessageType.PreVote && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && !this.recovering && this.log.isUpToDate(m.index, m.logTerm)) {
       this.send({ type: respType, to: m.from, term: m.term });
       if (m.type === MessageType.Vote) {
         assert(m.term === this.term, "a vote is granted in the current term");
@@ -292,6 +323,20 @@ export class Raft {
     pr.probeSent = true;
   }
 
+  /**
+   * On the leader: `id` lost its storage (the host knows it by its store id), so what its
+   * progress says it holds is gone. Start over from a probe, as for a new follower: its
+   * answers then bring it entries or a snapshot from wherever its log now ends. Commits made
+   * stay made; only new ones stop counting on what it held.
+   */
+  forgetFollower(id: NodeId): void {
+    if (this.role !== Role.Leader || id === this.id || !this.progress.has(id)) return;
+    const { inflightMessagesMax, inflightBytesMax } = this.config;
+    const fresh = new Progress(0, this.log.lastIndex() + 1, inflightMessagesMax, inflightBytesMax);
+    this.progress.set(id, fresh);
+    if (this.leadTransferee === id) this.leadTransferee = "";
+  }
+
   // ---- Role changes -------------------------------------------------------------------------
 
   private reset(term: number): void {
@@ -301,6 +346,7 @@ export class Raft {
       this.vote = "";
     }
     this.lead = "";
+    this.leaderAppCommit = 0;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
@@ -758,6 +804,7 @@ function stepFollower(r: Raft, m: Message): void {
     case MessageType.App:
       r.electionElapsed = 0;
       r.lead = m.from;
+      r.leaderAppCommit = Math.max(r.leaderAppCommit, m.commit);
       r.handleAppendEntries(m);
       return;
     case MessageType.Heartbeat:

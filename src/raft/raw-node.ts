@@ -131,6 +131,40 @@ export class RawNode {
       pr.match >= r.log.committed;
   }
 
+  /** Whether this node is recovering from lost storage (RaftConfig.recovering). */
+  get recovering(): boolean {
+    return this.raft.recovering;
+  }
+
+  /**
+   * A recovering node holds every entry its leader had committed when it first heard from
+   * it: it follows a leader, an append of that leader has told it the commit index, and its
+   * own commit index has reached the highest one told.
+   */
+  recoveryCaughtUp(): boolean {
+    const r = this.raft;
+    return r.recovering && r.role === Role.Follower && r.lead !== "" && r.leaderAppCommit > 0 &&
+      r.log.committed >= r.leaderAppCommit;
+  }
+
+  /** See Raft.forgetFollower. */
+  forgetFollower(id: NodeId): void {
+    this.raft.forgetFollower(id);
+    this.raft.checkInvariants();
+  }
+
+  /** See Raft.beginRecovery. */
+  beginRecovery(): void {
+    this.raft.beginRecovery();
+    this.raft.checkInvariants();
+  }
+
+  /** See Raft.endRecovery: the node votes again, with a vote for its leader in this term. */
+  endRecovery(): void {
+    this.raft.endRecovery();
+    this.raft.checkInvariants();
+  }
+
   reportUnreachable(id: NodeId): void {
     this.raft.reportUnreachable(id);
   }

@@ -16,6 +16,7 @@ export const faultKinds = [
   "lossyNetwork",
   "clockRate",
   "restartAll",
+  "diskLost",
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -27,7 +28,8 @@ const faultOdds: readonly (readonly [FaultKind, number])[] = [
   ["crash", 0.55],
   ["crashInDiskWrite", 0.65],
   ["lossyNetwork", 0.8],
-  ["clockRate", 0.97],
+  ["clockRate", 0.95],
+  ["diskLost", 0.97],
 ];
 
 export class FaultInjector {
@@ -161,6 +163,25 @@ export class FaultInjector {
     const node = this.random.pick(this.sim.nodes);
     node.clock.setRatePpm(this.sim.driftRatePpm(this.random));
     this.sim.count("clockRate");
+  }
+
+  /**
+   * A node's disk is lost: it stops, comes back with an empty data directory, and must be
+   * re-seeded (src/host/node-host.ts, recovery). One disk at a time, and only once every peer
+   * knows the node's current store (the documented guarantee): two lost disks of three, or a
+   * store no peer ever heard from, may lose committed data in any Raft.
+   */
+  private diskLost(): void {
+    const candidates = this.sim.nodes.filter((n) => n.up && this.sim.knownByEveryPeer(n));
+    if (candidates.length === 0 || this.sim.nodes.some((n) => n.wiped || !n.up)) return;
+    const node = this.random.pick(candidates);
+    this.sim.crash(node);
+    this.sim.wipe(node);
+    this.sim.count("diskLost");
+    this.sim.agenda.at(
+      this.sim.nowMs + this.random.between(50, 3_000),
+      () => this.sim.restart(node),
+    );
   }
 
   private restartAll(): void {

@@ -1,14 +1,48 @@
 /**
  * Raft-level checkers over what the simulator observes of real NodeHosts:
  * - election safety: at most one leader per group per term (Raft §5.2);
+ * - one vote per term: no node grants votes to two candidates in one term of a group, across
+ *   its restarts and lost disks (what a node that lost its storage must not do);
  * - log matching over every node's *durable* log: two logs with an entry of the same index
  *   and term agree on every entry up to it (Raft §5.3);
  * - state machine safety: what each node applies, in order, is a prefix of one history per
  *   group (Raft §5.4.3), and snapshots taken at the same index are the same bytes.
  */
 import type { SimDisk } from "../../src/adapters/sim/sim-disk.ts";
+import { decodePeerFrame } from "../../src/multiraft/peer-frame.ts";
+import { MessageType } from "../../src/raft/types.ts";
 import type { Violation } from "../checkers/history.ts";
 import { hashBytes } from "./trace.ts";
+
+export class VoteCheck {
+  private readonly votes = new Map<string, string>();
+  readonly violations: Violation[] = [];
+
+  /** A frame `voter` sent `to`: its granted votes are for `to`. */
+  observe(voter: string, to: string, frame: Uint8Array, groups: number, atMs: number): void {
+    // Votes travel in small frames (a leader's appends go in frames of their own): a cheap
+    // filter, so the simulator does not decode every frame twice.
+    if (frame.length > 64 * 1024) return;
+    const decoded = decodePeerFrame(frame, groups);
+    if ("error" in decoded) return;
+    for (const { group, message } of decoded.envelopes) {
+      if (message.type !== MessageType.VoteResp || message.reject) continue;
+      const key = `${voter}/${group}/${message.term}`;
+      const known = this.votes.get(key);
+      if (known === undefined) this.votes.set(key, to);
+      else if (known !== to && this.violations.length < 10) {
+        this.violations.push({
+          checker: "one vote per term",
+          key: `group ${group}`,
+          message: `n${voter} voted for n${known} and n${to} in term ${message.term} of group ` +
+            `${group}`,
+          atMs,
+          ops: [],
+        });
+      }
+    }
+  }
+}
 
 export class LeaderCheck {
   private readonly leaders = new Map<string, string>();

@@ -4,7 +4,7 @@
  *   bun test/sim/run.ts --seed 1234            replay one seed: its trace hash and findings
  *   bun test/sim/run.ts --seeds 100000         run seeds 1..100000 and print a summary
  *   bun test/sim/run.ts --seeds 500 --from 9000 --broken lying-disk
- *   bun test/sim/run.ts --seeds 200 --profile harsh   (also: long, short-leases)
+ *   bun test/sim/run.ts --seeds 200 --profile harsh   (also: long, short-leases, partial, disk-lost)
  *
  * `--broken` switches on a deliberately broken rule (lying-disk, misdeliver, corrupt-term,
  * wild-clocks, vote-without-log-check, ephemeral-no-wait) to see the checkers fire. Exit status: 0 when no seed found a violation, 1
@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { GroupHost } from "../../src/host/group-host.ts";
+import { NodeHost } from "../../src/host/node-host.ts";
 import { Raft } from "../../src/raft/raft.ts";
 import { RaftLog } from "../../src/raft/raft-log.ts";
 import { describe } from "../checkers/history.ts";
@@ -32,6 +33,13 @@ export const profiles: Record<string, SimOverrides> = {
   "short-leases": { leaseMsMax: 150, clients: 8 },
   // Partial faults that last: a healthy majority stays while a minority is cut or down, so
   // liveness is checked during faults for long stretches (test/sim/live-prober.ts).
+  // Lost disks among the other faults: each wiped node must be re-seeded before it votes.
+  "disk-lost": {
+    faultKinds: ["diskLost", "crash", "oneWayCut", "isolateLeader", "lossyNetwork"],
+    faultMs: 20_000,
+    faultEveryMs: 300,
+    nodes: 3,
+  },
   partial: {
     faultKinds: ["oneWayCut", "isolateLeader", "crash", "clockRate"],
     faultMs: 20_000,
@@ -64,6 +72,20 @@ export const brokenPatches: Record<string, () => () => void> = {
     };
     return () => {
       proto.afterApply = original;
+    };
+  },
+  // A node that lost its storage must not be heard as the voter it was (NodeHost recovery).
+  "trust-lost-disk": () => {
+    const proto = NodeHost.prototype as unknown as {
+      acceptStore: () => boolean;
+      learnStores: () => void;
+    };
+    const { acceptStore, learnStores } = proto;
+    proto.acceptStore = () => true;
+    proto.learnStores = () => {};
+    return () => {
+      proto.acceptStore = acceptStore;
+      proto.learnStores = learnStores;
     };
   },
   // Raft thesis §6.2: a leader that stops hearing from a majority must step down.

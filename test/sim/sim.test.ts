@@ -71,6 +71,7 @@ test("a run injects every kind of fault and still makes progress", () => {
       "lossyNetwork",
       "clockRate",
       "restartAll",
+      "diskLost",
       "lostFrames",
       "duplicatedFrames",
     ]
@@ -94,3 +95,11 @@ test("Deno replays a seed with the same trace hash as Bun", () => {
 test("harsh profile (5 nodes, 3 groups, a fault every ~100 ms), seeds 1-40: no violation", () => {
   expect(runSeeds(1, 40, "harsh")).toEqual([]);
 }, 120_000);
+
+test(
+  "disk-lost profile (wiped nodes re-seeded among crashes and cuts), seeds 1-20: no violation",
+  () => {
+    expect(runSeeds(1, 20, "disk-lost")).toEqual([]);
+  },
+  120_000,
+);

@@ -30,7 +30,7 @@ import { NodeHost } from "../../src/host/node-host.ts";
 import type { LockRequest, LockResponse } from "../../src/locks/types.ts";
 import { groupOf } from "../../src/multiraft/partition.ts";
 import { Agenda } from "./agenda.ts";
-import { AppliedCheck, checkLogMatching, LeaderCheck } from "./raft-checkers.ts";
+import { AppliedCheck, checkLogMatching, LeaderCheck, VoteCheck } from "./raft-checkers.ts";
 import type { Violation } from "../checkers/history.ts";
 import { checkHistory, type CheckReport } from "../checkers/check.ts";
 import { simulatedLease } from "../checkers/lease.ts";
@@ -130,6 +130,16 @@ export class SimNode {
   nextTickMs = 0;
   dirty = false;
   readonly unreachable = new Set<string>();
+  /** Its disk was lost and it has not yet finished recovering (one lost disk at a time). */
+  wiped = false;
+  /** A wiped node was seen recovering (so an empty list of recovering groups means done). */
+  sawRecovering = false;
+  /**
+   * The peers a frame of this node's current store reached (frames in flight from an older
+   * store have all landed 2 s after it starts: no delay is longer).
+   */
+  readonly heardBy = new Set<string>();
+  storeSinceMs = 0;
 
   constructor(readonly id: string, readonly disk: SimDisk, clock: SimClock) {
     this.clock = clock;
@@ -150,6 +160,7 @@ export class Simulator {
   readonly history = new History();
   readonly violations: Violation[] = [];
   readonly leaderCheck = new LeaderCheck();
+  readonly voteCheck = new VoteCheck();
   readonly appliedCheck = new AppliedCheck();
   readonly faultCounts: Record<string, number> = {};
   readonly stats = {
@@ -243,7 +254,10 @@ export class Simulator {
         healedAtMs = this.nowMs;
       }
       this.step(healedAtMs < 0);
-      if (this.nowMs % 500 === 0) this.checkLogs();
+      if (this.nowMs % 500 === 0) {
+        this.checkLogs();
+        this.trackWiped();
+      }
       if (healedAtMs >= 0 && this.prober !== undefined && this.prober.done()) {
         doneAtMs = this.nowMs;
         break;
@@ -280,6 +294,7 @@ export class Simulator {
       ...this.violations,
       ...this.liveProber.violations,
       ...this.leaderCheck.violations,
+      ...this.voteCheck.violations,
       ...this.appliedCheck.violations,
       ...history.violations,
     ];
@@ -326,6 +341,8 @@ export class Simulator {
         continue;
       }
       this.trace.add(`d ${now} ${delivery.from}>${delivery.to} ${delivery.frame.length}`);
+      const sender = this.node(delivery.from);
+      if (now >= sender.storeSinceMs + 2_000) sender.heardBy.add(delivery.to);
       const error = this.guard(node, () => node.host!.receive(delivery.frame));
       if (error !== undefined) this.stats.badFrames += 1;
       node.dirty = true;
@@ -426,6 +443,32 @@ export class Simulator {
     return node;
   }
 
+  /** Whether every other node has heard from `node`'s current store (so it would see it lost). */
+  knownByEveryPeer(node: SimNode): boolean {
+    return node.heardBy.size === this.nodes.length - 1;
+  }
+
+  /** The node's disk is replaced by an empty one (it must be down). */
+  wipe(node: SimNode): void {
+    node.disk.wipe();
+    node.wiped = true;
+    node.heardBy.clear();
+    node.storeSinceMs = Number.POSITIVE_INFINITY;
+  }
+
+  /** A wiped node is done once it was seen recovering and no longer is. */
+  private trackWiped(): void {
+    for (const node of this.nodes) {
+      if (!node.wiped || node.host === undefined) continue;
+      const recovering = node.host.groupStatuses().some((g) => g.recovering === true);
+      if (recovering) node.sawRecovering = true;
+      else if (node.sawRecovering) {
+        node.wiped = false;
+        node.sawRecovering = false;
+      }
+    }
+  }
+
   count(kind: string): void {
     this.faultCounts[kind] = (this.faultCounts[kind] ?? 0) + 1;
     this.trace.add(`f ${this.nowMs} ${kind}`);
@@ -447,6 +490,7 @@ export class Simulator {
             this.frameLimit(`n${id} built a frame of ${frame.length} bytes for n${to}`);
           }
           if (this.network.isCut(id, to)) node.unreachable.add(to);
+          this.voteCheck.observe(id, to, frame, this.config.groups, this.nowMs);
           this.network.send(id, to, frame, this.nowMs);
         },
       },
@@ -455,6 +499,7 @@ export class Simulator {
       snapshotEntries: this.config.snapshotEntries,
     });
     node.host = host;
+    if (node.storeSinceMs === Number.POSITIVE_INFINITY) node.storeSinceMs = this.nowMs;
     node.incarnation += 1;
     node.nextTickMs = node.clock.readingMs() + tickMs;
     node.dirty = true;

@@ -4,7 +4,13 @@
  * an append at a lower index replaces the suffix. Every stored value is a copy, so a caller
  * that mutates its arrays later cannot change what was "written".
  */
-import type { GroupState, GroupWrite, LogStore } from "../../ports/log-store.ts";
+import {
+  emptyNodeState,
+  type GroupState,
+  type GroupWrite,
+  type LogStore,
+  type NodeState,
+} from "../../ports/log-store.ts";
 import type { Entry, HardState, NodeId, Snapshot } from "../../raft/types.ts";
 
 type StoredGroup = { hardState: HardState; snapshot: Snapshot | undefined; entries: Entry[] };
@@ -66,6 +72,16 @@ export class MemoryLogStore implements LogStore {
   nextIncarnation(): number {
     this.incarnation += 1;
     return this.incarnation;
+  }
+
+  private state: NodeState = emptyNodeState;
+
+  nodeState(): NodeState {
+    return this.state;
+  }
+
+  setNodeState(state: NodeState): void {
+    this.state = structuredClone(state);
   }
 
   close(): void {}

@@ -19,7 +19,14 @@
  * Invariants: durable is always a prefix (in write order) of the visible history; after a
  * crash, visible equals durable.
  */
-import type { GroupState, GroupWrite, LogStore } from "../../ports/log-store.ts";
+import { assert } from "../../assert.ts";
+import {
+  emptyNodeState,
+  type GroupState,
+  type GroupWrite,
+  type LogStore,
+  type NodeState,
+} from "../../ports/log-store.ts";
 import type { Entry, HardState, NodeId, Snapshot } from "../../raft/types.ts";
 import type { Prng } from "./prng.ts";
 
@@ -42,10 +49,12 @@ class DiskImage {
   readonly groups = new Map<number, StoredGroup>();
   identity: Identity | undefined;
   incarnation = 0;
+  nodeState: NodeState = emptyNodeState;
 
   clone(): DiskImage {
     const copy = new DiskImage();
     copy.incarnation = this.incarnation;
+    copy.nodeState = this.nodeState;
     for (const [id, g] of this.groups) {
       copy.groups.set(id, {
         hardState: g.hardState,
@@ -188,6 +197,17 @@ export class SimDisk implements LogStore {
     this.visible = this.durable.clone();
   }
 
+  /**
+   * The disk is replaced by an empty one (the node must be down): every group, the identity,
+   * the node's store id and what it knew of its peers are gone.
+   */
+  wipe(): void {
+    assert(this.pending.length === 0 && this.inFlight === undefined, "wipe a stopped node's disk");
+    this.durable = new DiskImage();
+    this.visible = new DiskImage();
+    this.crashArmed = false;
+  }
+
   load(group: number): GroupState {
     const stored = this.visible.group(group);
     const after = stored.snapshot?.metadata.index ?? 0;
@@ -229,6 +249,17 @@ export class SimDisk implements LogStore {
   setIdentity(identity: Identity): void {
     this.visible.identity = identity;
     this.durable.identity = identity;
+  }
+
+  nodeState(): NodeState {
+    return this.visible.nodeState;
+  }
+
+  /** Written through at once, like setIdentity. */
+  setNodeState(state: NodeState): void {
+    const copy = structuredClone(state);
+    this.visible.nodeState = copy;
+    this.durable.nodeState = copy;
   }
 
   /** Written through at once, like setIdentity: a start that counted survives a crash. */
