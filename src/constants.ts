@@ -98,10 +98,13 @@ export const lockSnapshotVersion = 2;
 
 // Sweeping (SPEC: records of released or expired locks may be removed after a grace period).
 // The default grace, the longest one a flag may set, how many records a leader looks at per
-// tick of each group, and how long it waits after a sweep proposal before the next.
+// tick of each group (one sweep entry in flight per group at a time).
 export const sweepGraceMsDefault = 60 * 60 * 1000;
 export const sweepGraceMsMax = 365 * 24 * 60 * 60 * 1000;
-export const sweepScanPerTick = 2048;
+export const sweepScanPerTick = 1024;
+// A partition whose last snapshot held at least this many records takes a new one early once
+// sweeps have removed more than half of them (src/host/group-host.ts, wantsSnapshot).
+export const sweptSnapshotRecordsMin = 1_000;
 
 assert(
   lockCommandBytesMax >= resourceBytesMax + ownerBytesMax + 64,

@@ -24,6 +24,7 @@ import {
   readTimeoutTicks,
   sweepCommandBytesMax,
   sweepScanPerTick,
+  sweptSnapshotRecordsMin,
 } from "../constants.ts";
 import { encodeCommand } from "../codec/lock-command.ts";
 import { EphemeralLocks, type Needs } from "../locks/ephemeral-locks.ts";
@@ -68,6 +69,8 @@ export class GroupHost {
   private readBatch: Waiting[] = [];
   private nextReadContext = 1;
   private appliedSinceSnapshot = 0;
+  /** The most records the machine held since the last snapshot (taken or restored). */
+  private recordsPeak = 0;
   private readonly proposals = new Map<number, Proposal>();
   private readonly reads = new Map<number, Read>();
 
@@ -80,6 +83,7 @@ export class GroupHost {
     readonly sweepGraceMs: number,
   ) {
     this.machine = machine;
+    this.recordsPeak = machine.size();
   }
 
   /** True when this node leads the group and may answer lock requests for it. */
@@ -236,12 +240,14 @@ export class GroupHost {
     assert(!("error" in restored), `snapshot of group ${this.id} was validated on receipt`);
     this.machine = restored as LockMachine;
     this.appliedSinceSnapshot = 0;
+    this.recordsPeak = this.machine.size();
   }
 
   /** Applies committed entries and answers the proposals they settle. */
   apply(entries: readonly Entry[]): void {
     const last = entries[entries.length - 1];
     if (last === undefined) return;
+    this.recordsPeak = Math.max(this.recordsPeak, this.machine.size());
     // The Ready contract's promise to clients: committed on a majority, and on this disk.
     assert(last.index <= this.raft.status().commit, "only committed entries are applied");
     assert(last.index <= this.storage.lastIndex(), "an entry is applied once it is on disk here");
@@ -358,13 +364,24 @@ export class GroupHost {
     }
   }
 
-  /** True once enough entries were applied that a snapshot should be taken. */
-  wantsSnapshot(snapshotEntries: number): boolean {
-    return this.appliedSinceSnapshot >= snapshotEntries;
+  /**
+   * Whether a snapshot should be taken: "entries" once enough entries were applied, "swept"
+   * once sweeps have removed more than half the most records held since the last one. Then the
+   * snapshot (kept in memory and on disk, and sent to followers that fall behind) follows the
+   * locks in use, and the log behind it (the sweep entries, naming every removed record) can
+   * go at once: a follower behind it takes the small snapshot instead.
+   */
+  wantsSnapshot(snapshotEntries: number): "entries" | "swept" | undefined {
+    if (this.appliedSinceSnapshot >= snapshotEntries) return "entries";
+    const records = this.machine.size();
+    const swept = this.appliedSinceSnapshot > 0 &&
+      this.recordsPeak >= sweptSnapshotRecordsMin && records * 2 < this.recordsPeak;
+    return swept ? "swept" : undefined;
   }
 
   tookSnapshot(): void {
     this.appliedSinceSnapshot = 0;
+    this.recordsPeak = this.machine.size();
   }
 }
 

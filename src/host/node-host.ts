@@ -750,13 +750,14 @@ export class NodeHost {
   }
 
   private maybeSnapshot(group: GroupHost): void {
-    if (!group.wantsSnapshot(this.snapshotEntries)) return;
+    const why = group.wantsSnapshot(this.snapshotEntries);
+    if (why === undefined) return;
     const applied = group.machine.appliedIndex;
     const created = group.storage.createSnapshot(applied, this.voters, group.machine.snapshot());
     group.tookSnapshot();
     if (created.kind !== "ok") return;
     this.config.logStore.saveSnapshot(group.id, created.snapshot);
-    const compactThrough = applied - this.compactionLagEntries;
+    const compactThrough = why === "swept" ? applied : applied - this.compactionLagEntries;
     if (compactThrough > group.storage.firstIndex()) {
       group.storage.compact(compactThrough);
       this.config.logStore.compact(group.id, compactThrough);

@@ -21,6 +21,8 @@ export type TestClusterOptions = {
   readonly snapshots?: { readonly every: number; readonly keep: number };
   /** Wraps a node's store each time it starts (to record what it writes). */
   readonly store?: (id: NodeId, store: MemoryLogStore) => LogStore;
+  /** Host options for every start (a start's own `config` wins). */
+  readonly host?: Partial<HostConfig>;
   /** Sees every frame as it is sent: "deliver" it, "hold" it until released, or "drop" it. */
   readonly route?: (frame: Frame) => "deliver" | "hold" | "drop";
 };
@@ -57,6 +59,7 @@ export class TestCluster {
         ...(snapshots
           ? { snapshotEntries: snapshots.every, compactionLagEntries: snapshots.keep }
           : {}),
+        ...this.options.host,
         ...config,
       }),
     );
