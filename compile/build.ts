@@ -12,6 +12,11 @@ const { values } = parseArgs({ options: { outfile: { type: "string", default: "d
 const outfile = resolve(root, values.outfile!);
 mkdirSync(dirname(outfile), { recursive: true });
 
+// The git revision goes into the executable for `kahuna --version` and build info
+// (src/version.ts); outside a git checkout it stays "unknown".
+const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root });
+const revision = git.exitCode === 0 ? git.stdout.toString().trim() : "";
+
 const started = performance.now();
 const build = Bun.spawnSync(
   [
@@ -19,6 +24,8 @@ const build = Bun.spawnSync(
     "build",
     "--compile",
     "--minify-syntax",
+    "--define",
+    `KAHUNA_REVISION=${JSON.stringify(revision)}`,
     join(root, "src/main.ts"),
     "--outfile",
     outfile,

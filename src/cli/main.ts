@@ -17,6 +17,7 @@ import { parseSeedFlags, seedUsage } from "./seed-flags.ts";
 import { parseServeOptions, runServe, serveUsage } from "./serve.ts";
 import { runShell } from "./shell.ts";
 import { longUsage } from "./usage.ts";
+import { versionLine } from "../version.ts";
 
 export async function runCli(
   argv: string[],
@@ -28,6 +29,7 @@ export async function runCli(
   const json = asksForJson(argv);
   if (name === undefined) return usageError("no command given", "kahuna help", json, io);
   if (name === "help" || name === "--help" || name === "-h") return help(longUsage, io);
+  if (name === "version" || name === "--version") return help(versionLine(), io);
   if (name === "cli") return await runKahunaCli(rest, io);
   if (name === "serve") {
     const parsed = parseServeOptions(rest, process.env);
@@ -64,6 +66,7 @@ async function runKahunaCli(argv: string[], io: Io): Promise<number> {
   // `kahuna-cli lock R MS` works too: the subcommand form under the seed's name.
   if (isLockCommandName(first)) return await runCli([first, ...rest], "kahuna", io);
   if (first === "help") return help(seedUsage, io);
+  if (first === "--version") return help(versionLine(), io);
   const parsed = parseSeedFlags(argv);
   if (parsed.kind === "help") return help(seedUsage, io);
   if (parsed.kind === "usage") {
@@ -81,6 +84,7 @@ async function runKahunaCli(argv: string[], io: Io): Promise<number> {
   return (await runLockCommand(client, parsed.command, parsed.format, io)).status;
 }
 
+/** Prints a text asked for (help, version) on stdout: exit status 0. */
 function help(text: string, io: Io): number {
   io.out(text);
   return ExitStatus.Ok;

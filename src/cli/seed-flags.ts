@@ -32,6 +32,7 @@ export const seedUsage = [
   "       kahuna-cli --extend-lock R --owner O --expires MS",
   "       kahuna-cli --get-lock R",
   "       kahuna-cli                               (interactive shell)",
+  "       kahuna-cli --version",
   "  each also takes [--ephemeral] [--server URL] [--timeout 5s] [--format json]",
 ].join("\n");
 

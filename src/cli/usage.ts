@@ -52,7 +52,9 @@ Benchmark (docs/performance.md):
                [--server ADDR,...] [--json]
   kahuna bench --help lists every flag.
 
-kahuna help | --help    this text`;
+kahuna help | --help    this text
+kahuna version | --version
+                        the version, the git revision it was built from and the runtime`;
 
 export const shellHelp = [
   "lock R MS          take persistent lock R for MS milliseconds",

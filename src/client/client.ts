@@ -1,5 +1,5 @@
 /**
- * KahunaClient: the library's entry point (SPEC.md §5). The low-level calls mirror the four
+ * KahunaClient: the library's entry point (docs/client.md). The low-level calls mirror the four
  * operations one to one; getOrCreateLock wraps them in a KahunaLock with waiting and
  * disposal. A definite "no" is a value; only invalid input and exhausted retries throw.
  */

@@ -5,7 +5,7 @@
  */
 
 export const KahunaErrorKind = {
-  /** The input broke SPEC.md §2's limits (checked locally, or a 400 from the server). */
+  /** The input broke the limits of docs/spec.md §4 (checked locally, or a 400 from the server). */
   InvalidInput: "invalidInput",
   /** No server answered (unreachable, no leader, timeouts) before retries ran out. */
   Unavailable: "unavailable",

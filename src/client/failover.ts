@@ -1,5 +1,5 @@
 /**
- * Sends one REST call (SPEC.md §3) to a list of servers until one gives a definite answer.
+ * Sends one REST call (docs/api.md) to a list of servers until one gives a definite answer.
  *
  * Invariants:
  * - The request body is sent unchanged on every attempt: the owner never changes across
@@ -24,7 +24,7 @@ export type FailoverOptions = {
   readonly signal?: AbortSignal | undefined;
 };
 
-/** A definite answer: one of the lock outcomes of SPEC.md §3 (HTTP 200). */
+/** A definite answer: one of the lock outcomes of docs/api.md (HTTP 200). */
 export type Answer = {
   readonly type: number;
   readonly fencingToken: number;

@@ -1,8 +1,8 @@
 /**
- * The kahuna client library (SPEC.md §5). Runs unmodified in Bun, Deno and Node 20: over REST
- * it uses only fetch, AbortSignal.timeout, crypto.getRandomValues and setTimeout; the binary
- * transport (`transport: "binary"`) adds node:net, which all three provide, and the msgpack
- * codec; both are loaded only when a client uses that transport.
+ * The kahuna client library (docs/client.md), published as the package kahuna-client
+ * (compile/build-client.ts). Runs unmodified in Bun, Deno and Node 20: over REST it uses only
+ * fetch, AbortSignal.timeout, crypto.getRandomValues and setTimeout; the binary transport
+ * (`transport: "binary"`) adds node:net, which all three provide, and the msgpack codec.
  */
 export { Durability } from "../locks/types.ts";
 export { KahunaClient } from "./client.ts";

@@ -9,22 +9,18 @@
  * expiresMsMin..expiresMsMax; `durability` is 0 or 1 (1 when omitted).
  *
  * Errors are values with a message a person reads: it names the field, says what is allowed
- * and echoes (a truncated form of) what was sent.
+ * and echoes (a truncated form of) what was sent. The fields and their limits come from one
+ * table (lock-fields.ts), which the REST API's OpenAPI document is generated from too.
  */
 import { assert } from "../assert.ts";
-import { expiresMsMax, expiresMsMin, ownerBytesMax, resourceBytesMax } from "../constants.ts";
 import { Durability } from "../locks/types.ts";
 import type { LockOp, LockRequest } from "../locks/types.ts";
+import { allowedText, lockFields, lockRequestFields } from "./lock-fields.ts";
+import type { ChoiceField, IntegerField, TextField } from "./lock-fields.ts";
 
 export type LockRequestError = { readonly error: string };
 
-/** The fields each op takes, in the order messages list them. */
-export const lockRequestFields = {
-  tryLock: ["resource", "owner", "expiresMs", "durability"],
-  extend: ["resource", "owner", "expiresMs", "durability"],
-  unlock: ["resource", "owner", "durability"],
-  get: ["resource", "durability"],
-} as const satisfies Record<LockOp, readonly string[]>;
+export { lockRequestFields };
 
 /** How many characters of a bad value an error message echoes. */
 const echoCharsMax = 40;
@@ -41,17 +37,17 @@ export function parseLockRequest(op: LockOp, body: unknown): LockRequest | LockR
       };
     }
   }
-  const resource = parseResource(body);
+  const resource = parseText(body, "resource");
   if (typeof resource !== "string") return resource;
   const durability = parseDurability(body);
   if (typeof durability !== "number") return durability;
   if (op === "get") return { op, resource, durability };
 
-  const owner = parseOwner(body);
+  const owner = parseText(body, "owner");
   if (typeof owner !== "string") return owner;
   if (op === "unlock") return { op, resource, owner, durability };
 
-  const expiresMs = parseExpiresMs(body);
+  const expiresMs = parseInteger(body, "expiresMs");
   if (typeof expiresMs !== "number") return expiresMs;
   return { op, resource, owner, expiresMs, durability };
 }
@@ -62,49 +58,48 @@ export function isLockRequestError(
   return "error" in result;
 }
 
-function parseResource(body: Record<string, unknown>): string | LockRequestError {
-  const value = body["resource"];
-  if (value === undefined) return missing("resource", "a string");
-  const problem = checkText("resource", value, resourceBytesMax);
+function parseText(
+  body: Record<string, unknown>,
+  field: "resource" | "owner",
+): string | LockRequestError {
+  const spec: TextField = lockFields[field];
+  const value = body[field];
+  if (value === undefined) return missing(field, allowedText(spec));
+  const problem = checkText(field, value, spec.bytesMax);
   if (problem !== undefined) return problem;
   assert(typeof value === "string", "checkText accepts only strings");
-  if (value.includes("\u0000")) {
-    return { error: `resource must not contain NUL (\\u0000), got ${echo(value)}` };
+  if (spec.noNul && value.includes("\u0000")) {
+    return { error: `${field} must not contain NUL (\\u0000), got ${echo(value)}` };
   }
   return value;
 }
 
-function parseOwner(body: Record<string, unknown>): string | LockRequestError {
-  const value = body["owner"];
-  if (value === undefined) return missing("owner", "a string");
-  const problem = checkText("owner", value, ownerBytesMax);
-  if (problem !== undefined) return problem;
-  assert(typeof value === "string", "checkText accepts only strings");
-  return value;
-}
-
-function parseExpiresMs(body: Record<string, unknown>): number | LockRequestError {
-  const value = body["expiresMs"];
-  const allowed = `an integer from ${expiresMsMin} to ${expiresMsMax}`;
-  if (value === undefined) return missing("expiresMs", allowed);
+function parseInteger(
+  body: Record<string, unknown>,
+  field: "expiresMs",
+): number | LockRequestError {
+  const spec: IntegerField = lockFields[field];
+  const value = body[field];
+  const allowed = allowedText(spec);
+  if (value === undefined) return missing(field, allowed);
   if (
-    typeof value !== "number" || !Number.isInteger(value) || value < expiresMsMin ||
-    value > expiresMsMax
+    typeof value !== "number" || !Number.isInteger(value) || value < spec.min || value > spec.max
   ) {
-    return { error: `expiresMs must be ${allowed}, got ${echo(value)}` };
+    return { error: `${field} must be ${allowed}, got ${echo(value)}` };
   }
   return value;
 }
 
 function parseDurability(body: Record<string, unknown>): Durability | LockRequestError {
+  const spec: ChoiceField = lockFields.durability;
   const value = body["durability"];
-  // Omitted means Persistent: the safe default, everywhere (SPEC.md §3).
+  // Omitted means Persistent: the safe default, everywhere (docs/spec.md).
   if (value === undefined) return Durability.Persistent;
   // Compared by value and answered with the constant, so -0 (from msgpack or JSON) is 0.
   if (value === Durability.Ephemeral) return Durability.Ephemeral;
   if (value === Durability.Persistent) return Durability.Persistent;
   return {
-    error: `durability must be 0 (ephemeral) or 1 (persistent), or omitted for 1, got ${
+    error: `durability must be ${allowedText(spec)}, or omitted for ${spec.default}, got ${
       echo(value)
     }`,
   };

@@ -1,6 +1,9 @@
 /**
- * The REST API of SPEC.md §3 as a Hono app. Runtime-neutral: it speaks Web Request/Response
+ * The REST API of docs/api.md as a Hono app. Runtime-neutral: it speaks Web Request/Response
  * only, so Bun.serve, Deno.serve and `app.request()` in tests all run the same routes.
+ *
+ * The routes come from one table (api-routes.ts), which the OpenAPI document served at
+ * /v1/openapi.json is generated from too: every route here is in the document.
  *
  * Every answer is JSON with a `type` (except health, cluster and metrics), and no input can
  * crash the process: bad input is 400/404/405/413 with type 100, and a thrown exception is
@@ -11,9 +14,14 @@ import type { Context } from "hono";
 import { isLockRequestError, parseLockRequest } from "../codec/lock-request.ts";
 import { httpBodyBytesMax } from "../constants.ts";
 import type { LockOp, LockResponse, LockService } from "../locks/types.ts";
+import { endpointList, lockRoutes, readRoutes } from "./api-routes.ts";
+import type { ReadRoute } from "./api-routes.ts";
 import { errored, invalidInput, lockAnswer, retryAfterSeconds } from "./lock-answer.ts";
 import type { HttpAnswer } from "./lock-answer.ts";
+import { openApiDocument } from "./openapi.ts";
 import { readBodyText } from "./read-body.ts";
+
+export { lockRoutes };
 
 export type HttpDeps = {
   service: LockService;
@@ -26,53 +34,47 @@ export type HttpDeps = {
   wallMs(): number;
   /** Where unexpected exceptions are logged; console.error when omitted. */
   log?: (message: string) => void;
+  /** The version the API document names; "0.0.0" when omitted (tests). */
+  version?: string;
 };
 
-/** The lock endpoints and the op each one runs. */
-export const lockRoutes = [
-  { path: "/v1/locks/try-lock", op: "tryLock" },
-  { path: "/v1/locks/try-unlock", op: "unlock" },
-  { path: "/v1/locks/try-extend", op: "extend" },
-  { path: "/v1/locks/get-info", op: "get" },
-] as const satisfies readonly { path: string; op: LockOp }[];
-
-const getRoutes = ["/v1/health", "/v1/cluster", "/metrics"] as const;
+type ReadHandler = (c: Context) => Response;
 
 export function createApp(deps: HttpDeps): Hono {
   const log = deps.log ?? ((message: string) => console.error(message));
   const app = new Hono();
+  // Built once: the document is a pure function of the tables and the version.
+  const document = JSON.stringify(openApiDocument({ version: deps.version ?? "0.0.0" }));
 
   for (const { path, op } of lockRoutes) {
     app.post(path, async (c) => send(c, await handleLock(deps, log, op, c.req.raw)));
     app.all(path, (c) => methodNotAllowed(c, "POST"));
   }
 
-  app.get("/v1/health", (c) => {
-    const health = deps.health();
-    if (health.ok) return c.json({ ok: true }, 200);
-    const reason = health.reason ?? "this node cannot serve requests yet";
-    return c.json({ ok: false, reason }, 503, { "Retry-After": String(retryAfterSeconds) });
-  });
-  app.get("/v1/cluster", (c) => c.json(deps.cluster() as object, 200));
-  app.get(
-    "/metrics",
-    (c) =>
+  const readHandlers: Record<ReadRoute["id"], ReadHandler> = {
+    health: (c) => {
+      const health = deps.health();
+      if (health.ok) return c.json({ ok: true }, 200);
+      const reason = health.reason ?? "this node cannot serve requests yet";
+      return c.json({ ok: false, reason }, 503, { "Retry-After": String(retryAfterSeconds) });
+    },
+    cluster: (c) => c.json(deps.cluster() as object, 200),
+    metrics: (c) =>
       c.text(deps.metrics(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
-  );
-  for (const path of getRoutes) app.all(path, (c) => methodNotAllowed(c, "GET"));
+    openapi: (c) => c.body(document, 200, { "Content-Type": "application/json" }),
+  };
+  for (const route of readRoutes) {
+    app.get(route.path, readHandlers[route.id]);
+    app.all(route.path, (c) => methodNotAllowed(c, "GET"));
+  }
 
   app.notFound((c) => {
-    const paths = [
-      ...lockRoutes.map((route) => `POST ${route.path}`),
-      ...getRoutes.map(
-        (path) => `GET ${path}`,
-      ),
-    ];
+    const endpoints = endpointList().join(", ");
     return send(
       c,
       invalidInput(
         404,
-        `no such endpoint: ${c.req.method} ${pathOf(c)}; endpoints are ${paths.join(", ")}`,
+        `no such endpoint: ${c.req.method} ${pathOf(c)}; endpoints are ${endpoints}`,
       ),
     );
   });

@@ -16,6 +16,25 @@ export type HttpAnswer = {
 /** Seconds a client should wait before retrying a MustRetry answer. */
 export const retryAfterSeconds = 1;
 
+/**
+ * The HTTP status each response type is answered with. The app answers by it and the API
+ * document (openapi.ts) lists it. InvalidInput is 400 here; the app also answers it with 404,
+ * 405 and 413 for a path, method or body size that is wrong before any lock is looked at.
+ */
+export const httpStatusOf = {
+  [ResponseType.Locked]: 200,
+  [ResponseType.Busy]: 200,
+  [ResponseType.Extended]: 200,
+  [ResponseType.Unlocked]: 200,
+  [ResponseType.Got]: 200,
+  [ResponseType.LockDoesNotExist]: 200,
+  [ResponseType.InvalidOwner]: 200,
+  [ResponseType.InvalidInput]: 400,
+  [ResponseType.MustRetry]: 503,
+  [ResponseType.Indeterminate]: 504,
+  [ResponseType.Errored]: 500,
+} as const satisfies Record<ResponseType, HttpAnswer["status"]>;
+
 export function lockAnswer(op: LockOp, response: LockResponse, wallMs: number): HttpAnswer {
   const type = response.type;
   switch (type) {
@@ -26,12 +45,12 @@ export function lockAnswer(op: LockOp, response: LockResponse, wallMs: number): 
     case ResponseType.Got:
     case ResponseType.LockDoesNotExist:
     case ResponseType.InvalidOwner:
-      return { status: 200, headers: {}, body: outcomeBody(op, response, wallMs) };
+      return { status: httpStatusOf[type], headers: {}, body: outcomeBody(op, response, wallMs) };
     case ResponseType.InvalidInput:
-      return invalidInput(400, response.error ?? "invalid input");
+      return invalidInput(httpStatusOf[type], response.error ?? "invalid input");
     case ResponseType.MustRetry:
       return {
-        status: 503,
+        status: httpStatusOf[type],
         headers: { "Retry-After": String(retryAfterSeconds) },
         body: {
           type,
@@ -41,7 +60,7 @@ export function lockAnswer(op: LockOp, response: LockResponse, wallMs: number): 
       };
     case ResponseType.Indeterminate:
       return {
-        status: 504,
+        status: httpStatusOf[type],
         headers: {},
         body: {
           type,
@@ -88,5 +107,9 @@ export function invalidInput(status: 400 | 404 | 405 | 413, error: string): Http
 }
 
 export function errored(error: string): HttpAnswer {
-  return { status: 500, headers: {}, body: { type: ResponseType.Errored, error } };
+  return {
+    status: httpStatusOf[ResponseType.Errored],
+    headers: {},
+    body: { type: ResponseType.Errored, error },
+  };
 }

@@ -17,6 +17,7 @@ import { SqliteLogStore } from "../adapters/sqlite-log-store.ts";
 import { tickMs } from "../constants.ts";
 import { NodeHost } from "../host/node-host.ts";
 import { createApp } from "../http/app.ts";
+import { version } from "../version.ts";
 import type { LockService } from "../locks/types.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { LogStore } from "../ports/log-store.ts";
@@ -119,6 +120,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     metrics: () => host.metrics.render({ kahuna_partitions: host.groupCount() }),
     wallMs: () => Date.now(),
     log,
+    version,
   });
   // Listeners start last, and a failure to bind any of them stops the ones already open, so a
   // node that cannot start exits instead of half-serving.

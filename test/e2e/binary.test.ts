@@ -4,7 +4,7 @@
  * seed's CLI.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { bunBin, repoRoot, type ServerProcess, startServer, tempDir } from "../helpers/server.ts";
 import { runRestSmoke } from "./rest-smoke.ts";
@@ -73,4 +73,21 @@ test("invoked as kahuna-cli it takes the seed's flags", () => {
   expect(owner).toBeDefined();
   expect(run("kahuna-cli", ["--get-lock", "bin/r2"]).out).toEndWith(owner!);
   expect(run("kahuna-cli", ["--unlock-lock", "bin/r2", "--owner", owner!]).status).toBe(0);
+});
+
+test("--version names package.json's version and the git revision the binary was built from", () => {
+  const { version } = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8"));
+  const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: repoRoot });
+  const revision = git.exitCode === 0 ? git.stdout.toString().trim() : "unknown";
+  const line = `kahuna ${version} (revision ${revision}, bun ${Bun.version})`;
+  for (const name of ["kahuna", "kahuna-cli"]) {
+    const result = Bun.spawnSync([join(outDir, name), "--version"]);
+    expect({
+      name,
+      status: result.exitCode,
+      out: result.stdout.toString(),
+      err: result.stderr.toString(),
+    })
+      .toEqual({ name, status: 0, out: `${line}\n`, err: "" });
+  }
 });

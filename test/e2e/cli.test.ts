@@ -379,6 +379,38 @@ describe("interactive shell", () => {
   });
 });
 
+describe("version", () => {
+  const { version } = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8"));
+
+  test("kahuna --version, kahuna version and kahuna-cli --version print package.json's version", async () => {
+    // From a checkout the revision is unknown: only compile/build.ts writes it in.
+    const line = `kahuna ${version} (revision unknown, bun ${Bun.version})\n`;
+    for (
+      const [args, as] of [
+        [["--version"], "kahuna"],
+        [["version"], "kahuna"],
+        [["cli", "--version"], "kahuna"],
+        [["--version"], "kahuna-cli"],
+      ] as const
+    ) {
+      expect({ args, as, result: await run(args, { as }) })
+        .toEqual({ args, as, result: { status: 0, stdout: line, stderr: "" } });
+    }
+  });
+
+  test("under Deno the line names Deno's version", async () => {
+    const result = await run(["--version"], { deno: true });
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `^kahuna ${
+          version.replaceAll(".", "\\.")
+        } \\(revision unknown, deno \\d+\\.\\d+\\.\\d+\\)\n$`,
+      ),
+    );
+    expect(result.status).toBe(0);
+  });
+});
+
 describe("under Deno", () => {
   test(
     "the same commands, seed flags and shell work when the executable runs under Deno",

@@ -1,9 +1,10 @@
 /**
  * Every example in docs/client.md (and the README's TypeScript example) runs, as written, against a real server: each ```ts block
  * under Bun and under Deno (each runtime with a fresh server of its own, so fencing tokens
- * match the page), the ```js block under Node with the built dist/client/index.js. The
+ * match the page), the ```js block under Node with the built dist/kahuna-client/index.js. The
  * ```text block that follows an example is its exact expected output. Two substitutions:
- * `from "kahuna"` (and the Node example's ./dist path) become the real module paths, and
+ * `from "kahuna-client"` becomes the real module path (the sources for Bun and Deno, the built
+ * package for Node), and
  * http://127.0.0.1:2070 the test server's address.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -23,7 +24,7 @@ type Example = {
 
 const docUrl = "http://127.0.0.1:2070";
 const sourceModule = join(repoRoot, "src/client/index.ts");
-const builtModule = join(repoRoot, "dist/client/index.js");
+const builtModule = join(repoRoot, "dist/kahuna-client/index.js");
 
 function examples(): Example[] {
   const blocks = ["docs/client.md", "README.md"].flatMap((page) =>
@@ -71,8 +72,10 @@ afterAll(async () => {
 async function runExample(example: Example, runtime: "bun" | "deno" | "node") {
   const server = runtime === "deno" ? servers.deno! : servers.bun!;
   const code = example.code
-    .replaceAll('from "kahuna"', `from ${JSON.stringify(sourceModule)}`)
-    .replaceAll('from "./dist/client/index.js"', `from ${JSON.stringify(builtModule)}`)
+    .replaceAll(
+      'from "kahuna-client"',
+      `from ${JSON.stringify(runtime === "node" ? builtModule : sourceModule)}`,
+    )
     .replaceAll(docUrl, server.url)
     .replaceAll("127.0.0.1:2072", `127.0.0.1:${server.binaryPort}`);
   const file = join(

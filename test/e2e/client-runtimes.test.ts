@@ -63,16 +63,20 @@ test(
   60_000,
 );
 
-test("the scenario passes under Node 20, importing the built dist/client/index.js", async () => {
-  const build = Bun.spawnSync([bunBin, join(repoRoot, "compile/build-client.ts")], {
-    cwd: repoRoot,
-  });
-  expect(build.exitCode).toBe(0);
-  const version = Bun.spawnSync(["node", "--version"]).stdout.toString().trim();
-  expect(version).toMatch(/^v(2\d|[3-9]\d)\./);
-  const script = join(repoRoot, "test/e2e/client-fixtures/node-scenario.mjs");
-  const result = await runCommand(["node", script, server.url, deadUrl, `node-${Date.now()}`]);
-  expect(result.err).toBe("");
-  expect(result.out).toEqual(expectedLines);
-  expect(result.status).toBe(0);
-}, 60_000);
+test(
+  "the scenario passes under Node 20, importing the built dist/kahuna-client/index.js",
+  async () => {
+    const build = Bun.spawnSync([bunBin, join(repoRoot, "compile/build-client.ts")], {
+      cwd: repoRoot,
+    });
+    expect(build.exitCode).toBe(0);
+    const version = Bun.spawnSync(["node", "--version"]).stdout.toString().trim();
+    expect(version).toMatch(/^v(2\d|[3-9]\d)\./);
+    const script = join(repoRoot, "test/e2e/client-fixtures/node-scenario.mjs");
+    const result = await runCommand(["node", script, server.url, deadUrl, `node-${Date.now()}`]);
+    expect(result.err).toBe("");
+    expect(result.out).toEqual(expectedLines);
+    expect(result.status).toBe(0);
+  },
+  60_000,
+);

@@ -137,6 +137,7 @@ test("docs/api.md has runnable curl examples for every endpoint, each with its r
     "/v1/health",
     "/v1/cluster",
     "/metrics",
+    "/v1/openapi.json",
   ];
   for (const path of paths) {
     expect({ path, shown: found.some((example) => example.command.includes(`${docHost}${path}`)) })

@@ -1,5 +1,5 @@
 // One client scenario, run unchanged under Deno (importing src/client/index.ts) and Node 20
-// (importing the built dist/client/index.js). Plain JavaScript, no `await using`, so Node 20
+// (importing the built dist/kahuna-client/index.js). Plain JavaScript, no `await using`, so Node 20
 // can parse it; it prints one line per step, and the test compares the lines.
 // Arguments: the server URL, a URL where nothing listens, a prefix for resource names.
 

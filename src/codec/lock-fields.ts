@@ -1,0 +1,112 @@
+/**
+ * The fields of a lock request, their limits and what they mean: one table that both the
+ * request validator (lock-request.ts, for REST and the binary protocol) and the REST API's
+ * OpenAPI document (src/http/openapi.ts) read, so the rules a server enforces and the rules it
+ * publishes cannot drift apart.
+ *
+ * Invariants: every limit comes from src/constants.ts; a text field's bounds are in UTF-8
+ * bytes; a choice field's default is one of its values; the ops' field lists name only fields
+ * of the table.
+ */
+import { assert } from "../assert.ts";
+import { expiresMsMax, expiresMsMin, ownerBytesMax, resourceBytesMax } from "../constants.ts";
+import { Durability } from "../locks/types.ts";
+import type { LockOp } from "../locks/types.ts";
+
+export type TextField = {
+  readonly kind: "text";
+  readonly bytesMax: number;
+  /** Whether U+0000 is refused. */
+  readonly noNul: boolean;
+  readonly description: string;
+};
+
+export type IntegerField = {
+  readonly kind: "integer";
+  readonly min: number;
+  readonly max: number;
+  readonly description: string;
+};
+
+export type ChoiceField = {
+  readonly kind: "choice";
+  /** Each allowed value with the name an error message and the API document give it. */
+  readonly choices: readonly { readonly value: number; readonly name: string }[];
+  /** The value an omitted field takes. */
+  readonly default: number;
+  readonly description: string;
+};
+
+export type FieldSpec = TextField | IntegerField | ChoiceField;
+
+export const lockFields = {
+  resource: {
+    kind: "text",
+    bytesMax: resourceBytesMax,
+    noNul: true,
+    description: "The name of the thing you lock.",
+  },
+  owner: {
+    kind: "text",
+    bytesMax: ownerBytesMax,
+    noNul: false,
+    description:
+      "Who holds the lock, compared exactly: use a random 32-hex id per holder, and send the " +
+      "same one when you retry.",
+  },
+  expiresMs: {
+    kind: "integer",
+    min: expiresMsMin,
+    max: expiresMsMax,
+    description: "The lease length in milliseconds, measured on the leader's monotonic clock.",
+  },
+  durability: {
+    kind: "choice",
+    choices: [
+      { value: Durability.Ephemeral, name: "ephemeral" },
+      { value: Durability.Persistent, name: "persistent" },
+    ],
+    default: Durability.Persistent,
+    description:
+      "0 keeps the lock in the memory of its partition's leader only; 1 commits it through " +
+      "Raft to a majority, fsynced. The same resource with 0 and with 1 are two different locks.",
+  },
+} as const satisfies Record<string, FieldSpec>;
+
+export type LockField = keyof typeof lockFields;
+
+/** The fields each op takes, in the order messages and the API document list them. */
+export const lockRequestFields = {
+  tryLock: ["resource", "owner", "expiresMs", "durability"],
+  extend: ["resource", "owner", "expiresMs", "durability"],
+  unlock: ["resource", "owner", "durability"],
+  get: ["resource", "durability"],
+} as const satisfies Record<LockOp, readonly LockField[]>;
+
+/** The fields an op cannot do without: all but those with a default. */
+export function requiredFields(op: LockOp): LockField[] {
+  return lockRequestFields[op].filter((field) => lockFields[field].kind !== "choice");
+}
+
+/** What a field allows, in words: "a string", "an integer from 1 to 2147483647". */
+export function allowedText(spec: FieldSpec): string {
+  switch (spec.kind) {
+    case "text":
+      return "a string";
+    case "integer":
+      return `an integer from ${spec.min} to ${spec.max}`;
+    case "choice":
+      return spec.choices.map((choice) => `${choice.value} (${choice.name})`).join(" or ");
+  }
+}
+
+for (const spec of Object.values(lockFields) as FieldSpec[]) {
+  if (spec.kind === "text") assert(spec.bytesMax > 0, "a text field allows at least one byte");
+  if (spec.kind === "integer") assert(spec.min <= spec.max, "an integer range is not empty");
+  if (spec.kind === "choice") {
+    assert(
+      spec.choices.some((choice) => choice.value === spec.default),
+      "a choice field's default is one of its choices",
+    );
+  }
+}
