@@ -111,7 +111,7 @@ const snapshotProgress: JsonSchema = {
 
 const partitionStatus: JsonSchema = {
   type: "object",
-  required: ["group", "role", "leader", "term", "commit", "applied", "locks"],
+  required: ["group", "role", "leader", "term", "commit", "applied", "records"],
   properties: {
     group: { type: "integer", minimum: 0, description: "The partition (Raft group) number." },
     role: { type: "string", description: "This node's Raft role in the partition." },
@@ -119,7 +119,21 @@ const partitionStatus: JsonSchema = {
     term: { type: "integer", minimum: 0 },
     commit: { type: "integer", minimum: 0, description: "The committed log index." },
     applied: { type: "integer", minimum: 0, description: "The applied log index." },
-    locks: { type: "integer", minimum: 0, description: "Lock records in the partition." },
+    records: {
+      type: "integer",
+      minimum: 0,
+      description: "Lock records this node keeps: held locks, and released or expired ones " +
+        "not yet swept.",
+    },
+    locks: {
+      type: "integer",
+      minimum: 0,
+      description: "Locks held now, persistent and ephemeral; only on the partition's leader.",
+    },
+    recovering: {
+      const: true,
+      description: "Only while this node recovers the partition after losing its data directory.",
+    },
     snapshotReceiving: snapshotProgress,
   },
 };
