@@ -4,7 +4,7 @@
  *   bun test/sim/run.ts --seed 1234            replay one seed: its trace hash and findings
  *   bun test/sim/run.ts --seeds 100000         run seeds 1..100000 and print a summary
  *   bun test/sim/run.ts --seeds 500 --from 9000 --broken lying-disk
- *   bun test/sim/run.ts --seeds 200 --profile harsh   (also: long, short-leases, partial, disk-lost)
+ *   bun test/sim/run.ts --seeds 200 --profile harsh   (also: long, short-leases, partial, disk-lost, large-state)
  *
  * `--broken` switches on a deliberately broken rule (lying-disk, misdeliver, corrupt-term,
  * wild-clocks, vote-without-log-check, ephemeral-no-wait) to see the checkers fire. Exit status: 0 when no seed found a violation, 1
@@ -33,6 +33,15 @@ export const profiles: Record<string, SimOverrides> = {
   "short-leases": { leaseMsMax: 150, clients: 8 },
   // Partial faults that last: a healthy majority stays while a minority is cut or down, so
   // liveness is checked during faults for long stretches (test/sim/live-prober.ts).
+  // Large state: 50,000 locks with 200-byte names besides the workload, so snapshots are
+  // megabytes and a follower behind catches up by a chunked transfer under the faults.
+  "large-state": {
+    preloadLocks: 50_000,
+    preloadNameBytes: 200,
+    snapshotEntries: 5_000,
+    groups: 2,
+    faultMs: 20_000,
+  },
   // Lost disks among the other faults: each wiped node must be re-seeded before it votes.
   "disk-lost": {
     faultKinds: ["diskLost", "crash", "oneWayCut", "isolateLeader", "lossyNetwork"],

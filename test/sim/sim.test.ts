@@ -103,3 +103,11 @@ test(
   },
   120_000,
 );
+
+test(
+  "large-state profile (50,000 locks with 200-byte names), one seed: all kept, no violation",
+  () => {
+    expect(runSeeds(1, 1, "large-state")).toEqual([]);
+  },
+  120_000,
+);

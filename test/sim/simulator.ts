@@ -27,10 +27,12 @@ import {
   tickMs,
 } from "../../src/constants.ts";
 import { NodeHost } from "../../src/host/node-host.ts";
+import type { GroupHost } from "../../src/host/group-host.ts";
 import type { LockRequest, LockResponse } from "../../src/locks/types.ts";
 import { groupOf } from "../../src/multiraft/partition.ts";
 import { Agenda } from "./agenda.ts";
 import { AppliedCheck, checkLogMatching, LeaderCheck, VoteCheck } from "./raft-checkers.ts";
+import { Preloader } from "./preload.ts";
 import type { Violation } from "../checkers/history.ts";
 import { checkHistory, type CheckReport } from "../checkers/check.ts";
 import { simulatedLease } from "../checkers/lease.ts";
@@ -74,6 +76,9 @@ export type SimConfig = {
   readonly cutMsMax: number;
   /** How long a free lock record stays before the leader sweeps it (the host's flag). */
   readonly sweepGraceMs: number;
+  /** Persistent locks with names of preloadNameBytes taken besides the workload (preload.ts). */
+  readonly preloadLocks: number;
+  readonly preloadNameBytes: number;
 };
 
 /** The linearizability search's bound per lock in one run (a lock past it is inconclusive). */
@@ -108,6 +113,8 @@ export function configFor(seed: number, overrides: SimOverrides = {}): SimConfig
     cutMsMax: 3_000,
     // Drawn last, so the draws above stay what they were for every seed.
     sweepGraceMs: random.pick([sweepGraceMsDefault, 0, 300, 3_000]),
+    preloadLocks: 0,
+    preloadNameBytes: 200,
     ...overrides,
   };
 }
@@ -171,6 +178,7 @@ export class Simulator {
     badFrames: 0,
     frameLimitBreaches: 0,
     frameBytesLargest: 0,
+    preloaded: 0,
   };
   /** The leader each group last reported, by any node (for "isolate the leader"). */
   readonly leaders = new Map<number, string>();
@@ -223,7 +231,29 @@ export class Simulator {
       Array.from({ length: config.groups }, (_, g) => this.resourceIn("live", g)),
       () => this.describeCluster(),
     );
+    if (config.preloadLocks > 0) {
+      this.preloader = new Preloader(
+        this.clientPort,
+        this.random.fork(),
+        config.preloadLocks,
+        config.preloadNameBytes,
+      );
+    }
     for (const node of this.nodes) this.start(node);
+  }
+
+  readonly preloader: Preloader | undefined;
+
+  /** A persistent Get on the group's serving leader, straight from its state machine. */
+  private readOnLeader(resource: string): LockResponse | undefined {
+    const group = groupOf(resource, this.config.groups);
+    for (const node of this.nodes) {
+      const groups = (node.host as unknown as { groups: GroupHost[] } | undefined)?.groups;
+      const host = groups?.[group];
+      if (host === undefined || !host.isServing()) continue;
+      return host.machine.get(resource, node.clock.readingMs());
+    }
+    return undefined;
   }
 
   newClock(): SimClock {
@@ -278,6 +308,7 @@ export class Simulator {
   }
 
   private result(): SimResult {
+    this.stats.preloaded = this.preloader?.granted.size ?? 0;
     const lease = simulatedLease({
       driftBoundPpm: this.config.driftBoundPpm,
       slowestRatePpm: this.config.driftPpm,
@@ -296,6 +327,7 @@ export class Simulator {
       ...this.leaderCheck.violations,
       ...this.voteCheck.violations,
       ...this.appliedCheck.violations,
+      ...(this.preloader?.check((r) => this.readOnLeader(r), this.nowMs) ?? []),
       ...history.violations,
     ];
     const net = this.network.stats;
@@ -349,6 +381,7 @@ export class Simulator {
     }
     for (const node of this.nodes) this.tickNode(node);
     for (const client of this.clients) client.step(now);
+    this.preloader?.step();
     if (faulting) this.liveProber.step(now, this.healthySet());
     this.prober?.step(now);
     for (const node of this.nodes) {
