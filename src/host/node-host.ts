@@ -135,7 +135,10 @@ export type GroupStatus = {
   readonly applied: number;
   /** Records kept on this node: held locks, and released or expired ones not yet swept. */
   readonly records: number;
-  /** Locks held now, persistent and ephemeral; only the leader knows (its clock is the base). */
+  /**
+   * Locks held now, persistent and ephemeral: only the leader knows (its clock is the base),
+   * and only when asked (`groupStatuses({ locks: true })`).
+   */
   readonly locks?: number;
   /** Only while this node recovers the group after losing its storage. */
   readonly recovering?: true;
@@ -776,12 +779,17 @@ export class NodeHost {
     return { ok: true };
   }
 
-  groupStatuses(): GroupStatus[] {
+  /**
+   * Each group's state for `/v1/cluster` and the tests. Counting the locks held (`locks`) reads
+   * every record, so it is done only when asked for.
+   */
+  groupStatuses(options: { readonly locks?: boolean } = {}): GroupStatus[] {
     const nowMs = this.config.clock.nowMs();
     return this.groups.map((group) => {
       const status = group.raft.status();
       const receiving = this.snapshotsIn.progress(group.id);
-      const held = group.heldCounts(nowMs);
+      const counted = options.locks === true && group.isServing();
+      const held = counted ? group.heldCounts(nowMs) : { persistent: 0, ephemeral: 0 };
       return {
         group: group.id,
         role: status.role,
@@ -790,7 +798,7 @@ export class NodeHost {
         commit: status.commit,
         applied: group.machine.appliedIndex,
         records: group.machine.size() + group.ephemeralRecords(),
-        ...(group.isServing() ? { locks: held.persistent + held.ephemeral } : {}),
+        ...(counted ? { locks: held.persistent + held.ephemeral } : {}),
         ...(group.raft.recovering ? { recovering: true as const } : {}),
         ...(receiving === undefined ? {} : { snapshotReceiving: receiving }),
       };

@@ -41,7 +41,7 @@ test("swept on every replica, tokens above the floor, a small snapshot and a sho
   const entriesBefore = store.load(0).entries.length;
   // Past the grace, every replica keeps only the 10 held locks.
   cluster.runUntil(() => ids.every((id) => status(id).records === 10), 4_000);
-  expect(status(leader).locks).toBe(10);
+  expect(cluster.hosts.get(leader)!.groupStatuses({ locks: true })[0]!.locks).toBe(10);
   // The sweep shrank the partition by more than half: a snapshot of what is left, no log tail.
   cluster.runUntil(() => store.load(0).entries.length < 50);
   expect(entriesBefore).toBeGreaterThan(3_000);

@@ -264,7 +264,7 @@ function clusterInfo(host: NodeHost, options: ServeOptions): unknown {
         peerAddress: peer ? `${peer.host}:${peer.port}` : `${options.host}:${options.peerPort}`,
       };
     }),
-    partitions: host.groupStatuses(),
+    partitions: host.groupStatuses({ locks: true }),
   };
 }
 
