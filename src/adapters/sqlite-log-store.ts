@@ -428,7 +428,9 @@ export class SqliteLogStore implements LogStore {
       typeof value.storeId === "string" &&
       typeof peers === "object" && peers !== null && !Array.isArray(peers) &&
       Object.values(peers).every((id) => typeof id === "string") &&
-      Array.isArray(value.recovering) && value.recovering.every(isNonNegativeInteger);
+      Array.isArray(value.recovering) && value.recovering.every(isNonNegativeInteger) &&
+      (value.storeGen === undefined ||
+        (Number.isSafeInteger(value.storeGen) && value.storeGen >= -1));
     if (!ok) throw this.corrupt("meta.node_state is not {storeId, peerStores, recovering}");
     return value as NodeState;
   }

@@ -7,8 +7,9 @@
 import { expect, test } from "bun:test";
 import { MemoryLogStore } from "../adapters/memory/memory-log-store.ts";
 import { Durability, type LockRequest, ResponseType } from "../locks/types.ts";
-import { decodePeerFrame } from "../multiraft/peer-frame.ts";
+import { decodePeerFrame, encodePeerFrame } from "../multiraft/peer-frame.ts";
 import { MessageType, type NodeId, Role } from "../raft/types.ts";
+import { NodeHost } from "./node-host.ts";
 import { type Frame, TestCluster } from "./test-cluster.ts";
 
 const lock = (resource: string, owner: string): LockRequest => ({
@@ -142,4 +143,47 @@ test("a cluster starting from empty data directories forms without any recovery"
   for (const host of cluster.hosts.values()) {
     expect(host.groupStatuses().some((g) => g.recovering)).toBe(false);
   }
+});
+
+// Regression (simulator seed 104962): a node wiped after another had recovered took the other's
+// old store id from a frame sent before the recovery, told it to recover again, and with both
+// recovering the third node could elect no one. Records now carry a generation: an older one
+// neither replaces a newer one nor makes a node recover, and a recovering node passes none on.
+test("a record of an older generation neither replaces a newer one nor starts a recovery", () => {
+  const store = new MemoryLogStore();
+  store.setNodeState({
+    storeId: "00000000000000bb",
+    storeGen: 1,
+    peerStores: { a: "0/00000000000000aa", c: "0/00000000000000cc" },
+    recovering: [],
+  });
+  const host = new NodeHost({
+    nodeId: "b",
+    voters: ["a", "b", "c"],
+    groups: 1,
+    logStore: store,
+    transport: { send: () => {} },
+    clock: { nowMs: () => 0, wallMs: () => 0 },
+    random: { int: () => 0 },
+  });
+  const frame = (stores: Record<string, string>) =>
+    encodePeerFrame({
+      from: "a",
+      store: "00000000000000aa",
+      envelopes: [],
+      forwards: [],
+      answers: [],
+      stores,
+    });
+  // a's stale view: b's store before it was replaced, and c's under an old generation.
+  expect(host.receive(frame({ b: "0/0000000000000old", c: "0/0000000000000old" }))).toBeUndefined();
+  expect(host.groupStatuses()[0]!.recovering).toBeUndefined();
+  expect(store.nodeState().peerStores["c"]).toBe("0/00000000000000cc");
+  // A newer generation is news: c's store was accepted anew elsewhere; and b's own store is
+  // one no one knows any more: b recovers.
+  host.receive(frame({ c: "1/00000000000000c2" }));
+  expect(store.nodeState().peerStores["c"]).toBe("1/00000000000000c2");
+  host.receive(frame({ b: "2/0000000000000new" }));
+  expect(host.groupStatuses()[0]!.recovering).toBe(true);
+  expect(store.nodeState().recovering).toEqual([0]);
 });

@@ -61,6 +61,17 @@ import { indeterminate, mustRetry, type Reply } from "./replies.ts";
 import { type SnapshotProgress, SnapshotReceiver, SnapshotSender } from "./snapshot-transfer.ts";
 
 /** Messages a leader may send before it persists the Ready they come with (contract step 2). */
+/** What a node records of a peer's store: how many times it changed, and its id. */
+type StoreRecord = { readonly gen: number; readonly store: string };
+
+function parseRecord(text: string | undefined): StoreRecord | undefined {
+  if (text === undefined) return undefined;
+  const slash = text.indexOf("/");
+  const gen = Number(text.slice(0, slash));
+  if (slash < 1 || !Number.isSafeInteger(gen) || gen < 0) return undefined;
+  return { gen, store: text.slice(slash + 1) };
+}
+
 /** Starts of one store an incarnation number counts (2^21, beside 28 bits of store id). */
 const incarnationStartsMax = 2 ** 21;
 
@@ -408,7 +419,8 @@ export class NodeHost {
     this.learnStores(from, decoded.stores);
     // Raft state from a peer that lost its storage counts only once it recovers: until then
     // its votes and acknowledgements may speak for a log it no longer has.
-    if (this.acceptStore(from, decoded.store, decoded.recovering)) {
+    const selfClaim = parseRecord(decoded.stores[from]);
+    if (this.acceptStore(from, decoded.store, decoded.recovering, selfClaim)) {
       for (const { group, message } of decoded.envelopes) {
         if (message.to !== this.nodeId || message.from !== from) continue;
         this.step(group, message);
@@ -437,38 +449,75 @@ export class NodeHost {
    * heard from it, or from a new one while it says it is recovering (then the new id is the
    * one accepted from now on). A peer first heard from is accepted as it is.
    */
-  private acceptStore(from: NodeId, store: string, recovering: boolean): boolean {
-    const known = this.nodeState.peerStores[from];
-    if (known === store) return true;
+  private acceptStore(
+    from: NodeId,
+    store: string,
+    recovering: boolean,
+    selfClaim: StoreRecord | undefined,
+  ): boolean {
+    const known = parseRecord(this.nodeState.peerStores[from]);
+    if (known?.store === store) return true;
     if (known !== undefined && !recovering) return false;
-    if (known !== undefined) {
-      // A new store: whatever the peer held before is gone, whatever Raft's progress says.
-      for (const group of this.groups) {
-        group.dirty = true;
-        group.raft.forgetFollower(from);
-      }
-    }
-    this.setNodeState({
-      ...this.nodeState,
-      peerStores: { ...this.nodeState.peerStores, [from]: store },
-    });
+    // A first store, or a new one (a generation on); the peer's own word for its generation,
+    // when it knows it, keeps the count the same on every node.
+    const claimed = selfClaim?.store === store ? selfClaim.gen : 0;
+    this.adopt(from, { gen: Math.max(claimed, known === undefined ? 0 : known.gen + 1), store });
     return true;
   }
 
   /**
-   * What a peer accepts for the others: an id this node has none for yet is taken as it is
-   * (so two followers that never talk know each other's), and an id for this node that is
-   * not its own means this node lost its storage: it recovers.
+   * The records a frame carries: this node's own (once a peer has told it its generation) and,
+   * unless it is recovering (its records may be stale), those of its peers.
+   */
+  private storesToSend(): Record<NodeId, string> {
+    const recovering = this.nodeState.recovering.length > 0;
+    const stores: Record<NodeId, string> = recovering ? {} : { ...this.nodeState.peerStores };
+    const ownGen = this.nodeState.storeGen ?? -1;
+    if (ownGen >= 0) stores[this.nodeId] = `${ownGen}/${this.nodeState.storeId}`;
+    return stores;
+  }
+
+  /** Records `peer`'s store; a changed one means whatever it held before is gone. */
+  private adopt(peer: NodeId, record: StoreRecord, into?: Record<NodeId, string>): void {
+    const known = parseRecord(this.nodeState.peerStores[peer]);
+    if (known !== undefined && known.store !== record.store) {
+      for (const group of this.groups) {
+        group.dirty = true;
+        group.raft.forgetFollower(peer);
+      }
+    }
+    const peerStores = into ?? { ...this.nodeState.peerStores };
+    peerStores[peer] = `${record.gen}/${record.store}`;
+    if (into === undefined) this.setNodeState({ ...this.nodeState, peerStores });
+  }
+
+  /**
+   * What a peer accepts for the others (`generation/store id` records): one of a later
+   * generation than this node's, or for a peer it has none for, is taken (so two followers that
+   * never talk know each other's, and a store accepted anew reaches every node). A record for
+   * this node of another store, and of a later generation than any record of its own store it
+   * has seen, means this node lost its storage: it recovers. (An older one is stale, sent
+   * before its sender heard of this store.) A recovering node takes and passes on none.
    */
   private learnStores(from: NodeId, stores: Readonly<Record<NodeId, string>>): void {
-    const mine = stores[this.nodeId];
-    if (mine !== undefined && mine !== this.nodeState.storeId) this.beginRecovery();
+    const claim = parseRecord(stores[this.nodeId]);
+    const ownGen = this.nodeState.storeGen ?? -1;
+    if (claim !== undefined && claim.store === this.nodeState.storeId && claim.gen > ownGen) {
+      this.setNodeState({ ...this.nodeState, storeGen: claim.gen });
+    } else if (
+      claim !== undefined && claim.store !== this.nodeState.storeId && claim.gen > ownGen
+    ) {
+      this.beginRecovery();
+    }
+    if (this.nodeState.recovering.length > 0) return;
     let learned: Record<NodeId, string> | undefined;
-    for (const [peer, store] of Object.entries(stores)) {
+    for (const [peer, text] of Object.entries(stores)) {
       if (peer === this.nodeId || peer === from || !this.voters.includes(peer)) continue;
-      if (this.nodeState.peerStores[peer] !== undefined) continue;
+      const record = parseRecord(text);
+      const known = parseRecord(this.nodeState.peerStores[peer]);
+      if (record === undefined || (known !== undefined && record.gen <= known.gen)) continue;
       learned ??= { ...this.nodeState.peerStores };
-      learned[peer] = store;
+      this.adopt(peer, record, learned);
     }
     if (learned !== undefined) this.setNodeState({ ...this.nodeState, peerStores: learned });
   }
@@ -667,7 +716,7 @@ export class NodeHost {
           from: this.nodeId,
           store: this.nodeState.storeId,
           recovering: this.nodeState.recovering.length > 0,
-          stores: this.nodeState.peerStores,
+          stores: this.storesToSend(),
         };
         b = new FrameBuilder(header, peerFrameBytesMax);
         builders.set(peer, b);

@@ -37,8 +37,13 @@ export type GroupState = {
 export type NodeState = {
   /** This data directory's id; "" until the first start has chosen one. */
   readonly storeId: string;
-  /** Per peer, the store id this node accepts messages from. */
+  /**
+   * Per peer, the store it accepts messages from, as `generation/store id`: the generation
+   * counts the times that peer's store was accepted anew (0 for the first).
+   */
   readonly peerStores: Readonly<Record<NodeId, string>>;
+  /** The latest generation a peer has recorded this node's store under; -1 when unknown. */
+  readonly storeGen?: number;
   /** The groups in which this node is recovering: it neither votes nor campaigns there. */
   readonly recovering: readonly number[];
 };
