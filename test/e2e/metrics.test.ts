@@ -81,10 +81,13 @@ describe("GET /metrics on a 3-node cluster", () => {
     let nodes: Sample[][] = [];
     for (let attempt = 0; attempt < 20; attempt++) {
       nodes = await Promise.all(cluster.nodes.map(async (n) => (await scrape(n.url)).samples));
-      const leaders = Array.from({ length: partitions }, (_, p) =>
-        nodes.filter((s) =>
-          total(s, "kahuna_partition_is_leader", { partition: String(p) }) === 1
-        ).length);
+      const leaders = Array.from(
+        { length: partitions },
+        (_, p) =>
+          nodes.filter((s) =>
+            total(s, "kahuna_partition_is_leader", { partition: String(p) }) === 1
+          ).length,
+      );
       if (leaders.every((n) => n === 1)) break;
       await Bun.sleep(100);
     }
