@@ -6,8 +6,9 @@
  * it was thrown from, as JSON lines with --log-format json and as readable text by default.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { jsonBlocks, shapeOfEntry } from "../helpers/doc-json.ts";
 import {
   bunBin,
   commandFor,
@@ -83,6 +84,9 @@ test(
     expect(String(fatal[0]!["source"])).toMatch(/^src\/adapters\/sqlite-log-store\.ts:\d+:\d+$/);
     expect(String(fatal[0]!["stack"])).toMatch(/src\/host\/node-host\.ts:\d+:\d+/);
     expect(typeof fatal[0]!["time"]).toBe("string");
+    // docs/operations.md shows this entry: the same keys, in the same order.
+    const shown = jsonBlocks("docs/operations.md").find((e) => e["event"] === "fatal")!;
+    expect(shapeOfEntry(shown, fatal[0]!)).toBeUndefined();
   },
   60_000,
 );
@@ -101,6 +105,13 @@ test(
     expect(lines.slice(at + 1).some((line) => /^ {4}at .*node-host\.ts:\d+:\d+/.test(line))).toBe(
       true,
     );
+    // docs/operations.md shows such an entry, in the same form.
+    const page = readFileSync(join(repoRoot, "docs/operations.md"), "utf8");
+    const example = /^```text\n(.*ERROR \[node 1\] fatal error.*)$/m.exec(page)?.[1] ?? "";
+    const form = (line: string) =>
+      line.replace(/^\S+Z/, "TIME").replace(/source=\S*src\//, "source=src/")
+        .replace(/:\d+:\d+/g, ":L:C");
+    expect(form(example)).toBe(form(lines[at]!));
   },
   60_000,
 );

@@ -7,6 +7,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { TestCluster } from "../helpers/cluster.ts";
+import { jsonBlocks, shapeOfEntry } from "../helpers/doc-json.ts";
 
 type Entry = Record<string, unknown> & { time: string; level: string; node: string; msg: string };
 
@@ -106,6 +107,18 @@ test(
     expect(regained).toMatchObject({ level: "info", reachable: 2, voters: 3 });
     expect(Date.parse(regained.time)).toBeGreaterThanOrEqual(Date.parse(lost.time));
     await logs.get(last)!.find((e) => e.event === "peerConnected" && e.peer === second);
+
+    // docs/operations.md's JSON lines look like the real ones, event for event.
+    const examples = jsonBlocks("docs/operations.md").filter((e) => e["event"] !== "fatal");
+    expect(examples.map((e) => e["event"])).toEqual(["peerConnected", "peerLost", "electionWon"]);
+    const all = [...logs.values()].flatMap((log) => log.entries());
+    for (const example of examples) {
+      const real = all.find((e) => e.event === example["event"])!;
+      expect({ example, difference: shapeOfEntry(example, real) }).toEqual({
+        example,
+        difference: undefined,
+      });
+    }
   },
   90_000,
 );

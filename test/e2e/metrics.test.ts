@@ -6,11 +6,11 @@
  * build info names package.json's version. docs/alerts.yml passes `promtool check rules`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TestCluster } from "../helpers/cluster.ts";
 import { parseSamples, promtool, runPromtool, type Sample, total } from "../helpers/prometheus.ts";
-import { repoRoot } from "../helpers/server.ts";
+import { repoRoot, tempDir } from "../helpers/server.ts";
 
 const partitions = 4;
 const locks = 12;
@@ -163,3 +163,22 @@ test.skipIf(promtool === null)("docs/alerts.yml passes promtool check rules", as
   expect(checked.output).toContain("SUCCESS");
   expect(checked.status).toBe(0);
 });
+
+test.skipIf(promtool === null)(
+  "docs/operations.md's scrape configuration, with docs/alerts.yml beside it, passes promtool check config",
+  async () => {
+    const page = readFileSync(join(repoRoot, "docs/operations.md"), "utf8");
+    const config = /^```yaml\n([\s\S]*?)^```$/m.exec(page)?.[1];
+    expect(config).toContain("job_name: kahuna");
+    const dir = tempDir("kahuna-prometheus-");
+    try {
+      writeFileSync(join(dir, "prometheus.yml"), config!);
+      copyFileSync(join(repoRoot, "docs/alerts.yml"), join(dir, "alerts.yml"));
+      const checked = await runPromtool(["check", "config", join(dir, "prometheus.yml")]);
+      expect(checked.output).toContain("SUCCESS");
+      expect(checked.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
