@@ -29,6 +29,9 @@ const build = Bun.spawnSync(
     join(root, "src/main.ts"),
     "--outfile",
     outfile,
+    // Source maps inside the executable: a fatal error's stack names src/…/*.ts lines, not
+    // offsets in the bundle (docs/operations.md, "Logs").
+    "--sourcemap",
   ],
   { cwd: root, stdout: "inherit", stderr: "inherit" },
 );
@@ -36,6 +39,8 @@ if (build.exitCode !== 0) {
   console.error(`bun build --compile failed with exit status ${build.exitCode}`);
   process.exit(1);
 }
+// The map is inside the executable too; the copy bun writes beside it is not needed.
+rmSync(`${outfile}.map`, { force: true });
 const cliLink = join(dirname(outfile), "kahuna-cli");
 if (existsSync(cliLink)) rmSync(cliLink);
 symlinkSync(basename(outfile), cliLink);

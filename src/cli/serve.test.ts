@@ -14,7 +14,8 @@ test("serve with no flags is a single-node cluster on the default ports", () => 
       initialCluster: [{ id: "1", host: "127.0.0.1", port: 2071 }],
       partitions: 16,
       sweepGraceMs: 3_600_000,
-      verbose: true,
+      logFormat: "text",
+      logLevel: "info",
     },
   });
 });
@@ -50,7 +51,8 @@ test("environment variables set options and flags win over them", () => {
       ],
       partitions: 4,
       sweepGraceMs: 90_000,
-      verbose: false,
+      logFormat: "text",
+      logLevel: "error",
     },
   });
 });
@@ -79,6 +81,8 @@ test("bad serve flags are usage messages that name the flag", () => {
     [["--sweep-grace", "400d"], '--sweep-grace must be at most 365d, got "400d"'],
     [["--verbose"], "unknown option --verbose; the options are --node-id,"],
     [["--http-port"], "--http-port needs a value"],
+    [["--log-format", "xml"], '--log-format must be one of text, json, got "xml"'],
+    [["--log-level", "loud"], '--log-level must be one of debug, info, warn, error, got "loud"'],
     [["--quiet=no"], "--quiet takes no value"],
     [["extra"], 'serve takes only flags, got "extra"'],
   ];
@@ -124,4 +128,30 @@ test("initial cluster entries are sorted by id and accept bracketed IPv6 hosts",
     { id: "1", host: "localhost", port: 2071 },
     { id: "2", host: "::1", port: 2071 },
   ]);
+});
+
+test("--log-format and --log-level, or their variables; --quiet is --log-level error", () => {
+  const log = (args: string[], env: Record<string, string> = {}) => {
+    const parsed = parseServeOptions(args, env);
+    if (parsed.kind !== "run") throw new Error(JSON.stringify(parsed));
+    return [parsed.options.logFormat, parsed.options.logLevel];
+  };
+  expect(log([])).toEqual(["text", "info"]);
+  expect(log(["--log-format", "json", "--log-level", "debug"])).toEqual(["json", "debug"]);
+  expect(log([], { KAHUNA_LOG_FORMAT: "json", KAHUNA_LOG_LEVEL: "warn" })).toEqual([
+    "json",
+    "warn",
+  ]);
+  expect(log(["--log-level=info"], { KAHUNA_LOG_LEVEL: "error" })).toEqual(["text", "info"]);
+  expect(log(["--quiet"])).toEqual(["text", "error"]);
+  expect(log([], { KAHUNA_QUIET: "1" })).toEqual(["text", "error"]);
+  // A flag wins over a variable, whichever of the two spellings each uses.
+  expect(log(["--quiet"], { KAHUNA_LOG_LEVEL: "debug" })).toEqual(["text", "error"]);
+  expect(log(["--log-level", "warn", "--quiet"])).toEqual(["text", "warn"]);
+  expect(log([], { KAHUNA_LOG_LEVEL: "debug", KAHUNA_QUIET: "1" })).toEqual(["text", "debug"]);
+  const bad = parseServeOptions([], { KAHUNA_LOG_FORMAT: "yaml" });
+  expect(bad).toEqual({
+    kind: "usage",
+    message: '--log-format must be one of text, json, got "yaml"',
+  });
 });

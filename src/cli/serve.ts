@@ -13,6 +13,7 @@ import {
   sweepGraceMsDefault,
   sweepGraceMsMax,
 } from "../constants.ts";
+import { type LogFormat, logFormats, type LogLevel, logLevels } from "../runtime/logger.ts";
 import type { PeerAddress, ServeOptions } from "../runtime/options.ts";
 import { parseDurationMs } from "./duration.ts";
 import { ExitStatus } from "./exit-status.ts";
@@ -23,7 +24,8 @@ export const serveUsage =
   "usage: kahuna serve [--node-id ID] [--host ADDR] [--http-port N] [--peer-port N]\n" +
   "                    [--binary-port N] [--data-dir DIR] [--initial-cluster ID=HOST:PORT,...]\n" +
   "                    [--partitions N] [--sweep-grace DURATION]\n" +
-  "                    [--quiet]   (each also as KAHUNA_NODE_ID, KAHUNA_HTTP_PORT, …)";
+  "                    [--log-format text|json] [--log-level debug|info|warn|error] [--quiet]\n" +
+  "                    (each also as KAHUNA_NODE_ID, KAHUNA_HTTP_PORT, …, KAHUNA_LOG_LEVEL)";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -42,6 +44,8 @@ const flagEnv = {
   "initial-cluster": "KAHUNA_INITIAL_CLUSTER",
   "partitions": "KAHUNA_PARTITIONS",
   "sweep-grace": "KAHUNA_SWEEP_GRACE",
+  "log-format": "KAHUNA_LOG_FORMAT",
+  "log-level": "KAHUNA_LOG_LEVEL",
 } as const;
 type ValueFlag = keyof typeof flagEnv;
 
@@ -72,18 +76,30 @@ export function parseServeOptions(args: readonly string[], env: Env): ServeParse
     const fromEnv = env[flagEnv[flag]];
     return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
   };
+  // --quiet is short for --log-level error; a flag wins over any variable, as everywhere.
+  const fromEnv = (name: string) => (env[name] === "" ? undefined : env[name]);
+  const levelText = values["log-level"] ??
+    (values.quiet === true ? "error" : undefined) ?? fromEnv("KAHUNA_LOG_LEVEL") ??
+    (truthy(env["KAHUNA_QUIET"]) ? "error" : undefined);
   try {
-    return {
-      kind: "run",
-      options: buildOptions(pick, values.quiet === true || truthy(env["KAHUNA_QUIET"])),
-    };
+    return { kind: "run", options: buildOptions(pick, levelText) };
   } catch (error) {
     if (error instanceof UsageProblem) return { kind: "usage", message: error.message };
     throw error;
   }
 }
 
-function buildOptions(pick: (flag: ValueFlag) => string | undefined, quiet: boolean): ServeOptions {
+function oneOf<T extends string>(name: string, allowed: readonly T[], text: string): T {
+  if ((allowed as readonly string[]).includes(text)) return text as T;
+  throw new UsageProblem(
+    `${name} must be one of ${allowed.join(", ")}, got ${JSON.stringify(text)}`,
+  );
+}
+
+function buildOptions(
+  pick: (flag: ValueFlag) => string | undefined,
+  levelText: string | undefined,
+): ServeOptions {
   const nodeId = pick("node-id") ?? "1";
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId)) {
     throw new UsageProblem(
@@ -139,7 +155,8 @@ function buildOptions(pick: (flag: ValueFlag) => string | undefined, quiet: bool
     initialCluster,
     partitions,
     sweepGraceMs,
-    verbose: !quiet,
+    logFormat: oneOf<LogFormat>("--log-format", logFormats, pick("log-format") ?? "text"),
+    logLevel: oneOf<LogLevel>("--log-level", logLevels, levelText ?? "info"),
   };
 }
 

@@ -38,7 +38,7 @@ import {
   sweepGraceMsMax,
 } from "../constants.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
-import type { LockRequest, LockResponse } from "../locks/types.ts";
+import { Durability, type LockRequest, type LockResponse } from "../locks/types.ts";
 import { FrameBuilder } from "../multiraft/frame-builder.ts";
 import {
   type Answer,
@@ -56,11 +56,12 @@ import { MemoryStorage } from "../raft/memory-storage.ts";
 import { RawNode, type Ready } from "../raft/raw-node.ts";
 import { type Message, MessageType, type NodeId, Role } from "../raft/types.ts";
 import { GroupHost } from "./group-host.ts";
-import { HostMetrics } from "./metrics.ts";
+import type { HostEvent, HostEvents } from "./host-events.ts";
+import { HostMetrics, isCommitAnswer } from "./metrics.ts";
+import type { PrometheusText } from "../metrics/text-format.ts";
 import { indeterminate, mustRetry, type Reply } from "./replies.ts";
 import { type SnapshotProgress, SnapshotReceiver, SnapshotSender } from "./snapshot-transfer.ts";
 
-/** Messages a leader may send before it persists the Ready they come with (contract step 2). */
 /** What a node records of a peer's store: how many times it changed, and its id. */
 type StoreRecord = { readonly gen: number; readonly store: string };
 
@@ -82,6 +83,12 @@ function randomStoreId(random: Random): string {
   return id;
 }
 
+/** A persistent tryLock, extend or unlock: what commits through Raft. */
+function isPersistentChange(request: LockRequest): boolean {
+  return request.durability === Durability.Persistent && request.op !== "get";
+}
+
+/** Messages a leader may send before it persists the Ready they come with (contract step 2). */
 function sentBeforePersist(message: Message): boolean {
   return message.type === MessageType.App || message.type === MessageType.Heartbeat ||
     message.type === MessageType.Snap;
@@ -126,6 +133,13 @@ export type HostConfig = {
   readonly firstForwardSequence?: number;
   /** How long a released or expired lock's record is kept (default sweepGraceMsDefault). */
   readonly sweepGraceMs?: number;
+  /** Where the host reports elections, leader changes and snapshots; by default nowhere. */
+  readonly events?: HostEvents;
+  /**
+   * A fine monotonic reading in seconds, for durations in the metrics only (nothing the host
+   * decides depends on it); by default the Clock's whole milliseconds.
+   */
+  readonly metricsSeconds?: () => number;
 };
 
 type Outbox = { forwards: Forward[]; answers: Answer[]; acks: ChunkAck[] };
@@ -160,7 +174,9 @@ export type GroupStatus = {
 export class NodeHost {
   readonly nodeId: NodeId;
   readonly voters: readonly NodeId[];
-  readonly metrics = new HostMetrics();
+  readonly metrics: HostMetrics;
+  private readonly emit: HostEvents;
+  private readonly seconds: () => number;
   private readonly groups: GroupHost[] = [];
   private readonly snapshotEntries: number;
   private readonly compactionLagEntries: number;
@@ -203,6 +219,9 @@ export class NodeHost {
     assert(config.groups >= 1, "a node needs at least one group");
     this.nodeId = config.nodeId;
     this.voters = [...config.voters].sort();
+    this.metrics = new HostMetrics(this.nodeId, this.voters, config.groups);
+    this.emit = config.events ?? (() => {});
+    this.seconds = config.metricsSeconds ?? (() => config.clock.nowMs() / 1000);
     this.nodeState = config.logStore.nodeState();
     if (this.nodeState.storeId === "") {
       this.nodeState = { ...this.nodeState, storeId: randomStoreId(config.random) };
@@ -274,14 +293,21 @@ export class NodeHost {
    * forwarding it to the leader (one hop: a forwarded request is never forwarded again).
    */
   submit(request: LockRequest, reply: Reply): void {
-    const started = this.config.clock.nowMs();
-    this.route(request, (response) => {
-      this.metrics.answered(request, response, this.config.clock.nowMs() - started);
+    const started = this.seconds();
+    // Set once route returns; an answer given before then is no commit (nothing was proposed).
+    let proposedHere = false;
+    proposedHere = this.route(request, (response) => {
+      const seconds = this.seconds() - started;
+      this.metrics.answered(request, response, seconds);
+      if (proposedHere && isPersistentChange(request) && isCommitAnswer(response)) {
+        this.metrics.committed(seconds);
+      }
       reply(response);
     }, false);
   }
 
-  private route(request: LockRequest, reply: Reply, forwarded: boolean): void {
+  /** Runs the request here (true) or forwards it to the partition's leader (false). */
+  private route(request: LockRequest, reply: Reply, forwarded: boolean): boolean {
     const group = this.groups[groupOf(request.resource, this.groups.length)];
     assert(group !== undefined, "groupOf stays within the group count");
     if (
@@ -289,13 +315,14 @@ export class NodeHost {
     ) {
       group.dirty = true;
       group.submit(request, reply, this.config.clock.nowMs());
-      return;
+      return true;
     }
     const id = this.nextForwardSequence++;
     assert(Number.isSafeInteger(id), "forward sequence numbers stay safe integers");
     this.forwarded.set(id, { to: group.leader, request, reply, tick: this.ticks });
     this.outboxFor(group.leader).forwards.push({ incarnation: this.incarnation, id, request });
     this.metrics.forwarded += 1;
+    return false;
   }
 
   private hear(peer: NodeId): void {
@@ -416,6 +443,7 @@ export class NodeHost {
       return { error: `peer frame from ${JSON.stringify(from.slice(0, 64))}, who is not a voter` };
     }
     this.hear(from);
+    this.metrics.frameReceived(from, frame.length);
     this.learnStores(from, decoded.stores);
     // Raft state from a peer that lost its storage counts only once it recovers: until then
     // its votes and acknowledgements may speak for a log it no longer has.
@@ -429,7 +457,11 @@ export class NodeHost {
         const refused = this.receiveChunk(from, chunk);
         if (refused !== undefined) return refused;
       }
-      for (const ack of decoded.acks) this.snapshotsOut.acknowledged(from, ack, this.ticks);
+      for (const ack of decoded.acks) {
+        if (!this.snapshotsOut.acknowledged(from, ack, this.ticks)) continue;
+        this.metrics.snapshotsSent += 1;
+        this.emit({ kind: "snapshotSent", group: ack.group, to: from, index: ack.index });
+      }
     }
     for (const { incarnation, id, request } of decoded.forwards) {
       this.runForward(from, `${from}/${incarnation}/${id}`, { incarnation, id }, request);
@@ -584,6 +616,14 @@ export class NodeHost {
       this.metrics.badFrames += 1;
       return { error: `snapshot for partition ${chunk.group} from ${from} is unreadable` };
     }
+    this.metrics.snapshotsReceived += 1;
+    this.emit({
+      kind: "snapshotReceived",
+      group: chunk.group,
+      from,
+      index: snapshot.metadata.index,
+      bytes: snapshot.data.length,
+    });
     this.step(chunk.group, outcome.snap!);
     return undefined;
   }
@@ -607,7 +647,11 @@ export class NodeHost {
     if (this.forwardsRun.size > forwardsRememberedMax) {
       this.forwardsRun.delete(this.forwardsRun.keys().next().value!);
     }
+    const started = this.seconds();
     this.route(request, (response) => {
+      if (isPersistentChange(request) && isCommitAnswer(response)) {
+        this.metrics.committed(this.seconds() - started);
+      }
       run.response = response;
       this.outboxFor(from).answers.push({ ...name, response });
     }, true);
@@ -681,9 +725,9 @@ export class NodeHost {
     // they wait to ride along with the next write that syncs, so the single-node path costs
     // one fsync per batch, not two.
     if (writes.length > 0 && sync) {
+      const started = this.seconds();
       this.config.logStore.save(writes);
-      this.metrics.storageWrites += 1;
-      this.metrics.fsyncs += 1;
+      this.metrics.fsynced(this.seconds() - started);
       if (this.recoveriesEnded.size > 0) {
         // The votes endRecovery recorded are on disk now: those groups stop recovering.
         const recovering = this.nodeState.recovering.filter((g) => !this.recoveriesEnded.has(g));
@@ -728,6 +772,13 @@ export class NodeHost {
         if (sentBeforePersist(message) !== (step === "beforeWrite")) continue;
         if (step === "afterWrite") assertDurable(group, message);
         if (message.type === MessageType.Snap) {
+          this.emit({
+            kind: "snapshotSending",
+            group: group.id,
+            to: message.to,
+            index: message.snapshot?.metadata.index ?? 0,
+            bytes: message.snapshot?.data.length ?? 0,
+          });
           this.snapshotsOut.start(group.id, message, this.ticks);
         } else builder(message.to).envelope({ group: group.id, message });
       }
@@ -757,7 +808,7 @@ export class NodeHost {
       const b = builders.get(peer)!;
       for (const frame of b.finish()) {
         this.config.transport.send(peer, frame);
-        this.metrics.framesSent += 1;
+        this.metrics.frameSent(peer, frame.length);
       }
       this.metrics.messagesSent += b.envelopeCount;
     }
@@ -796,7 +847,11 @@ export class NodeHost {
       : ready.committedEntries.slice(appliedEarly);
     group.apply(rest);
     this.metrics.entriesApplied += rest.length;
-    if (ready.softState) group.onRole(ready.softState.role, ready.softState.leader);
+    if (ready.softState) {
+      const was = { role: group.role, leader: group.leader };
+      group.onRole(ready.softState.role, ready.softState.leader);
+      this.roleChanged(group, was);
+    }
     group.onReadStates(ready.readStates);
     group.afterApply(nowMs);
   }
@@ -815,6 +870,35 @@ export class NodeHost {
       this.config.logStore.compact(group.id, compactThrough);
     }
     this.metrics.snapshots += 1;
+    this.emit({ kind: "snapshotTaken", group: group.id, index: applied });
+  }
+
+  /** Reports an election won or lost and a change of leader, and counts leader changes. */
+  private roleChanged(group: GroupHost, was: { role: Role; leader: NodeId }): void {
+    const term = group.raft.status().term;
+    const events: HostEvent[] = [];
+    if (group.role === Role.Leader && was.role !== Role.Leader) {
+      events.push({ kind: "electionWon", group: group.id, term });
+    }
+    const stood = was.role === Role.Candidate || was.role === Role.PreCandidate;
+    if (stood && group.role === Role.Follower) {
+      const stage = was.role === Role.Candidate ? "vote" : "preVote";
+      events.push({ kind: "electionLost", group: group.id, term, stage, leader: group.leader });
+    }
+    if (group.leader !== was.leader) {
+      // Counted as etcd counts leader changes: each time a leader appears that is not the last.
+      if (group.leader !== "") this.metrics.leaderChanged(group.id);
+      // A won election says who leads now.
+      if (events.length > 0 && events[0]!.kind === "electionWon") return this.emit(events[0]!);
+      events.push({
+        kind: "leaderChanged",
+        group: group.id,
+        term,
+        leader: group.leader,
+        previous: was.leader,
+      });
+    }
+    for (const event of events) this.emit(event);
   }
 
   /** Whether this node can serve: every group has a leader it knows, serving if it is us. */
@@ -826,6 +910,71 @@ export class NodeHost {
       }
     }
     return { ok: true };
+  }
+
+  /**
+   * Writes the host's metrics: its counters and histograms, each partition's Raft state as
+   * this node sees it, and the locks held in the partitions it leads (only a leader knows:
+   * its clock is the lease base), so summing over the nodes counts each lock once.
+   */
+  writeMetrics(out: PrometheusText): void {
+    this.metrics.write(out);
+    const nowMs = this.config.clock.nowMs();
+    const statuses = this.groups.map((group) => group.raft.status());
+    out.family("kahuna_partitions", "gauge", "Partitions (Raft groups), each on every node.")
+      .sample(this.groups.length);
+    const perGroup = (name: string, help: string, value: (g: number) => number) => {
+      out.family(name, "gauge", help);
+      for (let g = 0; g < this.groups.length; g++) {
+        out.sample(value(g), { partition: String(g) });
+      }
+    };
+    perGroup(
+      "kahuna_partition_term",
+      "The partition's Raft term on this node.",
+      (g) => statuses[g]!.term,
+    );
+    perGroup(
+      "kahuna_partition_is_leader",
+      "1 if this node leads the partition, else 0.",
+      (g) => statuses[g]!.role === Role.Leader ? 1 : 0,
+    );
+    perGroup(
+      "kahuna_partition_has_leader",
+      "1 if this node knows a leader for the partition, else 0.",
+      (g) => statuses[g]!.leader === "" ? 0 : 1,
+    );
+    perGroup(
+      "kahuna_partition_commit_index",
+      "The partition's commit index on this node.",
+      (g) => statuses[g]!.commit,
+    );
+    perGroup(
+      "kahuna_partition_applied_index",
+      "The partition's last entry applied on this node.",
+      (g) => this.groups[g]!.machine.appliedIndex,
+    );
+    let persistent = 0;
+    let ephemeral = 0;
+    let records = 0;
+    for (const group of this.groups) {
+      const held = group.heldCounts(nowMs);
+      persistent += held.persistent;
+      ephemeral += held.ephemeral;
+      records += group.machine.size() + group.ephemeralRecords();
+    }
+    out.family(
+      "kahuna_locks_held",
+      "gauge",
+      "Locks held now (an owner and a lease not run out) in the partitions this node leads.",
+    ).sample(ephemeral, { durability: "ephemeral" }).sample(persistent, {
+      durability: "persistent",
+    });
+    out.family(
+      "kahuna_lock_records",
+      "gauge",
+      "Lock records kept on this node: held, and released or expired ones not yet swept.",
+    ).sample(records);
   }
 
   /**

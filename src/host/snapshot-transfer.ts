@@ -77,26 +77,27 @@ export class SnapshotSender {
     });
   }
 
-  /** What a follower says it holds of a snapshot we stream to it. */
-  acknowledged(from: NodeId, ack: ChunkAck, tick: number): void {
+  /** What a follower says it holds of a snapshot we stream to it; true once it holds all. */
+  acknowledged(from: NodeId, ack: ChunkAck, tick: number): boolean {
     const key = `${from}/${ack.group}`;
     const transfer = this.transfers.get(key);
     if (
       transfer === undefined || transfer.term !== ack.term ||
       transfer.snapshot.metadata.index !== ack.index
     ) {
-      return;
+      return false;
     }
     const total = transfer.snapshot.data.length;
     if (ack.received >= total) {
       this.transfers.delete(key);
-      return;
+      return true;
     }
     transfer.heardTick = tick;
     if (ack.received > transfer.acked) transfer.progressTick = tick;
     // Less than it held before: the follower started over (restart, or a dropped transfer).
     if (ack.received < transfer.acked || transfer.sent < ack.received) transfer.sent = ack.received;
     transfer.acked = ack.received;
+    return false;
   }
 
   /**

@@ -9,6 +9,7 @@ import { encodeFrame } from "../codec/frame.ts";
 import { frameBytesMax } from "../constants.ts";
 import { Durability } from "../locks/types.ts";
 import { guardHost, type HostEntry } from "./host-entry.ts";
+import { silentLogger } from "./logger.ts";
 import { Peers } from "./peers.ts";
 import { loadRuntime } from "./runtime-adapter.ts";
 
@@ -80,7 +81,7 @@ test("a host that throws on a frame from a real peer connection is fatal", async
     errors.push(error);
     return undefined as never;
   };
-  const peers = new Peers(runtime, guardHost(throwingHost, fatal), [], () => {}, () => {});
+  const peers = new Peers(runtime, guardHost(throwingHost, fatal), [], () => {}, silentLogger);
   const port = peers.listen("127.0.0.1", 0);
   try {
     const socket = connect({ host: "127.0.0.1", port });

@@ -3,6 +3,7 @@
  * environment variables into this; the runtime starts a node from it.
  */
 import type { NodeId } from "../raft/types.ts";
+import type { LogFormat, LogLevel } from "./logger.ts";
 
 export type PeerAddress = { readonly id: NodeId; readonly host: string; readonly port: number };
 
@@ -20,8 +21,10 @@ export type ServeOptions = {
   readonly partitions: number; // default 16
   /** How long a released or expired lock's record is kept before it is swept; default 1 h. */
   readonly sweepGraceMs: number;
-  /** Log lines to stderr; false in tests that want a quiet server. */
-  readonly verbose: boolean;
+  /** The log on stderr: readable text (default) or JSON lines. */
+  readonly logFormat: LogFormat;
+  /** The least level logged (default info; --quiet is error). */
+  readonly logLevel: LogLevel;
 };
 
 export type RunningServer = {

@@ -6,11 +6,17 @@
  *
  * Sends are fire and forget, as Raft expects: while a peer is unreachable its frames are
  * dropped, the host is told (so Raft probes it gently), and the dial is retried with backoff.
+ *
+ * A peer is *connected* while this node's connection to it is open. Each connection gained or
+ * lost is logged, and so is the moment this node, counting itself, stops or starts reaching a
+ * majority of the voters (quorum lost, regained): without one, nothing it leads can commit.
  */
 import { frameBytesMax } from "../constants.ts";
 import { encodeFrame, FrameReader } from "../codec/frame.ts";
 import type { HostEntry } from "./host-entry.ts";
+import type { PrometheusText } from "../metrics/text-format.ts";
 import type { NodeId } from "../raft/types.ts";
+import type { Logger } from "./logger.ts";
 import type { PeerAddress } from "./options.ts";
 import type { RuntimeAdapter, TcpListener, TcpSocket } from "./runtime-adapter.ts";
 
@@ -23,6 +29,8 @@ type Link = {
   dialing: boolean;
   backoffMs: number;
   retryAt: number;
+  /** Frames not written: no connection, or one that stopped reading. */
+  dropped: number;
 };
 
 export class Peers {
@@ -30,6 +38,8 @@ export class Peers {
   private readonly unreachable = new Set<NodeId>();
   private listener: TcpListener | undefined;
   private stopped = false;
+  /** Whether this node reached a majority when last looked; undefined before it ever did. */
+  private quorum: boolean | undefined;
 
   constructor(
     private readonly runtime: RuntimeAdapter,
@@ -37,7 +47,7 @@ export class Peers {
     private readonly host: HostEntry,
     peers: readonly PeerAddress[],
     private readonly afterInput: () => void,
-    private readonly log: (line: string) => void,
+    private readonly log: Logger,
   ) {
     for (const address of peers) {
       this.links.set(address.id, {
@@ -46,6 +56,7 @@ export class Peers {
         dialing: false,
         backoffMs: dialBackoffMsMin,
         retryAt: 0,
+        dropped: 0,
       });
     }
   }
@@ -68,14 +79,14 @@ export class Peers {
   private receive(reader: FrameReader, socket: TcpSocket, bytes: Uint8Array): void {
     const frames = reader.push(bytes);
     if (!Array.isArray(frames)) {
-      this.log(`closing a peer connection: ${frames.error}`);
+      this.log.warn("closing a peer connection", { reason: frames.error });
       socket.close();
       return;
     }
     for (const frame of frames) {
       const refused = this.host.receive(frame);
       if (refused !== undefined) {
-        this.log(`closing a peer connection: ${refused.error}`);
+        this.log.warn("closing a peer connection", { reason: refused.error });
         socket.close();
         return;
       }
@@ -88,10 +99,12 @@ export class Peers {
     const link = this.links.get(to);
     if (link === undefined || this.stopped) return;
     if (link.socket !== undefined && link.socket.write(encodeFrame(payload, frameBytesMax))) return;
+    link.dropped += 1;
     if (link.socket !== undefined) {
-      this.log(`peer ${to} is not reading; dropping the connection`);
+      this.log.warn("peer is not reading; dropping the connection", { peer: to });
       link.socket.close();
       link.socket = undefined;
+      this.connectionChanged();
     }
     this.markUnreachable(to);
     this.dial(link);
@@ -122,9 +135,12 @@ export class Peers {
       handlers: {
         onData: () => {},
         onClose: () => {
-          if (link.socket !== undefined) this.log(`lost the connection to peer ${id}`);
+          if (link.socket !== undefined && !this.stopped) {
+            this.log.warn("peer lost", { event: "peerLost", peer: id });
+          }
           link.socket = undefined;
           this.markUnreachable(id);
+          this.connectionChanged();
         },
       },
     }).then((socket) => {
@@ -135,12 +151,57 @@ export class Peers {
       }
       link.socket = socket;
       link.backoffMs = dialBackoffMsMin;
-      this.log(`connected to peer ${id} at ${host}:${port}`);
-    }, () => {
+      this.log.info("peer connected", {
+        event: "peerConnected",
+        peer: id,
+        address: `${host}:${port}`,
+      });
+      this.connectionChanged();
+    }, (error) => {
       link.dialing = false;
+      if (this.log.enabled("debug")) {
+        this.log.debug("cannot connect to peer", { peer: id, reason: String(error) });
+      }
       link.retryAt = Date.now() + link.backoffMs;
       link.backoffMs = Math.min(link.backoffMs * 2, dialBackoffMsMax);
     });
+  }
+
+  /** Logs quorum lost, reached or regained when this node's reach crosses a majority. */
+  private connectionChanged(): void {
+    if (this.stopped) return;
+    const voters = this.links.size + 1;
+    let reachable = 1;
+    for (const link of this.links.values()) if (link.socket !== undefined) reachable += 1;
+    const quorum = reachable > voters / 2;
+    if (quorum === this.quorum || (this.quorum === undefined && !quorum)) return;
+    const fields = { reachable, voters };
+    if (!quorum) {
+      this.log.warn("quorum lost: no majority of the cluster is reachable", {
+        event: "quorumLost",
+        ...fields,
+      });
+    } else if (this.quorum === false) {
+      this.log.info("quorum regained", { event: "quorumRegained", ...fields });
+    } else {
+      this.log.info("quorum reached", { event: "quorumReached", ...fields });
+    }
+    this.quorum = quorum;
+  }
+
+  /** Per peer: whether the connection is open, and the frames dropped for want of one. */
+  writeMetrics(out: PrometheusText): void {
+    const ids = [...this.links.keys()].sort();
+    out.family("kahuna_peer_up", "gauge", "1 while this node's connection to the peer is open.");
+    for (const peer of ids) {
+      out.sample(this.links.get(peer)!.socket === undefined ? 0 : 1, { peer });
+    }
+    out.family(
+      "kahuna_peer_frames_dropped_total",
+      "counter",
+      "Frames for a peer dropped: no open connection, or one that stopped reading.",
+    );
+    for (const peer of ids) out.sample(this.links.get(peer)!.dropped, { peer });
   }
 
   stop(): void {

@@ -16,6 +16,7 @@ import { skewedClock, systemClock, systemRandom } from "../adapters/system-clock
 import { SqliteLogStore } from "../adapters/sqlite-log-store.ts";
 import { tickMs } from "../constants.ts";
 import { NodeHost } from "../host/node-host.ts";
+import { PrometheusText } from "../metrics/text-format.ts";
 import { createApp } from "../http/app.ts";
 import { version } from "../version.ts";
 import type { LockService } from "../locks/types.ts";
@@ -25,6 +26,9 @@ import { lockDataDir } from "./data-dir-lock.ts";
 import type { DataDirLock } from "./data-dir-lock.ts";
 import type { RunningServer, ServeOptions } from "./options.ts";
 import { guardHost } from "./host-entry.ts";
+import { logHostEvent } from "./event-log.ts";
+import { createLogger, type Logger, sourceLocation } from "./logger.ts";
+import { writeProcessMetrics } from "./process-metrics.ts";
 import { Peers } from "./peers.ts";
 import { listenBinary } from "../net/binary-server.ts";
 import {
@@ -40,9 +44,12 @@ export class StartupError extends Error {
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const runtime = await loadRuntime();
-  const log = (line: string) => {
-    if (options.verbose) console.error(`kahuna[${options.nodeId}] ${line}`);
-  };
+  const logger = createLogger({
+    format: options.logFormat,
+    level: options.logLevel,
+    nodeId: options.nodeId,
+    write: (line) => console.error(line),
+  });
   const voters = options.initialCluster.length === 0
     ? [options.nodeId]
     : options.initialCluster.map((peer) => peer.id);
@@ -66,9 +73,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   let stopped = false;
   const fatal = (error: unknown): never => {
-    console.error(
-      `kahuna[${options.nodeId}] fatal: ${String(error)}\n${(error as Error)?.stack ?? ""}`,
-    );
+    logger.error("fatal error: the node stops; it recovers from its data directory on restart", {
+      event: "fatal",
+      error: String(error),
+      source: sourceLocation(error),
+      stack: error instanceof Error ? error.stack : undefined,
+    });
     return runtime.exit(70);
   };
   const entry = guardHost(() => host, fatal);
@@ -77,7 +87,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     entry,
     options.initialCluster.filter((peer) => peer.id !== options.nodeId),
     () => scheduleFlush(),
-    log,
+    logger,
   );
   const host = new NodeHost({
     nodeId: options.nodeId,
@@ -86,8 +96,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     sweepGraceMs: options.sweepGraceMs,
     logStore: store,
     transport: { send: (to, frame) => peers.send(to, frame) },
-    clock: clockFromEnvironment(log),
+    clock: clockFromEnvironment(logger),
     random: systemRandom,
+    events: (event) => logHostEvent(logger, event),
+    metricsSeconds: () => performance.now() / 1000,
   });
 
   // setImmediate, not setTimeout(0): it still runs after the I/O that arrived in this turn
@@ -117,9 +129,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     service,
     health: () => host.health(),
     cluster: () => clusterInfo(host, options),
-    metrics: () => host.metrics.render({ kahuna_partitions: host.groupCount() }),
+    metrics: () => renderMetrics(host, peers),
     wallMs: () => Date.now(),
-    log,
+    log: (line) => logger.error(line),
     version,
   });
   // Listeners start last, and a failure to bind any of them stops the ones already open, so a
@@ -142,9 +154,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       () => runtime.serveHttp({ hostname: options.host, port: options.httpPort, fetch: app.fetch }),
     );
     opened.push(() => http.stop());
-    log(
-      `serving HTTP on ${options.host}:${http.port}, data in ${options.dataDir} (${runtime.name})`,
-    );
+    logger.info("serving HTTP", {
+      address: `${options.host}:${http.port}`,
+      dataDir: options.dataDir,
+      runtime: runtime.name,
+    });
     const binaryPort = options.binaryPort;
     if (binaryPort !== undefined) {
       binary = bind("the binary protocol (--binary-port)", binaryPort, () =>
@@ -157,10 +171,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
             groups: host.groupCount(),
             leaders: host.groupStatuses().map((status) => status.leader),
           }),
-          log,
+          log: (line) => logger.info(line),
         }));
       opened.push(() => binary?.stop());
-      log(`serving the binary protocol on ${options.host}:${binary.port}`);
+      logger.info("serving the binary protocol", { address: `${options.host}:${binary.port}` });
     }
     if (voters.length > 1) {
       // Peers dial the address this node has in --initial-cluster, so listen on that port.
@@ -171,7 +185,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         peerPort,
         () => peers.listen(options.host, peerPort),
       );
-      log(`peers: listening on ${options.host}:${port}; cluster ${voters.join(", ")}`);
+      logger.info("listening for peers", {
+        address: `${options.host}:${port}`,
+        voters: voters.join(","),
+      });
     }
   } catch (error) {
     peers.stop();
@@ -203,9 +220,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         store.close();
         dirLock.release();
       }
-      log("stopped");
+      logger.info("stopped");
     },
   };
+}
+
+/** GET /metrics: the host's, the peer connections' and the process's, in one text. */
+function renderMetrics(host: NodeHost, peers: Peers): string {
+  const out = new PrometheusText();
+  host.writeMetrics(out);
+  peers.writeMetrics(out);
+  writeProcessMetrics(out);
+  return out.text();
 }
 
 /** The data directory, created if missing, locked to this process. */
@@ -269,7 +295,7 @@ function clusterInfo(host: NodeHost, options: ServeOptions): unknown {
 }
 
 /** The system clock, or for fault-injection tests one skewed by KAHUNA_TEST_CLOCK_RATE. */
-function clockFromEnvironment(log: (line: string) => void): Clock {
+function clockFromEnvironment(logger: Logger): Clock {
   const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process
     ?.env;
   const text = env?.["KAHUNA_TEST_CLOCK_RATE"];
@@ -280,6 +306,6 @@ function clockFromEnvironment(log: (line: string) => void): Clock {
       `KAHUNA_TEST_CLOCK_RATE must be a number from 0.5 to 2, got ${JSON.stringify(text)}`,
     );
   }
-  log(`test clock: running at rate ${rate} (KAHUNA_TEST_CLOCK_RATE)`);
+  logger.warn("test clock: running at a skewed rate (KAHUNA_TEST_CLOCK_RATE)", { rate });
   return skewedClock(rate);
 }

@@ -32,7 +32,7 @@ const { values } = parseArgs({
 });
 
 const counters = [
-  "kahuna_fsyncs_total",
+  "kahuna_storage_fsync_duration_seconds_count",
   "kahuna_peer_frames_sent_total",
   "kahuna_raft_messages_sent_total",
   "kahuna_entries_persisted_total",
@@ -40,8 +40,10 @@ const counters = [
 
 async function metrics(url: string): Promise<number[]> {
   const text = await (await fetch(`${url}/metrics`)).text();
+  // A counter with labels (per peer) is summed over them.
   return counters.map((name) =>
-    Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? Number.NaN)
+    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, "gm"))]
+      .reduce((sum, match) => sum + Number(match[1]), 0)
   );
 }
 

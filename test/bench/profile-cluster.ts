@@ -123,7 +123,9 @@ async function main(): Promise<void> {
         `  node ${n.id}: storage commits (each fsynced: synchronous=FULL) ${
           delta("kahuna_storage_writes_total")
         }, ` +
-          `of which Raft required a sync ${delta("kahuna_fsyncs_total")}; entries persisted ` +
+          `of which Raft required a sync ${
+            delta("kahuna_storage_fsync_duration_seconds_count")
+          }; entries persisted ` +
           `${delta("kahuna_entries_persisted_total")}; requests forwarded ${
             delta("kahuna_requests_forwarded_total")
           }; ` +

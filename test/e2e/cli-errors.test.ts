@@ -136,6 +136,6 @@ describe("serve ports", () => {
     child.kill("SIGTERM");
     expect(await child.exited).toBe(0);
     const log = await new Response(child.stderr).text();
-    expect(log).toContain(`serving the binary protocol on 127.0.0.1:${httpPort + 2}`);
+    expect(log).toContain(`serving the binary protocol address=127.0.0.1:${httpPort + 2}`);
   }, 60_000);
 });
