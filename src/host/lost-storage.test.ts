@@ -6,19 +6,12 @@
  */
 import { expect, test } from "bun:test";
 import { MemoryLogStore } from "../adapters/memory/memory-log-store.ts";
-import { Durability, type LockRequest, ResponseType } from "../locks/types.ts";
+import { type LockRequest, ResponseType } from "../locks/types.ts";
 import { decodePeerFrame, encodePeerFrame } from "../multiraft/peer-frame.ts";
 import { MessageType, type NodeId, Role } from "../raft/types.ts";
 import { NodeHost } from "./node-host.ts";
-import { type Frame, TestCluster } from "./test-cluster.ts";
+import { type Frame, persistentLock as lock, TestCluster } from "./test-cluster.ts";
 
-const lock = (resource: string, owner: string): LockRequest => ({
-  op: "tryLock",
-  resource,
-  owner,
-  expiresMs: 600_000,
-  durability: Durability.Persistent,
-});
 const get = (resource: string): LockRequest => ({ op: "get", resource, durability: 1 });
 
 /** Votes granted, as "voter/term/candidate", from every frame sent. */

@@ -5,22 +5,13 @@
  * log behind it (the sweep entries name every removed record).
  */
 import { expect, test } from "bun:test";
-import { Durability, type LockRequest, ResponseType } from "../locks/types.ts";
-import { ids, TestCluster } from "./test-cluster.ts";
-
-const lock = (resource: string, owner: string): LockRequest => ({
-  op: "tryLock",
-  resource,
-  owner,
-  expiresMs: 600_000,
-  durability: Durability.Persistent,
-});
-const unlock = (resource: string, owner: string): LockRequest => ({
-  op: "unlock",
-  resource,
-  owner,
-  durability: Durability.Persistent,
-});
+import { ResponseType } from "../locks/types.ts";
+import {
+  ids,
+  persistentLock as lock,
+  persistentUnlock as unlock,
+  TestCluster,
+} from "./test-cluster.ts";
 
 test("swept on every replica, tokens above the floor, a small snapshot and a short log", () => {
   const cluster = new TestCluster({ groups: 1, host: { sweepGraceMs: 1_000 } });

@@ -7,12 +7,21 @@
 import { expect } from "bun:test";
 import { MemoryLogStore } from "../adapters/memory/memory-log-store.ts";
 import { tickMs } from "../constants.ts";
-import type { LockRequest, LockResponse } from "../locks/types.ts";
+import { Durability, type LockRequest, type LockResponse } from "../locks/types.ts";
 import type { LogStore } from "../ports/log-store.ts";
 import { type NodeId, Role } from "../raft/types.ts";
 import { type HostConfig, NodeHost } from "./node-host.ts";
 
 export const ids: readonly NodeId[] = ["a", "b", "c"];
+
+/** A persistent TryLock with a lease longer than any scripted test (10 minutes). */
+export function persistentLock(resource: string, owner: string): LockRequest {
+  return { op: "tryLock", resource, owner, expiresMs: 600_000, durability: Durability.Persistent };
+}
+
+export function persistentUnlock(resource: string, owner: string): LockRequest {
+  return { op: "unlock", resource, owner, durability: Durability.Persistent };
+}
 
 export type Frame = { readonly from: NodeId; readonly to: NodeId; readonly frame: Uint8Array };
 

@@ -14,15 +14,7 @@ import {
   ResponseType,
 } from "../../src/locks/types.ts";
 import type { Violation } from "../checkers/history.ts";
-
-export type PreloadPort = {
-  nodes(): readonly string[];
-  send(
-    node: string,
-    request: LockRequest,
-    answer: (response: LockResponse | "unreachable", nowMs: number) => void,
-  ): void;
-};
+import type { ClientPort } from "./workload.ts";
 
 const inflightMax = 500;
 
@@ -34,7 +26,7 @@ export class Preloader {
   readonly granted = new Map<number, number>();
 
   constructor(
-    private readonly port: PreloadPort,
+    private readonly port: ClientPort,
     private readonly random: Prng,
     readonly count: number,
     private readonly nameBytes: number,
