@@ -402,6 +402,20 @@ export class NodeHost {
     );
   }
 
+  /**
+   * `group` no longer has `leader` as its leader: requests forwarded there for that group will
+   * most likely never be answered (it crashed, or was deposed). Their clients get an answer now,
+   * to retry with the new leader, instead of after the forward's timeout.
+   */
+  private leaderGone(group: number, leader: NodeId): void {
+    for (const [id, forward] of this.forwarded) {
+      if (forward.to !== leader) continue;
+      if (groupOf(forward.request.resource, this.groups.length) !== group) continue;
+      this.forwarded.delete(id);
+      this.failForward(forward, `partition ${group} changed leader from ${leader}`);
+    }
+  }
+
   tick(): void {
     this.ticks += 1;
     const nowMs = this.config.clock.nowMs();
@@ -851,6 +865,7 @@ export class NodeHost {
       const was = { role: group.role, leader: group.leader };
       group.onRole(ready.softState.role, ready.softState.leader);
       this.roleChanged(group, was);
+      if (was.leader !== "" && was.leader !== group.leader) this.leaderGone(group.id, was.leader);
     }
     group.onReadStates(ready.readStates);
     group.afterApply(nowMs);
