@@ -26,7 +26,7 @@ export class EphemeralLocks {
   readonly #fromToken: number;
   #floor: number;
   readonly #records = new Map<string, LockRecord>();
-  #sweepCursor: Iterator<[string, LockRecord]> | undefined;
+  readonly #sweepScan = new rules.SweepScan();
 
   constructor(fromToken: number) {
     assert(
@@ -104,19 +104,12 @@ export class EphemeralLocks {
    */
   sweep(nowMs: number, graceMs: number, scanMax: number): number {
     let removed = 0;
-    this.#sweepCursor ??= this.#records.entries();
-    for (let scanned = 0; scanned < scanMax; scanned++) {
-      const next = this.#sweepCursor.next();
-      if (next.done === true) {
-        this.#sweepCursor = undefined;
-        break;
-      }
-      const [name, record] = next.value;
-      if (!rules.isSweepable(record, nowMs, graceMs)) continue;
+    this.#sweepScan.next(this.#records, nowMs, graceMs, scanMax, (name, record) => {
       this.#records.delete(name);
       this.#floor = Math.max(this.#floor, record.fencingToken + 1);
       removed++;
-    }
+      return true;
+    });
     return removed;
   }
 

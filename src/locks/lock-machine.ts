@@ -37,7 +37,7 @@ const tokenMax = Number.MAX_SAFE_INTEGER;
 export class LockMachine {
   #state: MachineState;
   /** Where the leader's incremental sweep scan is; not replicated state. */
-  #sweepCursor: Iterator<[string, rules.LockRecord]> | undefined;
+  readonly #sweepScan = new rules.SweepScan();
 
   constructor() {
     this.#state = {
@@ -151,20 +151,13 @@ export class LockMachine {
   sweepCandidates(nowMs: number, graceMs: number, scanMax: number, bytesMax: number): string[] {
     const names: string[] = [];
     let bytes = 0;
-    this.#sweepCursor ??= this.#state.records.entries();
-    for (let scanned = 0; scanned < scanMax; scanned++) {
-      const next = this.#sweepCursor.next();
-      if (next.done === true) {
-        this.#sweepCursor = undefined;
-        break;
-      }
-      const [name, record] = next.value;
-      if (!rules.isSweepable(record, nowMs, graceMs)) continue;
+    this.#sweepScan.next(this.#state.records, nowMs, graceMs, scanMax, (name) => {
       const nameBytes = 3 * name.length + 5; // UTF-16 units to UTF-8: at most 3 bytes each
-      if (bytes + nameBytes > bytesMax) break;
+      if (bytes + nameBytes > bytesMax) return false;
       bytes += nameBytes;
       names.push(name);
-    }
+      return true;
+    });
     return names;
   }
 

@@ -48,6 +48,35 @@ export function isSweepable(record: LockRecord, nowMs: number, graceMs: number):
 }
 
 /**
+ * The sweep's scan over one table: each call looks at up to `scanMax` records after where the
+ * last call stopped (a Map iterator stays valid across deletions and insertions) and starts
+ * over after the end. It hands `take` each sweepable record; `take` returning false stops the
+ * call. Not replicated state: only where the leader is in its table.
+ */
+export class SweepScan {
+  #cursor: Iterator<[string, LockRecord]> | undefined;
+
+  next(
+    records: Map<string, LockRecord>,
+    nowMs: number,
+    graceMs: number,
+    scanMax: number,
+    take: (name: string, record: LockRecord) => boolean,
+  ): void {
+    this.#cursor ??= records.entries();
+    for (let scanned = 0; scanned < scanMax; scanned++) {
+      const next = this.#cursor.next();
+      if (next.done === true) {
+        this.#cursor = undefined;
+        return;
+      }
+      const [name, record] = next.value;
+      if (isSweepable(record, nowMs, graceMs) && !take(name, record)) return;
+    }
+  }
+}
+
+/**
  * TryLock. `firstToken` is the token of a grant on a resource with no record: a floor above
  * every token of a record the table removed (0 for a persistent table that removed none; at
  * least the leader's first reserved token for an ephemeral one).
