@@ -767,6 +767,8 @@ export class NodeHost {
    */
   private send(batch: readonly [GroupHost, Ready][], step: "beforeWrite" | "afterWrite"): void {
     const builders = new Map<NodeId, FrameBuilder>();
+    // One header for every peer of this send: the same records go to all of them.
+    const stores = this.storesToSend();
     const builder = (peer: NodeId): FrameBuilder => {
       let b = builders.get(peer);
       if (b === undefined) {
@@ -774,7 +776,7 @@ export class NodeHost {
           from: this.nodeId,
           store: this.nodeState.storeId,
           recovering: this.nodeState.recovering.length > 0,
-          stores: this.storesToSend(),
+          stores,
         };
         b = new FrameBuilder(header, peerFrameBytesMax);
         builders.set(peer, b);
