@@ -38,6 +38,13 @@ export const inflightMessagesMax = 256;
 // time, not every group's whole pipeline in one flush.
 export const inflightBytesMax = 2 * 1024 * 1024;
 export const pendingProposalsMax = 100_000;
+/**
+ * Fair waiting (docs/spec.md §2.4): the longest `waitMs` a TryLock may ask for, and how many
+ * waiters one resource's queue and one node's queues together may hold (more: MustRetry).
+ */
+export const waitMsMax = 300_000;
+export const waitersPerResourceMax = 1_000;
+export const waitersPerNodeMax = 10_000;
 
 // Multi-Raft.
 export const partitionsDefault = 16;

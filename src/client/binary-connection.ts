@@ -41,6 +41,7 @@ type Pending = {
   readonly resolve: (answer: WireAnswer) => void;
   readonly reject: (error: BinaryConnectionError) => void;
   readonly deadlineMs: number;
+  readonly timeoutMs: number;
 };
 
 /** Calls one connection may have in flight; the server allows 4096 (net/binary-server.ts). */
@@ -56,6 +57,8 @@ export class BinaryConnection {
   #nextId = 1;
   #closed: BinaryConnectionError | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the armed timer fires. */
+  #timerAtMs = 0;
   #referenced = false;
 
   private constructor(address: BinaryAddress, socket: Socket, timeoutMs: number) {
@@ -112,8 +115,11 @@ export class BinaryConnection {
     return this.#pending.size;
   }
 
-  /** Sends one request; it leaves with the others issued in the same turn. */
-  execute(request: LockRequest): Promise<LockResponse> {
+  /**
+   * Sends one request; it leaves with the others issued in the same turn. `extraMs` lengthens
+   * its time-out (a TryLock that waits in line is answered up to its waitMs later).
+   */
+  execute(request: LockRequest, extraMs = 0): Promise<LockResponse> {
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     if (this.#pending.size >= binaryInflightMax) {
       return Promise.resolve({
@@ -122,7 +128,7 @@ export class BinaryConnection {
         error: "too many calls in flight on one connection",
       });
     }
-    return this.#send((id) => ({ id, request })).then((answer) => answer.response);
+    return this.#send((id) => ({ id, request }), extraMs).then((answer) => answer.response);
   }
 
   /** Asks the server which node it is and where it sees each partition's leader. */
@@ -137,15 +143,17 @@ export class BinaryConnection {
     });
   }
 
-  #send(item: (id: number) => ClientItem): Promise<WireAnswer> {
+  #send(item: (id: number) => ClientItem, extraMs = 0): Promise<WireAnswer> {
     const id = this.#nextId;
     this.#nextId += 1;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, deadlineMs: performance.now() + this.#timeoutMs });
+      const timeoutMs = this.#timeoutMs + extraMs;
+      const deadlineMs = performance.now() + timeoutMs;
+      this.#pending.set(id, { resolve, reject, deadlineMs, timeoutMs });
       if (this.#queued.length === 0) queueMicrotask(() => this.#flush());
       this.#queued.push(item(id));
       this.#reference(true);
-      if (this.#timer === undefined) this.#armTimer(this.#timeoutMs);
+      if (this.#timer === undefined || deadlineMs < this.#timerAtMs) this.#armTimer(timeoutMs);
     });
   }
 
@@ -179,25 +187,33 @@ export class BinaryConnection {
     if (this.#pending.size === 0) this.#reference(false);
   }
 
-  /** Expires overdue calls; ids grow with time, so the overdue ones come first in the map. */
+  /**
+   * Expires overdue calls and sets the timer for the next. Time-outs differ (a call that waits
+   * in line has a longer one), so every pending call is looked at: at most binaryInflightMax.
+   */
   #expire(): void {
     this.#timer = undefined;
     const nowMs = performance.now();
+    let nextMs = Number.POSITIVE_INFINITY;
     for (const [id, pending] of this.#pending) {
       if (pending.deadlineMs > nowMs) {
-        this.#armTimer(pending.deadlineMs - nowMs);
-        return;
+        nextMs = Math.min(nextMs, pending.deadlineMs);
+        continue;
       }
       this.#pending.delete(id);
       pending.reject(
-        new BinaryConnectionError("timeout", `no answer within ${this.#timeoutMs} ms`),
+        new BinaryConnectionError("timeout", `no answer within ${pending.timeoutMs} ms`),
       );
     }
-    this.#reference(false);
+    if (nextMs !== Number.POSITIVE_INFINITY) this.#armTimer(nextMs - nowMs);
+    else this.#reference(false);
   }
 
   #armTimer(delayMs: number): void {
-    this.#timer = setTimeout(() => this.#expire(), Math.max(1, Math.ceil(delayMs)));
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const waitMs = Math.max(1, Math.ceil(delayMs));
+    this.#timerAtMs = performance.now() + waitMs;
+    this.#timer = setTimeout(() => this.#expire(), waitMs);
     unrefTimer(this.#timer);
   }
 

@@ -30,6 +30,7 @@ import {
   type FailoverOptions,
   sleep,
   throwIfAborted,
+  waitLeftMs,
 } from "./failover.ts";
 
 const routesRefreshMs = 1_000;
@@ -72,10 +73,11 @@ export class BinaryFailover {
   }
 
   /** Takes the REST path of the operation and its JSON body, already validated. */
-  async call(path: string, body: Record<string, unknown>): Promise<Answer> {
+  async call(path: string, body: Record<string, unknown>, waitUntilMs?: number): Promise<Answer> {
     const request = toRequest(path, body);
-    const { servers, retries, deadlineMs, signal } = this.#options;
+    const { servers, retries, signal } = this.#options;
     const started = performance.now();
+    const deadlineMs = this.#options.deadlineMs + waitLeftMs(waitUntilMs, started);
     const problems: string[] = [];
     let unknownOutcome = false;
     let mustRetry = false;
@@ -85,7 +87,9 @@ export class BinaryFailover {
     for (let attempt = 0; attempt <= retries; attempt++) {
       const index = (first + attempt) % servers.length;
       throwIfAborted(signal, attempt > 0);
-      const outcome = await this.#attempt(index, request);
+      const waitMs = waitLeftMs(waitUntilMs, performance.now());
+      const sent = waitMs > 0 && request.op === "tryLock" ? { ...request, waitMs } : request;
+      const outcome = await this.#attempt(index, sent, waitMs);
       throwIfAborted(signal, true);
       if (outcome.kind === "answer") {
         if (leader === undefined || attempt > 0) this.#preferred = index;
@@ -105,9 +109,9 @@ export class BinaryFailover {
       mustRetry ||= outcome.mustRetry === true;
       this.#routesAtMs = Number.NEGATIVE_INFINITY; // leaders may have moved: ask again
       problems.push(`${servers[index]}: ${outcome.problem}`);
-      const waitMs = backoffMs(attempt);
-      if (performance.now() - started + waitMs >= deadlineMs) break;
-      if (attempt < retries) await sleep(waitMs, signal);
+      const pauseMs = backoffMs(attempt);
+      if (performance.now() - started + pauseMs >= deadlineMs) break;
+      if (attempt < retries) await sleep(pauseMs, signal);
     }
     throwIfAborted(signal, true);
     throw exhausted(
@@ -159,11 +163,11 @@ export class BinaryFailover {
     }
   }
 
-  async #attempt(index: number, request: LockRequest): Promise<Attempt> {
+  async #attempt(index: number, request: LockRequest, waitMs: number): Promise<Attempt> {
     let response: LockResponse;
     try {
       const connection = await this.#connection(index);
-      response = await connection.execute(request);
+      response = await connection.execute(request, waitMs);
     } catch (error) {
       const { BinaryConnectionError } = await connectionModule();
       if (!(error instanceof BinaryConnectionError)) throw error;

@@ -39,10 +39,11 @@ export type ClientOptions = {
 export type LockOptions = {
   /** Lease length: the lock is yours for this long unless extended. */
   readonly expiresMs: number;
-  /** Keep trying until acquired or this much time has passed; 0 (default) = one try. */
+  /**
+   * Wait in the lock's line (first in, first out, on the server) until acquired or this much
+   * time has passed; 0 (default) = one try, answered at once.
+   */
   readonly waitMs?: number;
-  /** Pause between tries while waiting, default 100 ms. */
-  readonly retryMs?: number;
   readonly durability?: Durability;
   /** Default: 32 random hex characters. */
   readonly owner?: string;
@@ -78,12 +79,15 @@ export type ExtendDetail =
 const timeoutMsDefault = 5_000;
 const retriesDefault = 8;
 const deadlineMsDefault = 30_000;
-const retryMsDefault = 100;
+/** The longest wait one request asks a server for (its waitMs limit); longer waits re-ask. */
+const waitMsPerRequestMax = 300_000;
+/** A server that answered Busy well before the wait was up is asked again after this pause. */
+const earlyBusyPauseMs = 100;
 
 /** What KahunaClient sends its calls through: REST (failover.ts) or binary. */
 type Transport = {
   readonly servers: readonly string[];
-  call(path: string, body: Record<string, unknown>): Promise<Answer>;
+  call(path: string, body: Record<string, unknown>, waitUntilMs?: number): Promise<Answer>;
 };
 
 export class KahunaClient {
@@ -124,27 +128,42 @@ export class KahunaClient {
     return this.#failover.servers;
   }
 
-  /** Tries to lock `resource`, waiting up to `waitMs`; the lock may come back not acquired. */
+  /**
+   * Tries to lock `resource`, waiting in its line on the server up to `waitMs` (no polling:
+   * the server answers when the lock is granted, docs/client.md); the lock may come back not
+   * acquired. After a leader change the request joins the new leader's line.
+   */
   async getOrCreateLock(resource: string, options: LockOptions): Promise<KahunaLock> {
     const owner = options.owner ?? randomOwner();
     const durability = options.durability ?? Durability.Persistent;
     const waitMs = options.waitMs ?? 0;
-    const retryMs = options.retryMs ?? retryMsDefault;
     checkResource(resource);
     checkOwner(owner);
     checkExpiresMs(options.expiresMs);
     checkDurability(durability);
     checkMs("waitMs", waitMs, 0);
-    checkMs("retryMs", retryMs, 1);
-    const started = performance.now();
+    const waitUntilMs = performance.now() + waitMs;
     for (;;) {
-      const result = await this.tryLock(resource, owner, options.expiresMs, durability);
-      if (result.locked) {
-        return new KahunaLock(this, resource, owner, durability, true, result.fencingToken);
+      const askedAtMs = performance.now();
+      const untilMs = Math.min(waitUntilMs, askedAtMs + waitMsPerRequestMax);
+      const body = { resource, owner, expiresMs: options.expiresMs, durability };
+      const answer = await this.#failover.call(
+        "/v1/locks/try-lock",
+        body,
+        waitMs > 0 ? untilMs : undefined,
+      );
+      expectType(answer.type, [ResponseType.Locked, ResponseType.Busy], "try-lock");
+      if (answer.type === ResponseType.Locked) {
+        return new KahunaLock(this, resource, owner, durability, true, answer.fencingToken);
       }
-      const leftMs = waitMs - (performance.now() - started);
-      if (leftMs <= 0) return new KahunaLock(this, resource, owner, durability, false, 0);
-      await sleep(Math.min(retryMs, leftMs));
+      const nowMs = performance.now();
+      if (nowMs >= waitUntilMs - 1) {
+        return new KahunaLock(this, resource, owner, durability, false, 0);
+      }
+      // Busy well before the wait was up (a server that does not queue): ask again, gently.
+      if (nowMs < untilMs - earlyBusyPauseMs) {
+        await sleep(Math.min(earlyBusyPauseMs, waitUntilMs - nowMs));
+      }
     }
   }
 

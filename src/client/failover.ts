@@ -72,9 +72,14 @@ export class Failover {
     return this.#options.servers;
   }
 
-  async call(path: string, body: Record<string, unknown>): Promise<Answer> {
-    const { servers, retries, deadlineMs, signal } = this.#options;
+  /**
+   * `waitUntilMs` (a performance.now() reading) makes a TryLock wait in line until then: each
+   * attempt asks for the wait that is left, and its time-out and the call's deadline grow by it.
+   */
+  async call(path: string, body: Record<string, unknown>, waitUntilMs?: number): Promise<Answer> {
+    const { servers, retries, signal } = this.#options;
     const started = performance.now();
+    const deadlineMs = this.#options.deadlineMs + waitLeftMs(waitUntilMs, started);
     const problems: string[] = [];
     let unknownOutcome = false;
     let mustRetry = false;
@@ -83,7 +88,9 @@ export class Failover {
       const server = servers[index]!;
       const remainingMs = deadlineMs - (performance.now() - started);
       throwIfAborted(signal, attempt > 0);
-      const outcome = await this.#attempt(server, path, body, remainingMs);
+      const waitMs = waitLeftMs(waitUntilMs, performance.now());
+      const sent = waitUntilMs === undefined ? body : { ...body, waitMs };
+      const outcome = await this.#attempt(server, path, sent, remainingMs, waitMs);
       throwIfAborted(signal, true);
       if (outcome.kind === "answer") {
         this.#preferred = index;
@@ -95,9 +102,9 @@ export class Failover {
       unknownOutcome ||= outcome.unknownOutcome;
       mustRetry ||= outcome.mustRetry === true;
       problems.push(`${server}: ${outcome.problem}`);
-      const waitMs = backoffMs(attempt);
-      if (performance.now() - started + waitMs >= deadlineMs) break;
-      if (attempt < retries) await sleep(waitMs, signal);
+      const pauseMs = backoffMs(attempt);
+      if (performance.now() - started + pauseMs >= deadlineMs) break;
+      if (attempt < retries) await sleep(pauseMs, signal);
     }
     throwIfAborted(signal, true);
     throw exhausted(problems, { unknownOutcome, mustRetry }, servers);
@@ -108,8 +115,12 @@ export class Failover {
     path: string,
     body: Record<string, unknown>,
     remainingMs: number,
+    waitMs: number,
   ): Promise<Attempt> {
-    const timeoutMs = Math.max(1, Math.min(this.#options.timeoutMs, Math.floor(remainingMs)));
+    const timeoutMs = Math.max(
+      1,
+      Math.min(this.#options.timeoutMs + waitMs, Math.floor(remainingMs)),
+    );
     let response: Response;
     try {
       response = await fetch(`${server}${path}`, {
@@ -221,6 +232,11 @@ export function exhausted(
     `no kahuna server answered after ${tried} attempts (${distinct}); check that a server ` +
       `${listening} at ${servers.join(", ")}`,
   );
+}
+
+/** The wait left until `waitUntilMs` at `nowMs`, whole ms; 0 when there is none. */
+export function waitLeftMs(waitUntilMs: number | undefined, nowMs: number): number {
+  return waitUntilMs === undefined ? 0 : Math.max(0, Math.floor(waitUntilMs - nowMs));
 }
 
 /** Exponential backoff with "equal jitter": half fixed, half random, capped. */

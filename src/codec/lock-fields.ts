@@ -9,7 +9,13 @@
  * of the table.
  */
 import { assert } from "../assert.ts";
-import { expiresMsMax, expiresMsMin, ownerBytesMax, resourceBytesMax } from "../constants.ts";
+import {
+  expiresMsMax,
+  expiresMsMin,
+  ownerBytesMax,
+  resourceBytesMax,
+  waitMsMax,
+} from "../constants.ts";
 import { Durability } from "../locks/types.ts";
 import type { LockOp } from "../locks/types.ts";
 
@@ -25,6 +31,8 @@ export type IntegerField = {
   readonly kind: "integer";
   readonly min: number;
   readonly max: number;
+  /** The value an omitted field takes; a field without one is required. */
+  readonly default?: number;
   readonly description: string;
 };
 
@@ -60,6 +68,15 @@ export const lockFields = {
     max: expiresMsMax,
     description: "The lease length in milliseconds, measured on the leader's monotonic clock.",
   },
+  waitMs: {
+    kind: "integer",
+    min: 0,
+    max: waitMsMax,
+    default: 0,
+    description: "How long to wait in line, in milliseconds, when another owner holds the " +
+      "lock: the request joins the resource's first-in-first-out queue and is answered Locked " +
+      "when its turn comes, or Busy when the time is up. 0 answers at once.",
+  },
   durability: {
     kind: "choice",
     choices: [
@@ -77,7 +94,7 @@ export type LockField = keyof typeof lockFields;
 
 /** The fields each op takes, in the order messages and the API document list them. */
 export const lockRequestFields = {
-  tryLock: ["resource", "owner", "expiresMs", "durability"],
+  tryLock: ["resource", "owner", "expiresMs", "durability", "waitMs"],
   extend: ["resource", "owner", "expiresMs", "durability"],
   unlock: ["resource", "owner", "durability"],
   get: ["resource", "durability"],
@@ -85,7 +102,10 @@ export const lockRequestFields = {
 
 /** The fields an op cannot do without: all but those with a default. */
 export function requiredFields(op: LockOp): LockField[] {
-  return lockRequestFields[op].filter((field) => lockFields[field].kind !== "choice");
+  return lockRequestFields[op].filter((field) => {
+    const spec: FieldSpec = lockFields[field];
+    return spec.kind !== "choice" && !(spec.kind === "integer" && spec.default !== undefined);
+  });
 }
 
 /** What a field allows, in words: "a string", "an integer from 1 to 2147483647". */
@@ -102,7 +122,13 @@ export function allowedText(spec: FieldSpec): string {
 
 for (const spec of Object.values(lockFields) as FieldSpec[]) {
   if (spec.kind === "text") assert(spec.bytesMax > 0, "a text field allows at least one byte");
-  if (spec.kind === "integer") assert(spec.min <= spec.max, "an integer range is not empty");
+  if (spec.kind === "integer") {
+    assert(spec.min <= spec.max, "an integer range is not empty");
+    assert(
+      spec.default === undefined || (spec.default >= spec.min && spec.default <= spec.max),
+      "an integer field's default is in its range",
+    );
+  }
   if (spec.kind === "choice") {
     assert(
       spec.choices.some((choice) => choice.value === spec.default),

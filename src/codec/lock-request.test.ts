@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { expiresMsMax, ownerBytesMax, resourceBytesMax } from "../constants.ts";
+import { expiresMsMax, ownerBytesMax, resourceBytesMax, waitMsMax } from "../constants.ts";
 import { echo, isLockRequestError, parseLockRequest, utf8Bytes } from "./lock-request.ts";
 import type { LockOp, LockRequest } from "../locks/types.ts";
 
@@ -56,11 +56,29 @@ test("a field another op takes is unknown here and the message lists the allowed
     'unknown field "owner"; allowed fields are resource, durability',
   );
   expect(errorOf("tryLock", { ...valid, ttl: 5 })).toBe(
-    'unknown field "ttl"; allowed fields are resource, owner, expiresMs, durability',
+    'unknown field "ttl"; allowed fields are resource, owner, expiresMs, durability, waitMs',
+  );
+  expect(errorOf("extend", { ...valid, waitMs: 5 })).toBe(
+    'unknown field "waitMs"; allowed fields are resource, owner, expiresMs, durability',
   );
   expect(errorOf("tryLock", JSON.parse('{"__proto__": 1, "resource": "r"}'))).toContain(
     'unknown field "__proto__"',
   );
+});
+
+test("waitMs: omitted or 0 leaves it out, 1 to waitMsMax waits, anything else is refused", () => {
+  expect(requestOf("tryLock", valid)).not.toHaveProperty("waitMs");
+  expect(requestOf("tryLock", { ...valid, waitMs: 0 })).not.toHaveProperty("waitMs");
+  expect(requestOf("tryLock", { ...valid, waitMs: -0 })).not.toHaveProperty("waitMs");
+  expect(requestOf("tryLock", { ...valid, waitMs: 1 })).toMatchObject({ waitMs: 1 });
+  expect(requestOf("tryLock", { ...valid, waitMs: waitMsMax })).toMatchObject({
+    waitMs: waitMsMax,
+  });
+  for (const bad of [-1, 1.5, waitMsMax + 1, "10", null, true, Number.NaN]) {
+    expect(errorOf("tryLock", { ...valid, waitMs: bad })).toStartWith(
+      `waitMs must be an integer from 0 to ${waitMsMax}, got `,
+    );
+  }
 });
 
 test("a body that is not a plain object is refused, saying what it was", () => {

@@ -6,7 +6,8 @@
  * Invariants of a returned LockRequest: it has exactly the fields of its op; `resource` is
  * well-formed Unicode of 1..resourceBytesMax UTF-8 bytes without NUL; `owner` is well-formed
  * Unicode of 1..ownerBytesMax UTF-8 bytes; `expiresMs` is an integer in
- * expiresMsMin..expiresMsMax; `durability` is 0 or 1 (1 when omitted).
+ * expiresMsMin..expiresMsMax; `durability` is 0 or 1 (1 when omitted); a TryLock's `waitMs`,
+ * when present, is an integer in 1..waitMsMax (0 or omitted leaves it out).
  *
  * Errors are values with a message a person reads: it names the field, says what is allowed
  * and echoes (a truncated form of) what was sent. The fields and their limits come from one
@@ -49,7 +50,13 @@ export function parseLockRequest(op: LockOp, body: unknown): LockRequest | LockR
 
   const expiresMs = parseInteger(body, "expiresMs");
   if (typeof expiresMs !== "number") return expiresMs;
-  return { op, resource, owner, expiresMs, durability };
+  if (op === "extend") return { op, resource, owner, expiresMs, durability };
+  const waitMs = parseInteger(body, "waitMs");
+  if (typeof waitMs !== "number") return waitMs;
+  // 0 is the same request as none: the field is set only when the request waits.
+  return waitMs === 0
+    ? { op, resource, owner, expiresMs, durability }
+    : { op, resource, owner, expiresMs, durability, waitMs };
 }
 
 export function isLockRequestError(
@@ -76,12 +83,12 @@ function parseText(
 
 function parseInteger(
   body: Record<string, unknown>,
-  field: "expiresMs",
+  field: "expiresMs" | "waitMs",
 ): number | LockRequestError {
   const spec: IntegerField = lockFields[field];
   const value = body[field];
   const allowed = allowedText(spec);
-  if (value === undefined) return missing(field, allowed);
+  if (value === undefined) return spec.default ?? missing(field, allowed);
   if (
     typeof value !== "number" || !Number.isInteger(value) || value < spec.min || value > spec.max
   ) {

@@ -13,6 +13,9 @@
  *   above the committed reservation.
  * - The leader sweeps: it proposes the names of records free for the grace period, at most
  *   one sweep entry in flight, and removes free ephemeral records itself.
+ * - TryLocks that wait (docs/spec.md §2.4) stand in the leader's lines (wait-queue.ts) and
+ *   each grant to one of them is an ordinary TryLock: the line's head is tried after a
+ *   release this leader applied or answered, and once a tick while the lock is free.
  * Synchronous and deterministic: time comes in as `nowMs` from the NodeHost's Clock port.
  */
 import { assert } from "../assert.ts";
@@ -25,15 +28,28 @@ import {
   sweepCommandBytesMax,
   sweepScanPerTick,
   sweptSnapshotRecordsMin,
+  waitersPerResourceMax,
 } from "../constants.ts";
 import { encodeCommand } from "../codec/lock-command.ts";
 import { EphemeralLocks, type Needs } from "../locks/ephemeral-locks.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
-import { Durability, type LockRequest } from "../locks/types.ts";
+import { Durability, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
 import type { MemoryStorage } from "../raft/memory-storage.ts";
 import type { RawNode, Ready } from "../raft/raw-node.ts";
 import { type Entry, type NodeId, type ReadState, Role, type Snapshot } from "../raft/types.ts";
 import { errored, indeterminate, mustRetry, type Reply } from "./replies.ts";
+import {
+  lineKey,
+  type TryLockRequest,
+  type WaitBudget,
+  type Waiter,
+  WaitQueue,
+} from "./wait-queue.ts";
+
+/** Filled by submit for a request that waits: `cancel` takes it out of its line. */
+export type WaitTicket = { cancel?: () => void };
+
+const busy: LockResponse = { type: ResponseType.Busy, fencingToken: 0 };
 
 type Waiting = { readonly request: LockRequest; readonly reply: Reply };
 type Proposal = { readonly term: number; readonly reply: Reply; readonly tick: number };
@@ -73,6 +89,9 @@ export class GroupHost {
   private recordsPeak = 0;
   private readonly proposals = new Map<number, Proposal>();
   private readonly reads = new Map<number, Read>();
+  private readonly waits: WaitQueue;
+  /** Lines whose lock this leader saw released since they were last served. */
+  private released: string[] = [];
 
   constructor(
     readonly id: number,
@@ -81,9 +100,12 @@ export class GroupHost {
     machine: LockMachine,
     /** How long a record stays free before a sweep removes it (docs/spec.md §2.1). */
     readonly sweepGraceMs: number,
+    /** The node's waiters, shared by its groups. */
+    waitBudget: WaitBudget,
   ) {
     this.machine = machine;
     this.recordsPeak = machine.size();
+    this.waits = new WaitQueue(waitBudget);
   }
 
   /** True when this node leads the group and may answer lock requests for it. */
@@ -99,16 +121,152 @@ export class GroupHost {
     return count;
   }
 
-  submit(request: LockRequest, reply: Reply, nowMs: number): void {
+  /** Waiters in this group's lines, grants in flight included. */
+  waiterCount(): number {
+    return this.waits.size();
+  }
+
+  submit(request: LockRequest, reply: Reply, nowMs: number, ticket?: WaitTicket): void {
     if (this.role !== Role.Leader) {
       reply(mustRetry(`this node does not lead partition ${this.id}; retry`));
     } else if (this.pendingCount() >= pendingProposalsMax) {
       reply(mustRetry(`partition ${this.id} has too many requests in flight; retry`));
-    } else if (request.durability === Durability.Persistent) {
+    } else if (request.op === "tryLock" && request.waitMs !== undefined) {
+      this.submitWaiting(request, request.waitMs, reply, nowMs, ticket);
+    } else if (request.op === "unlock" && this.waits.has(lineKey(request))) {
+      // A release the line's head may be waiting for: serve the line once it is done.
+      const key = lineKey(request);
+      this.submitNow(request, (response) => {
+        if (response.type === ResponseType.Unlocked) this.released.push(key);
+        reply(response);
+      }, nowMs);
+    } else {
+      this.submitNow(request, reply, nowMs);
+    }
+    this.serveReleased(nowMs);
+  }
+
+  private submitNow(request: LockRequest, reply: Reply, nowMs: number): void {
+    if (request.durability === Durability.Persistent) {
       this.submitPersistent(request, reply, nowMs);
     } else {
       this.submitEphemeral(request, reply, nowMs);
     }
+  }
+
+  /**
+   * A TryLock that may wait: tried at once unless others already wait for the lock; a Busy
+   * answer from the lock rules puts it at the back of the line (in the order the rules
+   * answered, which for a persistent lock is log order).
+   */
+  private submitWaiting(
+    request: TryLockRequest,
+    waitMs: number,
+    reply: Reply,
+    nowMs: number,
+    ticket: WaitTicket | undefined,
+  ): void {
+    const { waitMs: _, ...grant } = request;
+    const key = lineKey(request);
+    const deadlineMs = nowMs + waitMs;
+    const mine = this.waits.find(key, request.owner);
+    if (mine !== undefined) {
+      // The same owner again (a retry whose first answer was lost): it takes over the place.
+      const earlier = mine.reply;
+      mine.reply = reply;
+      mine.deadlineMs = deadlineMs;
+      this.arm(ticket, key, mine, reply);
+      earlier(mustRetry("a newer request of the same owner took this place in line"));
+      return;
+    }
+    const waiter: Waiter = { request: grant, reply, deadlineMs, sawHeld: false, cancelled: false };
+    this.arm(ticket, key, waiter, reply);
+    if (this.waits.has(key) && !this.holds(grant, nowMs)) {
+      this.enqueue(key, waiter);
+      this.serveLine(key, nowMs);
+      return;
+    }
+    this.submitNow(grant, (response) => {
+      if (waiter.cancelled) return;
+      if (response.type !== ResponseType.Busy) {
+        waiter.reply(response);
+        return;
+      }
+      waiter.sawHeld = true;
+      this.enqueue(key, waiter);
+    }, nowMs);
+  }
+
+  /** Lets the ticket's holder take the waiter out, while `reply` is still the one it answers. */
+  private arm(ticket: WaitTicket | undefined, key: string, waiter: Waiter, reply: Reply): void {
+    if (ticket === undefined) return;
+    ticket.cancel = () => {
+      if (waiter.reply === reply) this.waits.cancel(key, waiter);
+    };
+  }
+
+  private enqueue(key: string, waiter: Waiter): void {
+    if (this.waits.enqueue(key, waiter) === "queued") return;
+    waiter.reply(mustRetry(
+      `partition ${this.id} has too many waiters (at most ${waitersPerResourceMax} for one ` +
+        "lock, and a limit for the node); retry later",
+    ));
+  }
+
+  /** Whether the TryLock's owner holds the lock now, as far as this leader knows. */
+  private holds(request: TryLockRequest, nowMs: number): boolean {
+    const state = this.lockState(request, nowMs);
+    return state?.type === ResponseType.Got && state.owner === request.owner;
+  }
+
+  /** The lock as this leader sees it now; undefined when it cannot serve the lock yet. */
+  private lockState(request: TryLockRequest, nowMs: number): LockResponse | undefined {
+    if (request.durability === Durability.Persistent) {
+      return this.isServing() ? this.machine.get(request.resource, nowMs) : undefined;
+    }
+    const ephemeral = this.ephemeral;
+    if (ephemeral === undefined || nowMs < this.ephemeralReadyAtMs) return undefined;
+    return ephemeral.execute({ ...request, op: "get" }, nowMs);
+  }
+
+  /**
+   * Tries a grant for the line's first waiter when the lock looks free (or is its own): the
+   * TryLock decides. Taken by someone else first, the waiter goes back to the head.
+   */
+  private serveLine(key: string, nowMs: number): void {
+    const head = this.waits.head(key);
+    if (head === undefined) return;
+    const state = this.lockState(head.request, nowMs);
+    if (state === undefined) return;
+    if (state.type === ResponseType.Got && state.owner !== head.request.owner) return;
+    const waiter = this.waits.startGrant(key);
+    this.submitNow(waiter.request, (response) => {
+      const taken = response.type === ResponseType.Busy;
+      if (taken) waiter.sawHeld = true;
+      this.waits.endGrant(key, waiter, taken);
+      if (!taken && !waiter.cancelled) waiter.reply(response);
+    }, nowMs);
+  }
+
+  private serveReleased(nowMs: number): void {
+    if (this.released.length === 0) return;
+    const released = this.released;
+    this.released = [];
+    for (const key of released) this.serveLine(key, nowMs);
+  }
+
+  /**
+   * Once a tick: waiters whose time is up get Busy (when the rules answered them Busy) or a
+   * last plain TryLock; lines whose lock has expired or was released are served.
+   */
+  serveWaiters(nowMs: number): void {
+    if (this.waits.isEmpty()) return;
+    for (const { waiter } of this.waits.takeExpired(nowMs)) {
+      if (waiter.cancelled) continue;
+      if (waiter.sawHeld) waiter.reply(busy);
+      else this.submitNow(waiter.request, waiter.reply, nowMs);
+    }
+    for (const key of [...this.waits.keys()]) this.serveLine(key, nowMs);
   }
 
   private submitPersistent(request: LockRequest, reply: Reply, nowMs: number): void {
@@ -283,6 +441,7 @@ export class GroupHost {
       for (const { request, reply } of waiting) this.submitEphemeral(request, reply, nowMs);
     }
     this.answerReads(nowMs);
+    this.serveReleased(nowMs);
   }
 
   onReadStates(readStates: readonly ReadState[]): void {
@@ -329,6 +488,12 @@ export class GroupHost {
     this.reads.clear();
     this.horizonWaiting = [];
     this.readBatch = [];
+    for (const waiter of this.waits.clear()) {
+      if (!waiter.cancelled) {
+        waiter.reply(mustRetry(`partition ${this.id} lost its leader; retry to wait again`));
+      }
+    }
+    this.released = [];
     this.ephemeral = undefined;
     this.leaderStart = undefined;
     this.wantsLeaderStart = false;

@@ -36,6 +36,8 @@ import {
   snapshotEntries,
   sweepGraceMsDefault,
   sweepGraceMsMax,
+  tickMs,
+  waitersPerNodeMax,
 } from "../constants.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
 import { Durability, type LockRequest, type LockResponse } from "../locks/types.ts";
@@ -55,9 +57,10 @@ import type { Transport } from "../ports/transport.ts";
 import { MemoryStorage } from "../raft/memory-storage.ts";
 import { RawNode, type Ready } from "../raft/raw-node.ts";
 import { type Message, MessageType, type NodeId, Role } from "../raft/types.ts";
-import { GroupHost } from "./group-host.ts";
+import { GroupHost, type WaitTicket } from "./group-host.ts";
 import type { HostEvent, HostEvents } from "./host-events.ts";
 import { HostMetrics, isCommitAnswer } from "./metrics.ts";
+import type { WaitBudget } from "./wait-queue.ts";
 import type { PrometheusText } from "../metrics/text-format.ts";
 import { indeterminate, mustRetry, type Reply } from "./replies.ts";
 import { type SnapshotProgress, SnapshotReceiver, SnapshotSender } from "./snapshot-transfer.ts";
@@ -135,6 +138,8 @@ export type HostConfig = {
   readonly sweepGraceMs?: number;
   /** Where the host reports elections, leader changes and snapshots; by default nowhere. */
   readonly events?: HostEvents;
+  /** Waiters this node's lines may hold together (default waitersPerNodeMax); tests lower it. */
+  readonly waitersMax?: number;
   /**
    * A fine monotonic reading in seconds, for durations in the metrics only (nothing the host
    * decides depends on it); by default the Clock's whole milliseconds.
@@ -149,6 +154,8 @@ type PendingForward = {
   readonly request: LockRequest;
   readonly reply: Reply;
   readonly tick: number;
+  /** Ticks to wait for the answer: longer for a TryLock that waits in line. */
+  readonly timeoutTicks: number;
 };
 
 export type GroupStatus = {
@@ -200,6 +207,10 @@ export class NodeHost {
   >();
   /** Requests this node forwarded to a leader, by sequence, until the answer comes back. */
   private readonly forwarded = new Map<number, PendingForward>();
+  /** The waiters of this node's lines, shared by its groups. */
+  private readonly waitBudget: WaitBudget;
+  /** TryLocks that wait, by the caller's reply, until answered: `cancel` takes them out. */
+  private readonly waitTickets = new Map<Reply, WaitTicket>();
   /** What the next flush sends each peer besides Raft messages and snapshot chunks. */
   private readonly outbox = new Map<NodeId, Outbox>();
   private readonly snapshotsOut = new SnapshotSender();
@@ -237,6 +248,7 @@ export class NodeHost {
     this.incarnation = parseInt(this.nodeState.storeId.slice(0, 7), 16) * incarnationStartsMax +
       starts;
     this.nextForwardSequence = config.firstForwardSequence ?? 1;
+    this.waitBudget = { used: 0, max: config.waitersMax ?? waitersPerNodeMax };
     this.snapshotsIn = new SnapshotReceiver(this.nodeId);
     this.snapshotEntries = config.snapshotEntries ?? snapshotEntries;
     this.compactionLagEntries = config.compactionLagEntries ?? compactionLagEntries;
@@ -281,11 +293,16 @@ export class NodeHost {
       applied: state.snapshot?.metadata.index ?? 0,
       recovering,
     }, storage);
-    return new GroupHost(group, raft, storage, machine, this.sweepGraceMs);
+    return new GroupHost(group, raft, storage, machine, this.sweepGraceMs, this.waitBudget);
   }
 
   groupCount(): number {
     return this.groups.length;
+  }
+
+  /** TryLocks waiting in this node's lines (docs/spec.md §2.4), grants in flight included. */
+  waiters(): number {
+    return this.waitBudget.used;
   }
 
   /**
@@ -294,32 +311,61 @@ export class NodeHost {
    */
   submit(request: LockRequest, reply: Reply): void {
     const started = this.seconds();
+    const waits = request.op === "tryLock" && request.waitMs !== undefined;
+    const ticket: WaitTicket | undefined = waits ? {} : undefined;
     // Set once route returns; an answer given before then is no commit (nothing was proposed).
     let proposedHere = false;
-    proposedHere = this.route(request, (response) => {
-      const seconds = this.seconds() - started;
-      this.metrics.answered(request, response, seconds);
-      if (proposedHere && isPersistentChange(request) && isCommitAnswer(response)) {
-        this.metrics.committed(seconds);
-      }
-      reply(response);
-    }, false);
+    if (ticket !== undefined) this.waitTickets.set(reply, ticket);
+    proposedHere = this.route(
+      request,
+      (response) => {
+        if (ticket !== undefined) this.waitTickets.delete(reply);
+        const seconds = this.seconds() - started;
+        this.metrics.answered(request, response, seconds);
+        if (proposedHere && isPersistentChange(request) && isCommitAnswer(response)) {
+          this.metrics.committed(seconds);
+        }
+        reply(response);
+      },
+      false,
+      ticket,
+    );
+  }
+
+  /**
+   * The client of a TryLock that waits went away: its request leaves the line (or, when it
+   * was forwarded, this node stops waiting for the answer) and `reply` is never called. A
+   * grant already being committed for it may still happen; its lease then runs out.
+   */
+  cancel(reply: Reply): void {
+    const ticket = this.waitTickets.get(reply);
+    if (ticket === undefined) return;
+    this.waitTickets.delete(reply);
+    ticket.cancel?.();
   }
 
   /** Runs the request here (true) or forwards it to the partition's leader (false). */
-  private route(request: LockRequest, reply: Reply, forwarded: boolean): boolean {
+  private route(
+    request: LockRequest,
+    reply: Reply,
+    forwarded: boolean,
+    ticket?: WaitTicket,
+  ): boolean {
     const group = this.groups[groupOf(request.resource, this.groups.length)];
     assert(group !== undefined, "groupOf stays within the group count");
     if (
       group.role === Role.Leader || forwarded || group.leader === "" || group.leader === this.nodeId
     ) {
       group.dirty = true;
-      group.submit(request, reply, this.config.clock.nowMs());
+      group.submit(request, reply, this.config.clock.nowMs(), ticket);
       return true;
     }
     const id = this.nextForwardSequence++;
     assert(Number.isSafeInteger(id), "forward sequence numbers stay safe integers");
-    this.forwarded.set(id, { to: group.leader, request, reply, tick: this.ticks });
+    const waitMs = request.op === "tryLock" ? request.waitMs ?? 0 : 0;
+    const timeoutTicks = proposalTimeoutTicks + Math.ceil(waitMs / tickMs);
+    this.forwarded.set(id, { to: group.leader, request, reply, tick: this.ticks, timeoutTicks });
+    if (ticket !== undefined) ticket.cancel = () => this.forwarded.delete(id);
     this.outboxFor(group.leader).forwards.push({ incarnation: this.incarnation, id, request });
     this.metrics.forwarded += 1;
     return false;
@@ -423,13 +469,14 @@ export class NodeHost {
       group.dirty = true;
       group.tick();
       group.sweep(nowMs);
+      group.serveWaiters(nowMs);
     }
     if (this.ticks % balanceTicks === 0) this.balanceLeaders();
     if (this.groups.some((group) => group.raft.recovering)) this.endRecoveries();
     if (this.ticks <= electionTicks && this.ticks % 2 === 0) this.campaignPreferred();
     this.snapshotsIn.tick(this.ticks);
     for (const [id, forward] of this.forwarded) {
-      if (this.ticks - forward.tick < proposalTimeoutTicks) continue;
+      if (this.ticks - forward.tick < forward.timeoutTicks) continue;
       this.forwarded.delete(id);
       this.failForward(forward, `the leader ${forward.to} did not answer in time`);
     }
@@ -992,6 +1039,11 @@ export class NodeHost {
       "gauge",
       "Lock records kept on this node: held, and released or expired ones not yet swept.",
     ).sample(records);
+    out.family(
+      "kahuna_lock_waiters",
+      "gauge",
+      "TryLocks waiting in line for a held lock in the partitions this node leads.",
+    ).sample(this.waitBudget.used);
   }
 
   /**

@@ -38,16 +38,22 @@ export type HttpDeps = {
   version?: string;
 };
 
-type ReadHandler = (c: Context) => Response;
+/**
+ * What the runtime passes with each request (Hono's `env`): `holdOpen` lifts the server's idle
+ * timeout for a request that waits in line, which may take up to waitMsMax.
+ */
+export type HttpEnv = { readonly holdOpen?: () => void };
 
-export function createApp(deps: HttpDeps): Hono {
+type ReadHandler = (c: Context<{ Bindings: HttpEnv }>) => Response;
+
+export function createApp(deps: HttpDeps): Hono<{ Bindings: HttpEnv }> {
   const log = deps.log ?? ((message: string) => console.error(message));
-  const app = new Hono();
+  const app = new Hono<{ Bindings: HttpEnv }>();
   // Built once: the document is a pure function of the tables and the version.
   const document = JSON.stringify(openApiDocument({ version: deps.version ?? "0.0.0" }));
 
   for (const { path, op } of lockRoutes) {
-    app.post(path, async (c) => send(c, await handleLock(deps, log, op, c.req.raw)));
+    app.post(path, async (c) => send(c, await handleLock(deps, log, op, c.req.raw, c.env)));
     app.all(path, (c) => methodNotAllowed(c, "POST"));
   }
 
@@ -90,6 +96,7 @@ async function handleLock(
   log: (message: string) => void,
   op: LockOp,
   raw: Request,
+  env: HttpEnv | undefined,
 ): Promise<HttpAnswer> {
   const read = await readBodyText(raw, httpBodyBytesMax);
   if (read.kind === "tooLarge") {
@@ -111,7 +118,10 @@ async function handleLock(
 
   let response: LockResponse;
   try {
-    response = await deps.service.execute(request);
+    // A TryLock that waits is held open up to its waitMs; it leaves the line if the client
+    // goes away (the request's signal aborts when the connection closes).
+    if (request.op === "tryLock" && request.waitMs !== undefined) env?.holdOpen?.();
+    response = await deps.service.execute(request, raw.signal);
   } catch (error) {
     // The service answers expected outcomes as values; a throw is a bug, never a crash.
     log(`http: ${op} ${JSON.stringify(request.resource)} threw: ${describeError(error)}`);

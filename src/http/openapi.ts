@@ -227,6 +227,7 @@ function fieldSchema(spec: FieldSpec): JsonSchema {
         type: "integer",
         minimum: spec.min,
         maximum: spec.max,
+        ...(spec.default === undefined ? {} : { default: spec.default }),
         description: spec.description,
       };
     case "choice":

@@ -29,6 +29,8 @@ export type LockRequest =
     readonly owner: string;
     readonly expiresMs: number;
     readonly durability: Durability;
+    /** Set (1..waitMsMax) only when the request waits in line: docs/spec.md §2.4. */
+    readonly waitMs?: number;
   }
   | {
     readonly op: "extend";
@@ -70,5 +72,9 @@ export type LockResponse = {
  * Indeterminate and Errored are values.
  */
 export type LockService = {
-  execute(request: LockRequest): Promise<LockResponse>;
+  /**
+   * `signal` aborts a request that waits in line (its client went away): it leaves the queue
+   * and the promise settles with MustRetry. Other requests ignore it.
+   */
+  execute(request: LockRequest, signal?: AbortSignal): Promise<LockResponse>;
 };

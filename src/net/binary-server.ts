@@ -1,8 +1,10 @@
 /**
- * The client binary protocol listener (DESIGN.md §7): many requests in flight on one
- * connection, answered by id as they complete. It sits beside the REST listener and calls the
- * same LockService; answers that are ready in the same turn of the event loop go out in one
- * frame. A connection that sends an unreadable frame is closed; the node is unaffected.
+ * The client binary protocol listener (docs/architecture.md): many requests in flight on one
+ * connection, answered by id as they complete; a TryLock that waits in line is answered when
+ * granted or when its wait is up, and closing the connection takes its waiting requests out of
+ * their lines. It sits beside the REST listener and calls the same LockService; answers that
+ * are ready in the same turn of the event loop go out in one frame. A connection that sends an
+ * unreadable frame is closed; the node is unaffected.
  */
 import { frameBytesMax } from "../constants.ts";
 import { decodeRequests, encodeAnswers } from "../codec/client-frame.ts";
@@ -36,6 +38,8 @@ class BinaryConnection {
   private outgoing: WireAnswer[] = [];
   private inflight = 0;
   private closed = false;
+  /** Aborts when the connection goes: TryLocks of it that wait in line leave the line. */
+  private readonly gone = new AbortController();
 
   private readonly service: LockService;
 
@@ -48,6 +52,7 @@ class BinaryConnection {
       onData: (bytes: Uint8Array) => this.receive(bytes),
       onClose: () => {
         this.closed = true;
+        this.gone.abort();
       },
     };
   }
@@ -79,7 +84,7 @@ class BinaryConnection {
           continue;
         }
         this.inflight += 1;
-        this.service.execute(request).then(
+        this.service.execute(request, this.gone.signal).then(
           (response) => this.answer({ id, response }, true),
           (error) =>
             this.answer({
@@ -110,6 +115,7 @@ class BinaryConnection {
   private refuse(why: string): void {
     this.options.log(`closing a client connection: ${why}`);
     this.closed = true;
+    this.gone.abort();
     this.socket.close();
   }
 }

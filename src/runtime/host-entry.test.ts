@@ -29,6 +29,9 @@ function throwingHost(): HostEntry {
     submit: () => {
       throw new TypeError("not an assertion, still a bug");
     },
+    cancel: () => {
+      throw broken;
+    },
     reportUnreachable: () => {
       throw broken;
     },
@@ -53,11 +56,12 @@ test("a throw in any host entry point goes to fatal, whatever the error", () => 
     () => entry.flush(),
     () => entry.receive(new Uint8Array(1)),
     () => entry.submit({ op: "get", resource: "r", durability: Durability.Persistent }, () => {}),
+    () => entry.cancel(() => {}),
     () => entry.reportUnreachable("2"),
   ];
   for (const call of calls) expect(call).toThrow("fatal called");
-  expect(errors.length).toBe(5);
-  expect(errors.filter((e) => e === broken).length).toBe(4);
+  expect(errors.length).toBe(6);
+  expect(errors.filter((e) => e === broken).length).toBe(5);
   expect(errors[3]).toBeInstanceOf(TypeError);
 });
 

@@ -27,7 +27,8 @@ export type RuntimeAdapter = {
   serveHttp(options: {
     hostname: string;
     port: number;
-    fetch: (request: Request) => Response | Promise<Response>;
+    /** `holdOpen` lifts the idle timeout for this request (one that waits in line). */
+    fetch: (request: Request, holdOpen: () => void) => Response | Promise<Response>;
   }): HttpListener;
   /** Accepts connections; `onOpen` returns the handlers for each new socket. */
   listenTcp(options: {

@@ -19,7 +19,7 @@ import { NodeHost } from "../host/node-host.ts";
 import { PrometheusText } from "../metrics/text-format.ts";
 import { createApp } from "../http/app.ts";
 import { version } from "../version.ts";
-import type { LockService } from "../locks/types.ts";
+import type { LockResponse, LockService } from "../locks/types.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { LogStore } from "../ports/log-store.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
@@ -115,13 +115,30 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   };
 
   const service: LockService = {
-    execute: (request) =>
+    execute: (request, signal) =>
       new Promise((resolve) => {
         if (stopped) {
           resolve({ type: 101, fencingToken: 0, error: "this node is stopping; retry" });
           return;
         }
-        entry.submit(request, resolve);
+        const waits = request.op === "tryLock" && request.waitMs !== undefined;
+        if (!waits || signal === undefined) {
+          entry.submit(request, resolve);
+          scheduleFlush();
+          return;
+        }
+        // A TryLock waiting in line whose client goes away leaves the line.
+        const reply = (response: LockResponse) => {
+          signal.removeEventListener("abort", abandon);
+          resolve(response);
+        };
+        const abandon = () => {
+          entry.cancel(reply);
+          resolve({ type: 101, fencingToken: 0, error: "the client went away" });
+        };
+        if (signal.aborted) return abandon();
+        signal.addEventListener("abort", abandon, { once: true });
+        entry.submit(request, reply);
         scheduleFlush();
       }),
   };
@@ -151,7 +168,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     http = bind(
       "HTTP (--http-port)",
       options.httpPort,
-      () => runtime.serveHttp({ hostname: options.host, port: options.httpPort, fetch: app.fetch }),
+      () =>
+        runtime.serveHttp({
+          hostname: options.host,
+          port: options.httpPort,
+          fetch: (request, holdOpen) => app.fetch(request, { holdOpen }),
+        }),
     );
     opened.push(() => http.stop());
     logger.info("serving HTTP", {

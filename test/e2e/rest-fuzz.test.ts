@@ -11,7 +11,7 @@
 import { expect, test } from "bun:test";
 import { connect } from "node:net";
 import { isLockRequestError, parseLockRequest } from "../../src/codec/lock-request.ts";
-import { expiresMsMax, httpBodyBytesMax } from "../../src/constants.ts";
+import { expiresMsMax, httpBodyBytesMax, waitMsMax } from "../../src/constants.ts";
 import { createApp, lockRoutes } from "../../src/http/app.ts";
 import { MemoryLockService } from "../../src/http/memory-lock-service.ts";
 import type { LockOp } from "../../src/locks/types.ts";
@@ -66,8 +66,11 @@ type FuzzCase = {
   readonly body?: string | Uint8Array<ArrayBuffer>;
 };
 
+/** The longest wait a fuzz case asks for. */
+const fuzzWaitMsMax = 30;
+
 const opFields: Record<LockOp, readonly string[]> = {
-  tryLock: ["resource", "owner", "expiresMs", "durability"],
+  tryLock: ["resource", "owner", "expiresMs", "durability", "waitMs"],
   extend: ["resource", "owner", "expiresMs", "durability"],
   unlock: ["resource", "owner", "durability"],
   get: ["resource", "durability"],
@@ -217,7 +220,16 @@ function randomJson(rng: Rng, depth: number): unknown {
   if (roll === 5) return randomString(rng, 20);
   if (roll === 6) return Array.from({ length: rng.int(4) }, () => randomJson(rng, depth + 1));
   const object: Record<string, unknown> = {};
-  const keys = ["resource", "owner", "expiresMs", "durability", "type", "x", randomString(rng, 5)];
+  const keys = [
+    "resource",
+    "owner",
+    "expiresMs",
+    "durability",
+    "waitMs",
+    "type",
+    "x",
+    randomString(rng, 5),
+  ];
   for (let i = rng.int(5); i > 0; i--) object[rng.pick(keys)] = randomJson(rng, depth + 1);
   return object;
 }
@@ -229,6 +241,8 @@ function validBody(rng: Rng, op: LockOp, pool: readonly string[]): Record<string
     body["expiresMs"] = rng.pick([1, 50, 1000, 30_000, expiresMsMax, 1 + rng.int(600_000)]);
   }
   if (rng.chance(0.7)) body["durability"] = rng.int(2);
+  // Short waits: a fuzz case that waits in line must not hold the run up.
+  if (op === "tryLock" && rng.chance(0.3)) body["waitMs"] = rng.pick([0, 1, 10, fuzzWaitMsMax]);
   return body;
 }
 
@@ -242,13 +256,18 @@ function mutate(rng: Rng, body: Record<string, unknown>, op: LockOp): string {
   const literals: [string, string][] = [];
   for (let i = 1 + rng.int(3); i > 0; i--) {
     const roll = rng.int(6);
-    const field = rng.pick(["resource", "owner", "expiresMs", "durability"]);
+    const field = rng.pick(["resource", "owner", "expiresMs", "durability", "waitMs"]);
     if (roll === 0) delete mutated[rng.pick(fields)];
     else if (roll === 1) mutated[rng.pick(["ttl", "Resource", "token", "", "__proto__"])] = 1;
     else if (roll === 2) mutated[field] = rng.pick(weirdValues);
     else if (roll === 3) mutated[field] = randomJson(rng, 2);
     else if (roll === 4) mutated[field] = randomString(rng, rng.chance(0.2) ? 600 : 30);
     else literals.push([field, rng.pick(weirdLiterals)]);
+  }
+  // A mutation may make a long wait valid: cut it short (the limits are what is fuzzed).
+  const waitMs = mutated["waitMs"];
+  if (typeof waitMs === "number" && waitMs > fuzzWaitMsMax && waitMs <= waitMsMax) {
+    mutated["waitMs"] = fuzzWaitMsMax;
   }
   let text = JSON.stringify(mutated);
   // Splice in literals JSON.stringify cannot write (NaN, lone surrogates, 1e400, ...).

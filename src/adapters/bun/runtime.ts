@@ -9,7 +9,12 @@ export const bunRuntime: RuntimeAdapter = {
   listenTcp,
   connectTcp,
   serveHttp({ hostname, port, fetch }) {
-    const server = Bun.serve({ hostname, port, fetch, idleTimeout: 30 });
+    const server = Bun.serve({
+      hostname,
+      port,
+      fetch: (request, bun) => fetch(request, () => bun.timeout(request, 0)),
+      idleTimeout: 30,
+    });
     return {
       port: server.port ?? port,
       async stop() {

@@ -18,7 +18,11 @@ export const denoRuntime: RuntimeAdapter = {
   listenTcp,
   connectTcp,
   serveHttp({ hostname, port, fetch }) {
-    const server = Deno.serve({ hostname, port, onListen: () => {} }, fetch);
+    // Deno.serve has no idle timeout on a request being answered: nothing to hold open.
+    const server = Deno.serve(
+      { hostname, port, onListen: () => {} },
+      (request) => fetch(request, () => {}),
+    );
     return {
       port: server.addr.port,
       async stop() {
