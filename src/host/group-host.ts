@@ -206,6 +206,14 @@ export class GroupHost {
   }
 
   private enqueue(key: string, waiter: Waiter): void {
+    const newer = this.waits.find(key, waiter.request.owner);
+    if (newer !== undefined) {
+      // The same owner sent again while this request was tried, and the retry already stands
+      // in line: it keeps the place, and learns that the lock was held.
+      newer.sawHeld ||= waiter.sawHeld;
+      waiter.reply(mustRetry("a newer request of the same owner took this place in line"));
+      return;
+    }
     if (this.waits.enqueue(key, waiter) === "queued") return;
     waiter.reply(mustRetry(
       `partition ${this.id} has too many waiters (at most ${waitersPerResourceMax} for one ` +

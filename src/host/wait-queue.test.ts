@@ -248,3 +248,25 @@ test("a full line, and a full node, answer MustRetry", () => {
   expect(queued[3]!.last()!.type).toBe(ResponseType.MustRetry);
   expect(small.hosts.get(smallLeader)!.waiters()).toBe(3);
 });
+
+test("a retry that queues while the owner's first try is still being judged keeps one place", () => {
+  // Found by simulator seed 5000260: the first try's Busy came back after the retry had
+  // joined the line, and queued the same owner twice (an assertion stopped the node).
+  const { cluster, leader } = started();
+  const host = cluster.hosts.get(leader)!;
+  const holder = send(cluster, leader, waitLock("r", "holder", Durability.Persistent, 1_000));
+  cluster.runUntil(() => holder.last() !== undefined);
+  // y and x are both tried (no line yet); x's try is proposed a round after y's.
+  send(cluster, leader, waitLock("r", "y", Durability.Persistent, 60_000));
+  cluster.step();
+  const first = send(cluster, leader, waitLock("r", "x", Durability.Persistent, 60_000));
+  // y's Busy made the line; x's is not judged yet when x's retry comes and joins the line.
+  cluster.runUntil(() => host.waiters() === 1);
+  expect(first.all).toEqual([]);
+  const retry = send(cluster, leader, waitLock("r", "x", Durability.Persistent, 60_000));
+  expect(host.waiters()).toBe(2);
+  cluster.runUntil(() => first.last() !== undefined);
+  expect(first.all.map((a) => a.type)).toEqual([ResponseType.MustRetry]);
+  expect(host.waiters()).toBe(2);
+  expect(retry.all).toEqual([]);
+});

@@ -5,6 +5,8 @@
  * forwarding yet), on Indeterminate and on timeouts, always with the same owner, as the client
  * library does. Every attempt goes into the history with true send and answer times.
  *
+ * A quarter of the fresh TryLocks wait in the lock's line (waitMs up to 2 s).
+ *
  * A client uses a fresh owner id for each acquisition, so an owner's leases are one story: the
  * lock-safety checker can tell from the history alone what the client may rely on.
  */
@@ -29,6 +31,8 @@ export type ClientPort = {
 };
 
 export const clientTimeoutMs = 2_500;
+/** The longest wait in line a simulated client asks for. */
+const waitMsMax = 2_000;
 const attemptsMax = 40;
 
 type Plan = { readonly request: LockRequest; readonly leaseFromMs: number; attempts: number };
@@ -153,7 +157,9 @@ export class Client {
   private sendPlan(plan: Plan, nowMs: number): void {
     const node = this.random.pick(this.port.nodes());
     const op = this.history.begin(this.name, plan.request, node, nowMs, plan.leaseFromMs);
-    this.inFlight = { op, deadlineMs: nowMs + clientTimeoutMs };
+    // A TryLock waiting in line is answered up to its waitMs later.
+    const waitMs = plan.request.op === "tryLock" ? plan.request.waitMs ?? 0 : 0;
+    this.inFlight = { op, deadlineMs: nowMs + clientTimeoutMs + waitMs };
     this.port.send(node, plan.request, (response, atMs) => this.onAnswer(op, response, atMs));
   }
 
@@ -221,7 +227,10 @@ export class Client {
     const durability = this.random.chance(0.6) ? Durability.Persistent : Durability.Ephemeral;
     if (r < 0.2) return fresh({ op: "get", resource, durability }, nowMs);
     const owner = this.random.hex(16);
-    return fresh({ op: "tryLock", resource, owner, expiresMs: leaseMs, durability }, nowMs);
+    const request = { op: "tryLock", resource, owner, expiresMs: leaseMs, durability } as const;
+    // Some wait in the lock's line (docs/spec.md §2.4), most answer at once.
+    if (r < 0.45) return fresh({ ...request, waitMs: this.random.between(20, waitMsMax) }, nowMs);
+    return fresh(request, nowMs);
   }
 }
 
