@@ -39,7 +39,7 @@ export const inflightMessagesMax = 256;
 export const inflightBytesMax = 2 * 1024 * 1024;
 export const pendingProposalsMax = 100_000;
 /**
- * Fair waiting (docs/spec.md §2.4): the longest `waitMs` a TryLock may ask for, and how many
+ * Fair waiting (docs/spec.md §2.5): the longest `waitMs` a TryLock may ask for, and how many
  * waiters one resource's queue and one node's queues together may hold (more: MustRetry).
  */
 export const waitMsMax = 300_000;

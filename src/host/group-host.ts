@@ -13,7 +13,7 @@
  *   above the committed reservation.
  * - The leader sweeps: it proposes the names of records free for the grace period, at most
  *   one sweep entry in flight, and removes free ephemeral records itself.
- * - TryLocks that wait (docs/spec.md §2.4) stand in the leader's lines (wait-queue.ts) and
+ * - TryLocks that wait (docs/spec.md §2.5) stand in the leader's lines (wait-queue.ts) and
  *   each grant to one of them is an ordinary TryLock: the line's head is tried after a
  *   release this leader applied or answered, and once a tick while the lock is free.
  * Synchronous and deterministic: time comes in as `nowMs` from the NodeHost's Clock port.

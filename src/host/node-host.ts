@@ -300,7 +300,7 @@ export class NodeHost {
     return this.groups.length;
   }
 
-  /** TryLocks waiting in this node's lines (docs/spec.md §2.4), grants in flight included. */
+  /** TryLocks waiting in this node's lines (docs/spec.md §2.5), grants in flight included. */
   waiters(): number {
     return this.waitBudget.used;
   }

@@ -1,5 +1,5 @@
 /**
- * Fair waiting (docs/spec.md §2.4), scripted on the in-memory TestCluster: TryLocks with
+ * Fair waiting (docs/spec.md §2.5), scripted on the in-memory TestCluster: TryLocks with
  * waitMs stand in line and are granted in arrival order after releases and expiries, each
  * once, each with a higher token; time-outs, cancels, retries of the same owner, leader
  * changes and the bounds behave as documented.

@@ -1,5 +1,5 @@
 /**
- * Fair waiting (docs/spec.md §2.4): the leader's first-in-first-out lines of TryLocks that
+ * Fair waiting (docs/spec.md §2.5): the leader's first-in-first-out lines of TryLocks that
  * wait for a held lock, one line per lock (resource and durability). Leader memory only: a
  * new leader starts with empty lines and its predecessor's waiters are told to retry.
  *

@@ -29,7 +29,7 @@ export type LockRequest =
     readonly owner: string;
     readonly expiresMs: number;
     readonly durability: Durability;
-    /** Set (1..waitMsMax) only when the request waits in line: docs/spec.md §2.4. */
+    /** Set (1..waitMsMax) only when the request waits in line: docs/spec.md §2.5. */
     readonly waitMs?: number;
   }
   | {

@@ -1,5 +1,5 @@
 /**
- * Fair waiting on real servers (docs/spec.md §2.4): TryLocks with waitMs over REST and the
+ * Fair waiting on real servers (docs/spec.md §2.5): TryLocks with waitMs over REST and the
  * binary protocol are granted in arrival order, each once, with rising tokens; REST holds the
  * request open past the server's idle timeout; a client that goes away leaves the line; a
  * leader change re-queues the client's request.

@@ -228,7 +228,7 @@ export class Client {
     if (r < 0.2) return fresh({ op: "get", resource, durability }, nowMs);
     const owner = this.random.hex(16);
     const request = { op: "tryLock", resource, owner, expiresMs: leaseMs, durability } as const;
-    // Some wait in the lock's line (docs/spec.md §2.4), most answer at once.
+    // Some wait in the lock's line (docs/spec.md §2.5), most answer at once.
     if (r < 0.45) return fresh({ ...request, waitMs: this.random.between(20, waitMsMax) }, nowMs);
     return fresh(request, nowMs);
   }
