@@ -32,9 +32,12 @@ export const benchUsage = `usage: kahuna bench [WORKLOAD] [flags]
   Drives a kahuna server or cluster with concurrent clients and prints ops/s and latency.
   WORKLOAD (or --workload):
     lock-unlock   TryLock a random key, Unlock it (default)
-    contended     the same on a few hot keys (keyspace 4 unless --keyspace)
+    contended     the same on a few hot keys (keyspace 4 unless --keyspace; also for queue)
     extend        TryLock, 8 Extends, Unlock
     get           Gets on random keys, half of them held
+    queue         TryLock with waitMs on a few hot keys (waits in the server's line),
+                  Unlock at once; reports the hand-off time (release to next grant)
+    queue-poll    the same, retrying a Busy TryLock every 100 ms instead of waiting
   --durability persistent|ephemeral   (persistent)
   --concurrency N      clients, each with one request in flight (64)
   --duration D         measured time: 10s, 500ms, 1m (10s)
@@ -153,12 +156,15 @@ export function parseBenchArgs(args: readonly string[]): ParsedBench {
   };
 }
 
+/** Workloads on a few hot keys: 4 unless --keyspace. */
+const contendedWorkloads: ReadonlySet<WorkloadName> = new Set(["contended", "queue", "queue-poll"]);
+
 function parseNumbers(values: Values, workload: WorkloadName) {
   const numbers = {
     concurrency: integer("--concurrency", values.concurrency, 1, 100_000),
     keyspace: integer(
       "--keyspace",
-      values.keyspace ?? (workload === "contended" ? "4" : "10000"),
+      values.keyspace ?? (contendedWorkloads.has(workload) ? "4" : "10000"),
       1,
       100_000_000,
     ),

@@ -19,6 +19,7 @@ export function summaryText(result: BenchResult): string {
     `  outcomes   ${Object.entries(result.outcomes).map(([name, n]) => `${name} ${n}`).join(", ")}`,
     `  latency ms ${latencyRow("all", result.latency)}`,
     ...Object.entries(result.byOp).map(([op, s]) => `             ${latencyRow(op, s.latency)}`),
+    ...(result.handoff === undefined ? [] : [`  hand-off   ${latencyRow("", result.handoff)}`]),
   ];
   for (const sample of result.errorSamples) lines.push(`  error: ${sample}`);
   return lines.join("\n");

@@ -114,3 +114,23 @@ test("a target that answers on the same turn still ends on time and leaves the w
   expect(result.ops).toBeGreaterThan(0);
   expectCountsAddUp(result);
 });
+
+test("queue-poll: a Busy lock is tried again after a pause, and hand-offs are timed", async () => {
+  const target = memoryTarget();
+  const result = await runBench(target, {
+    ...base,
+    workload: "queue-poll",
+    concurrency: 3,
+    keyspace: 1,
+    durationMs: 700,
+  });
+  expectCountsAddUp(result);
+  expect(result.errors).toBe(0);
+  expect(result.cycles).toBe(result.outcomes["unlocked"]!);
+  expect(result.outcomes["busy"]).toBeGreaterThan(0);
+  // Only grants of requests sent before the release they follow are hand-offs.
+  expect(result.handoff!.count).toBeGreaterThan(0);
+  expect(result.handoff!.count).toBeLessThanOrEqual(result.cycles);
+  // Nobody holds the lock between cycles: a waiter gets it within a poll or so.
+  expect(result.handoff!.p50Ms).toBeLessThan(250);
+});

@@ -8,6 +8,10 @@
  * - A cycle is one workload unit done to the end (lock-unlock: a lock taken then released).
  * - Requests that complete during the warm-up are neither counted nor timed.
  * - After the deadline a worker starts nothing new except the unlock of a lock it holds.
+ * - queue and queue-poll also time each hand-off: from the moment a holder sends its Unlock to
+ *   the moment the next holder has its grant, for a grant whose request was sent before that
+ *   Unlock (it was waiting). queue waits in the server's line (waitMs); queue-poll retries a
+ *   Busy TryLock every pollMs, as clients had to before the server queued.
  */
 import { assert } from "../assert.ts";
 import { randomOwner } from "../client/owner.ts";
@@ -21,7 +25,14 @@ import {
 import { LatencyHistogram, type LatencySummary } from "./histogram.ts";
 import type { BenchClient, BenchTarget } from "./target.ts";
 
-export const workloadNames = ["lock-unlock", "contended", "extend", "get"] as const;
+export const workloadNames = [
+  "lock-unlock",
+  "contended",
+  "extend",
+  "get",
+  "queue",
+  "queue-poll",
+] as const;
 export type WorkloadName = (typeof workloadNames)[number];
 
 export type BenchConfig = {
@@ -60,6 +71,8 @@ export type BenchResult = {
   readonly outcomes: Readonly<Record<string, number>>;
   readonly latency: LatencySummary;
   readonly byOp: Readonly<Partial<Record<LockOp, OpSummary>>>;
+  /** queue and queue-poll: release → next grant of the same lock. */
+  readonly handoff?: LatencySummary;
 };
 
 export type Progress = {
@@ -86,6 +99,10 @@ const progressEveryMs = 1_000;
 /** Locks the get workload holds while it reads: every other key, up to this many. */
 const getHeldMax = 1_000;
 const extendsPerCycle = 8;
+/** queue: the wait one TryLock asks for; a Busy after it is tried again. */
+export const queueWaitMs = 5_000;
+/** queue-poll: the pause between tries of a Busy lock (what the client did before queueing). */
+export const pollMs = 100;
 
 class Recorder {
   #measuring = false;
@@ -93,6 +110,9 @@ class Recorder {
   readonly opErrors = new Map<LockOp, number>();
   readonly outcomes = new Map<string, number>();
   readonly errorSamples = new Set<string>();
+  readonly handoff = new LatencyHistogram();
+  /** When the last Unlock of each lock was sent, for the hand-off time. */
+  readonly releasedAtMs = new Map<string, number>();
   ops = 0;
   errors = 0;
   cycles = 0;
@@ -123,6 +143,13 @@ class Recorder {
 
   cycle(): void {
     if (this.measuring) this.cycles += 1;
+  }
+
+  /** A grant of `resource` whose request was sent at `sentMs` arrived at `grantedMs`. */
+  granted(resource: string, sentMs: number, grantedMs: number): void {
+    const releasedMs = this.releasedAtMs.get(resource);
+    if (!this.measuring || releasedMs === undefined || releasedMs < sentMs) return;
+    this.handoff.recordMs(grantedMs - releasedMs);
   }
 }
 
@@ -202,11 +229,40 @@ async function getCycle(worker: Worker): Promise<void> {
   if (answer !== undefined) worker.recorder.cycle();
 }
 
+/**
+ * queue and queue-poll: take a random one of a few hot locks, waiting for it (in the server's
+ * line, or by polling), then Unlock it at once, noting when, so the next holder's hand-off is
+ * timed.
+ */
+async function queueCycle(worker: Worker, poll: boolean): Promise<void> {
+  const { owner, config, recorder } = worker;
+  const resource = randomKey(worker);
+  const { durability, leaseMs: expiresMs } = config;
+  const firstSentMs = performance.now();
+  for (;;) {
+    const request: LockRequest = poll
+      ? { op: "tryLock", resource, owner, expiresMs, durability }
+      : { op: "tryLock", resource, owner, expiresMs, durability, waitMs: queueWaitMs };
+    const locked = await step(worker, request);
+    if (locked?.type === ResponseType.Locked) {
+      recorder.granted(resource, firstSentMs, performance.now());
+      break;
+    }
+    if (performance.now() >= worker.endMs) return;
+    if (poll && locked?.type === ResponseType.Busy) await sleep(pollMs);
+  }
+  recorder.releasedAtMs.set(resource, performance.now());
+  const unlocked = await step(worker, { op: "unlock", resource, owner, durability });
+  if (unlocked?.type === ResponseType.Unlocked) recorder.cycle();
+}
+
 const cycles: Readonly<Record<WorkloadName, (worker: Worker) => Promise<void>>> = {
   "lock-unlock": lockUnlockCycle,
   contended: lockUnlockCycle,
   extend: extendCycle,
   get: getCycle,
+  queue: (worker) => queueCycle(worker, false),
+  "queue-poll": (worker) => queueCycle(worker, true),
 };
 
 export async function runBench(
@@ -351,6 +407,9 @@ function summarize(
     outcomes: Object.fromEntries([...recorder.outcomes].sort(([a], [b]) => a.localeCompare(b))),
     latency: all.summary(),
     byOp,
+    ...(config.workload === "queue" || config.workload === "queue-poll"
+      ? { handoff: recorder.handoff.summary() }
+      : {}),
   };
 }
 

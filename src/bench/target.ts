@@ -25,6 +25,11 @@ export type BenchTarget = {
   close(): Promise<void>;
 };
 
+/** A TryLock that waits in line is answered up to its waitMs later than others. */
+function waitMsOf(request: LockRequest): number {
+  return request.op === "tryLock" ? request.waitMs ?? 0 : 0;
+}
+
 const restPaths: Readonly<Record<LockRequest["op"], string>> = {
   tryLock: "/v1/locks/try-lock",
   unlock: "/v1/locks/try-unlock",
@@ -42,7 +47,7 @@ export function restTarget(urls: readonly string[], timeoutMs: number): BenchTar
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs + waitMsOf(request)),
       });
       const json = await response.json() as Record<string, unknown>;
       return {
@@ -107,12 +112,15 @@ export async function binaryTarget(
     client: (worker) => {
       const home = worker % pools.length;
       const slot = Math.floor(worker / pools.length) % options.connections;
-      if (!routed) return pools[home]![slot]!;
+      if (!routed) {
+        const connection = pools[home]![slot]!;
+        return { execute: (request) => connection.execute(request, waitMsOf(request)) };
+      }
       return {
         async execute(request) {
           const leader = leaderOf(routes, request.resource);
           const server = leader === undefined ? home : serverOf.get(leader) ?? home;
-          const response = await pools[server]![slot]!.execute(request);
+          const response = await pools[server]![slot]!.execute(request, waitMsOf(request));
           if (response.type === ResponseType.MustRetry) void refresh();
           return response;
         },

@@ -140,6 +140,9 @@ export class GroupHost {
         if (response.type === ResponseType.Unlocked) this.released.push(key);
         reply(response);
       }, nowMs);
+      // A persistent grant to the line's head goes into the log right behind the unlock, so the
+      // two commit together: the rules judge it after the unlock (Busy if that failed).
+      if (request.durability === Durability.Persistent) this.serveLine(key, nowMs, true);
     } else {
       this.submitNow(request, reply, nowMs);
     }
@@ -238,15 +241,17 @@ export class GroupHost {
   }
 
   /**
-   * Tries a grant for the line's first waiter when the lock looks free (or is its own): the
-   * TryLock decides. Taken by someone else first, the waiter goes back to the head.
+   * Tries a grant for the line's first waiter when the lock looks free (or is its own), or
+   * right behind an unlock just proposed: the TryLock decides. Taken by someone else first (or
+   * the unlock failed), the waiter goes back to the head.
    */
-  private serveLine(key: string, nowMs: number): void {
+  private serveLine(key: string, nowMs: number, behindUnlock = false): void {
     const head = this.waits.head(key);
     if (head === undefined) return;
     const state = this.lockState(head.request, nowMs);
     if (state === undefined) return;
-    if (state.type === ResponseType.Got && state.owner !== head.request.owner) return;
+    const heldByOther = state.type === ResponseType.Got && state.owner !== head.request.owner;
+    if (heldByOther && !behindUnlock) return;
     const waiter = this.waits.startGrant(key);
     this.submitNow(waiter.request, (response) => {
       const taken = response.type === ResponseType.Busy;

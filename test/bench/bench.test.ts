@@ -118,6 +118,32 @@ test("contended ephemeral: few keys, so many tries come back busy, and no lock i
   expect(result.outcomes["unlocked"]).toBe(result.outcomes["locked"]);
 });
 
+for (const protocol of ["binary", "rest"] as const) {
+  test(`queue over ${protocol}: waiters are handed the lock without a busy answer`, async () => {
+    const { status, out } = await bench([
+      "queue",
+      ...serverFlag(protocol),
+      "--concurrency",
+      "8",
+      "--duration",
+      "700ms",
+      "--warmup",
+      "0",
+      "--json",
+      "--quiet",
+    ]);
+    expect(status).toBe(0);
+    const result = JSON.parse(out[0]!) as BenchResult;
+    expect(result).toMatchObject({ workload: "queue", keyspace: 4, errors: 0 });
+    checkCountsAddUp(result);
+    // Everyone waits in line for its turn: no try comes back Busy within 5 s.
+    expect(result.outcomes["busy"] ?? 0).toBe(0);
+    expect(result.outcomes["unlocked"]).toBe(result.outcomes["locked"]);
+    expect(result.handoff!.count).toBeGreaterThan(0);
+    expect(result.handoff!.count).toBeLessThanOrEqual(result.cycles);
+  });
+}
+
 test("extend: extends dominate, and each cycle is one lock and one unlock", async () => {
   const { out } = await bench([
     "extend",
