@@ -44,6 +44,7 @@ import { Durability, type LockRequest, type LockResponse } from "../locks/types.
 import { FrameBuilder } from "../multiraft/frame-builder.ts";
 import {
   type Answer,
+  type Cancel,
   type ChunkAck,
   decodePeerFrame,
   type Forward,
@@ -147,7 +148,7 @@ export type HostConfig = {
   readonly metricsSeconds?: () => number;
 };
 
-type Outbox = { forwards: Forward[]; answers: Answer[]; acks: ChunkAck[] };
+type Outbox = { forwards: Forward[]; answers: Answer[]; acks: ChunkAck[]; cancels: Cancel[] };
 
 type PendingForward = {
   readonly to: NodeId;
@@ -205,6 +206,8 @@ export class NodeHost {
     string,
     { tick: number; response: LockResponse | undefined }
   >();
+  /** Forwards waiting in this node's lines, by the same name, until answered: for cancels. */
+  private readonly forwardsWaiting = new Map<string, WaitTicket>();
   /** Requests this node forwarded to a leader, by sequence, until the answer comes back. */
   private readonly forwarded = new Map<number, PendingForward>();
   /** The waiters of this node's lines, shared by its groups. */
@@ -365,7 +368,14 @@ export class NodeHost {
     const waitMs = request.op === "tryLock" ? request.waitMs ?? 0 : 0;
     const timeoutTicks = proposalTimeoutTicks + Math.ceil(waitMs / tickMs);
     this.forwarded.set(id, { to: group.leader, request, reply, tick: this.ticks, timeoutTicks });
-    if (ticket !== undefined) ticket.cancel = () => this.forwarded.delete(id);
+    if (ticket !== undefined) {
+      // The leader is told too, so the request leaves its line there.
+      const to = group.leader;
+      ticket.cancel = () => {
+        if (!this.forwarded.delete(id)) return;
+        this.outboxFor(to).cancels.push({ incarnation: this.incarnation, id });
+      };
+    }
     this.outboxFor(group.leader).forwards.push({ incarnation: this.incarnation, id, request });
     this.metrics.forwarded += 1;
     return false;
@@ -434,7 +444,7 @@ export class NodeHost {
   private outboxFor(peer: NodeId): Outbox {
     let box = this.outbox.get(peer);
     if (box === undefined) {
-      box = { forwards: [], answers: [], acks: [] };
+      box = { forwards: [], answers: [], acks: [], cancels: [] };
       this.outbox.set(peer, box);
     }
     return box;
@@ -533,6 +543,11 @@ export class NodeHost {
       if (forward === undefined || forward.to !== from) continue;
       this.forwarded.delete(id);
       forward.reply(response);
+    }
+    for (const { incarnation, id } of decoded.cancels) {
+      const key = `${from}/${incarnation}/${id}`;
+      this.forwardsWaiting.get(key)?.cancel?.();
+      this.forwardsWaiting.delete(key);
     }
     return undefined;
   }
@@ -704,18 +719,27 @@ export class NodeHost {
       return;
     }
     const run = { tick: this.ticks, response: undefined as LockResponse | undefined };
+    const waits = request.op === "tryLock" && request.waitMs !== undefined;
+    const ticket: WaitTicket | undefined = waits ? {} : undefined;
+    if (ticket !== undefined) this.forwardsWaiting.set(key, ticket);
     this.forwardsRun.set(key, run);
     if (this.forwardsRun.size > forwardsRememberedMax) {
       this.forwardsRun.delete(this.forwardsRun.keys().next().value!);
     }
     const started = this.seconds();
-    this.route(request, (response) => {
-      if (isPersistentChange(request) && isCommitAnswer(response)) {
-        this.metrics.committed(this.seconds() - started);
-      }
-      run.response = response;
-      this.outboxFor(from).answers.push({ ...name, response });
-    }, true);
+    this.route(
+      request,
+      (response) => {
+        if (isPersistentChange(request) && isCommitAnswer(response)) {
+          this.metrics.committed(this.seconds() - started);
+        }
+        run.response = response;
+        if (ticket !== undefined) this.forwardsWaiting.delete(key);
+        this.outboxFor(from).answers.push({ ...name, response });
+      },
+      true,
+      ticket,
+    );
   }
 
   /** Tells every group that a peer could not be reached, so Raft probes it gently. */
@@ -851,6 +875,7 @@ export class NodeHost {
       for (const forward of box.forwards) b.forward(forward);
       for (const answer of box.answers) b.answer(answer);
       for (const ack of box.acks) b.ack(ack);
+      for (const cancel of box.cancels) b.cancel(cancel);
     }
     this.outbox.clear();
     if (this.snapshotsOut.size > 0) {

@@ -270,3 +270,25 @@ test("a retry that queues while the owner's first try is still being judged keep
   expect(host.waiters()).toBe(2);
   expect(retry.all).toEqual([]);
 });
+
+test("a forwarded waiter cancelled where it was sent leaves the leader's line too", () => {
+  const { cluster, leader } = started();
+  const follower = ids.find((id) => id !== leader)!;
+  const holder = send(cluster, leader, waitLock("r", "holder", Durability.Persistent, 1_000));
+  cluster.runUntil(() => holder.last() !== undefined);
+  const gone: LockResponse[] = [];
+  const goneReply = (response: LockResponse) => gone.push(response);
+  cluster.hosts.get(follower)!.submit(
+    waitLock("r", "gone", Durability.Persistent, 60_000),
+    goneReply,
+  );
+  const leaderHost = cluster.hosts.get(leader)!;
+  cluster.runUntil(() => leaderHost.waiters() === 1);
+  cluster.hosts.get(follower)!.cancel(goneReply);
+  cluster.runUntil(() => leaderHost.waiters() === 0);
+  send(cluster, leader, unlock("r", "holder", Durability.Persistent));
+  for (let s = 0; s < 200; s++) cluster.step();
+  expect(gone).toEqual([]);
+  expect(cluster.request(leader, { op: "get", resource: "r", durability: Durability.Persistent }))
+    .toMatchObject({ type: ResponseType.LockDoesNotExist });
+});

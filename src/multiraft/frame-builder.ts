@@ -11,9 +11,11 @@ import { msgpackBytesBound } from "../codec/msgpack.ts";
 import { MessageType } from "../raft/types.ts";
 import {
   type Answer,
+  type Cancel,
   type ChunkAck,
   encodeAck,
   encodeAnswer,
+  encodeCancel,
   encodeChunk,
   encodeEnvelope,
   encodeForward,
@@ -30,6 +32,7 @@ type Items = {
   answers: unknown[];
   chunks: unknown[];
   acks: unknown[];
+  cancels: unknown[];
 };
 
 export class FrameBuilder {
@@ -43,7 +46,20 @@ export class FrameBuilder {
 
   constructor(private readonly header: FrameHeader, private readonly bytesMax: number) {
     const { from, store, recovering, stores } = header;
-    this.emptyBytes = msgpackBytesBound([0, from, store, recovering, stores, [], [], [], [], []]);
+    // With room for the cancels list, which is left out when empty.
+    this.emptyBytes = msgpackBytesBound([
+      0,
+      from,
+      store,
+      recovering,
+      stores,
+      [],
+      [],
+      [],
+      [],
+      [],
+      [],
+    ]);
     this.bytes = this.emptyBytes;
   }
 
@@ -59,6 +75,10 @@ export class FrameBuilder {
 
   answer(a: Answer): void {
     this.add("answers", encodeAnswer(a));
+  }
+
+  cancel(c: Cancel): void {
+    this.add("cancels", encodeCancel(c));
   }
 
   chunk(c: SnapshotChunk): void {
@@ -99,5 +119,5 @@ export class FrameBuilder {
 }
 
 function emptyItems(): Items {
-  return { envelopes: [], forwards: [], answers: [], chunks: [], acks: [] };
+  return { envelopes: [], forwards: [], answers: [], chunks: [], acks: [], cancels: [] };
 }

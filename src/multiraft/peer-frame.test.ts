@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
-import { encodeMsgpack } from "../codec/msgpack.ts";
+
 import { snapshotBytesMax, snapshotChunkBytes } from "../constants.ts";
 import { Durability, ResponseType } from "../locks/types.ts";
+import { decodeMsgpack, encodeMsgpack } from "../codec/msgpack.ts";
 import { decodePeerFrame, encodePeerFrame, type SnapshotChunk } from "./peer-frame.ts";
 
 const chunk: SnapshotChunk = {
@@ -34,6 +35,7 @@ test("forwards and answers are named by incarnation and a sequence past 2^32, bo
     answers: [answer],
     chunks: [chunk],
     acks: [ack],
+    cancels: [{ incarnation: 3, id: 2 ** 40 }],
   });
   expect(decodePeerFrame(frame, 2)).toEqual({
     from: "a",
@@ -45,7 +47,18 @@ test("forwards and answers are named by incarnation and a sequence past 2^32, bo
     answers: [answer],
     chunks: [chunk],
     acks: [ack],
+    cancels: [{ incarnation: 3, id: 2 ** 40 }],
   });
+});
+
+test("a frame without cancels leaves the list out; a bad cancel is an error", () => {
+  const empty = { from: "a", envelopes: [], forwards: [], answers: [] };
+  expect((decodeMsgpack(encodePeerFrame(empty)) as unknown[]).length).toBe(10);
+  expect(decodePeerFrame(encodePeerFrame(empty), 1)).toMatchObject({ cancels: [] });
+  for (const bad of [[1], [1, -1], ["x", 1], [1, 1.5], 7]) {
+    const bytes = encodeMsgpack([3, "a", "", false, {}, [], [], [], [], [], [bad]]);
+    expect(decodePeerFrame(bytes, 1)).toEqual({ error: "cancel is not [incarnation, id]" });
+  }
 });
 
 test("a malformed forward, chunk or ack is an error naming what is wrong", () => {
@@ -85,7 +98,7 @@ test("a malformed forward, chunk or ack is an error naming what is wrong", () =>
   for (const [bytes, error] of cases) expect(decodePeerFrame(bytes, 2)).toEqual({ error });
   expect(decodePeerFrame(encodeMsgpack([1, "a", [], [], []]), 2)).toEqual({
     error: "peer frame is not [version, from, store, recovering, stores, envelopes, " +
-      "forwards, answers, chunks, acks]",
+      "forwards, answers, chunks, acks, cancels?]",
   });
   const header = (store: unknown, recovering: unknown, stores: unknown) =>
     decodePeerFrame(encodeMsgpack([3, "a", store, recovering, stores, [], [], [], [], []]), 2);

@@ -5,7 +5,8 @@
  * that touches 16 groups costs one write per peer, not 16, unless its messages outgrow the
  * frame budget (src/multiraft/frame-builder.ts splits them over several frames).
  *
- * Layout: [version, from, store, recovering, stores, envelopes, forwards, answers, chunks, acks]
+ * Layout: [version, from, store, recovering, stores, envelopes, forwards, answers, chunks, acks,
+ * cancels?]
  * - store: the sender's data directory id (src/ports/log-store.ts, NodeState); recovering: the
  *   sender is recovering from lost storage in some group; stores: {node: store id} the sender
  *   accepts for its peers, so that nodes that never talk directly (two followers) know each
@@ -14,6 +15,9 @@
  * - forward: [incarnation, request]; answer: [incarnation, answer]. A forwarded request is
  *   named by the forwarder's incarnation (one per start of its process) and a sequence
  *   number within it (the wire request's id), so ids never repeat across restarts.
+ * - cancel: [incarnation, id]: the forward so named waits in line (a TryLock with waitMs) and its
+ *   client went away; the leader takes it out of the line. The list is left out when empty, so
+ *   a frame without cancels is the same bytes as before they existed.
  * - chunk: [group, term, index, snapshotTerm, voters, totalBytes, offset, data]: bytes
  *   [offset, offset + data.length) of the snapshot at (index, snapshotTerm) that the leader
  *   of `term` sends; ack: [group, term, index, received]: the receiver holds the first
@@ -41,6 +45,8 @@ export type Envelope = { readonly group: number; readonly message: Message };
 export type Forward = WireRequest & { readonly incarnation: number };
 /** The answer to a forward, named as the forward was. */
 export type Answer = WireAnswer & { readonly incarnation: number };
+/** A forward whose client went away, named as the forward was. */
+export type Cancel = { readonly incarnation: number; readonly id: number };
 
 export type SnapshotChunk = {
   readonly group: number;
@@ -78,6 +84,7 @@ export type PeerFrame = {
   readonly envelopes: readonly Envelope[];
   readonly forwards: readonly Forward[];
   readonly answers: readonly Answer[];
+  readonly cancels?: readonly Cancel[];
   readonly chunks?: readonly SnapshotChunk[];
   readonly acks?: readonly ChunkAck[];
 };
@@ -98,6 +105,10 @@ export function encodeAnswer(a: Answer): unknown {
   return [a.incarnation, encodeWireAnswer(a)];
 }
 
+export function encodeCancel(c: Cancel): unknown {
+  return [c.incarnation, c.id];
+}
+
 export function encodeChunk(c: SnapshotChunk): unknown {
   return [c.group, c.term, c.index, c.snapshotTerm, [...c.voters], c.totalBytes, c.offset, c.data];
 }
@@ -115,11 +126,12 @@ export function encodeFrameItems(
     answers: unknown[];
     chunks: unknown[];
     acks: unknown[];
+    cancels: unknown[];
   },
 ): Uint8Array {
-  const { envelopes, forwards, answers, chunks, acks } = items;
+  const { envelopes, forwards, answers, chunks, acks, cancels } = items;
   const { from, store, recovering, stores } = header;
-  return encodeMsgpack([
+  const frame = [
     version,
     from,
     store,
@@ -130,7 +142,9 @@ export function encodeFrameItems(
     answers,
     chunks,
     acks,
-  ]);
+  ];
+  if (cancels.length > 0) frame.push(cancels);
+  return encodeMsgpack(frame);
 }
 
 export function encodePeerFrame(frame: PeerFrame): Uint8Array {
@@ -146,6 +160,7 @@ export function encodePeerFrame(frame: PeerFrame): Uint8Array {
     answers: frame.answers.map(encodeAnswer),
     chunks: (frame.chunks ?? []).map(encodeChunk),
     acks: (frame.acks ?? []).map(encodeAck),
+    cancels: (frame.cancels ?? []).map(encodeCancel),
   });
 }
 
@@ -156,6 +171,7 @@ type Decoded = FrameHeader & {
   answers: Answer[];
   chunks: SnapshotChunk[];
   acks: ChunkAck[];
+  cancels: Cancel[];
 };
 
 export function decodePeerFrame(bytes: Uint8Array, groups: number): Decoded | Failure {
@@ -165,10 +181,10 @@ export function decodePeerFrame(bytes: Uint8Array, groups: number): Decoded | Fa
   } catch (error) {
     return { error: `peer frame is not msgpack: ${String(error)}` };
   }
-  if (!Array.isArray(value) || value.length !== 10) {
+  if (!Array.isArray(value) || (value.length !== 10 && value.length !== 11)) {
     return {
       error: "peer frame is not [version, from, store, recovering, stores, envelopes, " +
-        "forwards, answers, chunks, acks]",
+        "forwards, answers, chunks, acks, cancels?]",
     };
   }
   const [v, from, store, recovering, stores, ...lists] = value as unknown[];
@@ -186,7 +202,7 @@ export function decodePeerFrame(bytes: Uint8Array, groups: number): Decoded | Fa
     };
   }
   if (!lists.every(Array.isArray)) return { error: "peer frame lists are not lists" };
-  const [envelopes, forwards, answers, chunks, acks] = lists as unknown[][];
+  const [envelopes, forwards, answers, chunks, acks, cancels] = lists as unknown[][];
   const frame: Decoded = {
     from,
     store,
@@ -197,12 +213,14 @@ export function decodePeerFrame(bytes: Uint8Array, groups: number): Decoded | Fa
     answers: [],
     chunks: [],
     acks: [],
+    cancels: [],
   };
   const failure = decodeList(envelopes!, (x) => decodeEnvelope(x, groups), frame.envelopes) ??
     decodeList(forwards!, decodeForward, frame.forwards) ??
     decodeList(answers!, decodeAnswer, frame.answers) ??
     decodeList(chunks!, (x) => decodeChunk(x, groups), frame.chunks) ??
-    decodeList(acks!, (x) => decodeAck(x, groups), frame.acks);
+    decodeList(acks!, (x) => decodeAck(x, groups), frame.acks) ??
+    decodeList(cancels ?? [], decodeCancel, frame.cancels);
   return failure ?? frame;
 }
 
@@ -262,6 +280,16 @@ function decodeAnswer(item: unknown): Answer | Failure {
   const answer = decodeWireAnswer(item[1]);
   if ("error" in answer) return { error: `forwarded answer: ${answer.error}` };
   return { ...answer, incarnation: item[0] };
+}
+
+function decodeCancel(item: unknown): Cancel | Failure {
+  if (
+    !Array.isArray(item) || item.length !== 2 || !isIncarnation(item[0]) ||
+    !isWireInteger(item[1])
+  ) {
+    return { error: "cancel is not [incarnation, id]" };
+  }
+  return { incarnation: item[0], id: item[1] };
 }
 
 function decodeChunk(item: unknown, groups: number): SnapshotChunk | Failure {

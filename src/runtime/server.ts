@@ -134,6 +134,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         };
         const abandon = () => {
           entry.cancel(reply);
+          scheduleFlush(); // a forwarded request's cancel goes to its leader
           resolve({ type: 101, fencingToken: 0, error: "the client went away" });
         };
         if (signal.aborted) return abandon();

@@ -180,33 +180,60 @@ test("binary: closing the connection takes its waiters out of the line", async (
   expect(await holder.get("closed")).toBe(null);
 });
 
-test("a waiting client re-queues at the new leader after its leader is killed", async () => {
-  const cluster = await TestCluster.start(3, { partitions: 1 });
-  try {
-    const status = await cluster.status("1");
-    const leader = status.partitions[0]!.leader;
-    const others = cluster.nodes.filter((n) => n.id !== leader);
-    const client = new KahunaClient({ servers: others.map((n) => n.url), deadlineMs: 60_000 });
-    const holder = await client.getOrCreateLock("failover", { expiresMs: 60_000 });
-    expect(holder.isAcquired).toBe(true);
-    const waiting = client.getOrCreateLock("failover", { expiresMs: 60_000, waitMs: 60_000 });
-    await until(
-      async () => (await waiters(cluster.node(leader).url)) === 1,
-      "the waiter in the leader's line",
-    );
-    await cluster.kill(leader);
-    await cluster.waitHealthy(others.map((n) => n.id));
-    // The holder's persistent lock survived; its release goes to the waiter, in the new line.
-    await until(
-      async () => (await Promise.all(others.map((n) => waiters(n.url)))).some((w) => w === 1),
-      "the waiter in the new leader's line",
-      30_000,
-    );
-    expect(await holder.release()).toBe(true);
-    const lock = await waiting;
-    expect(lock.isAcquired).toBe(true);
-    expect(lock.fencingToken).toBe(holder.fencingToken + 1);
-  } finally {
-    await cluster.stop();
-  }
-}, 90_000);
+test(
+  "forwarded: an abandoned waiter leaves the leader's line; a waiting client re-queues at the new leader after its leader is killed",
+  async () => {
+    const cluster = await TestCluster.start(3, { partitions: 1 });
+    try {
+      const status = await cluster.status("1");
+      const leader = status.partitions[0]!.leader;
+      const others = cluster.nodes.filter((n) => n.id !== leader);
+      // A waiter sent to a follower and abandoned leaves the leader's line too.
+      const abort = new AbortController();
+      const leaving = postTo(
+        others[0]!.url,
+        "/v1/locks/try-lock",
+        { resource: "failover", owner: "early", expiresMs: 60_000 },
+      ).then(() =>
+        postTo(
+          others[0]!.url,
+          "/v1/locks/try-lock",
+          { resource: "failover", owner: "leaving", expiresMs: 60_000, waitMs: 60_000 },
+          abort.signal,
+        )
+      ).catch((error: Error) => error.name);
+      await until(async () => (await waiters(cluster.node(leader).url)) === 1, "forwarded waiter");
+      abort.abort();
+      expect(await leaving).toBe("AbortError");
+      await until(async () => (await waiters(cluster.node(leader).url)) === 0, "line empty");
+      await postTo(others[0]!.url, "/v1/locks/try-unlock", {
+        resource: "failover",
+        owner: "early",
+      });
+
+      const client = new KahunaClient({ servers: others.map((n) => n.url), deadlineMs: 60_000 });
+      const holder = await client.getOrCreateLock("failover", { expiresMs: 60_000 });
+      expect(holder.isAcquired).toBe(true);
+      const waiting = client.getOrCreateLock("failover", { expiresMs: 60_000, waitMs: 60_000 });
+      await until(
+        async () => (await waiters(cluster.node(leader).url)) === 1,
+        "the waiter in the leader's line",
+      );
+      await cluster.kill(leader);
+      await cluster.waitHealthy(others.map((n) => n.id));
+      // The holder's persistent lock survived; its release goes to the waiter, in the new line.
+      await until(
+        async () => (await Promise.all(others.map((n) => waiters(n.url)))).some((w) => w === 1),
+        "the waiter in the new leader's line",
+        30_000,
+      );
+      expect(await holder.release()).toBe(true);
+      const lock = await waiting;
+      expect(lock.isAcquired).toBe(true);
+      expect(lock.fencingToken).toBe(holder.fencingToken + 1);
+    } finally {
+      await cluster.stop();
+    }
+  },
+  90_000,
+);
