@@ -641,9 +641,11 @@ export class Simulator {
     nodeId: string,
     request: LockRequest,
     answer: (response: LockResponse | "unreachable", nowMs: number) => void,
-  ): void {
+  ): () => void {
     const node = this.node(nodeId);
     const arriveMs = this.nowMs + this.random.between(1, 3);
+    let submitted: { reply: (response: LockResponse) => void; incarnation: number } | undefined;
+    let gone = false;
     this.agenda.at(arriveMs, () => {
       if (!node.up) {
         this.agenda.at(this.nowMs + 1, () => answer("unreachable", this.nowMs));
@@ -652,15 +654,26 @@ export class Simulator {
       const incarnation = node.incarnation;
       const reply = (response: LockResponse) => {
         // A process that died cannot answer; the client times out instead.
-        if (node.incarnation !== incarnation || !node.up) return;
+        if (node.incarnation !== incarnation || !node.up || gone) return;
         this.trace.add(
           `a ${this.nowMs} n${nodeId} ${request.op} ${request.resource} ${response.type} ${response.fencingToken}`,
         );
         this.agenda.at(this.nowMs + this.random.between(1, 3), () => answer(response, this.nowMs));
       };
+      submitted = { reply, incarnation };
       this.guard(node, () => node.host!.submit(request, reply));
       node.dirty = true;
     });
+    // The client's connection closes: the node hears of it a moment later.
+    return () => {
+      gone = true;
+      this.agenda.at(this.nowMs + this.random.between(1, 3), () => {
+        const sent = submitted;
+        if (sent === undefined || !node.up || node.incarnation !== sent.incarnation) return;
+        this.guard(node, () => node.host!.cancel(sent.reply));
+        node.dirty = true;
+      });
+    };
   }
 }
 

@@ -5,7 +5,8 @@
  * forwarding yet), on Indeterminate and on timeouts, always with the same owner, as the client
  * library does. Every attempt goes into the history with true send and answer times.
  *
- * A quarter of the fresh TryLocks wait in the lock's line (waitMs up to 2 s).
+ * A quarter of the fresh TryLocks wait in the lock's line (waitMs up to 2 s); some of those
+ * clients go away before their answer (the node cancels the request).
  *
  * A client uses a fresh owner id for each acquisition, so an owner's leases are one story: the
  * lock-safety checker can tell from the history alone what the client may rely on.
@@ -22,17 +23,23 @@ import type { OpRecord } from "../checkers/history.ts";
 /** How the simulator carries a request to a node and the answer back. */
 export type ClientPort = {
   nodes(): readonly string[];
-  /** Sends `request` to `node`; `answer` runs at most once, at the true time it arrives. */
+  /**
+   * Sends `request` to `node`; `answer` runs at most once, at the true time it arrives. The
+   * returned function is the client going away (its connection closes): the node cancels the
+   * request if it still waits in line, and no answer comes.
+   */
   send(
     node: string,
     request: LockRequest,
     answer: (response: LockResponse | "unreachable", nowMs: number) => void,
-  ): void;
+  ): () => void;
 };
 
 export const clientTimeoutMs = 2_500;
 /** The longest wait in line a simulated client asks for. */
 const waitMsMax = 2_000;
+/** How often a client that waits in line goes away before its answer. */
+const abandonChance = 0.15;
 const attemptsMax = 40;
 
 type Plan = { readonly request: LockRequest; readonly leaseFromMs: number; attempts: number };
@@ -103,7 +110,9 @@ const repeatChance = 0.1;
 export class Client {
   private plan: Plan | undefined;
   private repeat: { request: LockRequest; atMs: number } | undefined;
-  private inFlight: { op: OpRecord; deadlineMs: number } | undefined;
+  private inFlight:
+    | { op: OpRecord; deadlineMs: number; abandonAtMs: number; abandon: () => void }
+    | undefined;
   private holding: Holding | undefined;
   private nextAtMs = 0;
   private stopped = false;
@@ -131,6 +140,16 @@ export class Client {
 
   step(nowMs: number): void {
     const inFlight = this.inFlight;
+    if (inFlight !== undefined && nowMs >= inFlight.abandonAtMs) {
+      // The client goes away while it waits in line: the outcome stays unknown (a grant being
+      // committed may still happen), and it starts over with a new owner later.
+      inFlight.abandon();
+      this.inFlight = undefined;
+      this.plan = undefined;
+      this.holding = undefined;
+      this.nextAtMs = nowMs + this.random.between(5, 300);
+      return;
+    }
     if (inFlight !== undefined) {
       if (nowMs < inFlight.deadlineMs) return;
       // No answer: the node may have crashed after running it. Unknown; retry the same.
@@ -159,8 +178,15 @@ export class Client {
     const op = this.history.begin(this.name, plan.request, node, nowMs, plan.leaseFromMs);
     // A TryLock waiting in line is answered up to its waitMs later.
     const waitMs = plan.request.op === "tryLock" ? plan.request.waitMs ?? 0 : 0;
-    this.inFlight = { op, deadlineMs: nowMs + clientTimeoutMs + waitMs };
-    this.port.send(node, plan.request, (response, atMs) => this.onAnswer(op, response, atMs));
+    const abandonAtMs = waitMs > 0 && this.random.chance(abandonChance)
+      ? nowMs + this.random.between(1, waitMs)
+      : Number.POSITIVE_INFINITY;
+    const abandon = this.port.send(
+      node,
+      plan.request,
+      (response, atMs) => this.onAnswer(op, response, atMs),
+    );
+    this.inFlight = { op, deadlineMs: nowMs + clientTimeoutMs + waitMs, abandonAtMs, abandon };
   }
 
   private onAnswer(op: OpRecord, response: LockResponse | "unreachable", nowMs: number): void {
