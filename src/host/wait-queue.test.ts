@@ -292,3 +292,78 @@ test("a forwarded waiter cancelled where it was sent leaves the leader's line to
   expect(cluster.request(leader, { op: "get", resource: "r", durability: Durability.Persistent }))
     .toMatchObject({ type: ResponseType.LockDoesNotExist });
 });
+
+/**
+ * FIFO under a stable leader, over random histories: waiters arrive one at a time (each stands
+ * in line before the next is sent), holders release or let their lease run out, and some
+ * waiters are cancelled. Every grant goes to the oldest waiter still in line, once, with a higher
+ * token than the grant before. (A waiter whose time runs out without the rules having answered
+ * it Busy makes a last plain TryLock, outside the line: the time-out tests cover that.)
+ */
+for (const durability of [Durability.Persistent, Durability.Ephemeral]) {
+  test(`durability ${durability}: random histories grant in arrival order`, () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      let state = seed * 7919;
+      const random = (n: number) => {
+        state = (state * 1103515245 + 12345) % 2 ** 31;
+        return state % n;
+      };
+      const { cluster, leader } = started();
+      const host = cluster.hosts.get(leader)!;
+      type Waiting = { owner: string; answers: LockResponse[]; reply: (r: LockResponse) => void };
+      const line: Waiting[] = [];
+      let holder: string | undefined;
+      let token = -1;
+      let next = 0;
+      const check = () => {
+        for (const w of [...line]) {
+          if (w.answers.length === 0) continue;
+          expect(w.answers.length).toBe(1);
+          const answer = w.answers[0]!;
+          if (answer.type === ResponseType.Locked) {
+            // The oldest waiter still in line is the one granted.
+            expect({ seed, owner: line[0]!.owner }).toEqual({ seed, owner: w.owner });
+            expect(answer.fencingToken).toBeGreaterThan(token);
+            token = answer.fencingToken;
+            holder = w.owner;
+          } else {
+            expect(answer.type).toBe(ResponseType.Busy);
+          }
+          line.splice(line.indexOf(w), 1);
+        }
+      };
+      for (let action = 0; action < 60; action++) {
+        const roll = random(10);
+        if (roll < 5 || holder === undefined) {
+          const owner = `o${next++}`;
+          const w: Waiting = { owner, answers: [], reply: () => {} };
+          w.reply = (response) => w.answers.push(response);
+          // Short leases now and then, so expiries hand the lock on too.
+          const expiresMs = random(4) === 0 ? 200 + random(300) : 600_000;
+          const waitMs = 60_000;
+          host.submit(
+            { op: "tryLock", resource: "r", owner, expiresMs, durability, waitMs },
+            w.reply,
+          );
+          line.push(w);
+          // Answered at once, or standing in line, before the next one comes.
+          const waiting = () => line.filter((x) => x.answers.length === 0).length;
+          cluster.runUntil(() => w.answers.length > 0 || host.waiters() >= waiting());
+        } else if (roll < 8) {
+          send(cluster, leader, unlock("r", holder, durability));
+          holder = undefined;
+        } else if (roll < 9 && line.length > 1) {
+          const w = line[1 + random(line.length - 1)]!;
+          if (w.answers.length === 0) {
+            host.cancel(w.reply);
+            line.splice(line.indexOf(w), 1);
+          }
+        } else {
+          for (let s = 0; s < 40 + random(100); s++) cluster.step();
+        }
+        for (let s = 0; s < 10; s++) cluster.step();
+        check();
+      }
+    }
+  });
+}
