@@ -134,6 +134,28 @@ const partitionStatus: JsonSchema = {
       const: true,
       description: "Only while this node recovers the partition after losing its data directory.",
     },
+    replicas: {
+      type: "array",
+      description: "Only on the partition's leader: how far each voter's log matches the " +
+        "leader's, in node id order.",
+      items: {
+        type: "object",
+        required: ["id", "match", "lag"],
+        properties: {
+          id: { type: "string", description: "The voter's node id (the leader's own too)." },
+          match: {
+            type: "integer",
+            minimum: 0,
+            description: "The highest log index the leader knows this voter holds.",
+          },
+          lag: {
+            type: "integer",
+            minimum: 0,
+            description: "Entries of the leader's log this voter is not known to hold.",
+          },
+        },
+      },
+    },
     snapshotReceiving: snapshotProgress,
   },
 };
@@ -192,10 +214,15 @@ export const readRoutes = [
               type: "array",
               items: {
                 type: "object",
-                required: ["id", "peerAddress"],
+                required: ["id", "peerAddress", "reachable"],
                 properties: {
                   id: { type: "string" },
                   peerAddress: { type: "string", description: "host:port of its peer port." },
+                  reachable: {
+                    type: "boolean",
+                    description: "Whether this node's peer connection to it is open now " +
+                      "(always true for the answering node).",
+                  },
                 },
               },
             },
