@@ -32,7 +32,7 @@ export type LockRoute = RouteText & {
 
 export type ReadResponse = {
   readonly description: string;
-  readonly contentType: "application/json" | "text/plain";
+  readonly contentType: "application/json" | "text/plain" | "text/html";
   readonly schema: JsonSchema;
   /** Headers the answer carries, with what they say. */
   readonly headers?: Readonly<Record<string, string>>;
@@ -41,7 +41,7 @@ export type ReadResponse = {
 export type ReadRoute = RouteText & {
   readonly kind: "read";
   readonly method: "GET";
-  readonly id: "health" | "cluster" | "metrics" | "openapi";
+  readonly id: "health" | "cluster" | "metrics" | "openapi" | "ui";
   readonly responses: Readonly<Record<number, ReadResponse>>;
 };
 
@@ -266,6 +266,25 @@ export const readRoutes = [
           required: ["openapi", "info", "paths"],
           properties: { openapi: { type: "string", pattern: "^3\\.1\\.\\d+$" } },
         },
+      },
+    },
+  },
+  {
+    kind: "read",
+    method: "GET",
+    path: "/ui",
+    id: "ui",
+    operationId: "getDashboard",
+    summary: "The dashboard",
+    description: "A web page for people: the nodes and whether this node reaches them, the " +
+      "partitions with their leader, term, replicas and lag, the locks held, the request rate " +
+      "and latency, and a box to look a lock up. It reads /v1/cluster and /metrics of this " +
+      "node every second and loads nothing from elsewhere (docs/operations.md, Dashboard).",
+    responses: {
+      200: {
+        description: "An HTML document with its scripts and styles inline.",
+        contentType: "text/html",
+        schema: { type: "string" },
       },
     },
   },
