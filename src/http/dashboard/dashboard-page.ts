@@ -89,18 +89,18 @@ dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; word-b
 const body = `
 <header>
   <h1>kahuna</h1>
-  <span class="where">node <b id="serving-node">…</b> at <span id="serving-address"></span></span>
-  <span id="status" data-state="connecting">connecting…</span>
+  <span class="where">node <b id="serving-node">&hellip;</b> at <span id="serving-address"></span></span>
+  <span id="status" data-state="connecting">connecting&hellip;</span>
   <span id="version"></span>
 </header>
 <main>
   <section class="card wide" id="summary">
-    <div class="tile"><div class="value" id="nodes-up">–</div><div class="label">nodes up</div></div>
-    <div class="tile"><div class="value" id="partitions-with-leader">–</div>
+    <div class="tile"><div class="value" id="nodes-up">&ndash;</div><div class="label">nodes up</div></div>
+    <div class="tile"><div class="value" id="partitions-with-leader">&ndash;</div>
       <div class="label">partitions with a leader</div></div>
-    <div class="tile"><div class="value" id="locks-held">–</div>
+    <div class="tile"><div class="value" id="locks-held">&ndash;</div>
       <div class="label">locks held <span id="locks-held-note"></span></div></div>
-    <div class="tile"><div class="value" id="request-rate">–</div>
+    <div class="tile"><div class="value" id="request-rate">&ndash;</div>
       <div class="label">requests/s answered here</div></div>
   </section>
   <section class="card">

@@ -14,7 +14,9 @@
  * data-state on node rows, data-partition and data-field on partition cells.
  *
  * JavaScript under String.raw, like request-stats-script.ts (whose functions it calls): no
- * backtick, no dollar sign followed by a brace.
+ * backtick, no dollar sign followed by a brace, and ASCII only (a character beyond is written
+ * as a \u escape in a string): Bun's transpiler escapes one in a raw template and Deno keeps it,
+ * so the page would differ by runtime.
  */
 export const dashboardScript = String.raw`
 "use strict";
@@ -106,7 +108,7 @@ function render() {
 
 function renderStatus() {
   const status = byId("status");
-  byId("serving-node").textContent = view.nodeId === "" ? "…" : view.nodeId;
+  byId("serving-node").textContent = view.nodeId === "" ? "\u2026" : view.nodeId;
   byId("serving-address").textContent = location.host;
   if (view.failingSinceMs !== undefined) {
     status.dataset.state = "down";
@@ -153,7 +155,7 @@ function renderPartitions(cluster, answering) {
       el("td", { class: "number" }, [String(p.commit)]),
       el("td", { class: "number" }, [String(p.applied)]),
       el("td", { "data-field": "replicas" }, replicaCells(p, reachable)),
-      el("td", { "data-field": "locks", class: "number" }, [here ? String(p.locks) : "–"]),
+      el("td", { "data-field": "locks", class: "number" }, [here ? String(p.locks) : "\u2013"]),
     ]);
   });
   byId("partitions-body").replaceChildren(...rows);
@@ -189,7 +191,7 @@ function renderSummary(cluster, answering) {
   byId("locks-held-note").textContent = "in the " + led.length + " partitions node " +
     cluster.nodeId + " leads";
   const last = view.points[view.points.length - 1];
-  byId("request-rate").textContent = last && last.stats ? formatNumber(last.stats.rate) : "–";
+  byId("request-rate").textContent = last && last.stats ? formatNumber(last.stats.rate) : "\u2013";
 }
 
 function formatNumber(value) {
@@ -289,7 +291,7 @@ async function lookUp(event) {
   const durability = Number(byId("lookup-durability").value);
   const result = byId("lookup-result");
   result.dataset.state = "asking";
-  result.replaceChildren("asking node " + view.nodeId + "…");
+  result.replaceChildren("asking node " + view.nodeId + "\u2026");
   try {
     const response = await fetch("v1/locks/get-info", {
       method: "POST",

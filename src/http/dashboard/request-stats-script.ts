@@ -10,8 +10,8 @@
  *
  * It is JavaScript, not TypeScript: no type checker sees it, so request-stats-script.test.ts runs
  * every function here, and test/e2e/ui.test.ts runs the page in Chromium. Written with
- * String.raw so that backslashes reach the browser as written; it must not contain a backtick
- * or a dollar sign followed by a brace.
+ * String.raw so that backslashes reach the browser as written; it must not contain a backtick,
+ * a dollar sign followed by a brace, or a character beyond ASCII (dashboard-script.ts says why).
  */
 export const requestStatsScript = String.raw`
 "use strict";
