@@ -188,8 +188,9 @@ function renderSummary(cluster, answering) {
   byId("nodes-up").textContent = up + " of " + cluster.nodes.length;
   byId("partitions-with-leader").textContent = withLeader + " of " + cluster.partitions.length;
   byId("locks-held").textContent = String(held);
-  byId("locks-held-note").textContent = "in the " + led.length + " partitions node " +
-    cluster.nodeId + " leads";
+  const partitionsLed = led.length === 1 ? "the partition" : "the " + led.length + " partitions";
+  byId("locks-held-note").textContent = "in " + partitionsLed + " node " + cluster.nodeId +
+    " leads";
   const last = view.points[view.points.length - 1];
   byId("request-rate").textContent = last && last.stats ? formatNumber(last.stats.rate) : "\u2013";
 }
