@@ -173,10 +173,21 @@ export type GroupStatus = {
    * and only when asked (`groupStatuses({ locks: true })`).
    */
   readonly locks?: number;
+  /**
+   * On the leader, and only when asked (`groupStatuses({ replicas: true })`): each voter's
+   * match index and how many entries of the leader's log it lacks (`lag`).
+   */
+  readonly replicas?: readonly ReplicaStatus[];
   /** Only while this node recovers the group after losing its storage. */
   readonly recovering?: true;
   /** Only while this node receives a snapshot for the group, in chunks. */
   readonly snapshotReceiving?: SnapshotProgress;
+};
+
+export type ReplicaStatus = {
+  readonly id: NodeId;
+  readonly match: number;
+  readonly lag: number;
 };
 
 export class NodeHost {
@@ -1073,9 +1084,12 @@ export class NodeHost {
 
   /**
    * Each group's state for `/v1/cluster` and the tests. Counting the locks held (`locks`) reads
-   * every record, so it is done only when asked for.
+   * every record, so it is done only when asked for; the voters' replication (`replicas`) is asked
+   * for too, so that only `/v1/cluster` carries it.
    */
-  groupStatuses(options: { readonly locks?: boolean } = {}): GroupStatus[] {
+  groupStatuses(
+    options: { readonly locks?: boolean; readonly replicas?: boolean } = {},
+  ): GroupStatus[] {
     const nowMs = this.config.clock.nowMs();
     return this.groups.map((group) => {
       const status = group.raft.status();
@@ -1091,6 +1105,15 @@ export class NodeHost {
         applied: group.machine.appliedIndex,
         records: group.machine.size() + group.ephemeralRecords(),
         ...(counted ? { locks: held.persistent + held.ephemeral } : {}),
+        ...(options.replicas === true && status.role === Role.Leader
+          ? {
+            replicas: group.raft.matchIndexes().map(({ id, match }) => ({
+              id,
+              match,
+              lag: status.lastIndex - match,
+            })),
+          }
+          : {}),
         ...(group.raft.recovering ? { recovering: true as const } : {}),
         ...(receiving === undefined ? {} : { snapshotReceiving: receiving }),
       };

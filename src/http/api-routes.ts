@@ -32,7 +32,7 @@ export type LockRoute = RouteText & {
 
 export type ReadResponse = {
   readonly description: string;
-  readonly contentType: "application/json" | "text/plain";
+  readonly contentType: "application/json" | "text/plain" | "text/html";
   readonly schema: JsonSchema;
   /** Headers the answer carries, with what they say. */
   readonly headers?: Readonly<Record<string, string>>;
@@ -41,7 +41,7 @@ export type ReadResponse = {
 export type ReadRoute = RouteText & {
   readonly kind: "read";
   readonly method: "GET";
-  readonly id: "health" | "cluster" | "metrics" | "openapi";
+  readonly id: "health" | "cluster" | "metrics" | "openapi" | "ui";
   readonly responses: Readonly<Record<number, ReadResponse>>;
 };
 
@@ -134,6 +134,28 @@ const partitionStatus: JsonSchema = {
       const: true,
       description: "Only while this node recovers the partition after losing its data directory.",
     },
+    replicas: {
+      type: "array",
+      description: "Only on the partition's leader: how far each voter's log matches the " +
+        "leader's, in node id order.",
+      items: {
+        type: "object",
+        required: ["id", "match", "lag"],
+        properties: {
+          id: { type: "string", description: "The voter's node id (the leader's own too)." },
+          match: {
+            type: "integer",
+            minimum: 0,
+            description: "The highest log index the leader knows this voter holds.",
+          },
+          lag: {
+            type: "integer",
+            minimum: 0,
+            description: "Entries of the leader's log this voter is not known to hold.",
+          },
+        },
+      },
+    },
     snapshotReceiving: snapshotProgress,
   },
 };
@@ -192,10 +214,15 @@ export const readRoutes = [
               type: "array",
               items: {
                 type: "object",
-                required: ["id", "peerAddress"],
+                required: ["id", "peerAddress", "reachable"],
                 properties: {
                   id: { type: "string" },
                   peerAddress: { type: "string", description: "host:port of its peer port." },
+                  reachable: {
+                    type: "boolean",
+                    description: "Whether this node's peer connection to it is open now " +
+                      "(always true for the answering node).",
+                  },
                 },
               },
             },
@@ -239,6 +266,25 @@ export const readRoutes = [
           required: ["openapi", "info", "paths"],
           properties: { openapi: { type: "string", pattern: "^3\\.1\\.\\d+$" } },
         },
+      },
+    },
+  },
+  {
+    kind: "read",
+    method: "GET",
+    path: "/ui",
+    id: "ui",
+    operationId: "getDashboard",
+    summary: "The dashboard",
+    description: "A web page for people: the nodes and whether this node reaches them, the " +
+      "partitions with their leader, term, replicas and lag, the locks held, the request rate " +
+      "and latency, and a box to look a lock up. It reads /v1/cluster and /metrics of this " +
+      "node every second and loads nothing from elsewhere (docs/operations.md, Dashboard).",
+    responses: {
+      200: {
+        description: "An HTML document with its scripts and styles inline.",
+        contentType: "text/html",
+        schema: { type: "string" },
       },
     },
   },

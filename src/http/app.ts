@@ -5,9 +5,9 @@
  * The routes come from one table (api-routes.ts), which the OpenAPI document served at
  * /v1/openapi.json is generated from too: every route here is in the document.
  *
- * Every answer is JSON with a `type` (except health, cluster and metrics), and no input can
- * crash the process: bad input is 400/404/405/413 with type 100, and a thrown exception is
- * logged and answered 500 with type 99.
+ * Every answer is JSON with a `type` (except health, cluster, metrics and the dashboard page,
+ * /ui), and no input can crash the process: bad input is 400/404/405/413 with type 100, and a
+ * thrown exception is logged and answered 500 with type 99.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
@@ -18,6 +18,7 @@ import { endpointList, lockRoutes, readRoutes } from "./api-routes.ts";
 import type { ReadRoute } from "./api-routes.ts";
 import { errored, invalidInput, lockAnswer, retryAfterSeconds } from "./lock-answer.ts";
 import type { HttpAnswer } from "./lock-answer.ts";
+import { dashboardContentSecurityPolicy, dashboardPage } from "./dashboard/dashboard-page.ts";
 import { openApiDocument } from "./openapi.ts";
 import { readBodyText } from "./read-body.ts";
 
@@ -51,6 +52,7 @@ export function createApp(deps: HttpDeps): Hono<{ Bindings: HttpEnv }> {
   const app = new Hono<{ Bindings: HttpEnv }>();
   // Built once: the document is a pure function of the tables and the version.
   const document = JSON.stringify(openApiDocument({ version: deps.version ?? "0.0.0" }));
+  const dashboard = dashboardPage();
 
   for (const { path, op } of lockRoutes) {
     app.post(path, async (c) => send(c, await handleLock(deps, log, op, c.req.raw, c.env)));
@@ -68,6 +70,8 @@ export function createApp(deps: HttpDeps): Hono<{ Bindings: HttpEnv }> {
     metrics: (c) =>
       c.text(deps.metrics(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
     openapi: (c) => c.body(document, 200, { "Content-Type": "application/json" }),
+    ui: (c) =>
+      c.html(dashboard, 200, { "Content-Security-Policy": dashboardContentSecurityPolicy }),
   };
   for (const route of readRoutes) {
     app.get(route.path, readHandlers[route.id]);

@@ -131,6 +131,16 @@ export class RawNode {
       pr.match >= r.log.committed;
   }
 
+  /**
+   * On the leader: how far each voter's log is known to match its own (etcd's Progress.Match),
+   * in voter order; elsewhere empty. Read-only: for the cluster status, never for decisions.
+   */
+  matchIndexes(): { readonly id: NodeId; readonly match: number }[] {
+    const r = this.raft;
+    if (r.role !== Role.Leader) return [];
+    return r.voters.map((id) => ({ id, match: r.progress.get(id)!.match }));
+  }
+
   /** Whether this node is recovering from lost storage (RaftConfig.recovering). */
   get recovering(): boolean {
     return this.raft.recovering;

@@ -189,6 +189,11 @@ export class Peers {
     this.quorum = quorum;
   }
 
+  /** Whether this node's connection to `peer` is open now (for `/v1/cluster`). */
+  isConnected(peer: NodeId): boolean {
+    return this.links.get(peer)?.socket !== undefined;
+  }
+
   /** Per peer: whether the connection is open, and the frames dropped for want of one. */
   writeMetrics(out: PrometheusText): void {
     const ids = [...this.links.keys()].sort();

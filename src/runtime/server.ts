@@ -146,7 +146,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const app = createApp({
     service,
     health: () => host.health(),
-    cluster: () => clusterInfo(host, options),
+    cluster: () => clusterInfo(host, peers, options),
     metrics: () => renderMetrics(host, peers),
     wallMs: () => Date.now(),
     log: (line) => logger.error(line),
@@ -303,7 +303,11 @@ function checkIdentity(
   }
 }
 
-function clusterInfo(host: NodeHost, options: ServeOptions): unknown {
+/**
+ * GET /v1/cluster. A node is `reachable` while this node's peer connection to it is open (this
+ * node always is); the leader of a partition adds its voters' replication (`replicas`).
+ */
+function clusterInfo(host: NodeHost, peers: Peers, options: ServeOptions): unknown {
   return {
     nodeId: host.nodeId,
     nodes: host.voters.map((id) => {
@@ -311,9 +315,10 @@ function clusterInfo(host: NodeHost, options: ServeOptions): unknown {
       return {
         id,
         peerAddress: peer ? `${peer.host}:${peer.port}` : `${options.host}:${options.peerPort}`,
+        reachable: id === host.nodeId || peers.isConnected(id),
       };
     }),
-    partitions: host.groupStatuses({ locks: true }),
+    partitions: host.groupStatuses({ locks: true, replicas: true }),
   };
 }
 

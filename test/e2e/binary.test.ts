@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { bunBin, repoRoot, type ServerProcess, startServer, tempDir } from "../helpers/server.ts";
+import { dashboardPage } from "../../src/http/dashboard/dashboard-page.ts";
 import { runRestSmoke } from "./rest-smoke.ts";
 
 let outDir = "";
@@ -42,6 +43,12 @@ test("the build writes the binary and the kahuna-cli link", () => {
 
 test("the binary serves the REST contract", async () => {
   await runRestSmoke(server!.url);
+});
+
+test("the binary serves the dashboard at /ui, the same page as the checkout", async () => {
+  const response = await fetch(`${server!.url}/ui`);
+  expect(response.headers.get("content-type")).toStartWith("text/html");
+  expect(await response.text()).toBe(dashboardPage());
 });
 
 test("the same binary is the client: lock, get-lock, extend-lock, unlock", () => {

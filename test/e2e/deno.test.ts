@@ -1,9 +1,11 @@
 /**
  * Issue 2 §9: the same sources serve under Deno (node:sqlite, Deno.serve), and pass the same
- * REST smoke checks as under Bun; a Deno node keeps persistent locks across kill -9.
+ * REST smoke checks as under Bun, and the same dashboard page; a Deno node keeps persistent
+ * locks across kill -9.
  */
 import { afterAll, expect, test } from "bun:test";
 import { type ServerProcess, startServer } from "../helpers/server.ts";
+import { dashboardPage } from "../../src/http/dashboard/dashboard-page.ts";
 import { callLock, runRestSmoke } from "./rest-smoke.ts";
 
 const servers: ServerProcess[] = [];
@@ -15,6 +17,14 @@ test("a Deno-run server passes the REST smoke test", async () => {
   const server = await startServer({ runtime: "deno" });
   servers.push(server);
   await runRestSmoke(server.url);
+}, 60_000);
+
+test("a Deno-run server serves the dashboard at /ui, the same page as under Bun", async () => {
+  const server = await startServer({ runtime: "deno" });
+  servers.push(server);
+  const response = await fetch(`${server.url}/ui`);
+  expect(response.headers.get("content-type")).toStartWith("text/html");
+  expect(await response.text()).toBe(dashboardPage());
 }, 60_000);
 
 test("a Deno-run server keeps persistent locks across kill -9", async () => {
