@@ -1,5 +1,5 @@
 /**
- * Builds the single executable `dist/kahuna` with `bun build --compile` (DESIGN.md §1), and
+ * Builds the single executable `dist/kahuna` with `bun build --compile` (docs/architecture.md), and
  * `dist/kahuna-cli`, a link to it: invoked under that name it is the seed's CLI.
  * Usage: bun compile/build.ts [--outfile dist/kahuna]
  */

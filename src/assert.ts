@@ -1,7 +1,7 @@
 /**
  * Assertions that stay on in production. A failed assertion means a bug or a broken
  * invariant: it is never caught except at the top of the process, which logs and exits
- * non-zero (STYLE.md §6). Expected outcomes are values, not exceptions.
+ * non-zero. Expected outcomes are values, not exceptions.
  */
 
 export class AssertionError extends Error {

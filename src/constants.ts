@@ -1,10 +1,10 @@
 /**
- * Every limit in one place (STYLE.md §5). Relationships between them are asserted at load,
+ * Every limit in one place. Relationships between them are asserted at load,
  * so a bad edit fails at start-up, not in production.
  */
 import { assert } from "./assert.ts";
 
-// Lock inputs (SPEC.md §2).
+// Lock inputs (docs/spec.md §2).
 export const resourceBytesMax = 512;
 export const ownerBytesMax = 256;
 export const expiresMsMin = 1;
@@ -54,7 +54,7 @@ export const partitionsMax = 1024;
 export const snapshotEntries = 10_000;
 export const compactionLagEntries = 1_000;
 
-// Leases (SPEC.md §2.3): clock rates agree within this bound (parts per million).
+// Leases (docs/spec.md §2.3): clock rates agree within this bound (parts per million).
 export const clockDriftPpmMax = 10_000;
 
 // Ephemeral fencing tokens come from ranges reserved through Raft (src/locks/lock-machine.ts):
@@ -122,7 +122,7 @@ assert(
   "a sweep command fits at least one name of the longest kind",
 );
 
-// Voters of one Raft group as a decoded snapshot may list them (DESIGN.md §4: up to 5 today).
+// Voters of one Raft group as a decoded snapshot may list them (docs/architecture.md: up to 5 today).
 export const votersMax = 64;
 
 // Runtime: bytes a socket may queue before its peer counts as stalled and is dropped.

@@ -1,6 +1,6 @@
 /**
  * The one executable: `kahuna serve`, `kahuna lock …`, and, when invoked under the name
- * `kahuna-cli`, the seed's CLI (SPEC.md §4).
+ * `kahuna-cli`, the seed's CLI (docs/cli.md).
  */
 import { basename } from "node:path";
 import { runCli } from "./cli/main.ts";

@@ -1,5 +1,5 @@
 /**
- * The core is pure (DESIGN.md §2, STYLE.md §1): src/raft, src/multiraft, src/locks and
+ * The core is pure (docs/architecture.md): src/raft, src/multiraft, src/locks and
  * src/codec use no clock, timer, randomness, runtime global or await, and import only core.
  * This test reads their sources and fails on a leak, naming the file, line and rule.
  */

@@ -1,5 +1,5 @@
 /**
- * The LogStore port over SQLite (DESIGN.md §5), shared by the Bun (bun:sqlite) and Deno
+ * The LogStore port over SQLite (docs/architecture.md), shared by the Bun (bun:sqlite) and Deno
  * (node:sqlite) adapters, which differ only in how they open the database. One database per
  * node, WAL mode, synchronous=FULL so every committed transaction is fsynced.
  *

@@ -1,7 +1,7 @@
 /**
  * The real clock and randomness, for Bun and Deno alike. `nowMs` is monotonic
  * (performance.now); it restarts from 0 in every process, which the lease rules allow for:
- * a restarted node is a new leader whose clock base is rebased (SPEC.md §2.3).
+ * a restarted node is a new leader whose clock base is rebased (docs/spec.md §2.3).
  */
 import type { Clock } from "../ports/clock.ts";
 import type { Random } from "../ports/random.ts";

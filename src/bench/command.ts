@@ -8,7 +8,7 @@ import { progressLine, summaryText } from "./report.ts";
 import { runBench } from "./runner.ts";
 import { type BenchTarget, binaryTarget, restTarget } from "./target.ts";
 
-/** Exit statuses as the CLI's (SPEC.md §4): 0 done, 2 usage, 3 no server. */
+/** Exit statuses as the CLI's (docs/cli.md): 0 done, 2 usage, 3 no server. */
 export async function runBenchCommand(args: readonly string[], io: Io): Promise<number> {
   const parsed = parseBenchArgs(args);
   if (parsed.kind === "help") {

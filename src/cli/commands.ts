@@ -1,6 +1,6 @@
 /**
  * The four lock commands, shared by `kahuna lock …`, the seed flags of kahuna-cli and the
- * interactive shell, so all three print the same lines (SPEC.md §4):
+ * interactive shell, so all three print the same lines (docs/cli.md):
  *   f1 acquired <owner> | f0 not acquired
  *   f1 unlocked         | f0 not unlocked: not the owner | f0 not unlocked: does not exist
  *   f1 extended <owner> | f0 not extended: not the owner | f0 not extended: does not exist

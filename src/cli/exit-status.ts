@@ -1,4 +1,4 @@
-/** Exit statuses of every CLI command (SPEC.md §4). */
+/** Exit statuses of every CLI command (docs/cli.md). */
 export const ExitStatus = {
   Ok: 0,
   /** A definite "no": busy, not the owner, does not exist. Also: a server that cannot start. */

@@ -1,5 +1,5 @@
 /**
- * `kahuna lock|unlock|extend-lock|get-lock …` (SPEC.md §4): positional arguments and flags
+ * `kahuna lock|unlock|extend-lock|get-lock …` (docs/cli.md): positional arguments and flags
  * become a LockCommand, or a usage message that says what was wrong.
  */
 import { Durability, KahunaError, randomOwner } from "../client/index.ts";

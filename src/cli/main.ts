@@ -1,5 +1,5 @@
 /**
- * The CLI's entry (SPEC.md §4): `kahuna <subcommand>`, or the seed's kahuna-cli when invoked
+ * The CLI's entry (docs/cli.md): `kahuna <subcommand>`, or the seed's kahuna-cli when invoked
  * under that name or as `kahuna cli`. Returns the exit status; never calls process.exit, so
  * output is flushed before the process ends.
  *

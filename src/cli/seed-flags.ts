@@ -1,5 +1,5 @@
 /**
- * kahuna-cli's flag form, as in the seed (SPEC.md §4): `--lock R --expires MS`,
+ * kahuna-cli's flag form, as in the seed (docs/cli.md): `--lock R --expires MS`,
  * `--unlock-lock R --owner O` (alias `--unlock`), `--extend-lock R --owner O --expires MS`,
  * `--get-lock R`. With no action flag, kahuna-cli opens the interactive shell.
  */

@@ -1,5 +1,5 @@
 /**
- * `kahuna serve` (SPEC.md §4): flags and KAHUNA_* environment variables (a flag wins) become
+ * `kahuna serve` (docs/cli.md): flags and KAHUNA_* environment variables (a flag wins) become
  * ServeOptions, checked here with messages that name the flag; then the runtime starts a
  * node, and SIGINT/SIGTERM stop it cleanly.
  */

@@ -1,5 +1,5 @@
 /**
- * The interactive shell of kahuna-cli (SPEC.md §4): one owner id for the whole session, line
+ * The interactive shell of kahuna-cli (docs/cli.md): one owner id for the whole session, line
  * editing, Tab completion and history (node:readline), words split with shell quoting, and
  * every lock the session may hold released when it ends.
  *

@@ -1,5 +1,5 @@
 /**
- * One connection of the client binary protocol (DESIGN.md §7) over `node:net`, so it runs on
+ * One connection of the client binary protocol (docs/architecture.md) over `node:net`, so it runs on
  * Bun, Deno and Node alike. Many requests are in flight at once: every request issued in the
  * same turn of the event loop goes out in one frame, and answers are matched by id in
  * whatever order the server sends them.

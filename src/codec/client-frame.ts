@@ -1,5 +1,5 @@
 /**
- * The client binary protocol (DESIGN.md §7): length-prefixed frames (codec/frame.ts) whose
+ * The client binary protocol (docs/architecture.md): length-prefixed frames (codec/frame.ts) whose
  * payload is msgpack `[version, items]`. A client sends requests `[id, op, body]` and may
  * have many in flight on one connection; the server answers each by id, in any order,
  * batching answers that are ready together into one frame.

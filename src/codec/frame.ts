@@ -1,5 +1,5 @@
 /**
- * Length-prefixed frames, for the peer protocol and the client binary protocol (DESIGN.md
+ * Length-prefixed frames, for the peer protocol and the client binary protocol (docs/architecture.md
  * §7): a 4-byte big-endian length, then that many bytes of payload. The reader accepts bytes
  * as they arrive on a stream and yields whole frames; a length over the limit is an error
  * value (the caller closes that connection), never an allocation of what a peer claims.

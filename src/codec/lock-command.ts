@@ -256,7 +256,7 @@ function timeError(field: string, value: unknown): string | undefined {
   return ok ? undefined : `${field} must be a number from 0 to 2^53-1, got ${String(value)}`;
 }
 
-/** SPEC.md §2: 1..512 UTF-8 bytes, no NUL. */
+/** docs/spec.md §2: 1..512 UTF-8 bytes, no NUL. */
 export function resourceError(resource: unknown): string | undefined {
   if (typeof resource !== "string") return "resource must be a string";
   const bytes = utf8ByteLength(resource);
@@ -268,7 +268,7 @@ export function resourceError(resource: unknown): string | undefined {
   return undefined;
 }
 
-/** SPEC.md §2: 1..256 UTF-8 bytes, compared exactly. */
+/** docs/spec.md §2: 1..256 UTF-8 bytes, compared exactly. */
 export function ownerError(owner: unknown): string | undefined {
   if (typeof owner !== "string") return "owner must be a string";
   const bytes = utf8ByteLength(owner);

@@ -1,5 +1,5 @@
 /**
- * Validates a lock request at the boundary (SPEC.md §2, §3), once, for every way in: the REST
+ * Validates a lock request at the boundary (docs/spec.md §2, §3), once, for every way in: the REST
  * API passes a parsed JSON body, the binary protocol a decoded msgpack map. After this the
  * request is trusted inside.
  *

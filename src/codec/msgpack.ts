@@ -1,5 +1,5 @@
 /**
- * msgpack for the wire (DESIGN.md §7), the subset kahuna speaks: nil, booleans, integers,
+ * msgpack for the wire (docs/architecture.md), the subset kahuna speaks: nil, booleans, integers,
  * floats, strings, binary, arrays and maps with string keys. Written for the hot path: every
  * request, answer and Raft message goes through it, and a general-purpose codec spent most
  * of a node's time on them (docs/performance.md).

@@ -1,5 +1,5 @@
 /**
- * Turns a LockResponse into the HTTP status, headers and JSON body of SPEC.md §3. Every lock
+ * Turns a LockResponse into the HTTP status, headers and JSON body of docs/api.md. Every lock
  * outcome (0-4, 102, 103) is 200; the rest say what the client should do: 400 fix the input,
  * 503 retry (with Retry-After), 504 retry with the same owner, 500 a bug.
  */
@@ -97,7 +97,7 @@ function outcomeBody(
     owner,
     fencingToken: response.fencingToken,
     expiresMs,
-    // The responding node's wall-clock estimate of the end, for display only (SPEC.md §3).
+    // The responding node's wall-clock estimate of the end, for display only (docs/api.md).
     expires: Math.round(wallMs + expiresMs),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * An in-memory LockService with the rules of SPEC.md §2.1, for tests of the HTTP layer over
+ * An in-memory LockService with the rules of docs/spec.md §2.1, for tests of the HTTP layer over
  * real sockets (Bun.serve in-process) without a Raft node. It is a test twin, not the product:
  * no replication, no durability, one clock. The real service is the host's.
  */

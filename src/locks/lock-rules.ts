@@ -1,5 +1,5 @@
 /**
- * The semantics of one lock (one resource, one durability): SPEC.md §2.1's table, as pure
+ * The semantics of one lock (one resource, one durability): docs/spec.md §2.1's table, as pure
  * functions from (record, request, now) to (answer, next record). Both the replicated
  * persistent table (lock-machine.ts) and the leader's ephemeral table (ephemeral-locks.ts)
  * use these, so the two durabilities cannot drift apart.

@@ -1,12 +1,12 @@
 /**
- * The lock operations users see (SPEC.md §2, §3). These types are shared by every way in:
+ * The lock operations users see (docs/spec.md §2, §3). These types are shared by every way in:
  * REST, the binary protocol, the CLI, the client library and the host.
  */
 
 export const Durability = { Ephemeral: 0, Persistent: 1 } as const;
 export type Durability = (typeof Durability)[keyof typeof Durability];
 
-/** Response codes, the same numbers as Kahuna's LockResponseType (SPEC.md §3). */
+/** Response codes, the same numbers as Kahuna's LockResponseType (docs/api.md). */
 export const ResponseType = {
   Locked: 0,
   Busy: 1,
@@ -55,7 +55,7 @@ export type LockOp = LockRequest["op"];
 
 /**
  * The answer to one request. `owner` and `expiresMs` (remaining lease) are set only for
- * Got. `fencingToken` is 0 where SPEC.md §2.1 says so.
+ * Got. `fencingToken` is 0 where docs/spec.md §2.1 says so.
  */
 export type LockResponse = {
   readonly type: ResponseType;

@@ -1,5 +1,5 @@
 /**
- * Peer frames: what one node sends another in one flush (DESIGN.md §4): the Raft messages of
+ * Peer frames: what one node sends another in one flush (docs/architecture.md): the Raft messages of
  * every group, requests forwarded to this peer as the leader of their partition, answers to
  * requests the peer forwarded here, and snapshot chunks with their acknowledgements. A flush
  * that touches 16 groups costs one write per peer, not 16, unless its messages outgrow the

@@ -1,5 +1,5 @@
 /**
- * Durable storage for every Raft group on one node (DESIGN.md §5). Synchronous, because
+ * Durable storage for every Raft group on one node (docs/architecture.md). Synchronous, because
  * both bun:sqlite and node:sqlite are, so the host never awaits. A failed write throws and
  * the node crashes: retrying an fsync is unsafe, and recovery from disk is the safe path.
  */

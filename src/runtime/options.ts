@@ -1,5 +1,5 @@
 /**
- * How a node is started (`kahuna serve`, SPEC.md §4). The CLI parses flags and KAHUNA_*
+ * How a node is started (`kahuna serve`, docs/cli.md). The CLI parses flags and KAHUNA_*
  * environment variables into this; the runtime starts a node from it.
  */
 import type { NodeId } from "../raft/types.ts";
@@ -13,7 +13,7 @@ export type ServeOptions = {
   readonly host: string;
   readonly httpPort: number; // default 2070
   readonly peerPort: number; // default 2071
-  /** The client binary protocol's port (DESIGN.md §7); default 2072, 0 picks a free one. */
+  /** The client binary protocol's port (docs/architecture.md); default 2072, 0 picks a free one. */
   readonly binaryPort?: number;
   readonly dataDir: string; // default "./data"
   /** Every voter, this node included. Default: just this node (a single-node cluster). */

@@ -1,7 +1,7 @@
 /**
  * What the runtime glue needs from Bun or Deno. Each runtime implements it in its own
  * adapter folder; `loadRuntime` picks one with a dynamic import, so neither runtime ever
- * loads the other's modules (STYLE.md §1).
+ * loads the other's modules.
  */
 import type { SqlDatabase } from "../adapters/sqlite-log-store.ts";
 

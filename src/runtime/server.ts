@@ -1,6 +1,6 @@
 /**
  * Starts one kahuna node (`kahuna serve`): opens storage, builds the synchronous NodeHost,
- * and owns the event loop around it (DESIGN.md §2): a timer that ticks Raft, the HTTP
+ * and owns the event loop around it (docs/architecture.md): a timer that ticks Raft, the HTTP
  * listener whose requests become host submissions, and a flush after each burst of input.
  *
  * A flush runs on the next turn of the event loop rather than per request, so every request

@@ -1,7 +1,7 @@
 /**
  * `kahuna bench` against a real server: short runs of every workload over both protocols.
  * These check the summary's shape and that the counts add up; they never assert speed
- * (DESIGN.md §8: CI does not time things).
+ * (docs/testing.md: CI does not time things).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { runBenchCommand } from "../../src/bench/command.ts";

@@ -1,5 +1,5 @@
 /**
- * Acknowledged persistent locks are never lost (SPEC.md §2.1):
+ * Acknowledged persistent locks are never lost (docs/spec.md §2.1):
  * - read-backs: a persistent lock acknowledged to a prober must be what the prober's later
  *   Get of it reads (the simulator probes every hot resource and every group after healing);
  * - durable locks: for every key read by the final client after a full restart, the read

@@ -3,7 +3,7 @@
  *
  * A grant is one owner's lease on one lock with one token, however many attempts it took.
  * Its holder may rely on it from the first Locked answer until the first send of any attempt
- * that may have made it plus expiresMs less the drift bound (SPEC.md §2.3; a retry answered
+ * that may have made it plus expiresMs less the drift bound (docs/spec.md §2.3; a retry answered
  * Locked with the same token keeps the first lease). An Extend sent at s caps that at
  * s + expiresMs less the bound whatever its answer (it may shorten the lease), and an Extended
  * answer relies on exactly that. An Unlock that may have run ends it at its send.

@@ -1,7 +1,7 @@
 /**
  * The lease model: the one thing the simulator and the fault suite tell the checkers
  * differently. Both judge leases on one clock, with the drift bound taken off what a holder
- * relies on (SPEC.md §2.3), so the lower bound on when a lease ends is the same: its request's
+ * relies on (docs/spec.md §2.3), so the lower bound on when a lease ends is the same: its request's
  * send plus expiresMs less the bound. They differ in what they know about the upper bound.
  *
  * - Simulated (`simulatedLease`): the clock is true time, every node's clock rate is known to
@@ -19,7 +19,7 @@ import { clockDriftPpmMax, sweepGraceMsDefault } from "../../src/constants.ts";
 
 /** What the checkers know of one lock's leases. */
 export type KeyLease = {
-  /** The drift bound a holder subtracts from its lease (SPEC.md §2.3). */
+  /** The drift bound a holder subtracts from its lease (docs/spec.md §2.3). */
   readonly driftBoundPpm: number;
   /** How far below true time any clock may run; undefined: unknown, no upper bound. */
   readonly slowestRatePpm: number | undefined;

@@ -1,6 +1,6 @@
 /**
  * The sequential specification of one lock (one resource, one durability) for the
- * linearizability search: SPEC.md §2.1, with leases judged by a lease model (lease.ts).
+ * linearizability search: docs/spec.md §2.1, with leases judged by a lease model (lease.ts).
  *
  * Leases make the model nondeterministic, so a step returns every state the lock may be in
  * after the operation, and the search tries each:

@@ -1,5 +1,5 @@
 /**
- * Lock safety and fencing tokens, per lock, for both durabilities (SPEC.md §2.1-2.3):
+ * Lock safety and fencing tokens, per lock, for both durabilities (docs/spec.md §2.1-2.3):
  * - lock safety: what two different grants' holders rely on (grants.ts) never overlaps; and a
  *   grant acknowledged before an earlier-token grant's reliance ended is a double grant unless
  *   that holder may have released it (the earlier grant was made first, whatever its answer's

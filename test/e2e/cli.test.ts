@@ -1,5 +1,5 @@
 /**
- * The CLI as users run it (SPEC.md §4), against a real server process: every command's
+ * The CLI as users run it (docs/cli.md), against a real server process: every command's
  * output line and exit status, --format json, usage errors, an unreachable server, the
  * seed's flag form under the name kahuna-cli, and the interactive shell driven through stdin.
  */

@@ -1,5 +1,5 @@
 /**
- * The client library runs unmodified outside Bun (SPEC.md §5): the same scenario script
+ * The client library runs unmodified outside Bun (docs/client.md): the same scenario script
  * (client-fixtures/scenario.mjs) under Deno, importing the TypeScript sources with only
  * --allow-net, and under Node 20, importing the bundle that compile/build-client.ts makes.
  * Both talk to a real server, with a dead server first in their list.

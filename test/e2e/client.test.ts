@@ -1,5 +1,5 @@
 /**
- * The client library from Bun against a real kahuna server process (SPEC.md §5): locks with
+ * The client library from Bun against a real kahuna server process (docs/client.md): locks with
  * `await using`, waiting under contention, leases that run out, the low-level calls, input
  * checks, and failover past a dead server. The MustRetry/Indeterminate paths use a small
  * in-process fake, because a real server does not fail on demand.

@@ -62,7 +62,7 @@ test("acknowledged persistent locks survive kill -9 and restart with owner, toke
     expect(info).toMatchObject({ type: 4, owner: `owner-${i}`, fencingToken: i === 0 ? 1 : 0 });
   }
   const after = await call(restarted.url, "get-info", { resource: resources[0], durability: 1 });
-  // Remaining lease is never shortened by the restart (SPEC.md §2.3); allow for the time the
+  // Remaining lease is never shortened by the restart (docs/spec.md §2.3); allow for the time the
   // 200 reads above took.
   expect(after.expiresMs as number).toBeGreaterThanOrEqual((before.expiresMs as number) - 5_000);
   expect(

@@ -1,5 +1,5 @@
 /**
- * The REST contract (SPEC.md §3) checked against a running server at `url`, through plain
+ * The REST contract (docs/api.md) checked against a running server at `url`, through plain
  * fetch calls as curl would make them. Runtime-neutral (fetch only, no bun:test), so the Bun,
  * Deno and binary-built server tests all reuse it. Throws an Error naming the failed step.
  *
@@ -82,7 +82,7 @@ function tokenOf(step: string, call: RestCall): number {
 export async function runRestSmoke(url: string): Promise<void> {
   await checkHealthClusterMetrics(url);
   const resource = `smoke/${randomOwner()}`;
-  // The same name in the two durabilities is two different locks (SPEC.md §2).
+  // The same name in the two durabilities is two different locks (docs/spec.md §2).
   await checkLockCycle(url, resource, 1);
   await checkLockCycle(url, resource, 0);
   await checkDefaultDurability(url);
@@ -166,7 +166,7 @@ async function checkLockCycle(url: string, resource: string, durability: 0 | 1):
     type: 103,
     fencingToken: tokenOf(`${d}: try-unlock by another owner`, notOwner),
   });
-  // Unlock keeps the token (SPEC.md §2.1) and answers it.
+  // Unlock keeps the token (docs/spec.md §2.1) and answers it.
   expectExact(`${d}: try-unlock by the holder`, await unlock(a), 200, {
     type: 3,
     fencingToken: token,

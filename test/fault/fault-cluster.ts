@@ -41,7 +41,7 @@ export class FaultCluster {
     readonly nodes: FaultNode[],
     readonly root: string,
     readonly partitions: number,
-    /** Nodes that run under Deno instead of Bun (the same sources, DESIGN.md §1). */
+    /** Nodes that run under Deno instead of Bun (the same sources, docs/architecture.md). */
     readonly denoIds: readonly string[],
   ) {}
 

@@ -1,5 +1,5 @@
 /**
- * The deterministic simulator (DESIGN.md §8, in the manner of TigerBeetle's VOPR): one seed
+ * The deterministic simulator (docs/testing.md, in the manner of TigerBeetle's VOPR): one seed
  * decides one run. 3 or 5 nodes, each a REAL NodeHost with simulated adapters (network,
  * disk, clock, randomness), a client workload, and faults (lost, delayed, reordered and
  * duplicated frames; cut links, both ways and one way; crashes, including inside a disk
@@ -62,7 +62,7 @@ export type SimConfig = {
    */
   readonly driftPpm: number;
   readonly driftBand: "centred" | "fast" | "slow";
-  /** The drift bound the lock checkers assume (SPEC.md §2.3). */
+  /** The drift bound the lock checkers assume (docs/spec.md §2.3). */
   readonly driftBoundPpm: number;
   /** Mean true ms between two faults. */
   readonly faultEveryMs: number;

@@ -2,7 +2,7 @@
  * One node's monotonic clock in the simulator. True (simulated) time is owned by the
  * simulator; this clock turns it into the node's own reading: a random origin (monotonic
  * clocks of different machines share none) plus elapsed true time scaled by a rate that the
- * simulator may change as the run goes (drift). SPEC.md §2.3 promises safety while rates agree
+ * simulator may change as the run goes (drift). docs/spec.md §2.3 promises safety while rates agree
  * within clockDriftPpmMax; the simulator keeps every rate within half of that around 1, so any
  * two nodes (and the clients, which read true time) agree within the bound.
  *

@@ -1,5 +1,5 @@
 /**
- * A small in-process stand-in for one kahuna node, speaking the REST contract (SPEC.md §3)
+ * A small in-process stand-in for one kahuna node, speaking the REST contract (docs/api.md)
  * with the lock rules of §2.1, for client tests that need what a real server will not do on
  * demand: answer 503 MustRetry or 504 Indeterminate a given number of times. Every other
  * client and CLI test runs against real server processes.
