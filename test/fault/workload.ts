@@ -217,7 +217,11 @@ export async function hotClient(
     const owner = hex32(r);
     const expiresMs = pick(r, hotLeasesMs);
     const trusting = r() < 0.3;
-    const request = { op: "tryLock", resource, owner, expiresMs, durability } as const;
+    // A third wait in the lock's line (docs/spec.md §2.5) instead of answering Busy at once.
+    const waitMs = r() < 0.3 ? Math.floor(100 + r() * 1_900) : 0;
+    const request = waitMs > 0
+      ? { op: "tryLock", resource, owner, expiresMs, durability, waitMs } as const
+      : { op: "tryLock", resource, owner, expiresMs, durability } as const;
     const { last, firstSendMs } = await settle(ctx, request, 15_000, ctx.endAtMs, trusting);
     if (last.outcome !== "ok" || last.type !== ResponseType.Locked) {
       // Busy (or no answer): back off a little. An unknown grant is left to expire.
