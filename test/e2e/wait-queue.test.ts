@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect } from "node:net";
+import { BinaryConnection, parseBinaryAddress } from "../../src/client/binary-connection.ts";
 import { KahunaClient } from "../../src/client/index.ts";
 import { encodeRequests } from "../../src/codec/client-frame.ts";
 import { encodeFrame } from "../../src/codec/frame.ts";
-import { frameBytesMax } from "../../src/constants.ts";
+import { frameBytesMax, waitersPerResourceMax } from "../../src/constants.ts";
 import { Durability } from "../../src/locks/types.ts";
 import { TestCluster } from "../helpers/cluster.ts";
 import { type ServerProcess, startServer } from "../helpers/server.ts";
@@ -237,3 +238,41 @@ test(
   },
   90_000,
 );
+
+test("a flood of waiters on one lock fills its line to the bound; the rest get MustRetry", async () => {
+  const address = parseBinaryAddress(`127.0.0.1:${server.binaryPort}`);
+  if ("error" in address) throw new Error(address.error);
+  const connection = await BinaryConnection.open(address, 5_000);
+  const holder = await connection.execute({
+    op: "tryLock",
+    resource: "flood",
+    owner: "holder",
+    expiresMs: 60_000,
+    durability: Durability.Ephemeral,
+  });
+  expect(holder.type).toBe(0);
+  const extra = 50;
+  const answers = Array.from(
+    { length: waitersPerResourceMax + extra },
+    (_, i) =>
+      connection.execute({
+        op: "tryLock",
+        resource: "flood",
+        owner: `w${i}`,
+        expiresMs: 60_000,
+        durability: Durability.Ephemeral,
+        waitMs: 30_000,
+      }, 30_000),
+  );
+  // Those in line are never answered: the connection closes under them.
+  for (const answer of answers.slice(0, waitersPerResourceMax)) answer.catch(() => undefined);
+  await until(async () => (await waiters(server.url)) === waitersPerResourceMax, "a full line");
+  const refused = await Promise.all(answers.slice(waitersPerResourceMax));
+  for (const answer of refused) {
+    expect(answer.type).toBe(101);
+    expect(answer.error).toContain("too many waiters");
+  }
+  expect(await waiters(server.url)).toBe(waitersPerResourceMax);
+  connection.close();
+  await until(async () => (await waiters(server.url)) === 0, "the line emptied by the close");
+});
