@@ -34,6 +34,9 @@ function serverFlag(protocol: "rest" | "binary"): string[] {
   ];
 }
 
+/** A short measured run with no warm-up, its summary as JSON: what most tests here run. */
+const shortRun = ["--duration", "700ms", "--warmup", "0", "--json", "--quiet"];
+
 function checkCountsAddUp(result: BenchResult): void {
   const byOp = Object.values(result.byOp);
   expect(result.ops).toBeGreaterThan(0);
@@ -61,12 +64,7 @@ for (const protocol of ["binary", "rest"] as const) {
         ...serverFlag(protocol),
         "--concurrency",
         "8",
-        "--duration",
-        "700ms",
-        "--warmup",
-        "0",
-        "--json",
-        "--quiet",
+        ...shortRun,
       ]);
       expect(status).toBe(0);
       expect(out).toHaveLength(1);
@@ -125,12 +123,7 @@ for (const protocol of ["binary", "rest"] as const) {
       ...serverFlag(protocol),
       "--concurrency",
       "8",
-      "--duration",
-      "700ms",
-      "--warmup",
-      "0",
-      "--json",
-      "--quiet",
+      ...shortRun,
     ]);
     expect(status).toBe(0);
     const result = JSON.parse(out[0]!) as BenchResult;

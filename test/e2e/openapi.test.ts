@@ -19,8 +19,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type SpecData, Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { createApp } from "../../src/http/app.ts";
-import { MemoryLockService } from "../../src/http/memory-lock-service.ts";
+import { memoryApp } from "../../src/http/memory-app.ts";
 import { openApiDocument, utf8BytesMaxKeyword } from "../../src/http/openapi.ts";
 import { TestCluster } from "../helpers/cluster.ts";
 import { repoRoot } from "../helpers/server.ts";
@@ -83,18 +82,6 @@ function schemaChecker(openApi: Json) {
 
 const checker = schemaChecker(document);
 
-function memoryApp() {
-  return createApp({
-    service: new MemoryLockService(() => performance.now()),
-    health: () => ({ ok: true }),
-    cluster: () => ({ nodeId: "1", nodes: [], partitions: [] }),
-    metrics: () => "",
-    wallMs: () => Date.now(),
-    log: () => undefined,
-    version,
-  });
-}
-
 test("the document is valid OpenAPI 3.1, and the validator refuses a broken one", async () => {
   const validator = new Validator();
   const result = await validator.validate(structuredClone(document) as SpecData);
@@ -108,7 +95,7 @@ test("the document is valid OpenAPI 3.1, and the validator refuses a broken one"
 });
 
 test("every route of the app is in the document, and every operation is a route", () => {
-  const app = memoryApp();
+  const app = memoryApp({ version });
   const served = new Set<string>();
   for (const route of app.routes) {
     if (route.method === "ALL") {
@@ -173,7 +160,7 @@ describe("request schemas and the server's validator agree", () => {
   );
 
   test(`${bodies.length} bodies: valid by the document exactly when the server takes them`, async () => {
-    const app = memoryApp();
+    const app = memoryApp({ version });
     const disagreements: string[] = [];
     let accepted = 0;
     for (const [path, body] of bodies) {

@@ -5,18 +5,10 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createApp } from "../app.ts";
-import { MemoryLockService } from "../memory-lock-service.ts";
+import { memoryApp } from "../memory-app.ts";
 import { dashboardContentSecurityPolicy, dashboardPage } from "./dashboard-page.ts";
 
-const app = createApp({
-  service: new MemoryLockService(() => performance.now()),
-  health: () => ({ ok: true }),
-  cluster: () => ({ nodeId: "1", nodes: [], partitions: [] }),
-  metrics: () => "",
-  wallMs: () => Date.now(),
-  log: () => undefined,
-});
+const app = memoryApp();
 
 test("GET /ui answers the page as HTML, with a policy that allows only this node", async () => {
   const response = await app.request("/ui");
