@@ -1,5 +1,6 @@
 /**
- * Every example in docs/client.md (and the README's TypeScript example) runs, as written, against a real server: each ```ts block
+ * Every example in docs/client.md, docs/recipes.md and the README runs, as written, against a
+ * real server: each ```ts block
  * under Bun and under Deno (each runtime with a fresh server of its own, so fencing tokens
  * match the page), the ```js block under Node with the built dist/kahuna-client/index.js. The
  * ```text block that follows an example is its exact expected output. Two substitutions:
@@ -20,6 +21,7 @@ type Example = {
   expected: string;
   heading: string;
   line: number;
+  page: string;
 };
 
 const docUrl = "http://127.0.0.1:2070";
@@ -27,8 +29,8 @@ const sourceModule = join(repoRoot, "src/client/index.ts");
 const builtModule = join(repoRoot, "dist/kahuna-client/index.js");
 
 function examples(): Example[] {
-  const blocks = ["docs/client.md", "README.md"].flatMap((page) =>
-    codeBlocks(readFileSync(join(repoRoot, page), "utf8"))
+  const blocks = ["docs/client.md", "README.md", "docs/recipes.md"].flatMap((page) =>
+    codeBlocks(readFileSync(join(repoRoot, page), "utf8")).map((block) => ({ ...block, page }))
   );
   const found: Example[] = [];
   blocks.forEach((block, index) => {
@@ -41,6 +43,7 @@ function examples(): Example[] {
       expected,
       heading: block.heading,
       line: block.line,
+      page: block.page,
     });
   });
   return found;
@@ -109,14 +112,14 @@ test("docs/client.md has examples in TypeScript and for Node", () => {
   expect(all.filter((example) => example.language === "js").length).toBe(1);
 });
 
-describe("docs/client.md", () => {
+describe("client docs and recipes", () => {
   for (const example of all) {
     // Every TypeScript example runs under Bun and as a bare Deno script (--no-config, as a
     // user's would be): neither transport needs a package.
     const runtimes = example.language === "ts" ? (["bun", "deno"] as const) : (["node"] as const);
     for (const runtime of runtimes) {
       test(
-        `example under "${example.heading}" (line ${example.line}) under ${runtime}`,
+        `${example.page}: example under "${example.heading}" (line ${example.line}) under ${runtime}`,
         async () => {
           const result = await runExample(example, runtime);
           expect({ stdout: result.stdout, stderr: result.stderr, status: result.status }).toEqual({
