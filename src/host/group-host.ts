@@ -133,7 +133,9 @@ export class GroupHost {
       reply(mustRetry(`partition ${this.id} has too many requests in flight; retry`));
     } else if (request.op === "tryLock" && request.waitMs !== undefined) {
       this.submitWaiting(request, request.waitMs, reply, nowMs, ticket);
-    } else if (request.op === "unlock" && this.waits.has(lineKey(request))) {
+    } else if (
+      request.op === "unlock" && !this.waits.isEmpty() && this.waits.has(lineKey(request))
+    ) {
       // A release the line's head may be waiting for: serve the line once it is done.
       const key = lineKey(request);
       this.submitNow(request, (response) => {
