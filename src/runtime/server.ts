@@ -93,6 +93,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     options.initialCluster.filter((peer) => peer.id !== options.nodeId),
     () => scheduleFlush(),
     logger,
+    tls.peer,
   );
   const host = new NodeHost({
     nodeId: options.nodeId,
@@ -224,6 +225,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       logger.info("listening for peers", {
         address: `${options.host}:${port}`,
         voters: voters.join(","),
+        tls: tls.peer === undefined ? "off" : "mutual",
       });
     }
   } catch (error) {

@@ -29,11 +29,18 @@ export class TestCluster {
     private readonly root: string,
     private readonly args: string[],
     private readonly runtime: Runtime,
+    private readonly nodeArgs: (id: string) => string[],
   ) {}
 
   static async start(
     size: number,
-    options: { partitions?: number; runtime?: Runtime; extraArgs?: string[] } = {},
+    options: {
+      partitions?: number;
+      runtime?: Runtime;
+      extraArgs?: string[];
+      /** Flags for one node only (its own certificate files, say). */
+      nodeArgs?: (id: string) => string[];
+    } = {},
   ): Promise<TestCluster> {
     const root = tempDir("kahuna-cluster-");
     const nodes: ClusterNode[] = [];
@@ -58,7 +65,13 @@ export class TestCluster {
       String(options.partitions ?? 16),
       ...(options.extraArgs ?? []),
     ];
-    const cluster = new TestCluster(nodes, root, args, options.runtime ?? "bun");
+    const cluster = new TestCluster(
+      nodes,
+      root,
+      args,
+      options.runtime ?? "bun",
+      options.nodeArgs ?? (() => []),
+    );
     await Promise.all(nodes.map((node) => cluster.startNode(node.id, "listening")));
     await cluster.waitHealthy();
     return cluster;
@@ -77,7 +90,7 @@ export class TestCluster {
       dataDir: node.dataDir,
       httpPort: node.httpPort,
       peerPort: node.peerPort,
-      extraArgs: ["--node-id", id, "--quiet", ...this.args],
+      extraArgs: ["--node-id", id, "--quiet", ...this.args, ...this.nodeArgs(id)],
       wait,
     });
   }
