@@ -55,6 +55,8 @@ export function listenTls(options: {
   onRefused?(reason: string): void;
 }): Promise<TcpListener> {
   const mutual = options.tls.ca !== undefined;
+  // Closing a node:tls server leaves its connections open; stop() ends them, as Bun's does.
+  const accepted = new Set<TLSSocket>();
   const server = createServer({
     cert: options.tls.cert,
     key: options.tls.key,
@@ -67,6 +69,8 @@ export function listenTls(options: {
       return;
     }
     socket.setNoDelay(true);
+    accepted.add(socket);
+    socket.once("close", () => accepted.delete(socket));
     let handlers: TcpHandlers | undefined;
     handlers = options.onOpen(wrap(socket, () => handlers));
   });
@@ -78,7 +82,11 @@ export function listenTls(options: {
       const address = server.address();
       resolve({
         port: typeof address === "object" && address !== null ? address.port : options.port,
-        stop: () => server.close(),
+        stop: () => {
+          server.close();
+          for (const socket of accepted) socket.destroy();
+          accepted.clear();
+        },
         reloadTls: (tls) => server.setSecureContext({ ...tls }),
       });
     });

@@ -270,6 +270,10 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
     io.err(`kahuna: the server could not start: ${(error as Error).message}`);
     return ExitStatus.No;
   }
+  // SIGHUP reloads the certificates; a node without TLS keeps SIGHUP's usual meaning (stop).
+  if (options.tls !== undefined || options.peerTls !== undefined) {
+    process.on("SIGHUP", () => void server.reloadTls());
+  }
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());

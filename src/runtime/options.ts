@@ -42,4 +42,9 @@ export type RunningServer = {
   readonly binaryPort: number | undefined;
   /** Stops listeners, flushes, closes storage. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Reads the TLS files again (SIGHUP): later connections use them, open ones go on. False,
+   * and the certificates in use are kept, when a file cannot be loaded.
+   */
+  reloadTls(): Promise<boolean>;
 };

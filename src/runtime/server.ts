@@ -241,9 +241,41 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }, tickMs);
   scheduleFlush();
 
+  // Reloads run one after another: two quick SIGHUPs must not re-listen at the same time.
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  const reloadTls = (): Promise<boolean> => {
+    reloading = reloading.then(reloadTlsNow);
+    return reloading;
+  };
+  const reloadTlsNow = async (): Promise<boolean> => {
+    let fresh: ReturnType<typeof loadTls>;
+    try {
+      fresh = loadTls(options);
+    } catch (error) {
+      logger.warn("cannot reload the certificates; the ones in use are kept", {
+        event: "tlsReloadFailed",
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      return false;
+    }
+    if (fresh.client !== undefined) {
+      binary?.reloadTls?.(fresh.client);
+      try {
+        await http.reloadTls?.(fresh.client);
+      } catch (error) {
+        // The old listener is closed; without a new one the node serves no HTTPS: stop.
+        return fatal(new StartupError(`cannot listen again for HTTPS: ${String(error)}`));
+      }
+    }
+    if (fresh.peer !== undefined) peers.reloadTls(fresh.peer);
+    logger.info("reloaded the certificates", { event: "tlsReloaded" });
+    return true;
+  };
+
   return {
     httpPort: http.port,
     binaryPort: binary?.port,
+    reloadTls,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -3,7 +3,7 @@
  * real certificates (docs/security.md's commands) and real processes on 127.0.0.1. A 3-node
  * cluster takes locks and survives killing a leader, under Bun and under Deno; a peer with no
  * certificate, with one from another CA, or claiming another node's id is refused and counted
- * in /metrics.
+ * in /metrics; SIGHUP reloads a node's certificate while the cluster keeps running.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync } from "node:fs";
@@ -20,6 +20,8 @@ import {
   makeCerts,
   runScript,
   securityDocBlocks,
+  shownCertificate,
+  waitFor,
 } from "../helpers/certs.ts";
 import { TestCluster } from "../helpers/cluster.ts";
 import type { Runtime } from "../helpers/server.ts";
@@ -166,5 +168,37 @@ describe("a node with --peer-ca refuses peers it cannot trust", () => {
       expect((await client.tryLock("mtls/after-refusal", "o", 10_000)).locked).toBe(true);
     },
     30_000,
+  );
+
+  test(
+    "SIGHUP: node 1 shows peers its renewed certificate, and the cluster keeps running",
+    async () => {
+      const node1 = cluster.node("1");
+      const asNode3 = certs.node("3");
+      const before = await shownCertificate(node1.peerPort, certs.ca, asNode3);
+      await addNodeCert(certs.dir, "1");
+      node1.process!.process.kill("SIGHUP");
+      await waitFor(
+        "the renewed peer certificate",
+        async () => (await shownCertificate(node1.peerPort, certs.ca, asNode3)) !== before,
+      );
+      // The links open before the reload are still up, both ways.
+      for (const node of cluster.nodes) {
+        const text = await (await fetch(`${node.url}/metrics`)).text();
+        const up = text.split("\n").filter((l) => l.startsWith("kahuna_peer_up{"));
+        expect(up.map((l) => l.split(" ")[1])).toEqual(["1", "1"]);
+      }
+      // A restarted node dials node 1 afresh, sees the new certificate, and node 1 dials it
+      // back with it: the cluster is whole again.
+      await cluster.kill("2", "SIGTERM");
+      await cluster.startNode("2");
+      await cluster.waitHealthy();
+      const client = new KahunaClient({ servers: [cluster.node("2").url] });
+      for (let i = 0; i < 8; i++) {
+        expect((await client.tryLock(`mtls/reload/${i}`, "o", 10_000)).locked).toBe(true);
+      }
+      expect(await refusedCount(node1.url, "identity")).toBe(1);
+    },
+    60_000,
   );
 });

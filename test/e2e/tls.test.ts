@@ -2,13 +2,14 @@
  * Issue 12 item 1: TLS on the client ports. Real certificates (docs/security.md's commands,
  * test/helpers/certs.ts), real server processes on 127.0.0.1, under Bun and Deno: HTTPS passes
  * the REST smoke test, plain HTTP to it fails, the client library and the CLI speak HTTPS and
- * the binary protocol over TLS with the CA, and bad certificate files stop a node at start.
+ * the binary protocol over TLS with the CA, bad certificate files stop a node at start, and
+ * SIGHUP reloads the certificates without dropping open connections.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KahunaClient, KahunaError } from "../../src/client/index.ts";
-import { addNodeCert, type Certs, makeCerts } from "../helpers/certs.ts";
+import { addNodeCert, type Certs, makeCerts, shownCertificate, waitFor } from "../helpers/certs.ts";
 import {
   bunBin,
   commandFor,
@@ -238,3 +239,56 @@ describe("a node whose TLS files are wrong refuses to start, naming the flag and
     expect(err.trim().split("\n")).toHaveLength(1);
   });
 });
+
+for (const runtime of ["bun", "deno"] as const) {
+  test(
+    `SIGHUP makes a ${runtime} server show its renewed certificate; a waiting request goes on`,
+    async () => {
+      // The node's own copy of its files, renewed in place as an operator would.
+      const dir = tempDir("kahuna-certs-");
+      copyFileSync(join(certs.dir, "ca.crt"), join(dir, "ca.crt"));
+      copyFileSync(join(certs.dir, "ca.key"), join(dir, "ca.key"));
+      await addNodeCert(dir, "1");
+      const own = { certFile: join(dir, "node1.crt"), keyFile: join(dir, "node1.key") };
+      const server = await startServer({
+        runtime,
+        extraArgs: ["--tls-cert", own.certFile, "--tls-key", own.keyFile],
+        ca: certs.ca,
+      });
+      servers.push(server);
+      try {
+        const before = await shownCertificate(server.httpPort, certs.ca);
+        expect(await shownCertificate(server.binaryPort, certs.ca)).toBe(before);
+        const client = new KahunaClient({ servers: [server.url], ca: certs.ca });
+        expect((await client.tryLock("tls/reload", "first", 60_000)).locked).toBe(true);
+        // A TryLock waiting in line holds its HTTPS connection open across the reload.
+        const waiting = client.getOrCreateLock("tls/reload", {
+          expiresMs: 60_000,
+          waitMs: 20_000,
+          owner: "second",
+        });
+        await Bun.sleep(200);
+        await addNodeCert(dir, "1");
+        server.process.kill("SIGHUP");
+        await waitFor(
+          "the new certificate",
+          async () => (await shownCertificate(server.httpPort, certs.ca)) !== before,
+        );
+        expect(await shownCertificate(server.binaryPort, certs.ca)).not.toBe(before);
+        expect(await client.unlock("tls/reload", "first")).toBe(true);
+        expect((await waiting).isAcquired).toBe(true);
+        // A file that does not load: the node keeps serving with the certificate it has.
+        const current = await shownCertificate(server.httpPort, certs.ca);
+        writeFileSync(own.keyFile, "not a key\n");
+        server.process.kill("SIGHUP");
+        await Bun.sleep(300);
+        expect(server.process.exitCode).toBeNull();
+        expect(await shownCertificate(server.httpPort, certs.ca)).toBe(current);
+        expect((await client.get("tls/reload"))?.owner).toBe("second");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+}

@@ -5,6 +5,7 @@
  * commands are run by every test that uses this helper.
  */
 import { readFileSync } from "node:fs";
+import { connect } from "node:tls";
 import { join } from "node:path";
 import { repoRoot, tempDir } from "./server.ts";
 
@@ -64,4 +65,32 @@ export async function makeCerts(ids: readonly string[], dir = tempDir("kahuna-ce
 export async function addNodeCert(dir: string, id: string, addr = "127.0.0.1"): Promise<string> {
   const script = securityDocBlocks().node.replace(/^node=\S+ addr=\S+/, `node=${id} addr=${addr}`);
   return await runScript(script, dir);
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS port shows (trusting the CA). */
+export function shownCertificate(port: number, ca: string, client?: NodeCert): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: "127.0.0.1",
+      port,
+      ca,
+      ...(client === undefined
+        ? {}
+        : { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) }),
+    }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.once("error", reject);
+  });
+}
+
+/** Polls `check` for up to 5 s; a check that throws counts as not yet. */
+export async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    // The HTTP port re-listens with the new certificate: a connection may fail meanwhile.
+    if (await check().catch(() => false)) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`not within 5 s: ${what}`);
 }

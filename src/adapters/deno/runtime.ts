@@ -4,6 +4,10 @@ import { connectTls, listenTls } from "../tls-tcp.ts";
 import { openDatabase } from "./sqlite.ts";
 import { connectTcp, listenTcp } from "./tcp.ts";
 
+/** Re-listening after a certificate reload: tries, and the pause between them (2 s in all). */
+const rebindAttemptsMax = 200;
+const rebindPauseMs = 10;
+
 type DenoServer = { addr: { port: number }; shutdown(): Promise<void> };
 
 declare const Deno: {
@@ -49,13 +53,22 @@ export const denoRuntime: RuntimeAdapter = {
         await Promise.all([server, ...draining].map((each) => each.shutdown()));
       },
       // Deno.serve's certificate cannot be changed in place: stop listening (open requests
-      // are answered) and listen again on the same port with the new one.
+      // are answered) and listen again on the same port with the new one, once the old
+      // listener has let go of it (a turn or two of the event loop).
       ...(tls === undefined ? {} : {
         async reloadTls(material: TlsMaterial) {
           const old = server;
           draining.add(old);
           void old.shutdown().then(() => draining.delete(old));
-          server = start(material, boundPort);
+          for (let attempt = 1;; attempt++) {
+            try {
+              server = start(material, boundPort);
+              return;
+            } catch (error) {
+              if (attempt >= rebindAttemptsMax) throw error;
+              await new Promise((resolve) => setTimeout(resolve, rebindPauseMs));
+            }
+          }
         },
       }),
     };
