@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { KahunaClient, KahunaError } from "../../src/client/index.ts";
 import { addNodeCert, type Certs, makeCerts, shownCertificate, waitFor } from "../helpers/certs.ts";
 import {
@@ -34,6 +35,13 @@ afterAll(async () => {
   for (const server of servers) await server.cleanup();
   rmSync(certs.dir, { recursive: true, force: true });
 });
+
+/** A Bun server with --tls-cert/--tls-key, stopped after the file's tests. */
+async function startTlsServer(): Promise<ServerProcess> {
+  const server = await startServer({ extraArgs: tlsArgs(), ca: certs.ca });
+  servers.push(server);
+  return server;
+}
 
 function tlsArgs(id = "1"): string[] {
   const node = certs.node(id);
@@ -152,7 +160,7 @@ for (const runtime of ["bun", "deno"] as const) {
 }
 
 test("under Deno, the client library takes a lock over HTTPS with ca", async () => {
-  const server = servers[0]!;
+  const server = await startTlsServer();
   const script = `
     import { readFileSync } from "node:fs";
     import { KahunaClient } from "./src/client/index.ts";
@@ -292,3 +300,74 @@ for (const runtime of ["bun", "deno"] as const) {
     60_000,
   );
 }
+
+test(
+  "under Node, from the built bundle: binary over TLS with ca, REST with NODE_EXTRA_CA_CERTS",
+  async () => {
+    const server = await startTlsServer();
+    const outDir = tempDir("kahuna-client-bundle-");
+    try {
+      const build = Bun.spawnSync([
+        bunBin,
+        join(repoRoot, "compile/build-client.ts"),
+        "--outdir",
+        outDir,
+      ], {
+        cwd: repoRoot,
+      });
+      expect(build.exitCode).toBe(0);
+      const script = `
+      import { readFileSync } from "node:fs";
+      const { KahunaClient } = await import(process.env.BUNDLE);
+      const ca = readFileSync(process.env.CA, "utf8");
+      const binary = new KahunaClient({ servers: [process.env.BINARY], transport: "binary", ca });
+      const viaBinary = await binary.tryLock("tls/node-binary", "n", 30000);
+      binary.close();
+      const rest = new KahunaClient({ servers: [process.env.URL], ca });
+      const viaRest = await rest.tryLock("tls/node-rest", "n", 30000);
+      let refused = "";
+      try {
+        new KahunaClient({ servers: [process.env.URL], ca, retries: 0 });
+      } catch (error) {
+        refused = error.message;
+      }
+      console.log(JSON.stringify({ viaBinary, viaRest, refused }));
+    `;
+      const run = async (extraCa: boolean) => {
+        const child = Bun.spawn(["node", "--input-type=module", "-e", script], {
+          cwd: repoRoot,
+          stdout: "pipe",
+          stderr: "pipe",
+          env: {
+            ...process.env,
+            BUNDLE: pathToFileURL(join(outDir, "index.js")).href,
+            CA: certs.caFile,
+            BINARY: `127.0.0.1:${server.binaryPort}`,
+            URL: server.url,
+            NODE_EXTRA_CA_CERTS: extraCa ? certs.caFile : "",
+          },
+        });
+        const [out, err, status] = await Promise.all([
+          new Response(child.stdout).text(),
+          new Response(child.stderr).text(),
+          child.exited,
+        ]);
+        return { out, err, status };
+      };
+      const trusted = await run(true);
+      expect(trusted.err).toBe("");
+      expect(JSON.parse(trusted.out)).toEqual({
+        viaBinary: { locked: true, fencingToken: expect.any(Number) },
+        viaRest: { locked: true, fencingToken: expect.any(Number) },
+        refused: "",
+      });
+      // Without NODE_EXTRA_CA_CERTS, REST with ca says what to do instead of failing later.
+      const untrusted = await run(false);
+      expect(untrusted.status).not.toBe(0);
+      expect(untrusted.err).toContain("under Node, start the process with NODE_EXTRA_CA_CERTS");
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  },
+  60_000,
+);
