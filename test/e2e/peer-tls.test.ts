@@ -100,6 +100,34 @@ for (const runtime of ["bun", "deno"] as const) {
   );
 }
 
+test(
+  "one set of files for both: --tls-cert/--tls-key with --peer-ca serve HTTPS and link peers",
+  async () => {
+    const cluster = await TestCluster.start(3, {
+      partitions,
+      ca: certs.ca,
+      nodeArgs: (id) => [
+        "--tls-cert",
+        certs.node(id).certFile,
+        "--tls-key",
+        certs.node(id).keyFile,
+        "--peer-ca",
+        certs.caFile,
+      ],
+    });
+    try {
+      const client = new KahunaClient({ servers: cluster.nodes.map((n) => n.url), ca: certs.ca });
+      expect((await client.tryLock("mtls/shared", "s", 30_000)).locked).toBe(true);
+      const victim = await leaderOf(cluster, "mtls/shared");
+      await cluster.kill(victim);
+      expect((await client.get("mtls/shared"))?.owner).toBe("s");
+    } finally {
+      await cluster.stop();
+    }
+  },
+  120_000,
+);
+
 describe("a node with --peer-ca refuses peers it cannot trust", () => {
   let cluster: TestCluster;
   let otherCa: string;

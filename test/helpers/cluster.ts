@@ -30,6 +30,8 @@ export class TestCluster {
     private readonly args: string[],
     private readonly runtime: Runtime,
     private readonly nodeArgs: (id: string) => string[],
+    /** The CA of the nodes' HTTPS certificates; undefined: plain HTTP. */
+    private readonly ca: string | undefined,
   ) {}
 
   static async start(
@@ -40,6 +42,8 @@ export class TestCluster {
       extraArgs?: string[];
       /** Flags for one node only (its own certificate files, say). */
       nodeArgs?: (id: string) => string[];
+      /** The nodes serve HTTPS (--tls-cert in nodeArgs) with certificates this CA signed. */
+      ca?: string;
     } = {},
   ): Promise<TestCluster> {
     const root = tempDir("kahuna-cluster-");
@@ -53,7 +57,7 @@ export class TestCluster {
         httpPort,
         peerPort,
         dataDir: join(root, `n${i}`),
-        url: `http://127.0.0.1:${httpPort}`,
+        url: `${options.ca === undefined ? "http" : "https"}://127.0.0.1:${httpPort}`,
         process: undefined,
       });
     }
@@ -71,6 +75,7 @@ export class TestCluster {
       args,
       options.runtime ?? "bun",
       options.nodeArgs ?? (() => []),
+      options.ca,
     );
     await Promise.all(nodes.map((node) => cluster.startNode(node.id, "listening")));
     await cluster.waitHealthy();
@@ -92,6 +97,7 @@ export class TestCluster {
       peerPort: node.peerPort,
       extraArgs: ["--node-id", id, "--quiet", ...this.args, ...this.nodeArgs(id)],
       wait,
+      ...(this.ca === undefined ? {} : { ca: this.ca }),
     });
   }
 
@@ -105,14 +111,17 @@ export class TestCluster {
     ids = this.nodes.filter((n) => n.process).map((n) => n.id),
     deadlineMs = 30_000,
   ) {
-    await Promise.all(ids.map((id) => waitHealthy(this.node(id).url, deadlineMs)));
+    await Promise.all(
+      ids.map((id) => waitHealthy(this.node(id).url, deadlineMs, "healthy", this.ca)),
+    );
   }
 
   /** GET /v1/cluster from one node. */
   async status(id: string): Promise<{
     partitions: { group: number; leader: string; term: number; role: string }[];
   }> {
-    const response = await fetch(`${this.node(id).url}/v1/cluster`);
+    const tls = this.ca === undefined ? {} : { tls: { ca: this.ca } };
+    const response = await fetch(`${this.node(id).url}/v1/cluster`, tls);
     return await response.json() as never;
   }
 
