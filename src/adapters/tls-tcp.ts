@@ -71,8 +71,9 @@ export function listenTls(options: {
     socket.setNoDelay(true);
     accepted.add(socket);
     socket.once("close", () => accepted.delete(socket));
-    let handlers: TcpHandlers | undefined;
-    handlers = options.onOpen(wrap(socket, () => handlers));
+    // The socket's callbacks reach the handlers once onOpen has returned them.
+    const opened: { handlers?: TcpHandlers } = {};
+    opened.handlers = options.onOpen(wrap(socket, () => opened.handlers));
   });
   server.on("tlsClientError", (error: Error) => options.onRefused?.(error.message));
   return new Promise((resolve, reject) => {

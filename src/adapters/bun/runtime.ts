@@ -32,11 +32,12 @@ export const bunRuntime: RuntimeAdapter = {
       // Bun.serve's TLS cannot be changed in place: stop listening (open connections go on)
       // and listen again on the same port with the new certificate.
       ...(tls === undefined ? {} : {
-        async reloadTls(material: TlsMaterial) {
+        reloadTls(material: TlsMaterial) {
           const old = server;
           draining.add(old);
           void old.stop(false).then(() => draining.delete(old));
           server = start(material, boundPort);
+          return Promise.resolve();
         },
       }),
     };

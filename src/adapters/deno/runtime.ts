@@ -1,12 +1,9 @@
 /** The Deno runtime: node:sqlite, Deno.serve, Deno signals; TLS over TCP with node:tls. */
+import { tlsRebindAttemptsMax, tlsRebindPauseMs } from "../../constants.ts";
 import type { RuntimeAdapter, TlsMaterial } from "../../runtime/runtime-adapter.ts";
 import { connectTls, listenTls } from "../tls-tcp.ts";
 import { openDatabase } from "./sqlite.ts";
 import { connectTcp, listenTcp } from "./tcp.ts";
-
-/** Re-listening after a certificate reload: tries, and the pause between them (2 s in all). */
-const rebindAttemptsMax = 200;
-const rebindPauseMs = 10;
 
 type DenoServer = { addr: { port: number }; shutdown(): Promise<void> };
 
@@ -65,8 +62,8 @@ export const denoRuntime: RuntimeAdapter = {
               server = start(material, boundPort);
               return;
             } catch (error) {
-              if (attempt >= rebindAttemptsMax) throw error;
-              await new Promise((resolve) => setTimeout(resolve, rebindPauseMs));
+              if (attempt >= tlsRebindAttemptsMax) throw error;
+              await new Promise((resolve) => setTimeout(resolve, tlsRebindPauseMs));
             }
           }
         },
