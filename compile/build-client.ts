@@ -42,11 +42,15 @@ if (!result.success) {
   fail("see the bundler's messages above");
 }
 const bundle = readFileSync(join(outdir, "index.js"), "utf8");
-// The only import a bundle may keep is node:net (the binary transport), which Node, Bun and
-// Deno all provide; anything else would be a dependency the package does not declare.
+// The only imports a bundle may keep are node:net and node:tls (the binary transport, plain and
+// over TLS), which Node, Bun and Deno all provide; anything else would be a dependency the
+// package does not declare.
+const allowedImports = ["node:net", "node:tls"];
 const imports = [...bundle.matchAll(/^import .* from "([^"]+)";$/gm)].map((match) => match[1]);
-if (imports.some((specifier) => specifier !== "node:net")) {
-  fail(`the bundle imports ${imports.join(", ")}; only node:net is allowed`);
+if (imports.some((specifier) => !allowedImports.includes(specifier ?? ""))) {
+  fail(
+    `the bundle imports ${imports.join(", ")}; only ${allowedImports.join(" and ")} are allowed`,
+  );
 }
 
 // Declarations, one .d.ts per source file under types/ (mirroring src/), from tsc itself.

@@ -129,6 +129,12 @@ export const votersMax = 64;
 export const socketBufferedBytesMax = 64 * 1024 * 1024;
 assert(socketBufferedBytesMax >= 2 * frameBytesMax, "a socket can queue at least two frames");
 
+// Runtime: after a certificate reload, the HTTPS port listens again once the old listener let
+// go of it; tries, and the pause between them (2 s in all, then the node stops).
+export const tlsRebindAttemptsMax = 200;
+export const tlsRebindPauseMs = 10;
+assert(tlsRebindAttemptsMax * tlsRebindPauseMs <= 5_000, "a reload re-listens within 5 s");
+
 // A leader that has heard nothing about a snapshot it sent for this many election timeouts
 // (the host did not report it, the message was lost) probes the follower again.
 export const snapshotRetryElections = 4;

@@ -8,6 +8,7 @@
  * The number after `f` is the fencing token in the server's answer.
  */
 import process from "node:process";
+import { readFileSync } from "node:fs";
 import { unreachable } from "../assert.ts";
 import { Durability, KahunaClient, KahunaError, KahunaErrorKind } from "../client/index.ts";
 import { cliTimeoutMsDefault, cliTimeoutMsMax, expiresMsMax, expiresMsMin } from "../constants.ts";
@@ -41,7 +42,12 @@ export type LockCommand =
 export type Format = "text" | "json";
 
 /** Where a command sends its requests, and how long it may take in all. */
-export type Connection = { readonly servers: readonly string[]; readonly timeoutMs: number };
+export type Connection = {
+  readonly servers: readonly string[];
+  readonly timeoutMs: number;
+  /** PEM text of the CA that signed https servers' certificates (--ca FILE, KAHUNA_CA). */
+  readonly ca?: string | undefined;
+};
 
 export type CommandOutcome = {
   readonly status: ExitStatus;
@@ -213,21 +219,38 @@ export function parseTimeout(text: string | undefined): number | string {
   return Math.round(value);
 }
 
-/** The connection, or a usage message when the server list or the timeout is not valid. */
+/**
+ * The connection, or a usage message when the server list, the timeout or the CA file
+ * (--ca, else $KAHUNA_CA) is not valid.
+ */
 export function makeConnection(
   serverFlags: readonly string[],
   timeoutText: string | undefined,
+  caFlag?: string,
 ): Connection | string {
   const servers = serverList(serverFlags, process.env["KAHUNA_SERVER"]);
   const timeoutMs = parseTimeout(timeoutText);
   if (typeof timeoutMs === "string") return timeoutMs;
+  const caFile = caFlag ?? (process.env["KAHUNA_CA"] === "" ? undefined : process.env["KAHUNA_CA"]);
+  let ca: string | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile, "utf8");
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      return `--ca ${caFile} ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`;
+    }
+    if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
+      return `--ca ${caFile} is not a PEM certificate`;
+    }
+  }
   try {
-    clientFor({ servers, timeoutMs });
+    clientFor({ servers, timeoutMs, ca });
   } catch (error) {
     if (error instanceof KahunaError) return error.message.replace(/^servers/, "--server");
     throw error;
   }
-  return { servers, timeoutMs };
+  return { servers, timeoutMs, ca };
 }
 
 /**
@@ -235,10 +258,11 @@ export function makeConnection(
  * that accepts but never answers leaves time to try the next one.
  */
 export function clientFor(connection: Connection, signal?: AbortSignal): KahunaClient {
-  const { servers, timeoutMs } = connection;
+  const { servers, timeoutMs, ca } = connection;
   const attemptMs = Math.max(1, Math.ceil(timeoutMs / 2));
   return new KahunaClient({
     servers,
+    ...(ca === undefined ? {} : { ca }),
     deadlineMs: timeoutMs,
     timeoutMs: attemptMs,
     ...(signal === undefined ? {} : { signal }),

@@ -34,7 +34,8 @@ const synopsis: Record<LockCommandName, string> = {
 };
 
 export function commandUsage(name: LockCommandName): string {
-  return `usage: ${synopsis[name]} [--ephemeral] [--server URL] [--timeout 5s] [--format json]`;
+  return `usage: ${synopsis[name]} [--ephemeral] [--server URL] [--ca FILE] [--timeout 5s] ` +
+    `[--format json]`;
 }
 
 /** The flags every client command takes. */
@@ -42,6 +43,7 @@ export const clientFlags: FlagSpec = {
   owner: "string",
   ephemeral: "boolean",
   server: "strings",
+  ca: "string",
   timeout: "string",
   format: "string",
   help: "boolean",
@@ -68,7 +70,11 @@ export function parseLockCommand(name: LockCommandName, args: readonly string[])
   const resource = positionals[0]!;
   const format = parseFormat(strings.get("format"));
   if (format !== "text" && format !== "json") return { kind: "usage", message: format };
-  const connection = makeConnection(flags.lists.get("server") ?? [], strings.get("timeout"));
+  const connection = makeConnection(
+    flags.lists.get("server") ?? [],
+    strings.get("timeout"),
+    strings.get("ca"),
+  );
   if (typeof connection === "string") return { kind: "usage", message: connection };
   const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
   const command = buildCommand(name, resource, positionals[1], strings.get("owner"), durability);

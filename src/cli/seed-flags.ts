@@ -33,7 +33,7 @@ export const seedUsage = [
   "       kahuna-cli --get-lock R",
   "       kahuna-cli                               (interactive shell)",
   "       kahuna-cli --version",
-  "  each also takes [--ephemeral] [--server URL] [--timeout 5s] [--format json]",
+  "  each also takes [--ephemeral] [--server URL] [--ca FILE] [--timeout 5s] [--format json]",
 ].join("\n");
 
 export function parseSeedFlags(args: readonly string[]): SeedParsed {
@@ -59,7 +59,11 @@ export function parseSeedFlags(args: readonly string[]): SeedParsed {
   const value = (name: string) => flags.strings.get(name);
   const format = parseFormat(value("format"));
   if (format !== "text" && format !== "json") return { kind: "usage", message: format };
-  const connection = makeConnection(flags.lists.get("server") ?? [], value("timeout"));
+  const connection = makeConnection(
+    flags.lists.get("server") ?? [],
+    value("timeout"),
+    value("ca"),
+  );
   if (typeof connection === "string") return { kind: "usage", message: connection };
   const values = {
     lock: value("lock"),

@@ -155,3 +155,46 @@ test("--log-format and --log-level, or their variables; --quiet is --log-level e
     message: '--log-format must be one of text, json, got "yaml"',
   });
 });
+
+test("TLS flags and their variables name the certificate files", () => {
+  const options = (args: string[], env: Record<string, string> = {}) => {
+    const parsed = parseServeOptions(args, env);
+    return parsed.kind === "run"
+      ? { tls: parsed.options.tls, peer: parsed.options.peerTls }
+      : parsed;
+  };
+  expect(options(["--tls-cert", "n.crt", "--tls-key", "n.key"])).toEqual({
+    tls: { certFile: "n.crt", keyFile: "n.key" },
+    peer: undefined,
+  });
+  // --peer-ca alone reuses the client certificate for peer links.
+  expect(options([], { KAHUNA_TLS_CERT: "n.crt", KAHUNA_TLS_KEY: "n.key", KAHUNA_PEER_CA: "ca" }))
+    .toEqual({
+      tls: { certFile: "n.crt", keyFile: "n.key" },
+      peer: { certFile: "n.crt", keyFile: "n.key", caFile: "ca" },
+    });
+  expect(
+    options(["--peer-tls-cert", "p.crt", "--peer-tls-key", "p.key", "--peer-ca", "ca"], {
+      KAHUNA_PEER_TLS_CERT: "other.crt",
+    }),
+  ).toEqual({ tls: undefined, peer: { certFile: "p.crt", keyFile: "p.key", caFile: "ca" } });
+});
+
+test("TLS flags that come without their partner are usage errors", () => {
+  expect(parseServeOptions(["--tls-cert", "n.crt"], {})).toEqual({
+    kind: "usage",
+    message: "--tls-cert needs --tls-key too (a certificate and its key)",
+  });
+  expect(parseServeOptions(["--peer-tls-key", "p.key"], {})).toEqual({
+    kind: "usage",
+    message: "--peer-tls-key needs --peer-tls-cert too (a certificate and its key)",
+  });
+  expect(parseServeOptions(["--peer-tls-cert", "p.crt", "--peer-tls-key", "p.key"], {})).toEqual({
+    kind: "usage",
+    message: "--peer-tls-cert needs --peer-ca: the cluster CA that signs peers",
+  });
+  expect(parseServeOptions(["--peer-ca", "ca"], {})).toEqual({
+    kind: "usage",
+    message: "--peer-ca needs --peer-tls-cert and --peer-tls-key (or --tls-cert and --tls-key)",
+  });
+});

@@ -24,6 +24,8 @@ export const serveUsage =
   "usage: kahuna serve [--node-id ID] [--host ADDR] [--http-port N] [--peer-port N]\n" +
   "                    [--binary-port N] [--data-dir DIR] [--initial-cluster ID=HOST:PORT,...]\n" +
   "                    [--partitions N] [--sweep-grace DURATION]\n" +
+  "                    [--tls-cert FILE --tls-key FILE]\n" +
+  "                    [--peer-tls-cert FILE --peer-tls-key FILE --peer-ca FILE]\n" +
   "                    [--log-format text|json] [--log-level debug|info|warn|error] [--quiet]\n" +
   "                    (each also as KAHUNA_NODE_ID, KAHUNA_HTTP_PORT, …, KAHUNA_LOG_LEVEL)";
 
@@ -46,6 +48,11 @@ const flagEnv = {
   "sweep-grace": "KAHUNA_SWEEP_GRACE",
   "log-format": "KAHUNA_LOG_FORMAT",
   "log-level": "KAHUNA_LOG_LEVEL",
+  "tls-cert": "KAHUNA_TLS_CERT",
+  "tls-key": "KAHUNA_TLS_KEY",
+  "peer-tls-cert": "KAHUNA_PEER_TLS_CERT",
+  "peer-tls-key": "KAHUNA_PEER_TLS_KEY",
+  "peer-ca": "KAHUNA_PEER_CA",
 } as const;
 type ValueFlag = keyof typeof flagEnv;
 
@@ -146,6 +153,7 @@ function buildOptions(
     );
   }
   return {
+    ...tlsOptions(pick),
     nodeId,
     host,
     httpPort,
@@ -158,6 +166,39 @@ function buildOptions(
     logFormat: oneOf<LogFormat>("--log-format", logFormats, pick("log-format") ?? "text"),
     logLevel: oneOf<LogLevel>("--log-level", logLevels, levelText ?? "info"),
   };
+}
+
+/**
+ * --tls-cert/--tls-key come as a pair, and so do the peer flags; --peer-ca alone reuses the
+ * client ports' certificate for peer links (one set of files for both). The files are read
+ * when the node starts (runtime/tls.ts), so a missing one is reported there, by name.
+ */
+function tlsOptions(pick: (flag: ValueFlag) => string | undefined): Partial<ServeOptions> {
+  const pair = (cert: ValueFlag, key: ValueFlag) => {
+    const certFile = pick(cert);
+    const keyFile = pick(key);
+    if (certFile === undefined && keyFile === undefined) return undefined;
+    if (certFile === undefined || keyFile === undefined) {
+      const missing = certFile === undefined ? cert : key;
+      const given = certFile === undefined ? key : cert;
+      throw new UsageProblem(`--${given} needs --${missing} too (a certificate and its key)`);
+    }
+    return { certFile, keyFile };
+  };
+  const tls = pair("tls-cert", "tls-key");
+  const peer = pair("peer-tls-cert", "peer-tls-key");
+  const caFile = pick("peer-ca");
+  if (peer !== undefined && caFile === undefined) {
+    throw new UsageProblem("--peer-tls-cert needs --peer-ca: the cluster CA that signs peers");
+  }
+  if (caFile === undefined) return { tls };
+  const own = peer ?? tls;
+  if (own === undefined) {
+    throw new UsageProblem(
+      "--peer-ca needs --peer-tls-cert and --peer-tls-key (or --tls-cert and --tls-key)",
+    );
+  }
+  return { tls, peerTls: { ...own, caFile } };
 }
 
 /** `id=host:port,...`: every voter's peer address, this node included. */
@@ -228,6 +269,10 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
   } catch (error) {
     io.err(`kahuna: the server could not start: ${(error as Error).message}`);
     return ExitStatus.No;
+  }
+  // SIGHUP reloads the certificates; a node without TLS keeps SIGHUP's usual meaning (stop).
+  if (options.tls !== undefined || options.peerTls !== undefined) {
+    process.on("SIGHUP", () => void server.reloadTls());
   }
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());

@@ -1,8 +1,8 @@
 /**
- * One connection of the client binary protocol (docs/architecture.md) over `node:net`, so it runs on
- * Bun, Deno and Node alike. Many requests are in flight at once: every request issued in the
- * same turn of the event loop goes out in one frame, and answers are matched by id in
- * whatever order the server sends them.
+ * One connection of the client binary protocol (docs/architecture.md) over `node:net` (`node:tls`
+ * when the server uses TLS), so it runs on Bun, Deno and Node alike. Many requests are in flight
+ * at once: every request issued in the same turn of the event loop goes out in one frame, and
+ * answers are matched by id in whatever order the server sends them.
  *
  * Invariants:
  * - Every call settles exactly once: with the server's answer, or with a
@@ -12,7 +12,8 @@
  * - The socket keeps the process alive only while calls are pending: an idle client never
  *   holds a script open.
  */
-import { connect, type Socket } from "node:net";
+import { connect, isIP, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { assert } from "../assert.ts";
 import { decodeAnswers, encodeRequests } from "../codec/client-frame.ts";
 import { encodeFrame, FrameReader } from "../codec/frame.ts";
@@ -75,11 +76,26 @@ export class BinaryConnection {
     socket.unref();
   }
 
-  /** Connects; rejects with an "unreachable" BinaryConnectionError within `timeoutMs`. */
-  static open(address: BinaryAddress, timeoutMs: number): Promise<BinaryConnection> {
+  /**
+   * Connects (over TLS with `tls`, trusting `tls.ca` besides the system's CAs when given);
+   * rejects with an "unreachable" BinaryConnectionError within `timeoutMs`.
+   */
+  static open(
+    address: BinaryAddress,
+    timeoutMs: number,
+    tls?: { readonly ca?: string | undefined },
+  ): Promise<BinaryConnection> {
     assert(timeoutMs >= 1, "a connection timeout is at least 1 ms");
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: address.host, port: address.port });
+      const socket = tls === undefined
+        ? connect({ host: address.host, port: address.port })
+        : connectTls({
+          host: address.host,
+          port: address.port,
+          ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+          // The certificate must name the host: an IP SAN for an address, else a DNS SAN.
+          ...(isIP(address.host) === 0 ? { servername: address.host } : {}),
+        });
       const where = `${address.host}:${address.port}`;
       const timer = setTimeout(() => {
         socket.destroy();
@@ -90,7 +106,7 @@ export class BinaryConnection {
           ),
         );
       }, timeoutMs);
-      socket.once("connect", () => {
+      socket.once(tls === undefined ? "connect" : "secureConnect", () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
         resolve(new BinaryConnection(address, socket, timeoutMs));

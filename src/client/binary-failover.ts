@@ -217,7 +217,7 @@ export class BinaryFailover {
   #reopen(index: number): Promise<BinaryConnection> {
     const address = this.#addresses[index]!;
     const opening = connectionModule().then(({ BinaryConnection }) =>
-      BinaryConnection.open(address, this.#options.timeoutMs)
+      BinaryConnection.open(address, this.#options.timeoutMs, this.#options.tls)
     );
     this.#connections[index] = opening;
     opening.catch(() => {

@@ -34,6 +34,14 @@ export type ClientOptions = {
    * over REST, after the request in flight over binary. No retry starts after it.
    */
   readonly signal?: AbortSignal;
+  /**
+   * PEM text of the CA that signed the servers' certificates (docs/security.md), for servers
+   * started with --tls-cert: REST to https:// URLs trusts it (Bun, Deno; under Node set
+   * NODE_EXTRA_CA_CERTS instead), and the binary transport then speaks TLS.
+   */
+  readonly ca?: string;
+  /** The binary transport over TLS; default: when `ca` is given. REST follows the URL. */
+  readonly tls?: boolean;
 };
 
 export type LockOptions = {
@@ -116,7 +124,14 @@ export class KahunaClient {
     checkMs("timeoutMs", timeoutMs, 1);
     checkMs("retries", retries, 0);
     checkMs("deadlineMs", deadlineMs, 1);
-    const failoverOptions = { servers, timeoutMs, retries, deadlineMs, signal: options.signal };
+    const failoverOptions = {
+      servers,
+      timeoutMs,
+      retries,
+      deadlineMs,
+      signal: options.signal,
+      tls: options.ca !== undefined || options.tls === true ? { ca: options.ca } : undefined,
+    };
     this.#binary = transport === "binary" ? new BinaryFailover(failoverOptions) : undefined;
     this.#failover = this.#binary ?? new Failover(failoverOptions);
   }

@@ -11,6 +11,7 @@
  */
 import { ResponseType } from "../locks/types.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
+import { fetchOptionsForCa } from "./tls-fetch.ts";
 
 export type FailoverOptions = {
   readonly servers: readonly string[];
@@ -22,6 +23,11 @@ export type FailoverOptions = {
   readonly deadlineMs: number;
   /** Ends every call in progress (and later ones) with an Aborted error. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * TLS (docs/security.md): `ca` is the PEM text of the CA that signed the servers'
+   * certificates; the binary transport uses TLS when this is set.
+   */
+  readonly tls?: { readonly ca?: string | undefined } | undefined;
 };
 
 /** A definite answer: one of the lock outcomes of docs/api.md (HTTP 200). */
@@ -61,11 +67,15 @@ export const definiteTypes: ReadonlySet<number> = new Set([
 
 export class Failover {
   readonly #options: FailoverOptions;
+  /** Added to every fetch: how this runtime's fetch is told to trust `tls.ca`. */
+  readonly #fetchOptions: Record<string, unknown>;
   /** The server that answered last: the next call starts there. */
   #preferred = 0;
 
   constructor(options: FailoverOptions) {
     this.#options = options;
+    const ca = options.tls?.ca;
+    this.#fetchOptions = ca === undefined ? {} : fetchOptionsForCa(ca);
   }
 
   get servers(): readonly string[] {
@@ -124,6 +134,7 @@ export class Failover {
     let response: Response;
     try {
       response = await fetch(`${server}${path}`, {
+        ...this.#fetchOptions,
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),

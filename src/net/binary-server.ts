@@ -11,7 +11,12 @@ import { decodeRequests, encodeAnswers } from "../codec/client-frame.ts";
 import type { RouteInfo, WireAnswer } from "../codec/lock-wire.ts";
 import { encodeFrame, FrameReader } from "../codec/frame.ts";
 import { type LockService, ResponseType } from "../locks/types.ts";
-import type { RuntimeAdapter, TcpListener, TcpSocket } from "../runtime/runtime-adapter.ts";
+import type {
+  RuntimeAdapter,
+  ServerTls,
+  TcpListener,
+  TcpSocket,
+} from "../runtime/runtime-adapter.ts";
 
 /** Requests one connection may have in flight; more are answered MustRetry (backpressure). */
 export const connectionInflightMax = 4096;
@@ -23,14 +28,21 @@ export type BinaryServerOptions = {
   /** This node's view of the partitions' leaders, for route requests. */
   readonly route: () => RouteInfo;
   readonly log: (line: string) => void;
+  /** Serve over TLS with this certificate (--tls-cert); the client shows none. */
+  readonly tls?: ServerTls | undefined;
 };
 
-export function listenBinary(runtime: RuntimeAdapter, options: BinaryServerOptions): TcpListener {
-  return runtime.listenTcp({
+export async function listenBinary(
+  runtime: RuntimeAdapter,
+  options: BinaryServerOptions,
+): Promise<TcpListener> {
+  const listen = {
     hostname: options.hostname,
     port: options.port,
-    onOpen: (socket) => new BinaryConnection(socket, options).handlers(),
-  });
+    onOpen: (socket: TcpSocket) => new BinaryConnection(socket, options).handlers(),
+  };
+  if (options.tls === undefined) return runtime.listenTcp(listen);
+  return await runtime.listenTls({ ...listen, tls: options.tls });
 }
 
 class BinaryConnection {

@@ -86,7 +86,7 @@ test("a host that throws on a frame from a real peer connection is fatal", async
     return undefined as never;
   };
   const peers = new Peers(runtime, guardHost(throwingHost, fatal), [], () => {}, silentLogger);
-  const port = peers.listen("127.0.0.1", 0);
+  const port = await peers.listen("127.0.0.1", 0);
   try {
     const socket = connect({ host: "127.0.0.1", port });
     await new Promise<void>((resolve, reject) => {

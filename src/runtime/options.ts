@@ -7,6 +7,12 @@ import type { LogFormat, LogLevel } from "./logger.ts";
 
 export type PeerAddress = { readonly id: NodeId; readonly host: string; readonly port: number };
 
+/** A certificate and its private key, as PEM files (`--tls-cert`/`--tls-key`). */
+export type TlsFiles = { readonly certFile: string; readonly keyFile: string };
+
+/** Peer links' mutual TLS: this node's certificate and key, and the cluster CA's certificate. */
+export type PeerTlsFiles = TlsFiles & { readonly caFile: string };
+
 export type ServeOptions = {
   readonly nodeId: NodeId; // default "1"
   /** Address the HTTP and peer listeners bind to; default "127.0.0.1". */
@@ -25,6 +31,10 @@ export type ServeOptions = {
   readonly logFormat: LogFormat;
   /** The least level logged (default info; --quiet is error). */
   readonly logLevel: LogLevel;
+  /** HTTPS and the binary protocol over TLS; absent: plain HTTP and TCP. */
+  readonly tls?: TlsFiles | undefined;
+  /** Mutual TLS between nodes; absent: plain TCP peer links. */
+  readonly peerTls?: PeerTlsFiles | undefined;
 };
 
 export type RunningServer = {
@@ -32,4 +42,9 @@ export type RunningServer = {
   readonly binaryPort: number | undefined;
   /** Stops listeners, flushes, closes storage. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Reads the TLS files again (SIGHUP): later connections use them, open ones go on. False,
+   * and the certificates in use are kept, when a file cannot be loaded.
+   */
+  reloadTls(): Promise<boolean>;
 };

@@ -10,6 +10,12 @@
  * A peer is *connected* while this node's connection to it is open. Each connection gained or
  * lost is logged, and so is the moment this node, counting itself, stops or starts reaching a
  * majority of the voters (quorum lost, regained): without one, nothing it leads can commit.
+ *
+ * With peer TLS (--peer-ca, docs/security.md) every link is mutual TLS: a connection is
+ * accepted only after a handshake with a certificate the cluster CA signed, and each frame on it
+ * only if the node id it claims is one the certificate names (runtime/tls.ts); a node dialled
+ * must likewise show a certificate for the id it was dialled as. Every refusal closes the
+ * connection, is logged and is counted (kahuna_peer_tls_refused_total).
  */
 import { frameBytesMax } from "../constants.ts";
 import { encodeFrame, FrameReader } from "../codec/frame.ts";
@@ -18,7 +24,9 @@ import type { PrometheusText } from "../metrics/text-format.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { Logger } from "./logger.ts";
 import type { PeerAddress } from "./options.ts";
-import type { RuntimeAdapter, TcpListener, TcpSocket } from "./runtime-adapter.ts";
+import type { RuntimeAdapter, ServerTls, TcpListener, TcpSocket } from "./runtime-adapter.ts";
+import { peerFrameSender } from "./peer-sender.ts";
+import { identityMatches } from "./tls.ts";
 
 const dialBackoffMsMin = 50;
 const dialBackoffMsMax = 1_000;
@@ -40,6 +48,10 @@ export class Peers {
   private stopped = false;
   /** Whether this node reached a majority when last looked; undefined before it ever did. */
   private quorum: boolean | undefined;
+  /** Peer TLS: this node's certificate and key and the cluster CA; undefined: plain TCP. */
+  private tls: ServerTls | undefined;
+  /** Peer connections refused by TLS, by reason. */
+  private readonly refused = { handshake: 0, identity: 0 };
 
   constructor(
     private readonly runtime: RuntimeAdapter,
@@ -48,7 +60,9 @@ export class Peers {
     peers: readonly PeerAddress[],
     private readonly afterInput: () => void,
     private readonly log: Logger,
+    tls?: ServerTls,
   ) {
+    this.tls = tls;
     for (const address of peers) {
       this.links.set(address.id, {
         address,
@@ -61,22 +75,49 @@ export class Peers {
     }
   }
 
-  listen(hostname: string, port: number): number {
-    this.listener = this.runtime.listenTcp({
-      hostname,
-      port,
-      onOpen: (socket) => {
-        const reader = new FrameReader(frameBytesMax);
-        return {
-          onData: (bytes) => this.receive(reader, socket, bytes),
-          onClose: () => {},
-        };
-      },
-    });
+  async listen(hostname: string, port: number): Promise<number> {
+    const onOpen = (socket: TcpSocket) => {
+      const reader = new FrameReader(frameBytesMax);
+      // With TLS, the node id this connection's certificate was found to speak for.
+      const verified = { sender: undefined as string | undefined };
+      return {
+        onData: (bytes: Uint8Array) => this.receive(reader, socket, bytes, verified),
+        onClose: () => {},
+      };
+    };
+    this.listener = this.tls === undefined
+      ? this.runtime.listenTcp({ hostname, port, onOpen })
+      : await this.runtime.listenTls({
+        hostname,
+        port,
+        onOpen,
+        tls: this.tls,
+        onRefused: (reason) => this.refuse("handshake", { reason }),
+      });
     return this.listener.port;
   }
 
-  private receive(reader: FrameReader, socket: TcpSocket, bytes: Uint8Array): void {
+  /** New certificates (SIGHUP): later connections, both ways, use them; open ones go on. */
+  reloadTls(tls: ServerTls): void {
+    this.tls = tls;
+    this.listener?.reloadTls?.(tls);
+  }
+
+  private refuse(reason: keyof Peers["refused"], fields: Record<string, unknown>): void {
+    this.refused[reason] += 1;
+    this.log.warn("refused a peer connection", {
+      event: "peerRefused",
+      refused: reason,
+      ...fields,
+    });
+  }
+
+  private receive(
+    reader: FrameReader,
+    socket: TcpSocket,
+    bytes: Uint8Array,
+    verified: { sender: string | undefined },
+  ): void {
     const frames = reader.push(bytes);
     if (!Array.isArray(frames)) {
       this.log.warn("closing a peer connection", { reason: frames.error });
@@ -84,6 +125,10 @@ export class Peers {
       return;
     }
     for (const frame of frames) {
+      if (this.tls !== undefined && !this.senderAllowed(socket, frame, verified)) {
+        socket.close();
+        return;
+      }
       const refused = this.host.receive(frame);
       if (refused !== undefined) {
         this.log.warn("closing a peer connection", { reason: refused.error });
@@ -92,6 +137,28 @@ export class Peers {
       }
     }
     this.afterInput();
+  }
+
+  /** Whether the frame's claimed sender is the node the connection's certificate names. */
+  private senderAllowed(
+    socket: TcpSocket,
+    frame: Uint8Array,
+    verified: { sender: string | undefined },
+  ): boolean {
+    const sender = peerFrameSender(frame);
+    if (sender !== undefined && sender === verified.sender) return true;
+    const identities = socket.peerIdentities ?? [];
+    if (
+      sender !== undefined && verified.sender === undefined && identityMatches(identities, sender)
+    ) {
+      verified.sender = sender;
+      return true;
+    }
+    this.refuse("identity", {
+      claimed: sender?.slice(0, 64) ?? "(unreadable)",
+      certificate: identities.join(", "),
+    });
+    return false;
   }
 
   /** The Transport port: called by the host during a flush. */
@@ -129,24 +196,41 @@ export class Peers {
     if (link.dialing || now < link.retryAt || this.stopped) return;
     link.dialing = true;
     const { id, host, port } = link.address;
-    this.runtime.connectTcp({
-      hostname: host,
-      port,
-      handlers: {
-        onData: () => {},
-        onClose: () => {
-          if (link.socket !== undefined && !this.stopped) {
-            this.log.warn("peer lost", { event: "peerLost", peer: id });
-          }
-          link.socket = undefined;
-          this.markUnreachable(id);
-          this.connectionChanged();
-        },
+    const handlers = {
+      onData: () => {},
+      onClose: () => {
+        if (link.socket !== undefined && !this.stopped) {
+          this.log.warn("peer lost", { event: "peerLost", peer: id });
+        }
+        link.socket = undefined;
+        this.markUnreachable(id);
+        this.connectionChanged();
       },
-    }).then((socket) => {
+    };
+    const tls = this.tls;
+    const connecting = tls === undefined
+      ? this.runtime.connectTcp({ hostname: host, port, handlers })
+      : this.runtime.connectTls({
+        hostname: host,
+        port,
+        handlers,
+        tls: { ca: tls.ca ?? "", cert: tls.cert, key: tls.key },
+      });
+    connecting.then((socket) => {
       link.dialing = false;
       if (this.stopped) {
         socket.close();
+        return;
+      }
+      if (tls !== undefined && !identityMatches(socket.peerIdentities ?? [], id)) {
+        this.refuse("identity", {
+          peer: id,
+          address: `${host}:${port}`,
+          certificate: (socket.peerIdentities ?? []).join(", "),
+        });
+        socket.close();
+        link.retryAt = Date.now() + link.backoffMs;
+        link.backoffMs = Math.min(link.backoffMs * 2, dialBackoffMsMax);
         return;
       }
       link.socket = socket;
@@ -207,6 +291,14 @@ export class Peers {
       "Frames for a peer dropped: no open connection, or one that stopped reading.",
     );
     for (const peer of ids) out.sample(this.links.get(peer)!.dropped, { peer });
+    out.family(
+      "kahuna_peer_tls_refused_total",
+      "counter",
+      "Peer connections refused by mutual TLS (--peer-ca): a failed handshake (no certificate, " +
+        "another CA's) or a certificate for another node id than claimed; 0 without peer TLS.",
+    );
+    out.sample(this.refused.handshake, { reason: "handshake" });
+    out.sample(this.refused.identity, { reason: "identity" });
   }
 
   stop(): void {

@@ -35,8 +35,11 @@ import {
   type HttpListener,
   loadRuntime,
   type RuntimeAdapter,
+  type ServerTls,
   type TcpListener,
+  type TlsMaterial,
 } from "./runtime-adapter.ts";
+import { loadPeerTls, loadServerTls, TlsFileError } from "./tls.ts";
 
 export class StartupError extends Error {
   override name = "StartupError";
@@ -56,6 +59,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   if (!voters.includes(options.nodeId)) {
     throw new StartupError(`--node-id ${options.nodeId} is not in --initial-cluster`);
   }
+  // Certificates are read before anything else is opened: a bad file stops the start at once.
+  const tls = loadTls(options);
   const dirLock = lockDirectory(runtime, options.dataDir);
   let store: LogStore;
   try {
@@ -88,6 +93,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     options.initialCluster.filter((peer) => peer.id !== options.nodeId),
     () => scheduleFlush(),
     logger,
+    tls.peer,
   );
   const host = new NodeHost({
     nodeId: options.nodeId,
@@ -155,9 +161,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // Listeners start last, and a failure to bind any of them stops the ones already open, so a
   // node that cannot start exits instead of half-serving.
   const opened: (() => unknown)[] = [];
-  const bind = <T>(what: string, port: number, listen: () => T): T => {
+  const bind = async <T>(what: string, port: number, listen: () => T | Promise<T>) => {
     try {
-      return listen();
+      return await listen();
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       throw new StartupError(`cannot listen for ${what} on ${options.host}:${port}: ${why}`);
@@ -166,44 +172,53 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let http: HttpListener;
   let binary: TcpListener | undefined;
   try {
-    http = bind(
-      "HTTP (--http-port)",
+    http = await bind(
+      tls.client === undefined ? "HTTP (--http-port)" : "HTTPS (--http-port)",
       options.httpPort,
       () =>
         runtime.serveHttp({
           hostname: options.host,
           port: options.httpPort,
           fetch: (request, holdOpen) => app.fetch(request, { holdOpen }),
+          tls: tls.client,
         }),
     );
     opened.push(() => http.stop());
-    logger.info("serving HTTP", {
+    logger.info(tls.client === undefined ? "serving HTTP" : "serving HTTPS", {
       address: `${options.host}:${http.port}`,
       dataDir: options.dataDir,
       runtime: runtime.name,
     });
     const binaryPort = options.binaryPort;
     if (binaryPort !== undefined) {
-      binary = bind("the binary protocol (--binary-port)", binaryPort, () =>
-        listenBinary(runtime, {
-          hostname: options.host,
-          port: binaryPort,
-          service,
-          route: () => ({
-            node: host.nodeId,
-            groups: host.groupCount(),
-            leaders: host.groupStatuses().map((status) => status.leader),
+      binary = await bind(
+        "the binary protocol (--binary-port)",
+        binaryPort,
+        () =>
+          listenBinary(runtime, {
+            tls: tls.client,
+            hostname: options.host,
+            port: binaryPort,
+            service,
+            route: () => ({
+              node: host.nodeId,
+              groups: host.groupCount(),
+              leaders: host.groupStatuses().map((status) => status.leader),
+            }),
+            log: (line) => logger.info(line),
           }),
-          log: (line) => logger.info(line),
-        }));
+      );
       opened.push(() => binary?.stop());
-      logger.info("serving the binary protocol", { address: `${options.host}:${binary.port}` });
+      logger.info("serving the binary protocol", {
+        address: `${options.host}:${binary.port}`,
+        tls: tls.client !== undefined,
+      });
     }
     if (voters.length > 1) {
       // Peers dial the address this node has in --initial-cluster, so listen on that port.
       const self = options.initialCluster.find((peer) => peer.id === options.nodeId);
       const peerPort = self?.port ?? options.peerPort;
-      const port = bind(
+      const port = await bind(
         "peers (--initial-cluster)",
         peerPort,
         () => peers.listen(options.host, peerPort),
@@ -211,6 +226,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       logger.info("listening for peers", {
         address: `${options.host}:${port}`,
         voters: voters.join(","),
+        tls: tls.peer === undefined ? "off" : "mutual",
       });
     }
   } catch (error) {
@@ -226,9 +242,41 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }, tickMs);
   scheduleFlush();
 
+  // Reloads run one after another: two quick SIGHUPs must not re-listen at the same time.
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  const reloadTls = (): Promise<boolean> => {
+    reloading = reloading.then(reloadTlsNow);
+    return reloading;
+  };
+  const reloadTlsNow = async (): Promise<boolean> => {
+    let fresh: ReturnType<typeof loadTls>;
+    try {
+      fresh = loadTls(options);
+    } catch (error) {
+      logger.warn("cannot reload the certificates; the ones in use are kept", {
+        event: "tlsReloadFailed",
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      return false;
+    }
+    if (fresh.client !== undefined) {
+      binary?.reloadTls?.(fresh.client);
+      try {
+        await http.reloadTls?.(fresh.client);
+      } catch (error) {
+        // The old listener is closed; without a new one the node serves no HTTPS: stop.
+        return fatal(new StartupError(`cannot listen again for HTTPS: ${String(error)}`));
+      }
+    }
+    if (fresh.peer !== undefined) peers.reloadTls(fresh.peer);
+    logger.info("reloaded the certificates", { event: "tlsReloaded" });
+    return true;
+  };
+
   return {
     httpPort: http.port,
     binaryPort: binary?.port,
+    reloadTls,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -246,6 +294,22 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       logger.info("stopped");
     },
   };
+}
+
+/** The node's TLS material from the files its flags name; a file problem stops the start. */
+function loadTls(options: ServeOptions): { client?: TlsMaterial; peer?: ServerTls } {
+  try {
+    const client = options.tls === undefined
+      ? undefined
+      : loadServerTls(options.tls, { cert: "--tls-cert", key: "--tls-key" });
+    const shared = options.peerTls !== undefined && options.tls !== undefined &&
+      options.peerTls.certFile === options.tls.certFile;
+    const peer = options.peerTls === undefined ? undefined : loadPeerTls(options.peerTls, shared);
+    return { ...(client === undefined ? {} : { client }), ...(peer === undefined ? {} : { peer }) };
+  } catch (error) {
+    if (error instanceof TlsFileError) throw new StartupError(error.message);
+    throw error;
+  }
 }
 
 /** GET /metrics: the host's, the peer connections' and the process's, in one text. */

@@ -103,7 +103,7 @@ test("the tarball holds the module, its types, README, LICENSE and CHANGELOG, an
   });
   const bundle = readFileSync(join(installed, "index.js"), "utf8");
   const imports = [...bundle.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
-  expect(imports).toEqual(["node:net"]);
+  expect(imports).toEqual(["node:net", "node:tls"]);
   expect(bundle).not.toContain("hono");
   expect(readFileSync(join(installed, "LICENSE"), "utf8")).toStartWith("MIT License");
   // Only the project's own package: npm brought nothing else.

@@ -29,11 +29,22 @@ export class TestCluster {
     private readonly root: string,
     private readonly args: string[],
     private readonly runtime: Runtime,
+    private readonly nodeArgs: (id: string) => string[],
+    /** The CA of the nodes' HTTPS certificates; undefined: plain HTTP. */
+    private readonly ca: string | undefined,
   ) {}
 
   static async start(
     size: number,
-    options: { partitions?: number; runtime?: Runtime; extraArgs?: string[] } = {},
+    options: {
+      partitions?: number;
+      runtime?: Runtime;
+      extraArgs?: string[];
+      /** Flags for one node only (its own certificate files, say). */
+      nodeArgs?: (id: string) => string[];
+      /** The nodes serve HTTPS (--tls-cert in nodeArgs) with certificates this CA signed. */
+      ca?: string;
+    } = {},
   ): Promise<TestCluster> {
     const root = tempDir("kahuna-cluster-");
     const nodes: ClusterNode[] = [];
@@ -46,7 +57,7 @@ export class TestCluster {
         httpPort,
         peerPort,
         dataDir: join(root, `n${i}`),
-        url: `http://127.0.0.1:${httpPort}`,
+        url: `${options.ca === undefined ? "http" : "https"}://127.0.0.1:${httpPort}`,
         process: undefined,
       });
     }
@@ -58,7 +69,14 @@ export class TestCluster {
       String(options.partitions ?? 16),
       ...(options.extraArgs ?? []),
     ];
-    const cluster = new TestCluster(nodes, root, args, options.runtime ?? "bun");
+    const cluster = new TestCluster(
+      nodes,
+      root,
+      args,
+      options.runtime ?? "bun",
+      options.nodeArgs ?? (() => []),
+      options.ca,
+    );
     await Promise.all(nodes.map((node) => cluster.startNode(node.id, "listening")));
     await cluster.waitHealthy();
     return cluster;
@@ -77,8 +95,9 @@ export class TestCluster {
       dataDir: node.dataDir,
       httpPort: node.httpPort,
       peerPort: node.peerPort,
-      extraArgs: ["--node-id", id, "--quiet", ...this.args],
+      extraArgs: ["--node-id", id, "--quiet", ...this.args, ...this.nodeArgs(id)],
       wait,
+      ...(this.ca === undefined ? {} : { ca: this.ca }),
     });
   }
 
@@ -92,14 +111,17 @@ export class TestCluster {
     ids = this.nodes.filter((n) => n.process).map((n) => n.id),
     deadlineMs = 30_000,
   ) {
-    await Promise.all(ids.map((id) => waitHealthy(this.node(id).url, deadlineMs)));
+    await Promise.all(
+      ids.map((id) => waitHealthy(this.node(id).url, deadlineMs, "healthy", this.ca)),
+    );
   }
 
   /** GET /v1/cluster from one node. */
   async status(id: string): Promise<{
     partitions: { group: number; leader: string; term: number; role: string }[];
   }> {
-    const response = await fetch(`${this.node(id).url}/v1/cluster`);
+    const tls = this.ca === undefined ? {} : { tls: { ca: this.ca } };
+    const response = await fetch(`${this.node(id).url}/v1/cluster`, tls);
     return await response.json() as never;
   }
 

@@ -56,12 +56,13 @@ export async function waitHealthy(
   url: string,
   deadlineMs = 20_000,
   wait: "healthy" | "listening" = "healthy",
+  ca?: string,
 ): Promise<void> {
   const start = Date.now();
   let last = "";
   while (Date.now() - start < deadlineMs) {
     try {
-      const response = await fetch(`${url}/v1/health`);
+      const response = await fetch(`${url}/v1/health`, ca === undefined ? {} : { tls: { ca } });
       if (response.status === 200 || wait === "listening") return;
       last = `status ${response.status}`;
     } catch (error) {
@@ -82,6 +83,8 @@ export type StartOptions = {
   env?: Record<string, string>;
   /** Wait until /v1/health is 200 (default), or only until the HTTP port answers at all. */
   wait?: "healthy" | "listening";
+  /** The server serves HTTPS (--tls-cert in extraArgs) with a certificate this CA signed. */
+  ca?: string;
 };
 
 export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
@@ -108,9 +111,9 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     stderr: "pipe",
     env: { ...process.env, ...options.env },
   });
-  const url = `http://127.0.0.1:${httpPort}`;
+  const url = `${options.ca === undefined ? "http" : "https"}://127.0.0.1:${httpPort}`;
   try {
-    await waitHealthy(url, 20_000, options.wait ?? "healthy");
+    await waitHealthy(url, 20_000, options.wait ?? "healthy", options.ca);
   } catch (error) {
     child.kill("SIGKILL");
     const stderr = await new Response(child.stderr).text();
