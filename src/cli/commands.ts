@@ -87,6 +87,10 @@ function failureOf(kind: KahunaErrorKind): [FailureKind, ExitStatus] {
       return ["unknownOutcome", ExitStatus.Unavailable];
     case KahunaErrorKind.Aborted:
       return ["interrupted", ExitStatus.Interrupted];
+    case KahunaErrorKind.NotAcquired:
+      return ["notAcquired", ExitStatus.NotAcquired];
+    case KahunaErrorKind.Lost:
+      return ["lost", ExitStatus.Lost];
     default:
       return unreachable(kind);
   }

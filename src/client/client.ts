@@ -9,6 +9,7 @@ import { BinaryFailover } from "./binary-failover.ts";
 import { type Answer, Failover, sleep } from "./failover.ts";
 import { KahunaLock } from "./lock.ts";
 import { randomOwner } from "./owner.ts";
+import { withLock } from "./with-lock.ts";
 import { checkDurability, checkExpiresMs, checkMs, checkOwner, checkResource } from "./validate.ts";
 
 export type ClientOptions = {
@@ -138,14 +139,31 @@ export class KahunaClient {
     checkMs("retryMs", retryMs, 1);
     const started = performance.now();
     for (;;) {
+      const sentAtMs = performance.now(); // the lease counts from here (SPEC §2.3)
       const result = await this.tryLock(resource, owner, options.expiresMs, durability);
       if (result.locked) {
-        return new KahunaLock(this, resource, owner, durability, true, result.fencingToken);
+        const grant = { sentAtMs, expiresMs: options.expiresMs };
+        return new KahunaLock(this, resource, owner, durability, true, result.fencingToken, grant);
       }
       const leftMs = waitMs - (performance.now() - started);
-      if (leftMs <= 0) return new KahunaLock(this, resource, owner, durability, false, 0);
+      if (leftMs <= 0) {
+        return new KahunaLock(this, resource, owner, durability, false, 0, undefined);
+      }
       await sleep(Math.min(retryMs, leftMs));
     }
+  }
+
+  /**
+   * Runs `work` holding the lock, renewed every third of the lease; `signal` (the lock's `lost`)
+   * aborts before the lease could run out unrenewed. Releases when `work` ends, and returns its
+   * value. Throws KahunaError "notAcquired" when another owner held the lock past `waitMs`.
+   */
+  async withLock<T>(
+    resource: string,
+    options: LockOptions,
+    work: (lock: KahunaLock, signal: AbortSignal) => Promise<T> | T,
+  ): Promise<T> {
+    return await withLock(this, resource, options, work);
   }
 
   async tryLock(
