@@ -75,7 +75,8 @@ export async function runLockCommand(
   }
 }
 
-function failureOf(kind: KahunaErrorKind): [FailureKind, ExitStatus] {
+/** How the CLI reports a KahunaError: the `error` kind of --format json, and the status. */
+export function failureOf(kind: KahunaErrorKind): [FailureKind, ExitStatus] {
   switch (kind) {
     case KahunaErrorKind.InvalidInput:
       return ["invalidInput", ExitStatus.Usage];
