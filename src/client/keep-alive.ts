@@ -109,7 +109,9 @@ export class LeaseKeeper {
       throw error;
     }
     if (!outcome.extended) {
-      const why = outcome.reason === "notOwner" ? "another owner holds it" : "it had expired";
+      const why = outcome.reason === "notOwner"
+        ? "another owner holds it"
+        : "nobody holds it any more (it ran out, or was unlocked)";
       this.#lose(`lost the lock on ${JSON.stringify(this.#resource)}: ${why}`, "lost");
       return false;
     }

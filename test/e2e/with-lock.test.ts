@@ -80,7 +80,7 @@ test("an extend answered does-not-exist aborts the signal at once", async () => 
     return signal.reason as KahunaError;
   });
   expect(reason.kind).toBe(KahunaErrorKind.Lost);
-  expect(reason.message).toContain("it had expired");
+  expect(reason.message).toContain("nobody holds it any more");
 });
 
 describe.each(durabilities)("%s", (_name, durability) => {

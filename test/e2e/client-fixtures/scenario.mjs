@@ -54,6 +54,13 @@ export async function scenario(kahuna, [url, deadUrl, prefix], print) {
   );
   await client.unlock(name("low"), "e", Durability.Ephemeral);
 
+  // withLock: the work outlives the lease (kept alive), its value comes back, the lock is freed.
+  const value = await client.withLock(name("with"), { expiresMs: 300 }, async (held, signal) => {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    return `token ${held.fencingToken} lost ${signal.aborted}`;
+  });
+  print(`withLock ${value} after ${JSON.stringify(await client.get(name("with")))}`);
+
   try {
     await client.tryLock("", "a", 5000);
     print("invalid input accepted");
