@@ -81,7 +81,8 @@ export async function runLockCommand(
   }
 }
 
-function failureOf(kind: KahunaErrorKind): [FailureKind, ExitStatus] {
+/** How the CLI reports a KahunaError: the `error` kind of --format json, and the status. */
+export function failureOf(kind: KahunaErrorKind): [FailureKind, ExitStatus] {
   switch (kind) {
     case KahunaErrorKind.InvalidInput:
       return ["invalidInput", ExitStatus.Usage];
@@ -93,6 +94,10 @@ function failureOf(kind: KahunaErrorKind): [FailureKind, ExitStatus] {
       return ["unknownOutcome", ExitStatus.Unavailable];
     case KahunaErrorKind.Aborted:
       return ["interrupted", ExitStatus.Interrupted];
+    case KahunaErrorKind.NotAcquired:
+      return ["notAcquired", ExitStatus.NotAcquired];
+    case KahunaErrorKind.Lost:
+      return ["lost", ExitStatus.Lost];
     default:
       return unreachable(kind);
   }

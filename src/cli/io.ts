@@ -26,7 +26,10 @@ export type FailureKind =
   | "noMajority"
   | "unknownOutcome"
   | "interrupted"
-  | "notReleased";
+  | "notReleased"
+  | "notAcquired"
+  | "lost"
+  | "cannotRun";
 
 export type Failure = {
   readonly kind: FailureKind;

@@ -6,13 +6,21 @@ import { Durability, KahunaError, randomOwner } from "../client/index.ts";
 import { checkOwner, checkResource } from "../client/validate.ts";
 import { makeConnection, parseExpiresMs, parseFormat } from "./commands.ts";
 import type { Connection, Format, LockCommand } from "./commands.ts";
+import { parseDurationMs } from "./duration.ts";
 import { parseFlags } from "./flags.ts";
 import type { FlagSpec } from "./flags.ts";
+import { killAfterMsDefault, type LockRun } from "./lock-run.ts";
 
 export type Parsed =
   | {
     readonly kind: "run";
     readonly command: LockCommand;
+    readonly connection: Connection;
+    readonly format: Format;
+  }
+  | {
+    readonly kind: "runUnderLock";
+    readonly run: LockRun;
     readonly connection: Connection;
     readonly format: Format;
   }
@@ -33,9 +41,13 @@ const synopsis: Record<LockCommandName, string> = {
   "get-lock": "kahuna get-lock RESOURCE",
 };
 
+const commonFlags = "[--ephemeral] [--server URL] [--ca FILE] [--timeout 5s] [--format json]";
+
 export function commandUsage(name: LockCommandName): string {
-  return `usage: ${synopsis[name]} [--ephemeral] [--server URL] [--ca FILE] [--timeout 5s] ` +
-    `[--format json]`;
+  const usage = `usage: ${synopsis[name]} ${commonFlags}`;
+  if (name !== "lock") return usage;
+  return `${usage}\n       kahuna lock RESOURCE EXPIRES_MS [--owner O] [--wait 30s] ` +
+    `[--kill-after 10s] ${commonFlags} -- COMMAND [ARGS...]`;
 }
 
 /** The flags every client command takes. */
@@ -49,7 +61,21 @@ export const clientFlags: FlagSpec = {
   help: "boolean",
 };
 
+/** The flags of `kahuna lock R MS … -- COMMAND`. */
+const runFlags: FlagSpec = { ...clientFlags, wait: "string", "kill-after": "string" };
+
 export function parseLockCommand(name: LockCommandName, args: readonly string[]): Parsed {
+  if (name === "lock") {
+    const runForm = parseRunForm(args);
+    if (runForm !== undefined) return runForm;
+    if (args.some((arg) => /^--(wait|kill-after)(=|$)/.test(arg))) {
+      return {
+        kind: "usage",
+        message: "--wait and --kill-after go with a command to run under the lock: " +
+          "kahuna lock RESOURCE EXPIRES_MS --wait 30s -- COMMAND [ARGS...]",
+      };
+    }
+  }
   const flags = parseFlags(args, clientFlags);
   if (typeof flags === "string") return { kind: "usage", message: flags };
   const { strings, positionals } = flags;
@@ -80,6 +106,40 @@ export function parseLockCommand(name: LockCommandName, args: readonly string[])
   const command = buildCommand(name, resource, positionals[1], strings.get("owner"), durability);
   if (typeof command === "string") return { kind: "usage", message: command };
   return { kind: "run", command, connection, format };
+}
+
+/**
+ * `lock RESOURCE EXPIRES_MS [flags] -- COMMAND…`, or undefined when `args` are the old form: no
+ * `--`, nothing after it, or not two arguments before it (`lock -- -name 1000` names a lock).
+ */
+function parseRunForm(args: readonly string[]): Parsed | undefined {
+  const dash = args.indexOf("--");
+  if (dash < 0 || dash === args.length - 1) return undefined;
+  const flags = parseFlags(args.slice(0, dash), runFlags);
+  if (typeof flags !== "string" && flags.positionals.length !== 2) return undefined;
+  if (typeof flags === "string") return { kind: "usage", message: flags };
+  if (flags.booleans.has("help")) return { kind: "help" };
+  const { strings } = flags;
+  const format = parseFormat(strings.get("format"));
+  if (format !== "text" && format !== "json") return { kind: "usage", message: format };
+  const connection = makeConnection(flags.lists.get("server") ?? [], strings.get("timeout"));
+  if (typeof connection === "string") return { kind: "usage", message: connection };
+  const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
+  const [resource, expiresText] = flags.positionals as [string, string];
+  const lock = buildCommand("lock", resource, expiresText, strings.get("owner"), durability);
+  if (typeof lock === "string") return { kind: "usage", message: lock };
+  if (lock.op !== "lock") throw new Error("buildCommand(lock) builds a lock command");
+  const waitMs = parseDurationMs("--wait", strings.get("wait") ?? "0");
+  if (typeof waitMs === "string") return { kind: "usage", message: waitMs };
+  const killAfter = strings.get("kill-after");
+  const killAfterMs = killAfter === undefined
+    ? killAfterMsDefault
+    : parseDurationMs("--kill-after", killAfter);
+  if (typeof killAfterMs === "string") return { kind: "usage", message: killAfterMs };
+  const { owner, expiresMs } = lock;
+  const command = args.slice(dash + 1);
+  const run = { resource, expiresMs, owner, durability, waitMs, killAfterMs, command };
+  return { kind: "runUnderLock", run, connection, format };
 }
 
 /** Shared with the seed flags: the same checks, the same messages. */

@@ -13,6 +13,7 @@ import { asksForJson } from "./flags.ts";
 import { processIo, reportFailure } from "./io.ts";
 import type { Io } from "./io.ts";
 import { commandUsage, isLockCommandName, parseLockCommand } from "./lock-commands.ts";
+import { runUnderLock } from "./lock-run.ts";
 import { parseSeedFlags, seedUsage } from "./seed-flags.ts";
 import { parseServeOptions, runServe, serveUsage } from "./serve.ts";
 import { runShell } from "./shell.ts";
@@ -47,6 +48,9 @@ export async function runCli(
     if (parsed.kind === "help") return help(commandUsage(name), io);
     if (parsed.kind === "usage") {
       return usageError(parsed.message, `kahuna ${name} --help`, json, io);
+    }
+    if (parsed.kind === "runUnderLock") {
+      return await runUnderLock(parsed.run, parsed.connection, parsed.format, io);
     }
     const client = clientFor(parsed.connection);
     return (await runLockCommand(client, parsed.command, parsed.format, io)).status;

@@ -11,6 +11,13 @@ no majority of the cluster reachable, or outcome unknown):
   kahuna extend-lock RESOURCE EXPIRES_MS --owner O
                                                 prints "f<token> extended <owner>"
   kahuna get-lock RESOURCE                      prints "f<token> <owner>"
+  kahuna lock RESOURCE EXPIRES_MS [--wait 30s] [--kill-after 10s] -- COMMAND [ARGS...]
+                                                run COMMAND holding the lock, renewed every
+                                                third of EXPIRES_MS; its environment has
+                                                KAHUNA_FENCING_TOKEN and KAHUNA_OWNER. Exit
+                                                status: COMMAND's, 75 not acquired, 124 lost
+                                                (COMMAND got SIGTERM, SIGKILL after
+                                                --kill-after), 126/127 could not run it
 
   Options of every lock command:
     --ephemeral        the ephemeral lock of that name (default: persistent)

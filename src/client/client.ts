@@ -9,6 +9,7 @@ import { BinaryFailover } from "./binary-failover.ts";
 import { type Answer, Failover, sleep } from "./failover.ts";
 import { KahunaLock } from "./lock.ts";
 import { randomOwner } from "./owner.ts";
+import { withLock } from "./with-lock.ts";
 import { checkDurability, checkExpiresMs, checkMs, checkOwner, checkResource } from "./validate.ts";
 
 export type ClientOptions = {
@@ -171,25 +172,43 @@ export class KahunaClient {
       );
       expectType(answer.type, [ResponseType.Locked, ResponseType.Busy], "try-lock");
       if (answer.type === ResponseType.Locked) {
-        const lock = new KahunaLock(this, resource, owner, durability, true, answer.fencingToken);
-        // A grant after a wait in line began its lease when it was granted, some time after the
-        // request left: what this process can count on runs from the send, so after a long
-        // wait it renews at once to count from now (docs/spec.md §2.5).
-        const waitedMs = performance.now() - askedAtMs;
-        if (waitedMs > options.expiresMs * renewAfterWaitShare) {
-          await lock.tryExtend(options.expiresMs);
+        const token = answer.fencingToken;
+        // The lease counts from the send of the granted request (docs/spec.md §2.3). A grant
+        // after a wait in line began its lease when it was granted, later: after a long wait
+        // it is renewed at once, so that what this process counts on starts now (§2.5).
+        let grant = { sentAtMs: askedAtMs, expiresMs: options.expiresMs };
+        if (performance.now() - askedAtMs > options.expiresMs * renewAfterWaitShare) {
+          const renewedAtMs = performance.now();
+          const renewed = await this.extendDetail(resource, owner, options.expiresMs, durability);
+          if (!renewed.extended) {
+            return new KahunaLock(this, resource, owner, durability, false, 0, undefined);
+          }
+          grant = { sentAtMs: renewedAtMs, expiresMs: options.expiresMs };
         }
-        return lock;
+        return new KahunaLock(this, resource, owner, durability, true, token, grant);
       }
       const nowMs = performance.now();
       if (nowMs >= waitUntilMs - 1) {
-        return new KahunaLock(this, resource, owner, durability, false, 0);
+        return new KahunaLock(this, resource, owner, durability, false, 0, undefined);
       }
       // Busy well before the wait was up (a server that does not queue): ask again, gently.
       if (nowMs < untilMs - earlyBusyPauseMs) {
         await sleep(Math.min(earlyBusyPauseMs, waitUntilMs - nowMs));
       }
     }
+  }
+
+  /**
+   * Runs `work` holding the lock, renewed every third of the lease; `signal` (the lock's `lost`)
+   * aborts before the lease could run out unrenewed. Releases when `work` ends, and returns its
+   * value. Throws KahunaError "notAcquired" when another owner held the lock past `waitMs`.
+   */
+  async withLock<T>(
+    resource: string,
+    options: LockOptions,
+    work: (lock: KahunaLock, signal: AbortSignal) => Promise<T> | T,
+  ): Promise<T> {
+    return await withLock(this, resource, options, work);
   }
 
   async tryLock(

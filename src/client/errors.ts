@@ -1,7 +1,8 @@
 /**
  * The one error the client throws. Definite answers ("busy", "not the owner", "does not
  * exist") are values, never errors; a KahunaError means the input was invalid or no server
- * gave a definite answer within the retry budget.
+ * gave a definite answer within the retry budget. The two exceptions belong to withLock, whose
+ * callback cannot run without the lock: NotAcquired (thrown) and Lost (the signal's reason).
  */
 
 export const KahunaErrorKind = {
@@ -19,6 +20,13 @@ export const KahunaErrorKind = {
   NoMajority: "noMajority",
   /** The caller's AbortSignal ended the call; a write may or may not have happened. */
   Aborted: "aborted",
+  /**
+   * withLock could not take the lock (another owner held it past waitMs); also the reason of a
+   * not-acquired lock's `lost` signal.
+   */
+  NotAcquired: "notAcquired",
+  /** The reason of `lock.lost`: the lease can no longer be counted on (keep-alive.ts). */
+  Lost: "lost",
 } as const;
 export type KahunaErrorKind = (typeof KahunaErrorKind)[keyof typeof KahunaErrorKind];
 

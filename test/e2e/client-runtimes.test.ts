@@ -38,6 +38,7 @@ const expectedLines = [
   "unlock true",
   "unlock again false",
   "ephemeral true e",
+  "withLock token 0 lost false after null",
   "invalid true invalidInput resource must be 1 to 512 bytes of UTF-8, got 0 bytes",
 ];
 

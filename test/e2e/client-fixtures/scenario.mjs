@@ -30,7 +30,6 @@ export async function scenario(kahuna, [url, deadUrl, prefix], print) {
   const waiter = await client.getOrCreateLock(name("wait"), {
     expiresMs: 5000,
     waitMs: 5000,
-    retryMs: 50,
   });
   print(
     `waited ${waiter.isAcquired} token ${waiter.fencingToken} after-expiry ${
@@ -53,6 +52,13 @@ export async function scenario(kahuna, [url, deadUrl, prefix], print) {
     `ephemeral ${ephemeral.locked} ${(await client.get(name("low"), Durability.Ephemeral)).owner}`,
   );
   await client.unlock(name("low"), "e", Durability.Ephemeral);
+
+  // withLock: the work outlives the lease (kept alive), its value comes back, the lock is freed.
+  const value = await client.withLock(name("with"), { expiresMs: 300 }, async (held, signal) => {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    return `token ${held.fencingToken} lost ${signal.aborted}`;
+  });
+  print(`withLock ${value} after ${JSON.stringify(await client.get(name("with")))}`);
 
   try {
     await client.tryLock("", "a", 5000);
