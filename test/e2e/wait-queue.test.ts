@@ -276,3 +276,16 @@ test("a flood of waiters on one lock fills its line to the bound; the rest get M
   connection.close();
   await until(async () => (await waiters(server.url)) === 0, "the line emptied by the close");
 });
+
+test("a lock granted after a long wait is renewed at once: its holder can count on a whole lease", async () => {
+  const client = new KahunaClient({ servers: [server.url] });
+  await client.tryLock("long-wait", "holder", 1_500);
+  const started = performance.now();
+  const lock = await client.getOrCreateLock("long-wait", { expiresMs: 1_000, waitMs: 10_000 });
+  expect(performance.now() - started).toBeGreaterThan(1_000);
+  expect(lock.isAcquired).toBe(true);
+  // Counted from the request's send it would be gone; counted from the renewal it is whole.
+  expect(lock.lost.aborted).toBe(false);
+  expect(lock.leaseLeftMs).toBeGreaterThan(800);
+  expect(await lock.release()).toBe(true);
+});
