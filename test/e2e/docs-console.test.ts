@@ -1,5 +1,5 @@
 /**
- * Every console example in README.md and docs/cli.md runs, exactly as written, against a
+ * Every console example in README.md, docs/cli.md and docs/recipes.md runs, exactly as written, against a
  * real server (a fresh one per page, so fencing tokens match the page). A block that names
  * the local cluster's ports (2170, 2270) runs against `npm run cluster`'s three nodes
  * instead, started on their documented ports.
@@ -22,7 +22,7 @@ import type { ConsoleStep } from "./client-fixtures/doc-blocks.ts";
 
 const docUrl = "http://127.0.0.1:2070";
 const docOwner = "786f947d8a6643f0b939865f72aa512a";
-const pages = ["README.md", "docs/cli.md"];
+const pages = ["README.md", "docs/cli.md", "docs/recipes.md"];
 
 let server: ServerProcess;
 let workDir: string;
