@@ -230,6 +230,14 @@ export function exhausted(
         `and retry with the same owner`,
     );
   }
+  if (seen.mustRetry && problems.every((problem) => problem.includes("too many"))) {
+    // The servers answered, but are at a bound (a lock's line, requests in flight).
+    return new KahunaError(
+      KahunaErrorKind.NoMajority,
+      `the servers are at a limit and could not take this call after ${tried} attempts ` +
+        `(${distinct}); retry later`,
+    );
+  }
   if (seen.mustRetry) {
     return new KahunaError(
       KahunaErrorKind.NoMajority,
