@@ -27,7 +27,9 @@ type Pair = {
   readonly inbound: Socket;
   readonly outbound: Socket;
   dirty: boolean;
-  releaseAtMs: number;
+  /** Chunks held by a delay, oldest first, each with the time it may leave. */
+  readonly held: { readonly chunk: Buffer; readonly atMs: number }[];
+  timer: ReturnType<typeof setTimeout> | undefined;
 };
 
 /** Chunks a proxy may hold for delay before it drops the connection instead (bounded memory). */
@@ -77,9 +79,8 @@ export class LinkProxy {
       return;
     }
     const outbound = createConnection({ host: "127.0.0.1", port: this.targetPort });
-    const pair: Pair = { inbound, outbound, dirty: false, releaseAtMs: 0 };
+    const pair: Pair = { inbound, outbound, dirty: false, held: [], timer: undefined };
     this.pairs.add(pair);
-    let delayed = 0;
     inbound.on("data", (chunk: Buffer) => {
       const mode = this.mode;
       if (mode.kind === "blackhole") {
@@ -88,25 +89,21 @@ export class LinkProxy {
         return;
       }
       if (mode.kind === "cut") return;
-      if (mode.kind === "delay") {
-        if (++delayed > delayedChunksMax) {
-          this.close(pair);
-          return;
-        }
-        // Keep order: a chunk never leaves before the one ahead of it.
-        pair.releaseAtMs = Math.max(pair.releaseAtMs, performance.now() + mode.delayMs);
-        setTimeout(() => {
-          delayed -= 1;
-          this.forward(pair, chunk);
-        }, pair.releaseAtMs - performance.now());
+      const last = pair.held.at(-1);
+      if (mode.kind === "pass" && last === undefined) {
+        this.forward(pair, chunk);
         return;
       }
-      if (pair.releaseAtMs > performance.now()) {
-        // Chunks still held by an earlier delay go first.
-        setTimeout(() => this.forward(pair, chunk), pair.releaseAtMs - performance.now());
+      if (pair.held.length >= delayedChunksMax) {
+        this.close(pair);
         return;
       }
-      this.forward(pair, chunk);
+      // Keep order: a chunk never leaves before the one ahead of it, and one passed while
+      // chunks are still held waits behind them.
+      const delayMs = mode.kind === "delay" ? mode.delayMs : 0;
+      const atMs = Math.max(last?.atMs ?? 0, performance.now() + delayMs);
+      pair.held.push({ chunk, atMs });
+      if (pair.timer === undefined) this.release(pair);
     });
     // The listener never writes back on a peer connection, but pass anything through.
     outbound.on("data", (chunk: Buffer) => {
@@ -117,6 +114,23 @@ export class LinkProxy {
     outbound.on("close", end);
     inbound.on("error", end);
     outbound.on("error", end);
+  }
+
+  /**
+   * Forwards the held chunks whose time has come and arms one timer for the next. A timer may
+   * fire a little early (Bun rounds its delay), so the time is checked, not trusted: a delay is
+   * never shorter than asked.
+   */
+  private release(pair: Pair): void {
+    pair.timer = undefined;
+    let head = pair.held[0];
+    while (head !== undefined && head.atMs <= performance.now()) {
+      pair.held.shift();
+      this.forward(pair, head.chunk);
+      head = pair.held[0];
+    }
+    if (head === undefined || !this.pairs.has(pair)) return;
+    pair.timer = setTimeout(() => this.release(pair), Math.ceil(head.atMs - performance.now()));
   }
 
   private forward(pair: Pair, chunk: Buffer): void {
@@ -133,6 +147,8 @@ export class LinkProxy {
 
   private close(pair: Pair): void {
     if (!this.pairs.delete(pair)) return;
+    clearTimeout(pair.timer);
+    pair.held.length = 0;
     pair.inbound.destroy();
     pair.outbound.destroy();
   }
