@@ -53,6 +53,12 @@ export const waitersPerNodeMax = 10_000;
  * one lock (more: MustRetry).
  */
 export const watchHistoryMax = 64;
+/**
+ * Every replica keeps the last `watchRecentChangesMax` persistent changes of each partition, of
+ * every lock, so that a new leader (or a leader that forgot an idle watch) can still answer a
+ * watcher from its cursor.
+ */
+export const watchRecentChangesMax = 4096;
 export const watchIdleMs = 30_000;
 export const watchedLocksPerNodeMax = 10_000;
 export const watchPollsPerNodeMax = 10_000;

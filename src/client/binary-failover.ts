@@ -88,7 +88,8 @@ export class BinaryFailover {
       const index = (first + attempt) % servers.length;
       throwIfAborted(signal, attempt > 0);
       const waitMs = waitLeftMs(waitUntilMs, performance.now());
-      const sent = waitMs > 0 && request.op === "tryLock" ? { ...request, waitMs } : request;
+      const waits = request.op === "tryLock" || request.op === "watch";
+      const sent = waitMs > 0 && waits ? { ...request, waitMs } : request;
       const outcome = await this.#attempt(index, sent, waitMs);
       throwIfAborted(signal, true);
       if (outcome.kind === "answer") {
@@ -100,6 +101,7 @@ export class BinaryFailover {
           owner: r.owner ?? null,
           expiresMs: r.expiresMs ?? 0,
           afterUnknownOutcome: unknownOutcome,
+          ...(r.watch === undefined ? {} : { watch: r.watch }),
         };
       }
       if (outcome.kind === "invalid") {
@@ -239,6 +241,7 @@ const opsByPath: Readonly<Record<string, LockRequest["op"]>> = {
   "/v1/locks/try-unlock": "unlock",
   "/v1/locks/try-extend": "extend",
   "/v1/locks/get-info": "get",
+  "/v1/locks/watch": "watch",
 };
 
 function toRequest(path: string, body: Record<string, unknown>): LockRequest {
@@ -247,6 +250,12 @@ function toRequest(path: string, body: Record<string, unknown>): LockRequest {
   const resource = body["resource"] as string;
   const durability = (body["durability"] ?? Durability.Persistent) as Durability;
   if (op === "get") return { op, resource, durability };
+  if (op === "watch") {
+    const after = body["after"];
+    return typeof after === "string"
+      ? { op, resource, durability, after }
+      : { op, resource, durability };
+  }
   const owner = body["owner"] as string;
   if (op === "unlock") return { op, resource, owner, durability };
   return { op, resource, owner, expiresMs: body["expiresMs"] as number, durability };

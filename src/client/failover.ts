@@ -9,7 +9,7 @@
  * - A 400 is not retried: the same input would be refused again.
  * Uses only fetch, AbortSignal.timeout and setTimeout, so it runs in Bun, Deno and Node 20.
  */
-import { ResponseType } from "../locks/types.ts";
+import { ResponseType, type WatchAnswer, type WatchEvent } from "../locks/types.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
 import { fetchOptionsForCa } from "./tls-fetch.ts";
 
@@ -38,6 +38,8 @@ export type Answer = {
   readonly expiresMs: number;
   /** True when an earlier attempt of this call had an unknown outcome (504, timeout). */
   readonly afterUnknownOutcome: boolean;
+  /** Only for a watch. */
+  readonly watch?: WatchAnswer;
 };
 
 type Attempt =
@@ -63,6 +65,7 @@ export const definiteTypes: ReadonlySet<number> = new Set([
   ResponseType.Got,
   ResponseType.LockDoesNotExist,
   ResponseType.InvalidOwner,
+  ResponseType.Watched,
 ]);
 
 export class Failover {
@@ -207,7 +210,49 @@ async function readResponse(response: Response): Promise<Attempt> {
   }
   const owner = typeof record["owner"] === "string" ? record["owner"] : null;
   const expiresMs = typeof record["expiresMs"] === "number" ? record["expiresMs"] : 0;
-  return { kind: "answer", answer: { type, fencingToken, owner, expiresMs } };
+  if (type !== ResponseType.Watched) {
+    return { kind: "answer", answer: { type, fencingToken, owner, expiresMs } };
+  }
+  const watch = readWatch(record);
+  if (watch === undefined) {
+    return {
+      kind: "retry",
+      problem: `a watch answer without its events ${JSON.stringify(json).slice(0, 200)}`,
+      unknownOutcome: false,
+    };
+  }
+  return { kind: "answer", answer: { type, fencingToken, owner, expiresMs, watch } };
+}
+
+/** A watch answer's fields, checked for their shape (docs/api.md). */
+function readWatch(record: Record<string, unknown>): WatchAnswer | undefined {
+  const { cursor, missed, events } = record;
+  if (typeof cursor !== "string" || typeof missed !== "boolean" || !Array.isArray(events)) {
+    return undefined;
+  }
+  const read: WatchEvent[] = [];
+  for (const item of events as unknown[]) {
+    if (typeof item !== "object" || item === null) return undefined;
+    const e = item as Record<string, unknown>;
+    const kind = e["kind"];
+    if (kind !== "state" && kind !== "acquired" && kind !== "released" && kind !== "expired") {
+      return undefined;
+    }
+    if (
+      typeof e["cursor"] !== "string" || typeof e["owner"] !== "string" ||
+      typeof e["fencingToken"] !== "number"
+    ) {
+      return undefined;
+    }
+    read.push({
+      kind,
+      cursor: e["cursor"],
+      owner: e["owner"],
+      fencingToken: e["fencingToken"],
+      ...(typeof e["expiresMs"] === "number" ? { expiresMs: e["expiresMs"] } : {}),
+    });
+  }
+  return { cursor, missed, events: read };
 }
 
 /**

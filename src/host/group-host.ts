@@ -32,6 +32,7 @@ import {
   sweepScanPerTick,
   sweptSnapshotRecordsMin,
   waitersPerResourceMax,
+  watchRecentChangesMax,
 } from "../constants.ts";
 import { encodeCommand } from "../codec/lock-command.ts";
 import { EphemeralLocks, type Needs } from "../locks/ephemeral-locks.ts";
@@ -50,7 +51,13 @@ import type { MemoryStorage } from "../raft/memory-storage.ts";
 import type { RawNode, Ready } from "../raft/raw-node.ts";
 import { type Entry, type NodeId, type ReadState, Role, type Snapshot } from "../raft/types.ts";
 import { errored, indeterminate, mustRetry, type Reply } from "./replies.ts";
-import { changesBetween, type LockNow, type WatchBudget, WatchTable } from "./watches.ts";
+import {
+  changesBetween,
+  type LockNow,
+  RecentChanges,
+  type WatchBudget,
+  WatchTable,
+} from "./watches.ts";
 import {
   lineKey,
   type TryLockRequest,
@@ -104,6 +111,8 @@ export class GroupHost {
   private readonly reads = new Map<number, Read>();
   private readonly waits: WaitQueue;
   private readonly watches: WatchTable;
+  /** This replica's last persistent changes, for watchers' older cursors. */
+  private readonly recent = new RecentChanges(watchRecentChangesMax);
   /** Lines whose lock this leader saw released since they were last served. */
   private released: string[] = [];
 
@@ -129,9 +138,16 @@ export class GroupHost {
   /** Persistent changes reach the watches as the machine applies them. */
   private observe(machine: LockMachine): void {
     machine.observer = (resource, before, after, nowMs) => {
-      if (this.watches.isEmpty()) return;
+      const changes = changesBetween(before, after, nowMs);
+      if (changes.length === 0) return;
       const key = lineKey({ resource, durability: Durability.Persistent });
-      this.watches.record(key, changesBetween(before, after, nowMs));
+      // Where the lock stood before: its grant still running (an expiry comes first), ended by a
+      // release, or never granted at the token it now gets.
+      const prior = before === undefined
+        ? { token: after.fencingToken, phase: Phase.Before }
+        : { token: before.fencingToken, phase: before.owner === "" ? Phase.Ended : Phase.Acquired };
+      this.recent.add(key, prior, changes);
+      if (!this.watches.isEmpty()) this.watches.record(key, changes);
     };
   }
 
@@ -212,6 +228,7 @@ export class GroupHost {
       deadlineMs,
       reply,
       proposedThrough,
+      request.durability === Durability.Persistent ? this.recent : undefined,
     );
     if (waiting !== undefined && ticket !== undefined) ticket.cancel = waiting.cancel;
   }
@@ -221,11 +238,13 @@ export class GroupHost {
     if (durability === Durability.Persistent) {
       if (!this.isServing()) return undefined;
       const record = this.machine.record(resource);
-      return lockNowOf(record, this.machine.tokenFloor, nowMs);
+      const key = lineKey({ resource, durability });
+      return lockNowOf(key, record, this.machine.tokenFloor, nowMs, this.machine.appliedIndex);
     }
     const ephemeral = this.ephemeral;
     if (ephemeral === undefined || nowMs < this.ephemeralReadyAtMs) return undefined;
-    return lockNowOf(ephemeral.record(resource), ephemeral.floor, nowMs);
+    const key = lineKey({ resource, durability });
+    return lockNowOf(key, ephemeral.record(resource), ephemeral.floor, nowMs, 0);
   }
 
   /**
@@ -533,6 +552,7 @@ export class GroupHost {
     assert(!("error" in restored), `snapshot of group ${this.id} was validated on receipt`);
     this.machine = restored as LockMachine;
     this.observe(this.machine);
+    this.recent.clear();
     this.appliedSinceSnapshot = 0;
     this.recordsPeak = this.machine.size();
   }
@@ -688,9 +708,15 @@ export class GroupHost {
   }
 }
 
-function lockNowOf(record: LockRecord | undefined, floor: number, nowMs: number): LockNow {
+function lockNowOf(
+  key: string,
+  record: LockRecord | undefined,
+  floor: number,
+  nowMs: number,
+  appliedIndex: number,
+): LockNow {
   const held = record !== undefined && record.owner !== "" && nowMs < record.leaseEndMs;
-  return { record, floor, held, leftMs: held ? record.leaseEndMs - nowMs : 0 };
+  return { key, record, floor, held, leftMs: held ? record.leaseEndMs - nowMs : 0, appliedIndex };
 }
 
 /** The end of a grant whose lease ran out, as a watch records it. */

@@ -1096,6 +1096,16 @@ export class NodeHost {
       "gauge",
       "TryLocks waiting in line for a held lock in the partitions this node leads.",
     ).sample(this.waitBudget.used);
+    out.family(
+      "kahuna_lock_watches",
+      "gauge",
+      "Watch requests waiting for a change of a lock in the partitions this node leads.",
+    ).sample(this.watchBudget.polls);
+    out.family(
+      "kahuna_watched_locks",
+      "gauge",
+      "Locks whose changes this node records for watchers, as the leader of their partition.",
+    ).sample(this.watchBudget.locks);
   }
 
   /**

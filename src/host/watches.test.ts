@@ -6,7 +6,13 @@
  * a watcher what it cannot account for; the bounds answer MustRetry.
  */
 import { expect, test } from "bun:test";
-import { tickMs, watchHistoryMax, watchPollsPerResourceMax } from "../constants.ts";
+import {
+  tickMs,
+  watchHistoryMax,
+  watchIdleMs,
+  watchPollsPerResourceMax,
+  watchRecentChangesMax,
+} from "../constants.ts";
 import {
   Durability,
   type LockRequest,
@@ -166,19 +172,55 @@ for (const durability of [Durability.Persistent, Durability.Ephemeral]) {
     expect(again).toEqual(next);
   });
 
-  test(`${kind}: more changes than the history keeps answer the state, missed`, () => {
-    const { cluster, leader } = started();
-    const first = watched(cluster.request(leader, watch("r", durability)));
-    let token = 0;
-    for (let i = 0; i <= watchHistoryMax / 2; i++) {
-      token = cluster.request(leader, lock("r", `o${i}`, durability)).fencingToken;
-      cluster.request(leader, unlock("r", `o${i}`, durability));
-    }
-    const next = watched(cluster.request(leader, watch("r", durability, first.cursor, 1_000)));
-    expect(next.missed).toBe(true);
-    expect(brief(next.events)).toEqual([`state  ${token}`]);
-    expect(next.cursor).toBe(`${token}.2`);
-  });
+  test(
+    `${kind}: more changes than the history keeps: ${
+      durability === Durability.Persistent
+        ? "all of them, from the partition's recent changes, a history's worth per answer"
+        : "the state, missed"
+    }`,
+    () => {
+      const { cluster, leader } = started();
+      const first = watched(cluster.request(leader, watch("r", durability)));
+      const expected: string[] = [];
+      let token = 0;
+      for (let i = 0; i <= watchHistoryMax / 2; i++) {
+        token = cluster.request(leader, lock("r", `o${i}`, durability)).fencingToken;
+        cluster.request(leader, unlock("r", `o${i}`, durability));
+        expected.push(`acquired o${i} ${token}`, `released o${i} ${token}`);
+      }
+      const next = watched(cluster.request(leader, watch("r", durability, first.cursor, 1_000)));
+      if (durability === Durability.Ephemeral) {
+        expect(next.missed).toBe(true);
+        expect(brief(next.events)).toEqual([`state  ${token}`]);
+        expect(next.cursor).toBe(`${token}.2`);
+        return;
+      }
+      expect(next.missed).toBe(false);
+      expect(next.events.length).toBe(watchHistoryMax);
+      const rest = watched(cluster.request(leader, watch("r", durability, next.cursor, 1_000)));
+      expect(brief([...next.events, ...rest.events])).toEqual(expected);
+    },
+  );
+
+  if (durability === Durability.Persistent) {
+    test("persistent: more changes than the partition keeps answer the state, missed", () => {
+      const { cluster, leader } = started();
+      const first = watched(cluster.request(leader, watch("r", durability)));
+      const token = cluster.request(leader, lock("r", "A", durability)).fencingToken;
+      // Other locks' changes push r's out of the partition's recent changes; r's own watch is
+      // forgotten after watchIdleMs.
+      const answers: (() => LockResponse | undefined)[] = [];
+      for (let i = 0; i < watchRecentChangesMax; i++) {
+        answers.push(cluster.submit(leader, lock(`other${i}`, "B", durability)));
+      }
+      cluster.runUntil(() => answers.every((a) => a() !== undefined), 100_000);
+      const idleUntil = cluster.ms + watchIdleMs + 2 * tickMs;
+      cluster.runUntil(() => cluster.ms >= idleUntil, 100_000);
+      const next = watched(cluster.request(leader, watch("r", durability, first.cursor, 1_000)));
+      expect(next.missed).toBe(true);
+      expect(brief(next.events)).toEqual([`state A ${token}`]);
+    });
+  }
 
   test(`${kind}: a watch with no change before its waitMs is answered with none`, () => {
     const { cluster, leader } = started();
@@ -249,6 +291,32 @@ test("after a leader change, a persistent watcher goes on from its cursor", () =
   const after = watched(cluster.request(via, watch("r", p, seen.cursor, 1_000)));
   expect(after.missed).toBe(false);
   expect(brief(after.events)).toEqual([`released A ${a.fencingToken}`]);
+});
+
+test("changes made while no watcher asked a new leader come from its recent changes", () => {
+  const { cluster, leader } = started();
+  const p = Durability.Persistent;
+  const other = ids.find((id) => id !== leader)!;
+  const first = watched(cluster.request(other, watch("r", p)));
+  const a = cluster.request(other, lock("r", "A", p));
+  cluster.crash(leader);
+  cluster.leaderOf(0);
+  // The new leader never had a watch of r: only the changes it applied, as every replica did.
+  cluster.request(other, unlock("r", "A", p));
+  const b = cluster.request(other, lock("r", "B", p, 1_000));
+  cluster.runUntil(() =>
+    cluster.ms > 0 &&
+    cluster.request(other, { op: "get", resource: "r", durability: p }).type ===
+      ResponseType.LockDoesNotExist
+  );
+  const after = watched(cluster.request(other, watch("r", p, first.cursor, 1_000)));
+  expect(after.missed).toBe(false);
+  expect(brief(after.events)).toEqual([
+    `acquired A ${a.fencingToken}`,
+    `released A ${a.fencingToken}`,
+    `acquired B ${b.fencingToken}`,
+    `expired B ${b.fencingToken}`,
+  ]);
 });
 
 test("after a leader change, an ephemeral watcher is told it may have missed changes", () => {

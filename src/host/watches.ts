@@ -45,7 +45,57 @@ export function newWatchBudget(): WatchBudget {
   return { locks: 0, polls: 0 };
 }
 
-type Recorded = { readonly position: Position; readonly event: WatchEvent };
+export type Recorded = { readonly position: Position; readonly event: WatchEvent };
+
+/** A change with the lock's position right before it, to tell whether a cursor reaches it. */
+type RecentChange = Recorded & { readonly key: string; readonly before: Position };
+
+/**
+ * The last persistent changes of one partition, of every lock, as this replica applied them
+ * (the same on every replica). A leader answers from it a cursor older than what its watch of
+ * the lock recorded: after a leader change, or after it forgot an idle watch.
+ */
+export class RecentChanges {
+  readonly #ring: (RecentChange | undefined)[];
+  #next = 0;
+
+  constructor(size: number) {
+    this.#ring = new Array<RecentChange | undefined>(size).fill(undefined);
+  }
+
+  add(key: string, before: Position, changes: readonly Recorded[]): void {
+    let prior = before;
+    for (const recorded of changes) {
+      this.#ring[this.#next] = { ...recorded, key, before: prior };
+      this.#next = (this.#next + 1) % this.#ring.length;
+      prior = recorded.position;
+    }
+  }
+
+  /** Forgets everything (a snapshot replaced the state: what came before it is unknown). */
+  clear(): void {
+    this.#ring.fill(undefined);
+  }
+
+  /**
+   * The lock's changes after `after`, oldest first, if this ring holds all of them: the first
+   * one's prior position is at or before `after`. [] when it holds none; undefined when the
+   * first it holds came after others it no longer has.
+   */
+  after(key: string, after: Position): Recorded[] | undefined {
+    const found: Recorded[] = [];
+    let first: RecentChange | undefined;
+    for (let i = 0; i < this.#ring.length; i++) {
+      const change = this.#ring[(this.#next + i) % this.#ring.length];
+      if (change === undefined || change.key !== key) continue;
+      if (comparePositions(change.position, after) <= 0) continue;
+      first ??= change;
+      found.push({ position: change.position, event: change.event });
+    }
+    if (first !== undefined && comparePositions(first.before, after) > 0) return undefined;
+    return found;
+  }
+}
 
 type Poll = {
   readonly after: Position;
@@ -56,6 +106,8 @@ type Poll = {
 type Watched = {
   since: Position;
   last: Position;
+  /** The partition's recent persistent changes, for cursors older than `since`. */
+  readonly recent: RecentChanges | undefined;
   /** The holder when `last` is an acquisition: who an expiry is about. */
   holder: string;
   readonly history: Recorded[];
@@ -74,7 +126,11 @@ type Watched = {
 
 /** What the lock is now, as the host sees it on this leader. */
 export type LockNow = {
+  /** The lock's key (durability and resource). */
+  readonly key: string;
   readonly record: LockRecord | undefined;
+  /** The partition's applied index (persistent locks; 0 for ephemeral). */
+  readonly appliedIndex: number;
   /** The token the lock's next grant gets when it has no record. */
   readonly floor: number;
   readonly held: boolean;
@@ -175,6 +231,7 @@ export class WatchTable {
     deadlineMs: number | undefined,
     reply: Reply,
     proposedThrough: number,
+    recent?: RecentChanges,
   ): { cancel: () => void } | undefined {
     let watched = this.#locks.get(key);
     if (watched === undefined) {
@@ -184,11 +241,18 @@ export class WatchTable {
         ));
         return undefined;
       }
-      const position = positionOf(now);
+      // A lease over on this clock while proposals are in flight may yet be extended: it is
+      // held until its expiry is declared (mayHaveExpired).
+      const unsettled = !now.held && now.record !== undefined && now.record.owner !== "" &&
+        proposedThrough > now.appliedIndex;
+      const position = unsettled
+        ? { token: now.record!.fencingToken, phase: Phase.Acquired }
+        : positionOf(now);
       watched = {
         since: position,
         last: position,
-        holder: now.held ? now.record?.owner ?? "" : "",
+        holder: now.held || unsettled ? now.record?.owner ?? "" : "",
+        recent,
         history: [],
         polls: [],
         idleSinceMs: nowMs,
@@ -237,7 +301,7 @@ export class WatchTable {
     now: LockNow,
   ): LockResponse | undefined {
     if (after === undefined) return stateAnswer(watched, now, false);
-    if (comparePositions(after, watched.since) < 0) return stateAnswer(watched, now, true);
+    if (comparePositions(after, watched.since) < 0) return this.#fromRecent(watched, after, now);
     const events = watched.history
       .filter((recorded) => comparePositions(recorded.position, after) > 0)
       .map((recorded) => recorded.event);
@@ -249,6 +313,41 @@ export class WatchTable {
       return stateAnswer(watched, now, true);
     }
     return undefined;
+  }
+
+  /**
+   * A cursor older than what this watch recorded: the partition's recent changes may still hold
+   * every change after it (then they are the answer, with this watch's own after them); else
+   * the answer is the state, missed.
+   */
+  #fromRecent(watched: Watched, after: Position, now: LockNow): LockResponse {
+    const recent = watched.recent?.after(now.key, after);
+    if (recent === undefined) return stateAnswer(watched, now, true);
+    const known = [...recent];
+    const lastKnown = known.at(-1)?.position ?? after;
+    // The grant the cursor names may have run out on this leader's clock since: declared here.
+    for (const recorded of watched.history) {
+      if (comparePositions(recorded.position, lastKnown) > 0) known.push(recorded);
+    }
+    const reached = known.at(-1)?.position ?? after;
+    const record = now.record;
+    if (
+      reached.phase === Phase.Acquired && comparePositions(watched.since, reached) > 0 &&
+      watched.since.token === reached.token && record?.fencingToken === reached.token &&
+      record.owner !== ""
+    ) {
+      // The lease ran out before this watch began; its release would be among the changes.
+      known.push(change("expired", reached.token, Phase.Ended, record.owner));
+    }
+    const through = known.at(-1)?.position ?? after;
+    // What is known must reach what this watch started from, or something is missing.
+    if (comparePositions(through, watched.since) < 0) return stateAnswer(watched, now, true);
+    // At most a history's worth per answer: the next request, from the last one, gets the rest.
+    const events = known.slice(0, watchHistoryMax).map((recorded) => recorded.event);
+    const lastEvent = events.at(-1);
+    return lastEvent === undefined
+      ? stateAnswer(watched, now, true)
+      : watchedAnswer(lastEvent.cursor, false, events);
   }
 
   /** Records changes of a watched lock (none when it is not watched). */
