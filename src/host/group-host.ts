@@ -100,6 +100,12 @@ export class GroupHost {
   private horizonProposedMs = 0;
   private tokensProposedThrough = -1;
   private horizonWaiting: Waiting[] = [];
+  /**
+   * The index of a clock entry in flight (a horizon entry that changes nothing but carries this
+   * leader's clock reading), 0 when none: a watched persistent lock's expiry is declared once
+   * the log's clock has passed its lease end, so that every later leader sees it expired too.
+   */
+  private clockMarkIndex = 0;
   /** The index of the sweep entry in flight, 0 when none. */
   private sweepIndex = 0;
   private readBatch: Waiting[] = [];
@@ -254,6 +260,7 @@ export class GroupHost {
   private declareExpiries(nowMs: number, only?: string): void {
     if (this.watches.isEmpty()) return;
     const applied = this.machine.appliedIndex;
+    let needsClock = false;
     for (const { key, token, owner } of this.watches.mayHaveExpired(applied)) {
       if (only !== undefined && key !== only) continue;
       const durability = key.startsWith(`${Durability.Persistent}:`)
@@ -262,8 +269,28 @@ export class GroupHost {
       const resource = key.slice(key.indexOf(":") + 1);
       const now = this.lockNow(resource, durability, nowMs);
       if (now === undefined || now.held || now.record?.fencingToken !== token) continue;
+      // A persistent lease is over for every later leader only once the log's clock is past its
+      // end (a new leader counts what is left from the last reading in the log).
+      if (durability === Durability.Persistent && this.machine.lastNowMs < now.record.leaseEndMs) {
+        needsClock = true;
+        continue;
+      }
       this.watches.record(key, [expiry(token, owner)]);
     }
+    if (needsClock && this.clockMarkIndex <= applied) this.proposeClockMark(nowMs);
+  }
+
+  /** Puts this leader's clock reading into the log, changing nothing else. */
+  private proposeClockMark(nowMs: number): void {
+    const machine = this.machine;
+    const command = {
+      kind: "horizon",
+      nowMs,
+      horizonMs: machine.horizonMs,
+      tokensThrough: machine.ephemeralThrough,
+    } as const;
+    const result = this.raft.propose(encodeCommand(command));
+    if (result.kind === "proposed") this.clockMarkIndex = result.index;
   }
 
   private answerWatches(nowMs: number): void {
@@ -598,6 +625,10 @@ export class GroupHost {
     }
     this.answerReads(nowMs);
     this.serveReleased(nowMs);
+    if (this.clockMarkIndex !== 0 && this.machine.appliedIndex >= this.clockMarkIndex) {
+      this.clockMarkIndex = 0;
+      this.declareExpiries(nowMs);
+    }
     this.answerWatches(nowMs);
   }
 
@@ -658,6 +689,7 @@ export class GroupHost {
     this.horizonProposedMs = 0;
     this.tokensProposedThrough = -1;
     this.sweepIndex = 0;
+    this.clockMarkIndex = 0;
   }
 
   /**

@@ -272,6 +272,25 @@ test("an expiry is not declared while an Extend judged before the lease's end ma
   expect(cluster.ms).toBeGreaterThanOrEqual(grantedAt + 2_900);
 });
 
+test("an expiry a leader declared holds at the next leader: the holder's Extend is refused", () => {
+  // The lease ran out on the leader's clock with nothing else in the log. Had the leader only
+  // told its watcher so, the next leader (rebasing leases from the last clock reading in the
+  // log) would still see time left and take the holder's Extend: "expired", then held again.
+  const { cluster, leader } = started();
+  const p = Durability.Persistent;
+  const w = new Watcher(cluster, leader, "r", p);
+  const granted = cluster.request(leader, lock("r", "A", p, 1_000));
+  w.run(cluster, () => w.events.length === 3);
+  expect(brief(w.events.slice(1))).toEqual([
+    `acquired A ${granted.fencingToken}`,
+    `expired A ${granted.fencingToken}`,
+  ]);
+  cluster.crash(leader);
+  const next = cluster.leaderOf(0);
+  const extended = cluster.request(next, { ...lock("r", "A", p, 60_000), op: "extend" });
+  expect(extended.type).toBe(ResponseType.LockDoesNotExist);
+});
+
 test("after a leader change, a persistent watcher goes on from its cursor", () => {
   const { cluster, leader } = started();
   const p = Durability.Persistent;

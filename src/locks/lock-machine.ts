@@ -88,6 +88,11 @@ export class LockMachine {
     return this.#state.baseTerm;
   }
 
+  /** The latest clock reading of the base's leader that the log carries. */
+  get lastNowMs(): number {
+    return this.#state.lastNowMs;
+  }
+
   get appliedIndex(): number {
     return this.#state.appliedIndex;
   }
