@@ -25,6 +25,7 @@ import { leaderOf, mergeRoutes, type RouteMap } from "./routes.ts";
 import {
   type Answer,
   backoffMs,
+  bothSignals,
   definiteTypes,
   exhausted,
   type FailoverOptions,
@@ -73,9 +74,16 @@ export class BinaryFailover {
   }
 
   /** Takes the REST path of the operation and its JSON body, already validated. */
-  async call(path: string, body: Record<string, unknown>, waitUntilMs?: number): Promise<Answer> {
+  async call(
+    path: string,
+    body: Record<string, unknown>,
+    waitUntilMs?: number,
+    callSignal?: AbortSignal,
+  ): Promise<Answer> {
     const request = toRequest(path, body);
-    const { servers, retries, signal } = this.#options;
+    const { servers, retries } = this.#options;
+    // A request already sent is not taken back; the signal stops the retries.
+    const signal = bothSignals(this.#options.signal, callSignal);
     const started = performance.now();
     const deadlineMs = this.#options.deadlineMs + waitLeftMs(waitUntilMs, started);
     const problems: string[] = [];

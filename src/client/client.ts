@@ -73,7 +73,10 @@ export type WatchOptions = {
   readonly after?: string;
   /** How long one request waits on the server for a change, default 25000 ms (1 to 300000). */
   readonly pollMs?: number;
-  /** Ends the watch: the iterator returns at once, its request left to end on the server. */
+  /**
+   * Ends the watch: the iterator returns at once. Over REST the request in flight is cancelled;
+   * over binary it ends on the server at its `pollMs`.
+   */
   readonly signal?: AbortSignal;
 };
 
@@ -125,7 +128,12 @@ const pollMsDefault = 25_000;
 /** What KahunaClient sends its calls through: REST (failover.ts) or binary. */
 type Transport = {
   readonly servers: readonly string[];
-  call(path: string, body: Record<string, unknown>, waitUntilMs?: number): Promise<Answer>;
+  call(
+    path: string,
+    body: Record<string, unknown>,
+    waitUntilMs?: number,
+    signal?: AbortSignal,
+  ): Promise<Answer>;
 };
 
 export class KahunaClient {
@@ -363,6 +371,7 @@ export class KahunaClient {
         "/v1/locks/watch",
         body,
         cursor === undefined ? undefined : performance.now() + pollMs,
+        signal,
       );
       const answer = signal === undefined ? await call : await untilAborted(call, signal);
       if (answer === undefined) return;

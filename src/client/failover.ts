@@ -89,8 +89,14 @@ export class Failover {
    * `waitUntilMs` (a performance.now() reading) makes a TryLock wait in line until then: each
    * attempt asks for the wait that is left, and its time-out and the call's deadline grow by it.
    */
-  async call(path: string, body: Record<string, unknown>, waitUntilMs?: number): Promise<Answer> {
-    const { servers, retries, signal } = this.#options;
+  async call(
+    path: string,
+    body: Record<string, unknown>,
+    waitUntilMs?: number,
+    callSignal?: AbortSignal,
+  ): Promise<Answer> {
+    const { servers, retries } = this.#options;
+    const signal = bothSignals(this.#options.signal, callSignal);
     const started = performance.now();
     const deadlineMs = this.#options.deadlineMs + waitLeftMs(waitUntilMs, started);
     const problems: string[] = [];
@@ -103,7 +109,7 @@ export class Failover {
       throwIfAborted(signal, attempt > 0);
       const waitMs = waitLeftMs(waitUntilMs, performance.now());
       const sent = waitUntilMs === undefined ? body : { ...body, waitMs };
-      const outcome = await this.#attempt(server, path, sent, remainingMs, waitMs);
+      const outcome = await this.#attempt(server, path, sent, remainingMs, waitMs, signal);
       throwIfAborted(signal, true);
       if (outcome.kind === "answer") {
         this.#preferred = index;
@@ -129,6 +135,7 @@ export class Failover {
     body: Record<string, unknown>,
     remainingMs: number,
     waitMs: number,
+    signal: AbortSignal | undefined,
   ): Promise<Attempt> {
     const timeoutMs = Math.max(
       1,
@@ -141,7 +148,7 @@ export class Failover {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
-        signal: withTimeout(this.#options.signal, timeoutMs),
+        signal: withTimeout(signal, timeoutMs),
       });
     } catch (error) {
       const timedOut = error instanceof Error &&
@@ -338,6 +345,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/** The client's signal and one call's, as one; either may be missing. */
+export function bothSignals(
+  a: AbortSignal | undefined,
+  b: AbortSignal | undefined,
+): AbortSignal | undefined {
+  if (a === undefined) return b;
+  return b === undefined ? a : AbortSignal.any([a, b]);
 }
 
 function withTimeout(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {

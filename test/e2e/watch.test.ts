@@ -95,6 +95,23 @@ for (const transport of ["rest", "binary"] as const) {
   }
 }
 
+test("an aborted REST watch takes its waiting request off the server", async () => {
+  const metric = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    return Number(
+      text.split("\n").find((l) => l.startsWith("kahuna_lock_watches "))?.split(" ")[1],
+    );
+  };
+  const before = await metric();
+  const client = new KahunaClient({ servers: [server.url] });
+  const watch = collect(client, "watch/abort", Durability.Persistent);
+  await until(() => watch.changes.length === 1, "the first state");
+  await until(async () => (await metric()) === before + 1, "its request waiting");
+  watch.stop.abort();
+  await watch.done;
+  await until(async () => (await metric()) === before, "its request gone");
+});
+
 test("a watch resumes from a cursor: the changes since, and none twice", async () => {
   const client = new KahunaClient({ servers: [server.url] });
   const first = await client.watch("watch/resume").next();
@@ -186,8 +203,8 @@ test("a flood of watch requests on one lock meets the bound; the rest get MustRe
       text.split("\n").find((l) => l.startsWith("kahuna_lock_watches "))?.split(" ")[1],
     );
   };
-  // Watches of the tests before may still wait on other locks (an aborted watch's last request
-  // ends on the server at its waitMs).
+  // Watches of the tests before may still wait on other locks (an aborted binary watch's last
+  // request ends on the server at its waitMs).
   const before = await metric();
   const extra = 20;
   const answers = Array.from(
