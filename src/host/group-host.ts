@@ -150,7 +150,7 @@ export class GroupHost {
       // Where the lock stood before: its grant still running (an expiry comes first), ended by a
       // release, or never granted at the token it now gets.
       const prior = before === undefined
-        ? { token: after.fencingToken, phase: Phase.Before }
+        ? { token: after?.fencingToken ?? 0, phase: Phase.Before }
         : { token: before.fencingToken, phase: before.owner === "" ? Phase.Ended : Phase.Acquired };
       this.recent.add(key, prior, changes);
       if (!this.watches.isEmpty()) this.watches.record(key, changes);
@@ -526,7 +526,13 @@ export class GroupHost {
    */
   sweep(nowMs: number): void {
     if (!this.isServing()) return;
-    this.ephemeral?.sweep(nowMs, this.sweepGraceMs, sweepScanPerTick);
+    // A lease a watcher saw running, removed before its expiry was declared, ended then.
+    const watched = this.watches;
+    this.ephemeral?.sweep(nowMs, this.sweepGraceMs, sweepScanPerTick, (resource, record) => {
+      if (watched.isEmpty()) return;
+      const key = lineKey({ resource, durability: Durability.Ephemeral });
+      watched.record(key, changesBetween(record, undefined, nowMs));
+    });
     if (this.sweepIndex > this.machine.appliedIndex) return;
     this.sweepIndex = 0;
     // Room for the command's header and numbers beside the names.

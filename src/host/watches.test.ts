@@ -232,6 +232,53 @@ for (const durability of [Durability.Persistent, Durability.Ephemeral]) {
   });
 }
 
+for (const durability of [Durability.Persistent, Durability.Ephemeral]) {
+  const kind = durability === Durability.Persistent ? "persistent" : "ephemeral";
+  test(`${kind}: a lease that ran out and was swept unseen is reported expired (seed 112)`, () => {
+    // Found by the simulator's watch checker: the record of an expired lease was swept before
+    // its expiry was declared, and the watcher saw the next grant without the end of this one.
+    const cluster = new TestCluster({ groups: 1, host: { sweepGraceMs: 1 } });
+    cluster.runUntil(() => cluster.healthy());
+    const leader = cluster.leaderOf(0);
+    const first = watched(cluster.request(leader, watch("r", durability)));
+    const granted = cluster.request(leader, lock("r", "A", durability, 200));
+    const seen = watched(cluster.request(leader, watch("r", durability, first.cursor, 1_000)));
+    expect(brief(seen.events)).toEqual([`acquired A ${granted.fencingToken}`]);
+    // No watch request waits, and the lock's watch is forgotten: only the sweep sees the end.
+    const forgetAt = cluster.ms + watchIdleMs + 2 * tickMs;
+    cluster.runUntil(() => cluster.ms >= forgetAt, 100_000);
+    const next = cluster.request(leader, lock("r", "B", durability));
+    const after = watched(cluster.request(leader, watch("r", durability, seen.cursor, 1_000)));
+    if (durability === Durability.Ephemeral) {
+      // The leader's watch of r was forgotten and ephemeral changes are not kept for it.
+      expect(after.missed).toBe(true);
+      expect(brief(after.events)).toEqual([`state B ${next.fencingToken}`]);
+      return;
+    }
+    expect(after.missed).toBe(false);
+    expect(brief(after.events)).toEqual([
+      `expired A ${granted.fencingToken}`,
+      `acquired B ${next.fencingToken}`,
+    ]);
+  });
+}
+
+test("ephemeral: a watched lease swept in the tick it ran out in is reported expired", () => {
+  // The leader sweeps before it declares expiries in a tick: with a short grace the record is
+  // gone by the time it looks, so the sweep must report the end itself.
+  const cluster = new TestCluster({ groups: 1, host: { sweepGraceMs: 1 } });
+  cluster.runUntil(() => cluster.healthy());
+  const leader = cluster.leaderOf(0);
+  const e = Durability.Ephemeral;
+  const w = new Watcher(cluster, leader, "r", e);
+  const granted = cluster.request(leader, lock("r", "A", e, 200));
+  w.run(cluster, () => w.events.length === 3);
+  expect(brief(w.events.slice(1))).toEqual([
+    `acquired A ${granted.fencingToken}`,
+    `expired A ${granted.fencingToken}`,
+  ]);
+});
+
 test("an expiry is not declared while an Extend judged before the lease's end may commit", () => {
   // Hold every frame the leader sends, so an Extend it proposed cannot commit until the lease
   // it extends has ended on the leader's clock. The watcher must not be told "expired": the

@@ -147,14 +147,20 @@ export function positionOf(now: LockNow): Position {
 
 /**
  * The changes of holder between two records of one lock: a grant with a new token (after the
- * expiry of the last one, when it was never released), or a release. An Extend is none.
+ * expiry of the last one, when it was never released), or a release. An Extend is none. A
+ * record a sweep removed (`after` undefined) ended with its lease, if it was not released.
  */
 export function changesBetween(
   before: LockRecord | undefined,
   after: LockRecord | undefined,
   nowMs: number,
 ): Recorded[] {
-  if (after === undefined || after === before) return [];
+  if (after === undefined) {
+    return before === undefined || before.owner === ""
+      ? []
+      : [change("expired", before.fencingToken, Phase.Ended, before.owner)];
+  }
+  if (after === before) return [];
   if (before === undefined || after.fencingToken > before.fencingToken) {
     const changes: Recorded[] = [];
     if (before !== undefined && before.owner !== "") {

@@ -112,10 +112,16 @@ export class EphemeralLocks {
    * Removes the sweepable records among the next `scanMax` (starting over after the end),
    * raising the floor above their tokens. Returns how many it removed.
    */
-  sweep(nowMs: number, graceMs: number, scanMax: number): number {
+  sweep(
+    nowMs: number,
+    graceMs: number,
+    scanMax: number,
+    onRemove?: (name: string, record: LockRecord) => void,
+  ): number {
     let removed = 0;
     this.#sweepScan.next(this.#records, nowMs, graceMs, scanMax, (name, record) => {
       this.#records.delete(name);
+      onRemove?.(name, record);
       this.#floor = Math.max(this.#floor, record.fencingToken + 1);
       removed++;
       return true;

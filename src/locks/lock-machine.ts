@@ -35,13 +35,14 @@ import { type LockResponse, ResponseType } from "./types.ts";
 const tokenMax = Number.MAX_SAFE_INTEGER;
 
 /**
- * Told of every change a lock op makes to a record, as it applies (the leader's watches use
- * it); `nowMs` is the command's clock reading. Not replicated state.
+ * Told of every change a lock op or a sweep makes to a record, as it applies (watches use it);
+ * `after` is undefined for a record a sweep removed; `nowMs` is the command's clock reading.
+ * Not replicated state.
  */
 export type RecordObserver = (
   resource: string,
   before: rules.LockRecord | undefined,
-  after: rules.LockRecord,
+  after: rules.LockRecord | undefined,
   nowMs: number,
 ) => void;
 
@@ -214,6 +215,7 @@ export class LockMachine {
       if (record === undefined || !rules.isSweepable(record, nowMs, graceMs)) continue;
       state.records.delete(resource);
       state.tokenFloor = Math.max(state.tokenFloor, Math.min(record.fencingToken + 1, tokenMax));
+      this.observer?.(resource, record, undefined, nowMs);
     }
   }
 

@@ -28,7 +28,7 @@ import {
 } from "../../src/constants.ts";
 import { NodeHost } from "../../src/host/node-host.ts";
 import type { GroupHost } from "../../src/host/group-host.ts";
-import type { LockRequest, LockResponse } from "../../src/locks/types.ts";
+import { Durability, type LockRequest, type LockResponse } from "../../src/locks/types.ts";
 import { groupOf } from "../../src/multiraft/partition.ts";
 import { Agenda } from "./agenda.ts";
 import { AppliedCheck, checkLogMatching, LeaderCheck, VoteCheck } from "./raft-checkers.ts";
@@ -39,6 +39,8 @@ import { simulatedLease } from "../checkers/lease.ts";
 import { FaultInjector, type FaultKind } from "./faults.ts";
 import { Trace } from "./trace.ts";
 import { Client, type ClientPort, History } from "./workload.ts";
+import { SimWatcher } from "./watchers.ts";
+import { checkWatches } from "../checkers/watch.ts";
 import { Prober } from "./prober.ts";
 import { LiveProber } from "./live-prober.ts";
 
@@ -184,6 +186,7 @@ export class Simulator {
   readonly leaders = new Map<number, string>();
   nowMs = 0;
   private readonly clients: Client[] = [];
+  private readonly watchers: SimWatcher[] = [];
   private readonly faults: FaultInjector;
   private prober: Prober | undefined;
   private readonly liveProber: LiveProber;
@@ -220,6 +223,20 @@ export class Simulator {
           this.history,
           config.resources,
           config.leaseMsMax,
+        ),
+      );
+    }
+    // Watchers of hot locks (docs/spec.md §2.6), one of each durability.
+    const watcherRandom = this.random.fork();
+    for (const durability of [Durability.Persistent, Durability.Ephemeral]) {
+      const resource = watcherRandom.pick(config.resources);
+      this.watchers.push(
+        new SimWatcher(
+          `w${durability}`,
+          watcherRandom.fork(),
+          this.clientPort,
+          resource,
+          durability,
         ),
       );
     }
@@ -329,6 +346,7 @@ export class Simulator {
       ...this.appliedCheck.violations,
       ...(this.preloader?.check((r) => this.readOnLeader(r), this.nowMs) ?? []),
       ...history.violations,
+      ...checkWatches(this.watchers.map((watcher) => watcher.log), this.history.ops),
     ];
     const net = this.network.stats;
     return {
@@ -381,6 +399,7 @@ export class Simulator {
     }
     for (const node of this.nodes) this.tickNode(node);
     for (const client of this.clients) client.step(now);
+    for (const watcher of this.watchers) watcher.step(now);
     this.preloader?.step();
     if (faulting) this.liveProber.step(now, this.healthySet());
     this.prober?.step(now);
@@ -579,6 +598,7 @@ export class Simulator {
       if (!node.up) this.restart(node);
     }
     for (const client of this.clients) client.stop();
+    for (const watcher of this.watchers) watcher.stop();
     this.prober = new Prober(
       this.clientPort,
       this.history,

@@ -14,6 +14,7 @@
 import {
   Durability,
   type LockOpRequest,
+  type LockRequest,
   type LockResponse,
   ResponseType,
 } from "../../src/locks/types.ts";
@@ -30,7 +31,7 @@ export type ClientPort = {
    */
   send(
     node: string,
-    request: LockOpRequest,
+    request: LockRequest,
     answer: (response: LockResponse | "unreachable", nowMs: number) => void,
   ): () => void;
 };
