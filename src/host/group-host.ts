@@ -245,12 +245,20 @@ export class GroupHost {
       if (!this.isServing()) return undefined;
       const record = this.machine.record(resource);
       const key = lineKey({ resource, durability });
-      return lockNowOf(key, record, this.machine.tokenFloor, nowMs, this.machine.appliedIndex);
+      const machine = this.machine;
+      return lockNowOf(
+        key,
+        record,
+        machine.tokenFloor,
+        nowMs,
+        machine.appliedIndex,
+        machine.lastNowMs,
+      );
     }
     const ephemeral = this.ephemeral;
     if (ephemeral === undefined || nowMs < this.ephemeralReadyAtMs) return undefined;
     const key = lineKey({ resource, durability });
-    return lockNowOf(key, ephemeral.record(resource), ephemeral.floor, nowMs, 0);
+    return lockNowOf(key, ephemeral.record(resource), ephemeral.floor, nowMs, 0, Infinity);
   }
 
   /**
@@ -746,15 +754,24 @@ export class GroupHost {
   }
 }
 
+/**
+ * `logNowMs`: for a persistent lock, the last clock reading the log carries; a lease whose end
+ * it has not passed is not over for a next leader (it counts what is left from there), so a
+ * watch must not take it for ended yet. Ephemeral: +Infinity (no later leader has the lease).
+ */
 function lockNowOf(
   key: string,
   record: LockRecord | undefined,
   floor: number,
   nowMs: number,
   appliedIndex: number,
+  logNowMs: number,
 ): LockNow {
   const held = record !== undefined && record.owner !== "" && nowMs < record.leaseEndMs;
-  return { key, record, floor, held, leftMs: held ? record.leaseEndMs - nowMs : 0, appliedIndex };
+  const unsettled = record !== undefined && record.owner !== "" && !held &&
+    logNowMs < record.leaseEndMs;
+  const leftMs = held ? record.leaseEndMs - nowMs : 0;
+  return { key, record, floor, held, unsettled, leftMs, appliedIndex };
 }
 
 /** The end of a grant whose lease ran out, as a watch records it. */

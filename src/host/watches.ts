@@ -134,6 +134,11 @@ export type LockNow = {
   /** The token the lock's next grant gets when it has no record. */
   readonly floor: number;
   readonly held: boolean;
+  /**
+   * Not held on this leader's clock, but not over for a next leader either: the log's clock has
+   * not passed the lease's end (persistent locks). A watch takes it as still running.
+   */
+  readonly unsettled: boolean;
   /** The lease left, when held. */
   readonly leftMs: number;
 };
@@ -247,10 +252,11 @@ export class WatchTable {
         ));
         return undefined;
       }
-      // A lease over on this clock while proposals are in flight may yet be extended: it is
-      // held until its expiry is declared (mayHaveExpired).
-      const unsettled = !now.held && now.record !== undefined && now.record.owner !== "" &&
-        proposedThrough > now.appliedIndex;
+      // A lease over on this clock may yet run for a next leader (the log's clock is short of
+      // its end) or be extended (proposals in flight): it is held until its expiry is declared.
+      const unsettled = now.unsettled ||
+        (!now.held && now.record !== undefined && now.record.owner !== "" &&
+          proposedThrough > now.appliedIndex);
       const position = unsettled
         ? { token: now.record!.fencingToken, phase: Phase.Acquired }
         : positionOf(now);
