@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunBin, denoBin, freePort, mainTs, repoRoot, waitHealthy } from "../helpers/server.ts";
 import { type LinkMode, LinkProxy } from "./proxy.ts";
+import { type Certs, makeCerts } from "../helpers/certs.ts";
 
 /**
  * The server the nodes run: this tree's src/main.ts, or another tree's (KAHUNA_FAULT_MAIN),
@@ -27,6 +28,8 @@ export type FaultNode = {
   readonly dataDir: string;
   readonly logPath: string;
   readonly url: string;
+  /** The cluster CA's PEM text when the nodes serve HTTPS (and link over mutual TLS). */
+  readonly ca: string | undefined;
   process: Bun.Subprocess | undefined;
   paused: boolean;
   clockRate: number;
@@ -43,6 +46,8 @@ export class FaultCluster {
     readonly partitions: number,
     /** Nodes that run under Deno instead of Bun (the same sources, docs/architecture.md). */
     readonly denoIds: readonly string[],
+    /** TLS on every port: HTTPS for clients, mutual TLS on the peer links (docs/security.md). */
+    private readonly certs: Certs | undefined,
   ) {}
 
   static async create(
@@ -50,9 +55,13 @@ export class FaultCluster {
     partitions: number,
     root?: string,
     denoIds: readonly string[] = [],
+    tls = false,
   ): Promise<FaultCluster> {
     const dir = root ?? mkdtempSync(join(tmpdir(), "kahuna-fault-"));
     mkdirSync(dir, { recursive: true });
+    const ids = Array.from({ length: size }, (_, i) => String(i + 1));
+    if (tls) mkdirSync(join(dir, "certs"), { recursive: true });
+    const certs = tls ? await makeCerts(ids, join(dir, "certs")) : undefined;
     const nodes: FaultNode[] = [];
     for (let i = 1; i <= size; i++) {
       const httpPort = await freePort();
@@ -63,13 +72,14 @@ export class FaultCluster {
         peerPort,
         dataDir: join(dir, `n${i}`),
         logPath: join(dir, `n${i}.log`),
-        url: `http://127.0.0.1:${httpPort}`,
+        url: `${certs === undefined ? "http" : "https"}://127.0.0.1:${httpPort}`,
+        ca: certs?.ca,
         process: undefined,
         paused: false,
         clockRate: 1,
       });
     }
-    const cluster = new FaultCluster(nodes, dir, partitions, denoIds);
+    const cluster = new FaultCluster(nodes, dir, partitions, denoIds, certs);
     for (const from of nodes) {
       for (const to of nodes) {
         if (from === to) continue;
@@ -126,6 +136,7 @@ export class FaultCluster {
       "--partitions",
       String(this.partitions),
       "--quiet",
+      ...this.tlsArgs(id),
     ];
     const env: Record<string, string | undefined> = { ...process.env };
     if (clockRate !== 1) env["KAHUNA_TEST_CLOCK_RATE"] = String(clockRate);
@@ -146,7 +157,15 @@ export class FaultCluster {
     }
     node.paused = false;
     node.clockRate = clockRate;
-    await waitHealthy(node.url, 30_000, "listening");
+    await waitHealthy(node.url, 30_000, "listening", node.ca);
+  }
+
+  /** One certificate per node for its HTTPS, binary and peer ports; peers checked by the CA. */
+  private tlsArgs(id: string): string[] {
+    const certs = this.certs;
+    if (certs === undefined) return [];
+    const { certFile, keyFile } = certs.node(id);
+    return ["--tls-cert", certFile, "--tls-key", keyFile, "--peer-ca", certs.caFile];
   }
 
   /** Sends SIGKILL (or another signal) and waits for the process to exit. */
@@ -202,8 +221,10 @@ export class FaultCluster {
   /** GET /v1/cluster from one node, or undefined if it does not answer in time. */
   async status(id: string, timeoutMs = 2_000): Promise<GroupStatus[] | undefined> {
     try {
-      const response = await fetch(`${this.node(id).url}/v1/cluster`, {
+      const node = this.node(id);
+      const response = await fetch(`${node.url}/v1/cluster`, {
         signal: AbortSignal.timeout(timeoutMs),
+        ...tlsFetch(node.ca),
       });
       const body = await response.json() as { partitions: GroupStatus[] };
       return body.partitions;
@@ -227,7 +248,9 @@ export class FaultCluster {
   }
 
   async waitHealthy(deadlineMs = 60_000): Promise<void> {
-    await Promise.all(this.running().map((n) => waitHealthy(n.url, deadlineMs)));
+    await Promise.all(
+      this.running().map((n) => waitHealthy(n.url, deadlineMs, "healthy", n.ca)),
+    );
   }
 
   /** Kills every process and stops the proxies; removes the data unless `keep`. */
@@ -246,4 +269,9 @@ export class FaultCluster {
     }
     return { forwardedBytes, droppedBytes };
   }
+}
+
+/** What a fetch to a node needs when it serves HTTPS with the cluster CA's certificates. */
+export function tlsFetch(ca: string | undefined): { tls?: { ca: string } } {
+  return ca === undefined ? {} : { tls: { ca } };
 }

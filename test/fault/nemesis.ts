@@ -10,7 +10,7 @@
  */
 import { groupOf } from "../../src/multiraft/partition.ts";
 import type { FaultWindow } from "./availability.ts";
-import type { FaultCluster } from "./fault-cluster.ts";
+import { type FaultCluster, tlsFetch } from "./fault-cluster.ts";
 import type { LinkMode } from "./proxy.ts";
 import { now, prng } from "./workload.ts";
 
@@ -309,6 +309,7 @@ export class Nemesis {
             method: "POST",
             body: JSON.stringify({ resource, durability: 1 }),
             signal: AbortSignal.timeout(3_000),
+            ...tlsFetch(target.ca),
           });
           if (response.status === 200) pending.delete(resource);
         } catch {

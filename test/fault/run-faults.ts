@@ -37,6 +37,8 @@ export type RunOptions = {
   readonly quietMs: readonly [number, number];
   /** Nodes (ids) that run under Deno; the others run under Bun. */
   readonly denoNodes?: readonly string[];
+  /** TLS on every port (HTTPS, and mutual TLS between the nodes, through the link proxies). */
+  readonly tls?: boolean;
   /** Only these fault kinds (every kind when undefined). */
   readonly kinds?: readonly FaultKind[];
   /** Where the cluster's data and logs go; a temporary directory when undefined. */
@@ -124,6 +126,7 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
     options.partitions,
     options.root,
     options.denoNodes ?? [],
+    options.tls === true,
   );
   let keep = false;
   try {
@@ -137,7 +140,7 @@ export async function runFaults(options: RunOptions): Promise<RunReport> {
 
     const recorder = new Recorder();
     const store = new FencedStore();
-    const targets = (): Target[] => cluster.nodes.map((n) => ({ id: n.id, url: n.url }));
+    const targets = (): Target[] => cluster.nodes.map((n) => ({ id: n.id, url: n.url, ca: n.ca }));
     const endAtMs = now() + options.durationMs;
     const context = (name: string, salt: number): ClientContext => ({
       recorder,
@@ -314,7 +317,8 @@ export function reportMarkdown(r: RunReport): string {
       o.denoNodes === undefined || o.denoNodes.length === 0
         ? "all on Bun"
         : `${o.denoNodes.join(", ")} on Deno`
-    }), ${o.partitions} partitions; ${o.hotClients} hot clients on ` +
+    }${o.tls === true ? ", TLS on every port and mutual TLS between them" : ""}), ` +
+      `${o.partitions} partitions; ${o.hotClients} hot clients on ` +
       `${o.hotResources} resources (both durabilities), ${o.durableClients} durable clients; ` +
       `faults for ${
         (o.durationMs / 60_000).toFixed(1)

@@ -1,7 +1,8 @@
 /**
  * Long fault runs: `bun test/fault/run.ts --minutes 30 [--seed N] [--out DIR]
  * [--hot-clients N] [--durable-clients N] [--partitions N] [--kinds kill,one-way,...]
- * [--deno-nodes 4,5]`.
+ * [--deno-nodes 4,5] [--tls]`. With --tls every node serves HTTPS and links to the others over
+ * mutual TLS, with certificates made by docs/security.md's commands.
  * Writes DIR/report.json, DIR/report.md and DIR/history.jsonl (default DIR: a new directory
  * under the system's temp dir) and exits 1 when a checker found a violation. The cluster's
  * data and logs are kept when it did.
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     "partitions": { type: "string", default: String(defaultRunOptions.partitions) },
     "kinds": { type: "string" },
     "deno-nodes": { type: "string" },
+    "tls": { type: "boolean", default: false },
   },
 });
 const minutes = Number(values.minutes);
@@ -43,7 +45,7 @@ mkdirSync(out, { recursive: true });
 const started = Date.now();
 const log = (line: string) =>
   console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
-log(`fault run: ${minutes} min, seed ${seed}, report in ${out}`);
+log(`fault run: ${minutes} min, seed ${seed}${values.tls ? ", TLS" : ""}, report in ${out}`);
 const report = await runFaults({
   ...defaultRunOptions,
   seed,
@@ -54,6 +56,7 @@ const report = await runFaults({
   root: join(out, "cluster"),
   ...(kinds === undefined ? {} : { kinds }),
   ...(values["deno-nodes"] === undefined ? {} : { denoNodes: values["deno-nodes"].split(",") }),
+  tls: values.tls === true,
   log,
 });
 const { history, ...summary } = report;

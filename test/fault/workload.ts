@@ -39,7 +39,12 @@ const paths = {
   get: "get-info",
 } as const;
 
-export type Target = { readonly id: string; readonly url: string };
+export type Target = {
+  readonly id: string;
+  readonly url: string;
+  /** The CA of the node's HTTPS certificate, when it serves HTTPS. */
+  readonly ca?: string | undefined;
+};
 
 /** The store a holder protects: it refuses a token lower than the highest it has seen. */
 export class FencedStore {
@@ -106,6 +111,7 @@ export class Recorder {
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.requestTimeoutMs),
+        ...(target.ca === undefined ? {} : { tls: { ca: target.ca } }),
       });
       const answer = await response.json() as {
         type: number;
