@@ -201,3 +201,9 @@ assert(
     socketBufferedBytesMax,
   "a peer catching up in every group of a default node does not overflow its socket",
 );
+
+/**
+ * The longest client token a node reads (REST's Authorization header, the binary protocol's
+ * auth item): the tokens `kahuna auth add` makes are 50 characters (docs/security.md).
+ */
+export const tokenCharsMax = 1024;

@@ -12,10 +12,10 @@ import { Buffer } from "node:buffer";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { AuthClient } from "./auth-file.ts";
 
+export { tokenCharsMax } from "../constants.ts";
+
 export const tokenPrefix = "kahuna_";
 const tokenBytes = 32;
-/** Longer presented tokens are refused before hashing: a token is 50 characters. */
-export const tokenCharsMax = 1024;
 
 /** A fresh token: 256 bits from the system's random source. */
 export function makeToken(): string {
