@@ -207,3 +207,9 @@ assert(
  * auth item): the tokens `kahuna auth add` makes are 50 characters (docs/security.md).
  */
 export const tokenCharsMax = 1024;
+
+/**
+ * Clients one auth file may list: more than any deployment needs, and few enough that comparing
+ * a presented token's digest with every client's (in constant time) stays cheap per request.
+ */
+export const authClientsMax = 1_000;

@@ -18,7 +18,7 @@
  * A field the format does not have is an error, not ignored: a typo such as "locks" must not
  * silently leave a client with fewer (or, read as a default, more) permissions than meant.
  */
-import { resourceBytesMax } from "../constants.ts";
+import { authClientsMax, resourceBytesMax } from "../constants.ts";
 import { echo, utf8Bytes } from "../codec/lock-request.ts";
 
 export const authFileVersion = 1;
@@ -26,8 +26,6 @@ export const authFileVersion = 1;
 export const clientNamePattern = /^[A-Za-z0-9_.@-]{1,64}$/;
 const digestPattern = /^[0-9a-f]{64}$/;
 const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-/** More clients than any deployment needs, so a runaway file cannot slow every request. */
-export const authClientsMax = 1_000;
 
 export type AuthClient = {
   readonly name: string;

@@ -41,6 +41,7 @@ import {
 } from "./runtime-adapter.ts";
 import { loadPeerTls, loadServerTls, TlsFileError } from "./tls.ts";
 import { Authenticator } from "../auth/authenticator.ts";
+import { emptyAuthConfig } from "../auth/auth-file.ts";
 import { AuthFileError, loadAuthFile } from "./auth-load.ts";
 
 export class StartupError extends Error {
@@ -351,7 +352,9 @@ function renderMetrics(host: NodeHost, peers: Peers, auth: Authenticator | undef
   const out = new PrometheusText();
   host.writeMetrics(out);
   peers.writeMetrics(out);
-  auth?.writeMetrics(out);
+  // Written without --auth-file too (all 0), like the peer TLS refusals: a dashboard or alert
+  // on them needs no special case for nodes without tokens.
+  (auth ?? new Authenticator(emptyAuthConfig)).writeMetrics(out);
   writeProcessMetrics(out);
   return out.text();
 }

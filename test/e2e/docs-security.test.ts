@@ -124,12 +124,14 @@ test("every example of docs/security.md's token sections, in order", async () =>
   const blocks = codeBlocks(page);
   const consoles = parseConsoleBlocks(page);
   let consoleIndex = 0;
+  const printed = new Set<string>();
   for (let index = 0; index < blocks.length; index++) {
     const block = blocks[index]!;
     if (block.language === "console") {
       const { steps } = consoles[consoleIndex++]!;
       for (const step of steps) {
         const actual = await runStep(step.command);
+        for (const line of actual) printed.add(line);
         expect({ line: block.line, command: step.command, output: actual }).toEqual({
           line: block.line,
           command: step.command,
@@ -173,4 +175,13 @@ test("every example of docs/security.md's token sections, in order", async () =>
     }
   }
   expect(consoleIndex).toBe(consoles.length);
+  // docs/cli.md shows two of these lines in a ```text block: they are what the examples printed.
+  const cliLines = codeBlocks(readFileSync(join(repoRoot, "docs/cli.md"), "utf8"))
+    .filter((block) => block.language === "text")
+    .flatMap((block) => block.code.split("\n"))
+    .filter((line) => /^kahuna: 40[13]: /.test(line));
+  expect(cliLines).toHaveLength(2);
+  for (const line of cliLines) {
+    expect({ line, printed: printed.has(line) }).toEqual({ line, printed: true });
+  }
 }, 120_000);
