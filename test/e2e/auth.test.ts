@@ -412,6 +412,31 @@ describe("the binary protocol's handshake", () => {
   });
 });
 
+test("a node under Deno serves the same rules, REST and binary", async () => {
+  const node = await startServer({ runtime: "deno", extraArgs: ["--auth-file", file] });
+  try {
+    const refused = await fetch(`${node.url}/v1/locks/try-lock`, {
+      method: "POST",
+      body: JSON.stringify(lock("jobs/deno")),
+    });
+    expect(refused.status).toBe(401);
+    for (const transport of ["rest", "binary"] as const) {
+      const client = new KahunaClient({
+        servers: [transport === "rest" ? node.url : `127.0.0.1:${node.binaryPort}`],
+        transport,
+        token: tokens.ci,
+      });
+      expect((await client.tryLock(`jobs/deno/${transport}`, "d", 5000)).locked).toBe(true);
+      let error: unknown;
+      await client.tryLock(`x/deno/${transport}`, "d", 5000).catch((e) => (error = e));
+      expect((error as KahunaError).kind).toBe(KahunaErrorKind.Forbidden);
+      client.close();
+    }
+  } finally {
+    await node.cleanup();
+  }
+}, 60_000);
+
 describe("the CLI", () => {
   const cli = (given: string[], env: Record<string, string> = {}) => {
     // --server goes before a `--` (after it, the words are the command to run).
