@@ -199,4 +199,16 @@ function write(file: string, config: AuthConfig): void {
     rmSync(temporary, { force: true });
     throw error;
   }
+  // The rename itself is durable once the directory is: best effort, as not every system lets
+  // a directory be opened for fsync.
+  try {
+    const directory = openSync(dirname(file), "r");
+    try {
+      fsyncSync(directory);
+    } finally {
+      closeSync(directory);
+    }
+  } catch {
+    // The new file is in place either way.
+  }
 }
