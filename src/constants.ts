@@ -45,6 +45,26 @@ export const pendingProposalsMax = 100_000;
 export const waitMsMax = 300_000;
 export const waitersPerResourceMax = 1_000;
 export const waitersPerNodeMax = 10_000;
+/**
+ * Watches (docs/spec.md §2.6): the leader keeps the last `watchHistoryMax` changes of each
+ * watched lock, for `watchIdleMs` after its last watch request ended (so a watcher's next
+ * request finds what changed in between); at most `watchedLocksPerNodeMax` locks are watched
+ * and `watchPollsPerNodeMax` watch requests wait on one node, `watchPollsPerResourceMax` on
+ * one lock (more: MustRetry).
+ */
+export const watchHistoryMax = 64;
+/**
+ * Every replica keeps the last `watchRecentChangesMax` persistent changes of each partition, of
+ * every lock, so that a new leader (or a leader that forgot an idle watch) can still answer a
+ * watcher from its cursor.
+ */
+export const watchRecentChangesMax = 4096;
+export const watchIdleMs = 30_000;
+export const watchedLocksPerNodeMax = 10_000;
+export const watchPollsPerNodeMax = 10_000;
+export const watchPollsPerResourceMax = 1_000;
+/** A watch cursor's length bound, in characters ("<token>.<phase>"). */
+export const watchCursorCharsMax = 20;
 
 // Multi-Raft.
 export const partitionsDefault = 16;

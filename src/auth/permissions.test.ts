@@ -29,9 +29,13 @@ test("lock prefixes allow TryLock, Extend, Unlock and Get of the resources they 
   );
 });
 
-test("read prefixes allow Get only", () => {
+test("read prefixes allow Get and Watch only", () => {
   const reader = client({ name: "ro", read: ["jobs/", "builds/"] });
   expect(refusal(reader, { kind: "lock", op: "get", resource: "builds/7" })).toBeUndefined();
+  expect(refusal(reader, { kind: "lock", op: "watch", resource: "jobs/7" })).toBeUndefined();
+  expect(refusal(reader, { kind: "lock", op: "watch", resource: "x/7" })).toBe(
+    'client "ro" may not watch "x/7": its lock or read prefixes are "jobs/", "builds/"',
+  );
   expect(refusal(reader, { kind: "lock", op: "tryLock", resource: "builds/7" })).toBe(
     'client "ro" may not lock "builds/7": it has no lock prefixes',
   );

@@ -3,7 +3,8 @@
  * Pure.
  *
  * - TryLock, Extend and Unlock of a resource need one of the client's `lock` prefixes to start
- *   it; Get needs a `lock` or a `read` prefix (a client that may hold a lock may look at it).
+ *   it; Get and Watch need a `lock` or a `read` prefix (a client that may hold a lock may look
+ *   at it).
  * - /metrics and /v1/cluster need `admin`.
  * A prefix matches by the resource's first characters, exactly ("" matches every resource):
  * "jobs/" covers "jobs/nightly" but not "jobs" nor "Jobs/nightly".
@@ -20,6 +21,7 @@ const verbs: Readonly<Record<LockOp, string>> = {
   extend: "extend",
   unlock: "unlock",
   get: "read",
+  watch: "watch",
 };
 
 /** Undefined when `client` may do `action`; otherwise the 403 message, naming what was refused. */
@@ -30,7 +32,8 @@ export function refusal(client: AuthClient, action: AuthAction): string | undefi
     return `${who} may not read ${action.what}: that needs an admin client ` +
       `("admin": true in the auth file)`;
   }
-  const reads = action.op === "get";
+  // A watch shows what a Get shows, as it changes: reading.
+  const reads = action.op === "get" || action.op === "watch";
   const allowed = reads ? [...client.lock, ...client.read] : client.lock;
   if (allowed.some((prefix) => action.resource.startsWith(prefix))) return undefined;
   const verb = verbs[action.op];

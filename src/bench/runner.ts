@@ -18,7 +18,7 @@ import { randomOwner } from "../client/owner.ts";
 import {
   type Durability,
   type LockOp,
-  type LockRequest,
+  type LockOpRequest,
   type LockResponse,
   ResponseType,
 } from "../locks/types.ts";
@@ -165,7 +165,7 @@ type Worker = {
 };
 
 /** Sends one request and records it; returns the answer, or undefined when there was none. */
-async function step(worker: Worker, request: LockRequest): Promise<LockResponse | undefined> {
+async function step(worker: Worker, request: LockOpRequest): Promise<LockResponse | undefined> {
   const started = performance.now();
   let response: LockResponse;
   try {
@@ -242,7 +242,7 @@ async function queueCycle(worker: Worker, poll: boolean): Promise<void> {
   const { durability, leaseMs: expiresMs } = config;
   const firstSentMs = performance.now();
   for (;;) {
-    const request: LockRequest = poll
+    const request: LockOpRequest = poll
       ? { op: "tryLock", resource, owner, expiresMs, durability }
       : { op: "tryLock", resource, owner, expiresMs, durability, waitMs: queueWaitMs };
     const locked = await step(worker, request);

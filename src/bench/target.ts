@@ -12,11 +12,11 @@ import { assert } from "../assert.ts";
 import { BinaryConnection, parseBinaryAddress } from "../client/binary-connection.ts";
 import { leaderOf, mergeRoutes, type RouteMap } from "../client/routes.ts";
 import type { RouteInfo } from "../codec/lock-wire.ts";
-import { type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
+import { type LockOpRequest, type LockResponse, ResponseType } from "../locks/types.ts";
 
 export type BenchClient = {
   /** Resolves with the server's answer; rejects only when there is none (network, timeout). */
-  execute(request: LockRequest): Promise<LockResponse>;
+  execute(request: LockOpRequest): Promise<LockResponse>;
 };
 
 export type BenchTarget = {
@@ -26,11 +26,11 @@ export type BenchTarget = {
 };
 
 /** A TryLock that waits in line is answered up to its waitMs later than others. */
-function waitMsOf(request: LockRequest): number {
-  return request.op === "tryLock" ? request.waitMs ?? 0 : 0;
+function waitMsOf(request: LockOpRequest): number {
+  return request.op === "tryLock" ? request.waitMs ?? 0 : 0; // the bench sends no watch
 }
 
-const restPaths: Readonly<Record<LockRequest["op"], string>> = {
+const restPaths: Readonly<Record<LockOpRequest["op"], string>> = {
   tryLock: "/v1/locks/try-lock",
   unlock: "/v1/locks/try-unlock",
   extend: "/v1/locks/try-extend",

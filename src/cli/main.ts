@@ -6,6 +6,7 @@
  * A usage error is one line on stderr, `kahuna: WHAT WAS WRONG; run "…--help" for the usage`
  * (with --format json, one JSON object), and exit status 2.
  */
+import { parseWatchCommand, runWatch, watchUsage } from "./watch-command.ts";
 import process from "node:process";
 import { clientFor, runLockCommand } from "./commands.ts";
 import { ExitStatus } from "./exit-status.ts";
@@ -50,6 +51,12 @@ export async function runCli(
     const { runBenchCommand } = await import("../bench/command.ts");
     return await runBenchCommand(rest, io);
   }
+  if (name === "watch") {
+    const parsed = parseWatchCommand(rest);
+    if ("kind" in parsed && parsed.kind === "help") return help(watchUsage, io);
+    if ("kind" in parsed) return usageError(parsed.message, "kahuna watch --help", json, io);
+    return await runWatch(parsed, io);
+  }
   if (isLockCommandName(name)) {
     const parsed = parseLockCommand(name, rest);
     if (parsed.kind === "help") return help(commandUsage(name), io);
@@ -65,7 +72,7 @@ export async function runCli(
   const what = name.startsWith("-") ? "option" : "command";
   return usageError(
     `unknown ${what} ${JSON.stringify(name)}; the commands are lock, unlock, extend-lock, ` +
-      `get-lock, serve, cli, bench, auth and help`,
+      `get-lock, watch, serve, cli, bench, auth and help`,
     "kahuna help",
     json,
     io,

@@ -18,6 +18,12 @@ no majority of the cluster reachable, or outcome unknown):
                                                 status: COMMAND's, 75 not acquired, 124 lost
                                                 (COMMAND got SIGTERM, SIGKILL after
                                                 --kill-after), 126/127 could not run it
+  kahuna watch RESOURCE [--after CURSOR] [--count N]
+                                                print the lock's state, then each change of
+                                                holder as it happens: "acquired <owner>
+                                                token <T> lease <MS> ms cursor <C>",
+                                                released, expired; until --count lines,
+                                                Ctrl-C (130) or no server reachable (3)
 
   Options of every lock command:
     --ephemeral        the ephemeral lock of that name (default: persistent)

@@ -25,6 +25,7 @@ import { leaderOf, mergeRoutes, type RouteMap } from "./routes.ts";
 import {
   type Answer,
   backoffMs,
+  bothSignals,
   definiteTypes,
   exhausted,
   type FailoverOptions,
@@ -75,9 +76,16 @@ export class BinaryFailover {
   }
 
   /** Takes the REST path of the operation and its JSON body, already validated. */
-  async call(path: string, body: Record<string, unknown>, waitUntilMs?: number): Promise<Answer> {
+  async call(
+    path: string,
+    body: Record<string, unknown>,
+    waitUntilMs?: number,
+    callSignal?: AbortSignal,
+  ): Promise<Answer> {
     const request = toRequest(path, body);
-    const { servers, retries, signal } = this.#options;
+    const { servers, retries } = this.#options;
+    // A request already sent is not taken back; the signal stops the retries.
+    const signal = bothSignals(this.#options.signal, callSignal);
     const started = performance.now();
     const deadlineMs = this.#options.deadlineMs + waitLeftMs(waitUntilMs, started);
     const problems: string[] = [];
@@ -90,7 +98,8 @@ export class BinaryFailover {
       const index = (first + attempt) % servers.length;
       throwIfAborted(signal, attempt > 0);
       const waitMs = waitLeftMs(waitUntilMs, performance.now());
-      const sent = waitMs > 0 && request.op === "tryLock" ? { ...request, waitMs } : request;
+      const waits = request.op === "tryLock" || request.op === "watch";
+      const sent = waitMs > 0 && waits ? { ...request, waitMs } : request;
       const outcome = await this.#attempt(index, sent, waitMs);
       throwIfAborted(signal, true);
       if (outcome.kind === "answer") {
@@ -102,6 +111,7 @@ export class BinaryFailover {
           owner: r.owner ?? null,
           expiresMs: r.expiresMs ?? 0,
           afterUnknownOutcome: unknownOutcome,
+          ...(r.watch === undefined ? {} : { watch: r.watch }),
         };
       }
       if (outcome.kind === "invalid") {
@@ -254,6 +264,7 @@ const opsByPath: Readonly<Record<string, LockRequest["op"]>> = {
   "/v1/locks/try-unlock": "unlock",
   "/v1/locks/try-extend": "extend",
   "/v1/locks/get-info": "get",
+  "/v1/locks/watch": "watch",
 };
 
 function toRequest(path: string, body: Record<string, unknown>): LockRequest {
@@ -262,6 +273,12 @@ function toRequest(path: string, body: Record<string, unknown>): LockRequest {
   const resource = body["resource"] as string;
   const durability = (body["durability"] ?? Durability.Persistent) as Durability;
   if (op === "get") return { op, resource, durability };
+  if (op === "watch") {
+    const after = body["after"];
+    return typeof after === "string"
+      ? { op, resource, durability, after }
+      : { op, resource, durability };
+  }
   const owner = body["owner"] as string;
   if (op === "unlock") return { op, resource, owner, durability };
   return { op, resource, owner, expiresMs: body["expiresMs"] as number, durability };

@@ -73,6 +73,35 @@ export type LockInfo = {
   readonly expiresMs: number;
 };
 
+export type WatchOptions = {
+  readonly durability?: Durability;
+  /** Resume after this event's cursor (a LockChange's `cursor`); omitted, start with the state. */
+  readonly after?: string;
+  /** How long one request waits on the server for a change, default 25000 ms (1 to 300000). */
+  readonly pollMs?: number;
+  /**
+   * Ends the watch: the iterator returns at once. Over REST the request in flight is cancelled;
+   * over binary it ends on the server at its `pollMs`.
+   */
+  readonly signal?: AbortSignal;
+};
+
+/**
+ * One event of a watched lock (docs/client.md): its state (first, and after a gap), or a change
+ * of holder. Send `cursor` back as `after` to resume after it.
+ */
+export type LockChange = {
+  readonly kind: "state" | "acquired" | "released" | "expired";
+  /** The holder the change is about; for a state, the holder now ("" when free). */
+  readonly owner: string;
+  readonly fencingToken: number;
+  /** Acquired: the lease granted. A held state: the lease left when the server answered. */
+  readonly expiresMs?: number;
+  readonly cursor: string;
+  /** A state that stands for changes the server could not account for (a new leader, a gap). */
+  readonly missed: boolean;
+};
+
 /** Why an unlock answered "no": the CLI prints it. */
 export type UnlockResult =
   | { readonly unlocked: true; readonly fencingToken: number }
@@ -100,11 +129,17 @@ const waitMsPerRequestMax = 300_000;
 const renewAfterWaitShare = 0.1;
 /** A server that answered Busy well before the wait was up is asked again after this pause. */
 const earlyBusyPauseMs = 100;
+const pollMsDefault = 25_000;
 
 /** What KahunaClient sends its calls through: REST (failover.ts) or binary. */
 type Transport = {
   readonly servers: readonly string[];
-  call(path: string, body: Record<string, unknown>, waitUntilMs?: number): Promise<Answer>;
+  call(
+    path: string,
+    body: Record<string, unknown>,
+    waitUntilMs?: number,
+    signal?: AbortSignal,
+  ): Promise<Answer>;
 };
 
 export class KahunaClient {
@@ -317,6 +352,52 @@ export class KahunaClient {
     return { extended: false, fencingToken, reason };
   }
 
+  /**
+   * The lock's changes of holder, as they happen (docs/client.md): first its state, then each
+   * acquired, released and expired, in order, none lost while the iterator runs (each request
+   * asks for the changes after the last one seen; across a leader change the server says when
+   * it cannot account for them: a state with `missed`). Throws KahunaError when the servers
+   * stay unreachable past the client's deadline; resume with the last `cursor` as `after`.
+   */
+  async *watch(resource: string, options: WatchOptions = {}): AsyncGenerator<LockChange> {
+    const durability = options.durability ?? Durability.Persistent;
+    const pollMs = options.pollMs ?? pollMsDefault;
+    checkResource(resource);
+    checkDurability(durability);
+    checkMs("pollMs", pollMs, 1);
+    if (pollMs > waitMsPerRequestMax) {
+      throw new KahunaError(
+        KahunaErrorKind.InvalidInput,
+        `pollMs must be an integer from 1 to ${waitMsPerRequestMax}, got ${pollMs}`,
+      );
+    }
+    let cursor = options.after;
+    const signal = options.signal;
+    while (signal?.aborted !== true) {
+      const body = { resource, durability, ...(cursor === undefined ? {} : { after: cursor }) };
+      const call = this.#failover.call(
+        "/v1/locks/watch",
+        body,
+        cursor === undefined ? undefined : performance.now() + pollMs,
+        signal,
+      );
+      const answer = signal === undefined ? await call : await untilAborted(call, signal);
+      if (answer === undefined) return;
+      expectType(answer.type, [ResponseType.Watched], "watch");
+      const watch = answer.watch;
+      if (watch === undefined) {
+        throw new KahunaError(
+          KahunaErrorKind.Unavailable,
+          "the server's watch answer had no events",
+        );
+      }
+      for (const event of watch.events) {
+        yield { ...event, missed: watch.missed && event.kind === "state" };
+      }
+      cursor = watch.cursor;
+    }
+  }
+
   /** The current holder, or null when the lock is free, unlocked or expired. */
   async get(
     resource: string,
@@ -329,6 +410,25 @@ export class KahunaClient {
     if (answer.type !== ResponseType.Got || answer.owner === null) return null;
     return { owner: answer.owner, fencingToken: answer.fencingToken, expiresMs: answer.expiresMs };
   }
+}
+
+/** The call's answer, or undefined once `signal` aborts (the call is left to end by itself). */
+function untilAborted<T>(call: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const abort = () => resolve(undefined);
+    signal.addEventListener("abort", abort, { once: true });
+    call.then(
+      (value) => {
+        signal.removeEventListener("abort", abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** A server answering a type the operation cannot produce is a broken server, not a "no". */

@@ -9,7 +9,7 @@
  * - A 400 is not retried: the same input would be refused again.
  * Uses only fetch, AbortSignal.timeout and setTimeout, so it runs in Bun, Deno and Node 20.
  */
-import { ResponseType } from "../locks/types.ts";
+import { ResponseType, type WatchAnswer, type WatchEvent } from "../locks/types.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
 import { fetchOptionsForCa } from "./tls-fetch.ts";
 
@@ -40,6 +40,8 @@ export type Answer = {
   readonly expiresMs: number;
   /** True when an earlier attempt of this call had an unknown outcome (504, timeout). */
   readonly afterUnknownOutcome: boolean;
+  /** Only for a watch. */
+  readonly watch?: WatchAnswer;
 };
 
 type Attempt =
@@ -66,6 +68,7 @@ export const definiteTypes: ReadonlySet<number> = new Set([
   ResponseType.Got,
   ResponseType.LockDoesNotExist,
   ResponseType.InvalidOwner,
+  ResponseType.Watched,
 ]);
 
 export class Failover {
@@ -94,8 +97,14 @@ export class Failover {
    * `waitUntilMs` (a performance.now() reading) makes a TryLock wait in line until then: each
    * attempt asks for the wait that is left, and its time-out and the call's deadline grow by it.
    */
-  async call(path: string, body: Record<string, unknown>, waitUntilMs?: number): Promise<Answer> {
-    const { servers, retries, signal } = this.#options;
+  async call(
+    path: string,
+    body: Record<string, unknown>,
+    waitUntilMs?: number,
+    callSignal?: AbortSignal,
+  ): Promise<Answer> {
+    const { servers, retries } = this.#options;
+    const signal = bothSignals(this.#options.signal, callSignal);
     const started = performance.now();
     const deadlineMs = this.#options.deadlineMs + waitLeftMs(waitUntilMs, started);
     const problems: string[] = [];
@@ -108,7 +117,7 @@ export class Failover {
       throwIfAborted(signal, attempt > 0);
       const waitMs = waitLeftMs(waitUntilMs, performance.now());
       const sent = waitUntilMs === undefined ? body : { ...body, waitMs };
-      const outcome = await this.#attempt(server, path, sent, remainingMs, waitMs);
+      const outcome = await this.#attempt(server, path, sent, remainingMs, waitMs, signal);
       throwIfAborted(signal, true);
       if (outcome.kind === "answer") {
         this.#preferred = index;
@@ -135,6 +144,7 @@ export class Failover {
     body: Record<string, unknown>,
     remainingMs: number,
     waitMs: number,
+    signal: AbortSignal | undefined,
   ): Promise<Attempt> {
     const timeoutMs = Math.max(
       1,
@@ -147,7 +157,7 @@ export class Failover {
         method: "POST",
         headers: this.#headers,
         body: JSON.stringify(body),
-        signal: withTimeout(this.#options.signal, timeoutMs),
+        signal: withTimeout(signal, timeoutMs),
       });
     } catch (error) {
       const timedOut = error instanceof Error &&
@@ -220,7 +230,49 @@ async function readResponse(response: Response, tokenGiven: boolean): Promise<At
   }
   const owner = typeof record["owner"] === "string" ? record["owner"] : null;
   const expiresMs = typeof record["expiresMs"] === "number" ? record["expiresMs"] : 0;
-  return { kind: "answer", answer: { type, fencingToken, owner, expiresMs } };
+  if (type !== ResponseType.Watched) {
+    return { kind: "answer", answer: { type, fencingToken, owner, expiresMs } };
+  }
+  const watch = readWatch(record);
+  if (watch === undefined) {
+    return {
+      kind: "retry",
+      problem: `a watch answer without its events ${JSON.stringify(json).slice(0, 200)}`,
+      unknownOutcome: false,
+    };
+  }
+  return { kind: "answer", answer: { type, fencingToken, owner, expiresMs, watch } };
+}
+
+/** A watch answer's fields, checked for their shape (docs/api.md). */
+function readWatch(record: Record<string, unknown>): WatchAnswer | undefined {
+  const { cursor, missed, events } = record;
+  if (typeof cursor !== "string" || typeof missed !== "boolean" || !Array.isArray(events)) {
+    return undefined;
+  }
+  const read: WatchEvent[] = [];
+  for (const item of events as unknown[]) {
+    if (typeof item !== "object" || item === null) return undefined;
+    const e = item as Record<string, unknown>;
+    const kind = e["kind"];
+    if (kind !== "state" && kind !== "acquired" && kind !== "released" && kind !== "expired") {
+      return undefined;
+    }
+    if (
+      typeof e["cursor"] !== "string" || typeof e["owner"] !== "string" ||
+      typeof e["fencingToken"] !== "number"
+    ) {
+      return undefined;
+    }
+    read.push({
+      kind,
+      cursor: e["cursor"],
+      owner: e["owner"],
+      fencingToken: e["fencingToken"],
+      ...(typeof e["expiresMs"] === "number" ? { expiresMs: e["expiresMs"] } : {}),
+    });
+  }
+  return { cursor, missed, events: read };
 }
 
 /**
@@ -330,6 +382,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/** The client's signal and one call's, as one; either may be missing. */
+export function bothSignals(
+  a: AbortSignal | undefined,
+  b: AbortSignal | undefined,
+): AbortSignal | undefined {
+  if (a === undefined) return b;
+  return b === undefined ? a : AbortSignal.any([a, b]);
 }
 
 function withTimeout(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {

@@ -10,10 +10,12 @@ export type {
   ClientOptions,
   ExtendDetail,
   ExtendResult,
+  LockChange,
   LockInfo,
   LockOptions,
   LockResult,
   UnlockResult,
+  WatchOptions,
 } from "./client.ts";
 export { KahunaError, KahunaErrorKind } from "./errors.ts";
 export { KahunaLock } from "./lock.ts";

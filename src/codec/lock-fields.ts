@@ -15,15 +15,21 @@ import {
   ownerBytesMax,
   resourceBytesMax,
   waitMsMax,
+  watchCursorCharsMax,
 } from "../constants.ts";
 import { Durability } from "../locks/types.ts";
 import type { LockOp } from "../locks/types.ts";
+import { cursorPatternSource } from "../locks/watch-cursor.ts";
 
 export type TextField = {
   readonly kind: "text";
   readonly bytesMax: number;
   /** Whether U+0000 is refused. */
   readonly noNul: boolean;
+  /** A regular expression (JSON Schema's `pattern`) the whole value must match, if any. */
+  readonly pattern?: string;
+  /** What the pattern allows, in words, for error messages. */
+  readonly patternText?: string;
   readonly description: string;
 };
 
@@ -73,9 +79,19 @@ export const lockFields = {
     min: 0,
     max: waitMsMax,
     default: 0,
-    description: "How long to wait in line, in milliseconds, when another owner holds the " +
-      "lock: the request joins the resource's first-in-first-out queue and is answered Locked " +
-      "when its turn comes, or Busy when the time is up. 0 answers at once.",
+    description: "How long to wait, in milliseconds. A try-lock waits in line when another " +
+      "owner holds the lock: it joins the resource's first-in-first-out queue and is answered " +
+      "Locked when its turn comes, or Busy when the time is up. A watch waits for a change " +
+      "after its cursor, and is answered with no event when the time is up. 0 answers at once.",
+  },
+  after: {
+    kind: "text",
+    bytesMax: watchCursorCharsMax,
+    noNul: true,
+    pattern: cursorPatternSource,
+    patternText: 'a cursor from an earlier watch answer, such as "12.1"',
+    description: "The cursor of the last event the watcher has seen: the answer holds the " +
+      "changes after it. Omitted, the answer is the lock's state now.",
   },
   durability: {
     kind: "choice",
@@ -98,13 +114,15 @@ export const lockRequestFields = {
   extend: ["resource", "owner", "expiresMs", "durability"],
   unlock: ["resource", "owner", "durability"],
   get: ["resource", "durability"],
+  watch: ["resource", "durability", "after", "waitMs"],
 } as const satisfies Record<LockOp, readonly LockField[]>;
 
 /** The fields an op cannot do without: all but those with a default. */
 export function requiredFields(op: LockOp): LockField[] {
   return lockRequestFields[op].filter((field) => {
     const spec: FieldSpec = lockFields[field];
-    return spec.kind !== "choice" && !(spec.kind === "integer" && spec.default !== undefined);
+    return spec.kind !== "choice" && !(spec.kind === "integer" && spec.default !== undefined) &&
+      field !== "after";
   });
 }
 

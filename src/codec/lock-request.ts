@@ -7,7 +7,8 @@
  * well-formed Unicode of 1..resourceBytesMax UTF-8 bytes without NUL; `owner` is well-formed
  * Unicode of 1..ownerBytesMax UTF-8 bytes; `expiresMs` is an integer in
  * expiresMsMin..expiresMsMax; `durability` is 0 or 1 (1 when omitted); a TryLock's `waitMs`,
- * when present, is an integer in 1..waitMsMax (0 or omitted leaves it out).
+ * when present, is an integer in 1..waitMsMax (0 or omitted leaves it out), and so is a
+ * watch's; a watch's `after`, when present, is a cursor (watch-cursor.ts).
  *
  * Errors are values with a message a person reads: it names the field, says what is allowed
  * and echoes (a truncated form of) what was sent. The fields and their limits come from one
@@ -16,6 +17,7 @@
 import { assert } from "../assert.ts";
 import { Durability } from "../locks/types.ts";
 import type { LockOp, LockRequest } from "../locks/types.ts";
+import { parseCursor } from "../locks/watch-cursor.ts";
 import { allowedText, lockFields, lockRequestFields } from "./lock-fields.ts";
 import type { ChoiceField, IntegerField, TextField } from "./lock-fields.ts";
 
@@ -43,6 +45,19 @@ export function parseLockRequest(op: LockOp, body: unknown): LockRequest | LockR
   const durability = parseDurability(body);
   if (typeof durability !== "number") return durability;
   if (op === "get") return { op, resource, durability };
+  if (op === "watch") {
+    const after = parseCursorField(body);
+    if (typeof after !== "string" && after !== undefined) return after;
+    const waitMs = parseInteger(body, "waitMs");
+    if (typeof waitMs !== "number") return waitMs;
+    return {
+      op,
+      resource,
+      durability,
+      ...(after === undefined ? {} : { after }),
+      ...(waitMs === 0 ? {} : { waitMs }),
+    };
+  }
 
   const owner = parseText(body, "owner");
   if (typeof owner !== "string") return owner;
@@ -77,6 +92,17 @@ function parseText(
   assert(typeof value === "string", "checkText accepts only strings");
   if (spec.noNul && value.includes("\u0000")) {
     return { error: `${field} must not contain NUL (\\u0000), got ${echo(value)}` };
+  }
+  return value;
+}
+
+/** A watch's `after`: omitted, or a cursor this server writes. */
+function parseCursorField(body: Record<string, unknown>): string | undefined | LockRequestError {
+  const value = body["after"];
+  if (value === undefined) return undefined;
+  const spec: TextField = lockFields.after;
+  if (typeof value !== "string" || parseCursor(value) === undefined) {
+    return { error: `after must be ${spec.patternText ?? "a cursor"}, got ${echo(value)}` };
   }
   return value;
 }

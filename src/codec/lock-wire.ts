@@ -2,10 +2,19 @@
  * Lock requests and answers on the wire (msgpack values), shared by the client binary
  * protocol and by requests forwarded between nodes. A request is `[id, op, body]` where body
  * has the REST fields (validated exactly as the REST boundary does); an answer is
- * `[id, type, fencingToken, owner | null, expiresMs | null, error | null]`.
+ * `[id, type, fencingToken, owner | null, expiresMs | null, error | null]`, followed by the
+ * route (or null) and, for a watch, `[cursor, missed, events]` with each event
+ * `[kind, cursor, owner, fencingToken, expiresMs | null]`.
  * Decoding never throws: a malformed value is an error naming what was wrong.
  */
-import { type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
+import {
+  type LockRequest,
+  type LockResponse,
+  ResponseType,
+  type WatchAnswer,
+  type WatchEvent,
+} from "../locks/types.ts";
+import { parseCursor } from "../locks/watch-cursor.ts";
 import { parseLockRequest } from "./lock-request.ts";
 
 export type WireRequest = { readonly id: number; readonly request: LockRequest };
@@ -43,16 +52,77 @@ export function encodeWireAnswer({ id, response: r, route }: WireAnswer): unknow
     r.expiresMs ?? null,
     r.error ?? null,
   ];
-  return route === undefined ? answer : [...answer, [route.node, route.groups, route.leaders]];
+  const routed = route === undefined ? null : [route.node, route.groups, route.leaders];
+  if (r.watch !== undefined) return [...answer, routed, encodeWatch(r.watch)];
+  return routed === null ? answer : [...answer, routed];
+}
+
+function encodeWatch(watch: WatchAnswer): unknown {
+  const events = watch.events.map((e) => [
+    e.kind,
+    e.cursor,
+    e.owner,
+    e.fencingToken,
+    e.expiresMs ?? null,
+  ]);
+  return [watch.cursor, watch.missed, events];
+}
+
+const eventKinds: readonly string[] = ["state", "acquired", "released", "expired"];
+/** More events than a watch answer ever carries (the history bound) is not an answer. */
+const watchEventsMax = 1024;
+
+function decodeWatch(value: unknown): WatchAnswer | { error: string } {
+  if (!Array.isArray(value) || value.length !== 3) {
+    return { error: "a watch answer is [cursor, missed, events]" };
+  }
+  const [cursor, missed, events] = value as unknown[];
+  if (typeof cursor !== "string" || parseCursor(cursor) === undefined) {
+    return { error: "watch cursor must be a cursor" };
+  }
+  if (typeof missed !== "boolean") return { error: "watch missed must be a boolean" };
+  if (!Array.isArray(events) || events.length > watchEventsMax) {
+    return { error: `watch events must be a list of at most ${watchEventsMax}` };
+  }
+  const decoded: WatchEvent[] = [];
+  for (const item of events) {
+    if (!Array.isArray(item) || item.length !== 5) {
+      return { error: "a watch event is [kind, cursor, owner, fencingToken, expiresMs]" };
+    }
+    const [kind, at, owner, fencingToken, expiresMs] = item as unknown[];
+    if (typeof kind !== "string" || !eventKinds.includes(kind)) {
+      return { error: "watch event kind is unknown" };
+    }
+    if (typeof at !== "string" || parseCursor(at) === undefined) {
+      return { error: "watch event cursor must be a cursor" };
+    }
+    if (typeof owner !== "string") return { error: "watch event owner must be a string" };
+    if (!isWireInteger(fencingToken)) {
+      return { error: "watch event fencingToken must be a non-negative integer" };
+    }
+    if (expiresMs !== null && !isWireInteger(expiresMs)) {
+      return { error: "watch event expiresMs must be an integer" };
+    }
+    decoded.push({
+      kind: kind as WatchEvent["kind"],
+      cursor: at,
+      owner,
+      fencingToken,
+      ...(expiresMs === null ? {} : { expiresMs }),
+    });
+  }
+  return { cursor, missed, events: decoded };
 }
 
 export function decodeWireRequest(item: unknown): WireRequest | { error: string } {
   if (!Array.isArray(item) || item.length !== 3) return { error: "a request is [id, op, body]" };
   const [id, op, body] = item as [unknown, unknown, unknown];
   if (!isWireInteger(id)) return { error: "request id must be an integer from 0 to 2^53-1" };
-  if (op !== "tryLock" && op !== "extend" && op !== "unlock" && op !== "get") {
+  if (op !== "tryLock" && op !== "extend" && op !== "unlock" && op !== "get" && op !== "watch") {
     return {
-      error: `request op must be tryLock, extend, unlock or get, got ${String(op).slice(0, 40)}`,
+      error: `request op must be tryLock, extend, unlock, get or watch, got ${
+        String(op).slice(0, 40)
+      }`,
     };
   }
   const request = parseLockRequest(op, body);
@@ -61,10 +131,10 @@ export function decodeWireRequest(item: unknown): WireRequest | { error: string 
 }
 
 export function decodeWireAnswer(item: unknown): WireAnswer | { error: string } {
-  if (!Array.isArray(item) || (item.length !== 6 && item.length !== 7)) {
-    return { error: "an answer is a list of 6 items (7 with a route)" };
+  if (!Array.isArray(item) || item.length < 6 || item.length > 8) {
+    return { error: "an answer is a list of 6 items (7 with a route, 8 with a watch)" };
   }
-  const [id, type, fencingToken, owner, expiresMs, error, rawRoute] = item as unknown[];
+  const [id, type, fencingToken, owner, expiresMs, error, rawRoute, rawWatch] = item as unknown[];
   if (!isWireInteger(id)) return { error: "answer id must be a non-negative integer" };
   if (typeof type !== "number" || !responseTypes.has(type)) {
     return { error: "answer type is unknown" };
@@ -81,14 +151,21 @@ export function decodeWireAnswer(item: unknown): WireAnswer | { error: string } 
   if (error !== null && typeof error !== "string") {
     return { error: "answer error must be a string" };
   }
+  let watch: WatchAnswer | undefined;
+  if (rawWatch !== undefined) {
+    const decoded = decodeWatch(rawWatch);
+    if ("error" in decoded) return decoded;
+    watch = decoded;
+  }
   const response: LockResponse = {
     type: type as LockResponse["type"],
     fencingToken,
     ...(owner === null ? {} : { owner }),
     ...(expiresMs === null ? {} : { expiresMs }),
     ...(error === null ? {} : { error }),
+    ...(watch === undefined ? {} : { watch }),
   };
-  if (rawRoute === undefined) return { id, response };
+  if (rawRoute === undefined || rawRoute === null) return { id, response };
   const route = decodeRoute(rawRoute);
   if ("error" in route) return route;
   return { id, response, route };

@@ -16,6 +16,9 @@
  * - TryLocks that wait (docs/spec.md §2.5) stand in the leader's lines (wait-queue.ts) and
  *   each grant to one of them is an ordinary TryLock: the line's head is tried after a
  *   release this leader applied or answered, and once a tick while the lock is free.
+ * - Watches (docs/spec.md §2.6) are answered by the leader from what it applied and executed:
+ *   each change of a watched lock is recorded as the record changes, and an expiry once the
+ *   lease is over on this leader's clock with every proposal that could extend it applied.
  * Synchronous and deterministic: time comes in as `nowMs` from the NodeHost's Clock port.
  */
 import { assert } from "../assert.ts";
@@ -29,15 +32,32 @@ import {
   sweepScanPerTick,
   sweptSnapshotRecordsMin,
   waitersPerResourceMax,
+  watchRecentChangesMax,
 } from "../constants.ts";
 import { encodeCommand } from "../codec/lock-command.ts";
 import { EphemeralLocks, type Needs } from "../locks/ephemeral-locks.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
-import { Durability, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
+import {
+  Durability,
+  type LockOpRequest,
+  type LockRequest,
+  type LockResponse,
+  ResponseType,
+  type WatchRequest,
+} from "../locks/types.ts";
+import type { LockRecord } from "../locks/lock-rules.ts";
+import { formatCursor, Phase } from "../locks/watch-cursor.ts";
 import type { MemoryStorage } from "../raft/memory-storage.ts";
 import type { RawNode, Ready } from "../raft/raw-node.ts";
 import { type Entry, type NodeId, type ReadState, Role, type Snapshot } from "../raft/types.ts";
 import { errored, indeterminate, mustRetry, type Reply } from "./replies.ts";
+import {
+  changesBetween,
+  type LockNow,
+  RecentChanges,
+  type WatchBudget,
+  WatchTable,
+} from "./watches.ts";
 import {
   lineKey,
   type TryLockRequest,
@@ -51,7 +71,7 @@ export type WaitTicket = { cancel?: () => void };
 
 const busy: LockResponse = { type: ResponseType.Busy, fencingToken: 0 };
 
-type Waiting = { readonly request: LockRequest; readonly reply: Reply };
+type Waiting = { readonly request: LockOpRequest; readonly reply: Reply };
 type Proposal = { readonly term: number; readonly reply: Reply; readonly tick: number };
 /**
  * A ReadIndex round. It is answered once both its read index (the commit index confirmed by a
@@ -80,6 +100,12 @@ export class GroupHost {
   private horizonProposedMs = 0;
   private tokensProposedThrough = -1;
   private horizonWaiting: Waiting[] = [];
+  /**
+   * The index of a clock entry in flight (a horizon entry that changes nothing but carries this
+   * leader's clock reading), 0 when none: a watched persistent lock's expiry is declared once
+   * the log's clock has passed its lease end, so that every later leader sees it expired too.
+   */
+  private clockMarkIndex = 0;
   /** The index of the sweep entry in flight, 0 when none. */
   private sweepIndex = 0;
   private readBatch: Waiting[] = [];
@@ -90,6 +116,9 @@ export class GroupHost {
   private readonly proposals = new Map<number, Proposal>();
   private readonly reads = new Map<number, Read>();
   private readonly waits: WaitQueue;
+  private readonly watches: WatchTable;
+  /** This replica's last persistent changes, for watchers' older cursors. */
+  private readonly recent = new RecentChanges(watchRecentChangesMax);
   /** Lines whose lock this leader saw released since they were last served. */
   private released: string[] = [];
 
@@ -102,10 +131,30 @@ export class GroupHost {
     readonly sweepGraceMs: number,
     /** The node's waiters, shared by its groups. */
     waitBudget: WaitBudget,
+    /** The node's watches, shared by its groups. */
+    watchBudget: WatchBudget = { locks: 0, polls: 0 },
   ) {
     this.machine = machine;
     this.recordsPeak = machine.size();
     this.waits = new WaitQueue(waitBudget);
+    this.watches = new WatchTable(watchBudget);
+    this.observe(machine);
+  }
+
+  /** Persistent changes reach the watches as the machine applies them. */
+  private observe(machine: LockMachine): void {
+    machine.observer = (resource, before, after, nowMs) => {
+      const changes = changesBetween(before, after, nowMs);
+      if (changes.length === 0) return;
+      const key = lineKey({ resource, durability: Durability.Persistent });
+      // Where the lock stood before: its grant still running (an expiry comes first), ended by a
+      // release, or never granted at the token it now gets.
+      const prior = before === undefined
+        ? { token: after.fencingToken, phase: Phase.Before }
+        : { token: before.fencingToken, phase: before.owner === "" ? Phase.Ended : Phase.Acquired };
+      this.recent.add(key, prior, changes);
+      if (!this.watches.isEmpty()) this.watches.record(key, changes);
+    };
   }
 
   /** True when this node leads the group and may answer lock requests for it. */
@@ -121,6 +170,11 @@ export class GroupHost {
     return count;
   }
 
+  /** Watch requests waiting on this group. */
+  watchCount(): number {
+    return this.watches.pollCount();
+  }
+
   /** Waiters in this group's lines, grants in flight included. */
   waiterCount(): number {
     return this.waits.size();
@@ -131,6 +185,8 @@ export class GroupHost {
       reply(mustRetry(`this node does not lead partition ${this.id}; retry`));
     } else if (this.pendingCount() >= pendingProposalsMax) {
       reply(mustRetry(`partition ${this.id} has too many requests in flight; retry`));
+    } else if (request.op === "watch") {
+      this.submitWatch(request, reply, nowMs, ticket);
     } else if (request.op === "tryLock" && request.waitMs !== undefined) {
       this.submitWaiting(request, request.waitMs, reply, nowMs, ticket);
     } else if (
@@ -149,9 +205,107 @@ export class GroupHost {
       this.submitNow(request, reply, nowMs);
     }
     this.serveReleased(nowMs);
+    this.answerWatches(nowMs);
   }
 
-  private submitNow(request: LockRequest, reply: Reply, nowMs: number): void {
+  /** A watch request: answered from the watched lock's history, or waits for a change. */
+  private submitWatch(
+    request: WatchRequest,
+    reply: Reply,
+    nowMs: number,
+    ticket: WaitTicket | undefined,
+  ): void {
+    const now = this.lockNow(request.resource, request.durability, nowMs);
+    if (now === undefined) {
+      reply(mustRetry(`partition ${this.id} has a new leader that is not ready yet; retry`));
+      return;
+    }
+    const key = lineKey(request);
+    this.declareExpiries(nowMs, key);
+    const deadlineMs = request.waitMs === undefined ? undefined : nowMs + request.waitMs;
+    const proposedThrough = request.durability === Durability.Persistent
+      ? this.raft.status().lastIndex
+      : 0;
+    const waiting = this.watches.watch(
+      key,
+      request.after,
+      now,
+      nowMs,
+      deadlineMs,
+      reply,
+      proposedThrough,
+      request.durability === Durability.Persistent ? this.recent : undefined,
+    );
+    if (waiting !== undefined && ticket !== undefined) ticket.cancel = waiting.cancel;
+  }
+
+  /** A lock as this leader knows it now; undefined when it cannot serve the lock yet. */
+  private lockNow(resource: string, durability: Durability, nowMs: number): LockNow | undefined {
+    if (durability === Durability.Persistent) {
+      if (!this.isServing()) return undefined;
+      const record = this.machine.record(resource);
+      const key = lineKey({ resource, durability });
+      return lockNowOf(key, record, this.machine.tokenFloor, nowMs, this.machine.appliedIndex);
+    }
+    const ephemeral = this.ephemeral;
+    if (ephemeral === undefined || nowMs < this.ephemeralReadyAtMs) return undefined;
+    const key = lineKey({ resource, durability });
+    return lockNowOf(key, ephemeral.record(resource), ephemeral.floor, nowMs, 0);
+  }
+
+  /**
+   * Records the expiry of watched locks (all, or the one of `only`) whose lease is over on
+   * this leader's clock, once nothing proposed could still extend it.
+   */
+  private declareExpiries(nowMs: number, only?: string): void {
+    if (this.watches.isEmpty()) return;
+    const applied = this.machine.appliedIndex;
+    let needsClock = false;
+    for (const { key, token, owner } of this.watches.mayHaveExpired(applied)) {
+      if (only !== undefined && key !== only) continue;
+      const durability = key.startsWith(`${Durability.Persistent}:`)
+        ? Durability.Persistent
+        : Durability.Ephemeral;
+      const resource = key.slice(key.indexOf(":") + 1);
+      const now = this.lockNow(resource, durability, nowMs);
+      if (now === undefined || now.held || now.record?.fencingToken !== token) continue;
+      // A persistent lease is over for every later leader only once the log's clock is past its
+      // end (a new leader counts what is left from the last reading in the log).
+      if (durability === Durability.Persistent && this.machine.lastNowMs < now.record.leaseEndMs) {
+        needsClock = true;
+        continue;
+      }
+      this.watches.record(key, [expiry(token, owner)]);
+    }
+    if (needsClock && this.clockMarkIndex <= applied) this.proposeClockMark(nowMs);
+  }
+
+  /** Puts this leader's clock reading into the log, changing nothing else. */
+  private proposeClockMark(nowMs: number): void {
+    const machine = this.machine;
+    const command = {
+      kind: "horizon",
+      nowMs,
+      horizonMs: machine.horizonMs,
+      tokensThrough: machine.ephemeralThrough,
+    } as const;
+    const result = this.raft.propose(encodeCommand(command));
+    if (result.kind === "proposed") this.clockMarkIndex = result.index;
+  }
+
+  private answerWatches(nowMs: number): void {
+    if (this.watches.isEmpty()) return;
+    this.watches.answerChanged(nowMs, (key) => {
+      const durability = key.startsWith(`${Durability.Persistent}:`)
+        ? Durability.Persistent
+        : Durability.Ephemeral;
+      const now = this.lockNow(key.slice(key.indexOf(":") + 1), durability, nowMs);
+      assert(now !== undefined, "a leader with watches serves their locks");
+      return now;
+    });
+  }
+
+  private submitNow(request: LockOpRequest, reply: Reply, nowMs: number): void {
     if (request.durability === Durability.Persistent) {
       this.submitPersistent(request, reply, nowMs);
     } else {
@@ -275,6 +429,11 @@ export class GroupHost {
    * last plain TryLock; lines whose lock has expired or was released are served.
    */
   serveWaiters(nowMs: number): void {
+    if (!this.watches.isEmpty()) {
+      this.declareExpiries(nowMs);
+      this.answerWatches(nowMs);
+      this.watches.expire(nowMs);
+    }
     if (this.waits.isEmpty()) return;
     for (const { waiter } of this.waits.takeExpired(nowMs)) {
       if (waiter.cancelled) continue;
@@ -284,7 +443,7 @@ export class GroupHost {
     for (const key of [...this.waits.keys()]) this.serveLine(key, nowMs);
   }
 
-  private submitPersistent(request: LockRequest, reply: Reply, nowMs: number): void {
+  private submitPersistent(request: LockOpRequest, reply: Reply, nowMs: number): void {
     if (request.op === "get") {
       if (!this.isServing()) {
         reply(mustRetry(`partition ${this.id} has a new leader that is not ready yet; retry`));
@@ -298,13 +457,14 @@ export class GroupHost {
     const data = encodeCommand({ kind: request.op, resource, owner, expiresMs, nowMs });
     const result = this.raft.propose(data);
     if (result.kind === "proposed") {
+      if (!this.watches.isEmpty()) this.watches.proposed(lineKey(request), result.index);
       this.proposals.set(result.index, { term: result.term, reply, tick: this.ticks });
     } else {
       reply(mustRetry(`partition ${this.id} cannot take a proposal now (${result.kind}); retry`));
     }
   }
 
-  private submitEphemeral(request: LockRequest, reply: Reply, nowMs: number): void {
+  private submitEphemeral(request: LockOpRequest, reply: Reply, nowMs: number): void {
     const ephemeral = this.ephemeral;
     if (ephemeral === undefined || nowMs < this.ephemeralReadyAtMs) {
       reply(mustRetry(
@@ -314,12 +474,18 @@ export class GroupHost {
       return;
     }
     const machine = this.machine;
+    const watched = !this.watches.isEmpty() && this.watches.has(lineKey(request));
+    const before = watched ? ephemeral.record(request.resource) : undefined;
     const result = ephemeral.executeWithin(
       request,
       nowMs,
       machine.horizonMs,
       machine.ephemeralThrough,
     );
+    if (watched) {
+      const after = ephemeral.record(request.resource);
+      this.watches.record(lineKey(request), changesBetween(before, after, nowMs));
+    }
     if ("leaseEndMs" in result) {
       this.horizonWaiting.push({ request, reply });
       this.proposeHorizon(result, nowMs);
@@ -412,6 +578,8 @@ export class GroupHost {
     const restored = LockMachine.restore(snapshot.data);
     assert(!("error" in restored), `snapshot of group ${this.id} was validated on receipt`);
     this.machine = restored as LockMachine;
+    this.observe(this.machine);
+    this.recent.clear();
     this.appliedSinceSnapshot = 0;
     this.recordsPeak = this.machine.size();
   }
@@ -457,6 +625,11 @@ export class GroupHost {
     }
     this.answerReads(nowMs);
     this.serveReleased(nowMs);
+    if (this.clockMarkIndex !== 0 && this.machine.appliedIndex >= this.clockMarkIndex) {
+      this.clockMarkIndex = 0;
+      this.declareExpiries(nowMs);
+    }
+    this.answerWatches(nowMs);
   }
 
   onReadStates(readStates: readonly ReadState[]): void {
@@ -509,12 +682,14 @@ export class GroupHost {
       }
     }
     this.released = [];
+    this.watches.clear(`partition ${this.id} lost its leader; watch again`);
     this.ephemeral = undefined;
     this.leaderStart = undefined;
     this.wantsLeaderStart = false;
     this.horizonProposedMs = 0;
     this.tokensProposedThrough = -1;
     this.sweepIndex = 0;
+    this.clockMarkIndex = 0;
   }
 
   /**
@@ -563,6 +738,24 @@ export class GroupHost {
     this.appliedSinceSnapshot = 0;
     this.recordsPeak = this.machine.size();
   }
+}
+
+function lockNowOf(
+  key: string,
+  record: LockRecord | undefined,
+  floor: number,
+  nowMs: number,
+  appliedIndex: number,
+): LockNow {
+  const held = record !== undefined && record.owner !== "" && nowMs < record.leaseEndMs;
+  return { key, record, floor, held, leftMs: held ? record.leaseEndMs - nowMs : 0, appliedIndex };
+}
+
+/** The end of a grant whose lease ran out, as a watch records it. */
+function expiry(token: number, owner: string) {
+  const position = { token, phase: Phase.Ended };
+  const cursor = formatCursor(position);
+  return { position, event: { kind: "expired", cursor, owner, fencingToken: token } as const };
 }
 
 export type { Ready };

@@ -14,7 +14,7 @@ import { HistogramFamily, secondsBuckets } from "../metrics/histograms.ts";
 import type { PrometheusText } from "../metrics/text-format.ts";
 import type { NodeId } from "../raft/types.ts";
 
-const ops: readonly LockRequest["op"][] = ["tryLock", "extend", "unlock", "get"];
+const ops: readonly LockRequest["op"][] = ["tryLock", "extend", "unlock", "get", "watch"];
 const durabilities = ["ephemeral", "persistent"] as const;
 const outcomes = Object.entries(ResponseType).sort(([, a], [, b]) => a - b);
 /** ResponseType number → its position in `outcomes`; -1 for numbers that are no type. */
@@ -31,6 +31,8 @@ function opIndex(op: LockRequest["op"]): number {
       return 2;
     case "get":
       return 3;
+    case "watch":
+      return 4;
   }
 }
 

@@ -40,7 +40,8 @@ import {
   waitersPerNodeMax,
 } from "../constants.ts";
 import { LockMachine } from "../locks/lock-machine.ts";
-import { Durability, type LockRequest, type LockResponse } from "../locks/types.ts";
+import { newWatchBudget } from "./watches.ts";
+import { Durability, type LockRequest, type LockResponse, waitMsOf } from "../locks/types.ts";
 import { FrameBuilder } from "../multiraft/frame-builder.ts";
 import {
   type Answer,
@@ -89,7 +90,8 @@ function randomStoreId(random: Random): string {
 
 /** A persistent tryLock, extend or unlock: what commits through Raft. */
 function isPersistentChange(request: LockRequest): boolean {
-  return request.durability === Durability.Persistent && request.op !== "get";
+  return request.durability === Durability.Persistent && request.op !== "get" &&
+    request.op !== "watch";
 }
 
 /** Messages a leader may send before it persists the Ready they come with (contract step 2). */
@@ -223,6 +225,7 @@ export class NodeHost {
   private readonly forwarded = new Map<number, PendingForward>();
   /** The waiters of this node's lines, shared by its groups. */
   private readonly waitBudget: WaitBudget;
+  private readonly watchBudget = newWatchBudget();
   /** TryLocks that wait, by the caller's reply, until answered: `cancel` takes them out. */
   private readonly waitTickets = new Map<Reply, WaitTicket>();
   /** What the next flush sends each peer besides Raft messages and snapshot chunks. */
@@ -307,11 +310,24 @@ export class NodeHost {
       applied: state.snapshot?.metadata.index ?? 0,
       recovering,
     }, storage);
-    return new GroupHost(group, raft, storage, machine, this.sweepGraceMs, this.waitBudget);
+    return new GroupHost(
+      group,
+      raft,
+      storage,
+      machine,
+      this.sweepGraceMs,
+      this.waitBudget,
+      this.watchBudget,
+    );
   }
 
   groupCount(): number {
     return this.groups.length;
+  }
+
+  /** Watch requests waiting on this node, and the locks it watches (docs/spec.md §2.6). */
+  watching(): { polls: number; locks: number } {
+    return { ...this.watchBudget };
   }
 
   /** TryLocks waiting in this node's lines (docs/spec.md §2.5), grants in flight included. */
@@ -325,7 +341,7 @@ export class NodeHost {
    */
   submit(request: LockRequest, reply: Reply): void {
     const started = this.seconds();
-    const waits = request.op === "tryLock" && request.waitMs !== undefined;
+    const waits = waitMsOf(request) > 0;
     const ticket: WaitTicket | undefined = waits ? {} : undefined;
     // Set once route returns; an answer given before then is no commit (nothing was proposed).
     let proposedHere = false;
@@ -376,7 +392,7 @@ export class NodeHost {
     }
     const id = this.nextForwardSequence++;
     assert(Number.isSafeInteger(id), "forward sequence numbers stay safe integers");
-    const waitMs = request.op === "tryLock" ? request.waitMs ?? 0 : 0;
+    const waitMs = waitMsOf(request);
     const timeoutTicks = proposalTimeoutTicks + Math.ceil(waitMs / tickMs);
     this.forwarded.set(id, { to: group.leader, request, reply, tick: this.ticks, timeoutTicks });
     if (ticket !== undefined) {
@@ -463,7 +479,7 @@ export class NodeHost {
 
   /** A forwarded request that got no answer: unknown for a write, retryable for a read. */
   private failForward(forward: PendingForward, why: string): void {
-    const write = forward.request.op !== "get";
+    const write = forward.request.op !== "get" && forward.request.op !== "watch";
     forward.reply(
       write ? indeterminate(`${why}; retry with the same owner`) : mustRetry(`${why}; retry`),
     );
@@ -730,7 +746,7 @@ export class NodeHost {
       return;
     }
     const run = { tick: this.ticks, response: undefined as LockResponse | undefined };
-    const waits = request.op === "tryLock" && request.waitMs !== undefined;
+    const waits = waitMsOf(request) > 0;
     const ticket: WaitTicket | undefined = waits ? {} : undefined;
     if (ticket !== undefined) this.forwardsWaiting.set(key, ticket);
     this.forwardsRun.set(key, run);
@@ -1080,6 +1096,16 @@ export class NodeHost {
       "gauge",
       "TryLocks waiting in line for a held lock in the partitions this node leads.",
     ).sample(this.waitBudget.used);
+    out.family(
+      "kahuna_lock_watches",
+      "gauge",
+      "Watch requests waiting for a change of a lock in the partitions this node leads.",
+    ).sample(this.watchBudget.polls);
+    out.family(
+      "kahuna_watched_locks",
+      "gauge",
+      "Locks whose changes this node records for watchers, as the leader of their partition.",
+    ).sample(this.watchBudget.locks);
   }
 
   /**

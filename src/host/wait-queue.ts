@@ -39,7 +39,7 @@ export type WaitBudget = { used: number; readonly max: number };
 
 export type Enqueued = "queued" | "replaced" | "full";
 
-export function lineKey(request: LockRequest): string {
+export function lineKey(request: Pick<LockRequest, "resource" | "durability">): string {
   return `${request.durability}:${request.resource}`;
 }
 

@@ -93,6 +93,20 @@ export const lockRoutes = [
       "linearizable.",
     outcomes: [ResponseType.Got, ResponseType.LockDoesNotExist],
   },
+  {
+    kind: "lock",
+    method: "POST",
+    path: "/v1/locks/watch",
+    op: "watch",
+    operationId: "watch",
+    summary: "Watch a lock",
+    description: "A long poll for the lock's changes of holder (acquired, released, expired) " +
+      "after `after`, the cursor of the last event seen. Answered at once when there are " +
+      "some; otherwise held open for up to `waitMs` for the next, and answered with no event " +
+      "when the time is up. Without `after`, the answer is the lock's state now. Send each " +
+      "answer's `cursor` as the next request's `after` and no change is lost.",
+    outcomes: [ResponseType.Watched],
+  },
 ] as const satisfies readonly LockRoute[];
 
 const retryAfter = "Seconds to wait before retrying.";

@@ -16,7 +16,13 @@ import type { AuthClient } from "../auth/auth-file.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { isLockRequestError, parseLockRequest } from "../codec/lock-request.ts";
 import { httpBodyBytesMax } from "../constants.ts";
-import { type LockOp, type LockResponse, type LockService, ResponseType } from "../locks/types.ts";
+import {
+  type LockOp,
+  type LockResponse,
+  type LockService,
+  ResponseType,
+  waitMsOf,
+} from "../locks/types.ts";
 import type { AuthAction } from "../auth/permissions.ts";
 import { endpointList, lockRoutes, readRoutes } from "./api-routes.ts";
 import type { ReadRoute } from "./api-routes.ts";
@@ -179,7 +185,7 @@ async function handleLock(
   try {
     // A TryLock that waits is held open up to its waitMs; it leaves the line if the client
     // goes away (the request's signal aborts when the connection closes).
-    if (request.op === "tryLock" && request.waitMs !== undefined) env?.holdOpen?.();
+    if (waitMsOf(request) > 0) env?.holdOpen?.();
     response = await deps.service.execute(request, raw.signal);
   } catch (error) {
     // The service answers expected outcomes as values; a throw is a bug, never a crash.

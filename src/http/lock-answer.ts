@@ -28,6 +28,7 @@ export const httpStatusOf = {
   [ResponseType.Extended]: 200,
   [ResponseType.Unlocked]: 200,
   [ResponseType.Got]: 200,
+  [ResponseType.Watched]: 200,
   [ResponseType.LockDoesNotExist]: 200,
   [ResponseType.InvalidOwner]: 200,
   [ResponseType.InvalidInput]: 400,
@@ -46,6 +47,7 @@ export function lockAnswer(op: LockOp, response: LockResponse, wallMs: number): 
     case ResponseType.Extended:
     case ResponseType.Unlocked:
     case ResponseType.Got:
+    case ResponseType.Watched:
     case ResponseType.LockDoesNotExist:
     case ResponseType.InvalidOwner:
       return { status: httpStatusOf[type], headers: {}, body: outcomeBody(op, response, wallMs) };
@@ -86,6 +88,11 @@ function outcomeBody(
   response: LockResponse,
   wallMs: number,
 ): Record<string, unknown> {
+  if (op === "watch") {
+    const watch = response.watch;
+    assert(watch !== undefined, "a Watched answer has its events");
+    return { type: response.type, ...watch };
+  }
   if (op !== "get") return { type: response.type, fencingToken: response.fencingToken };
   if (response.type !== ResponseType.Got) {
     return {

@@ -67,6 +67,25 @@ export class MemoryLockService implements LockService {
           expiresMs: Math.max(1, Math.floor(entry.untilMs - nowMs)),
         };
       }
+      case "watch": {
+        // The lock's state now, at once: no history and no waiting in this twin.
+        const token = entry?.fencingToken ?? 0;
+        const cursor = entry === undefined ? "0.0" : `${token}.${held ? 1 : 2}`;
+        const event = held
+          ? {
+            kind: "state",
+            cursor,
+            owner: entry.owner,
+            fencingToken: token,
+            expiresMs: 1,
+          } as const
+          : { kind: "state", cursor, owner: "", fencingToken: token } as const;
+        return {
+          type: ResponseType.Watched,
+          fencingToken: 0,
+          watch: { cursor, missed: request.after !== undefined, events: [event] },
+        };
+      }
       default:
         return unreachable(request);
     }

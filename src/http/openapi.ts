@@ -70,7 +70,13 @@ export function openApiDocument(info: DocumentInfo): JsonSchema {
 }
 
 function schemaName(op: LockOp): string {
-  const names = { tryLock: "TryLock", extend: "TryExtend", unlock: "TryUnlock", get: "GetInfo" };
+  const names = {
+    tryLock: "TryLock",
+    extend: "TryExtend",
+    unlock: "TryUnlock",
+    get: "GetInfo",
+    watch: "Watch",
+  };
   return names[op];
 }
 
@@ -83,7 +89,11 @@ function json(schema: JsonSchema): JsonSchema {
 }
 
 function lockOperation(route: LockRoute): JsonSchema {
-  const answer = route.op === "get" ? "GetInfoAnswer" : "LockAnswer";
+  const answer = route.op === "get"
+    ? "GetInfoAnswer"
+    : route.op === "watch"
+    ? "WatchAnswer"
+    : "LockAnswer";
   const outcomes = route.outcomes.map((type) => `${type} (${typeNames[type]})`).join(", ");
   assert(
     route.outcomes.every((type) => httpStatusOf[type] === 200),
@@ -209,7 +219,11 @@ function componentSchemas(): Record<string, JsonSchema> {
     description: "The answer of try-lock, try-unlock and try-extend.",
     required: ["type", "fencingToken"],
     properties: {
-      type: { enum: outcomeTypes.filter((type) => type !== ResponseType.Got) },
+      type: {
+        enum: outcomeTypes.filter((type) =>
+          type !== ResponseType.Got && type !== ResponseType.Watched
+        ),
+      },
       fencingToken: fencingToken(),
     },
   };
@@ -229,6 +243,45 @@ function componentSchemas(): Record<string, JsonSchema> {
         description: "The answering node's wall clock plus expiresMs, in Unix milliseconds: " +
           "for display only (leases are never measured by comparing wall clocks).",
       },
+    },
+  };
+  schemas["WatchEvent"] = {
+    type: "object",
+    description: "One event of a watched lock: its state (first, or in place of what was " +
+      "missed), or a change of holder.",
+    required: ["kind", "cursor", "owner", "fencingToken"],
+    properties: {
+      kind: { enum: ["state", "acquired", "released", "expired"] },
+      cursor: { type: "string", description: "Send it as `after` to resume after this event." },
+      owner: {
+        type: "string",
+        description: 'The holder the change is about; for a state, the holder now ("" when free).',
+      },
+      fencingToken: fencingToken(),
+      expiresMs: {
+        type: "integer",
+        minimum: 0,
+        description: "Acquired: the lease granted. A held state: the lease left.",
+      },
+    },
+  };
+  schemas["WatchAnswer"] = {
+    type: "object",
+    description: "The answer of watch: the lock's changes after `after`, oldest first.",
+    required: ["type", "cursor", "missed", "events"],
+    properties: {
+      type: { const: ResponseType.Watched },
+      cursor: {
+        type: "string",
+        description: "The cursor to send as `after` next: the last event's, or the request's " +
+          "own when the wait ended with no change.",
+      },
+      missed: {
+        type: "boolean",
+        description: "True when the changes after `after` are not known here (a new leader, " +
+          "or more than the history keeps): `events` is then the lock's state.",
+      },
+      events: { type: "array", items: ref("WatchEvent") },
     },
   };
   const errorTypes = [
@@ -257,7 +310,11 @@ function fieldSchema(spec: FieldSpec): JsonSchema {
         minLength: 1,
         maxLength: spec.bytesMax,
         [utf8BytesMaxKeyword]: spec.bytesMax,
-        ...(spec.noNul ? { pattern: "^[^\\u0000]*$" } : {}),
+        ...(spec.pattern !== undefined
+          ? { pattern: spec.pattern }
+          : spec.noNul
+          ? { pattern: "^[^\\u0000]*$" }
+          : {}),
         description: `${spec.description} 1 to ${spec.bytesMax} UTF-8 bytes` +
           `${spec.noNul ? ", no NUL (U+0000)" : ""}, well-formed Unicode.`,
       };

@@ -1,17 +1,17 @@
 import { describe, expect, test } from "bun:test";
 import { AssertionError } from "../assert.ts";
 import { EphemeralLocks } from "./ephemeral-locks.ts";
-import { Durability, type LockRequest, ResponseType } from "./types.ts";
+import { Durability, type LockOpRequest, ResponseType } from "./types.ts";
 
 const durability = Durability.Ephemeral;
-const lock = (owner: string, expiresMs: number): LockRequest => ({
+const lock = (owner: string, expiresMs: number): LockOpRequest => ({
   op: "tryLock",
   resource: "r",
   owner,
   expiresMs,
   durability,
 });
-const extend = (owner: string, expiresMs: number): LockRequest => ({
+const extend = (owner: string, expiresMs: number): LockOpRequest => ({
   op: "extend",
   resource: "r",
   owner,

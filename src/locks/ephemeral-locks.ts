@@ -17,7 +17,7 @@
 import { assert, unreachable } from "../assert.ts";
 import * as rules from "./lock-rules.ts";
 import type { LockRecord, Outcome } from "./lock-rules.ts";
-import { Durability, type LockRequest, type LockResponse } from "./types.ts";
+import { Durability, type LockOpRequest, type LockResponse } from "./types.ts";
 
 /** What a grant needs committed first: a horizon covering its lease and its token reserved. */
 export type Needs = { readonly leaseEndMs: number; readonly fencingToken: number };
@@ -42,8 +42,18 @@ export class EphemeralLocks {
     return this.#fromToken;
   }
 
+  /** The token a resource without a record gets on its next grant. */
+  get floor(): number {
+    return this.#floor;
+  }
+
+  /** The record of a resource, if it has one. */
+  record(resource: string): LockRecord | undefined {
+    return this.#records.get(resource);
+  }
+
   /** Runs one ephemeral request at this leader's clock reading `nowMs`, with no limits. */
-  execute(request: LockRequest, nowMs: number): LockResponse {
+  execute(request: LockOpRequest, nowMs: number): LockResponse {
     const result = this.executeWithin(
       request,
       nowMs,
@@ -62,7 +72,7 @@ export class EphemeralLocks {
    * unlock and get never wait.
    */
   executeWithin(
-    request: LockRequest,
+    request: LockOpRequest,
     nowMs: number,
     horizonMs: number,
     tokensThrough: number,
@@ -113,7 +123,7 @@ export class EphemeralLocks {
     return removed;
   }
 
-  #decide(request: LockRequest, nowMs: number): Outcome {
+  #decide(request: LockOpRequest, nowMs: number): Outcome {
     checkRequest(request, nowMs);
     const record = this.#records.get(request.resource);
     switch (request.op) {
@@ -132,7 +142,7 @@ export class EphemeralLocks {
 }
 
 /** The host validated the request at the boundary; these catch a host bug, not user input. */
-function checkRequest(request: LockRequest, nowMs: number): void {
+function checkRequest(request: LockOpRequest, nowMs: number): void {
   assert(request.durability === Durability.Ephemeral, "EphemeralLocks got a persistent request");
   assert(Number.isFinite(nowMs) && nowMs >= 0, "nowMs must be a finite, non-negative reading");
 }

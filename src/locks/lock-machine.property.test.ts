@@ -9,7 +9,7 @@ import { clockDriftPpmMax, ephemeralTokenBlock } from "../constants.ts";
 import { EphemeralLocks } from "./ephemeral-locks.ts";
 import { LockMachine } from "./lock-machine.ts";
 import { MachineFeeder, seededRandom } from "./test-kit.ts";
-import { Durability, type LockRequest, type LockResponse, ResponseType as T } from "./types.ts";
+import { Durability, type LockOpRequest, type LockResponse, ResponseType as T } from "./types.ts";
 
 type ModelLock = { owner: string | null; token: number; end: number };
 
@@ -196,7 +196,7 @@ function runEphemeral(seed: number, steps: number): void {
     nowMs += random.int(150);
     const c = randomOp(random, nowMs);
     const durability = Durability.Ephemeral;
-    const request: LockRequest = random.int(6) === 0
+    const request: LockOpRequest = random.int(6) === 0
       ? { op: "get", resource: c.resource, durability }
       : c.kind === "unlock"
       ? { op: "unlock", resource: c.resource, owner: c.owner, durability }

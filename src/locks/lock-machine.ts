@@ -34,8 +34,20 @@ import { type LockResponse, ResponseType } from "./types.ts";
 
 const tokenMax = Number.MAX_SAFE_INTEGER;
 
+/**
+ * Told of every change a lock op makes to a record, as it applies (the leader's watches use
+ * it); `nowMs` is the command's clock reading. Not replicated state.
+ */
+export type RecordObserver = (
+  resource: string,
+  before: rules.LockRecord | undefined,
+  after: rules.LockRecord,
+  nowMs: number,
+) => void;
+
 export class LockMachine {
   #state: MachineState;
+  observer: RecordObserver | undefined;
   /** Where the leader's incremental sweep scan is; not replicated state. */
   readonly #sweepScan = new rules.SweepScan();
 
@@ -74,6 +86,11 @@ export class LockMachine {
 
   get baseTerm(): number {
     return this.#state.baseTerm;
+  }
+
+  /** The latest clock reading of the base's leader that the log carries. */
+  get lastNowMs(): number {
+    return this.#state.lastNowMs;
   }
 
   get appliedIndex(): number {
@@ -115,6 +132,11 @@ export class LockMachine {
   get(resource: string, nowMs: number): LockResponse {
     assert(Number.isFinite(nowMs), "get: nowMs must be finite");
     return rules.get(this.#state.records.get(resource), nowMs);
+  }
+
+  /** The record of a resource, if it has one. */
+  record(resource: string): rules.LockRecord | undefined {
+    return this.#state.records.get(resource);
   }
 
   /** Whole state, deterministic bytes (resources in sorted order). */
@@ -211,6 +233,7 @@ export class LockMachine {
         "fencing tokens never go back",
       );
       records.set(resource, outcome.record);
+      this.observer?.(resource, before, outcome.record, nowMs);
     }
     return outcome.response;
   }

@@ -13,6 +13,8 @@ export const ResponseType = {
   Extended: 2,
   Unlocked: 3,
   Got: 4,
+  /** The answer to a watch: the lock's changes since the watcher's cursor (§2.6). */
+  Watched: 6,
   Errored: 99,
   InvalidInput: 100,
   MustRetry: 101,
@@ -53,9 +55,27 @@ export type LockRequest =
     readonly op: "get";
     readonly resource: string;
     readonly durability: Durability;
+  }
+  | {
+    readonly op: "watch";
+    readonly resource: string;
+    readonly durability: Durability;
+    /** The cursor of the last change the watcher has seen; omitted, the lock's state now. */
+    readonly after?: string;
+    /** Set (1..waitMsMax) only when the request waits for a change: docs/spec.md §2.6. */
+    readonly waitMs?: number;
   };
 
 export type LockOp = LockRequest["op"];
+
+/** How long a request may wait for its answer: a waiting TryLock's or a watch's waitMs, or 0. */
+export function waitMsOf(request: LockRequest): number {
+  return request.op === "tryLock" || request.op === "watch" ? request.waitMs ?? 0 : 0;
+}
+
+/** The requests the lock rules judge: all but a watch. */
+export type LockOpRequest = Exclude<LockRequest, { op: "watch" }>;
+export type WatchRequest = Extract<LockRequest, { op: "watch" }>;
 
 /**
  * The answer to one request. `owner` and `expiresMs` (remaining lease) are set only for
@@ -68,6 +88,33 @@ export type LockResponse = {
   readonly expiresMs?: number;
   /** Only for errors (MustRetry, Errored, Unauthorized, …): a message a person reads. */
   readonly error?: string;
+  /** Only for Watched. */
+  readonly watch?: WatchAnswer;
+};
+
+/**
+ * What a watcher learns of one lock (docs/spec.md §2.6). A "state" event says what the lock
+ * is now (held: its owner, token and lease left; free: owner "" and its last token): it comes
+ * first when a watch starts without a cursor, and in place of the changes a watcher missed.
+ * The others are changes of holder, in the order they happened.
+ */
+export type WatchEvent = {
+  readonly kind: "state" | "acquired" | "released" | "expired";
+  /** Where this event is in the lock's history; a watch resumes after it. */
+  readonly cursor: string;
+  /** The holder the change is about ("" for a free lock's state). */
+  readonly owner: string;
+  readonly fencingToken: number;
+  /** For acquired, the lease granted; for a held state, the lease left. */
+  readonly expiresMs?: number;
+};
+
+export type WatchAnswer = {
+  /** The cursor to send next: the last event's, or the request's own when nothing changed. */
+  readonly cursor: string;
+  /** True when changes after the request's cursor are unknown here: a state event says what is. */
+  readonly missed: boolean;
+  readonly events: readonly WatchEvent[];
 };
 
 /**

@@ -19,7 +19,7 @@ import { NodeHost } from "../host/node-host.ts";
 import { PrometheusText } from "../metrics/text-format.ts";
 import { createApp } from "../http/app.ts";
 import { version } from "../version.ts";
-import type { LockResponse, LockService } from "../locks/types.ts";
+import { type LockResponse, type LockService, waitMsOf } from "../locks/types.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { LogStore } from "../ports/log-store.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
@@ -132,7 +132,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           resolve({ type: 101, fencingToken: 0, error: "this node is stopping; retry" });
           return;
         }
-        const waits = request.op === "tryLock" && request.waitMs !== undefined;
+        const waits = waitMsOf(request) > 0;
         if (!waits || signal === undefined) {
           entry.submit(request, resolve);
           scheduleFlush();

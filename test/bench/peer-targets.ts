@@ -12,7 +12,7 @@
  *   the default config snapshots to disk now and then, never fsyncs per write.
  */
 import type { BenchClient, BenchTarget } from "../../src/bench/target.ts";
-import type { LockRequest, LockResponse } from "../../src/locks/types.ts";
+import type { LockOpRequest, LockResponse } from "../../src/locks/types.ts";
 import { ResponseType } from "../../src/locks/types.ts";
 import { RespClient, RespError } from "./resp-client.ts";
 
@@ -39,7 +39,7 @@ export function etcdTarget(endpoints: readonly string[], timeoutMs: number): Ben
     return json;
   };
   const client = (endpoint: string): BenchClient => ({
-    async execute(request: LockRequest): Promise<LockResponse> {
+    async execute(request: LockOpRequest): Promise<LockResponse> {
       const key = b64(`lock/${request.resource}`);
       if (request.op === "tryLock") {
         const ttl = Math.max(1, Math.ceil(request.expiresMs / 1000));
@@ -103,7 +103,7 @@ export async function redisTarget(
   const sha = await pool[0]!.command("SCRIPT", "LOAD", unlockScript);
   if (typeof sha !== "string") throw new Error(`redis SCRIPT LOAD failed: ${JSON.stringify(sha)}`);
   const client = (redis: RespClient): BenchClient => ({
-    async execute(request: LockRequest): Promise<LockResponse> {
+    async execute(request: LockOpRequest): Promise<LockResponse> {
       const key = `lock/${request.resource}`;
       if (request.op === "tryLock") {
         const reply = await redis.command("SET", key, request.owner, "NX", "PX", request.expiresMs);

@@ -306,7 +306,7 @@ function checkLinearizability(history: readonly OpRecord[], stepsMax?: number) {
 const expiryHandovers = (history: readonly OpRecord[]) => measured(history).handovers;
 
 type Spec = {
-  op: LockOp;
+  op: Exclude<LockOp, "watch">;
   owner?: string;
   expiresMs?: number;
   send: number;

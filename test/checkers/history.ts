@@ -23,7 +23,7 @@ export type Outcome = "ok" | "failed" | "unknown";
 export type OpRecord = {
   readonly id: number;
   readonly client: string;
-  readonly op: LockOp;
+  readonly op: Exclude<LockOp, "watch">;
   readonly resource: string;
   readonly durability: Durability;
   /** "" for get. */

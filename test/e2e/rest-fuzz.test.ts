@@ -74,6 +74,7 @@ const opFields: Record<LockOp, readonly string[]> = {
   extend: ["resource", "owner", "expiresMs", "durability"],
   unlock: ["resource", "owner", "durability"],
   get: ["resource", "durability"],
+  watch: ["resource", "durability", "after", "waitMs"],
 };
 
 const weirdValues: readonly unknown[] = [
@@ -117,6 +118,12 @@ const weirdValues: readonly unknown[] = [
   { resource: "r" },
   "x".repeat(300),
   "é".repeat(300),
+  "1.3",
+  "01.1",
+  "1.1.1",
+  "-1.1",
+  "9007199254740993.1",
+  "12345678901234567.0",
 ];
 
 /** Raw JSON text a JSON.stringify of a JS value cannot produce. */
@@ -226,6 +233,7 @@ function randomJson(rng: Rng, depth: number): unknown {
     "expiresMs",
     "durability",
     "waitMs",
+    "after",
     "type",
     "x",
     randomString(rng, 5),
@@ -236,6 +244,14 @@ function randomJson(rng: Rng, depth: number): unknown {
 
 function validBody(rng: Rng, op: LockOp, pool: readonly string[]): Record<string, unknown> {
   const body: Record<string, unknown> = { resource: rng.pick(pool) };
+  if (op === "watch") {
+    if (rng.chance(0.7)) {
+      body["after"] = rng.pick(["0.0", "0.1", "1.2", "7.1", `${rng.int(1_000_000)}.${rng.int(3)}`]);
+    }
+    if (rng.chance(0.5)) body["waitMs"] = rng.pick([0, 1, 10, fuzzWaitMsMax]);
+    if (rng.chance(0.7)) body["durability"] = rng.int(2);
+    return body;
+  }
   if (op !== "get") body["owner"] = rng.chance(0.8) ? fuzzOwner(rng) : randomString(rng, 8) || "o";
   if (op === "tryLock" || op === "extend") {
     body["expiresMs"] = rng.pick([1, 50, 1000, 30_000, expiresMsMax, 1 + rng.int(600_000)]);
@@ -256,7 +272,7 @@ function mutate(rng: Rng, body: Record<string, unknown>, op: LockOp): string {
   const literals: [string, string][] = [];
   for (let i = 1 + rng.int(3); i > 0; i--) {
     const roll = rng.int(6);
-    const field = rng.pick(["resource", "owner", "expiresMs", "durability", "waitMs"]);
+    const field = rng.pick(["resource", "owner", "expiresMs", "durability", "waitMs", "after"]);
     if (roll === 0) delete mutated[rng.pick(fields)];
     else if (roll === 1) mutated[rng.pick(["ttl", "Resource", "token", "", "__proto__"])] = 1;
     else if (roll === 2) mutated[field] = rng.pick(weirdValues);
@@ -336,8 +352,9 @@ function longBody(rng: Rng, op: LockOp, pool: readonly string[]): string {
   const roll = rng.int(4);
   if (roll === 0) body["resource"] = "é".repeat(250 + rng.int(12));
   else if (roll === 1) body["resource"] = "r".repeat(505 + rng.int(12));
-  else if (roll === 2 && op !== "get") body["owner"] = "🔒".repeat(60 + rng.int(8));
-  else {
+  else if (roll === 2 && op !== "get" && op !== "watch") {
+    body["owner"] = "🔒".repeat(60 + rng.int(8));
+  } else {
     const text = JSON.stringify(body);
     const size = httpBodyBytesMax - 8 + rng.int(16) - text.length;
     return text + " ".repeat(Math.max(0, size));
@@ -353,6 +370,7 @@ const outcomeTypes: Record<LockOp, readonly number[]> = {
   extend: [2, 102, 103],
   unlock: [3, 102, 103],
   get: [4, 102],
+  watch: [6],
 };
 
 type Expected = { status: number; op?: LockOp };
@@ -411,13 +429,39 @@ function checkAnswer(expected: Expected, status: number, contentType: string, te
       return `type ${type} for ${op}`;
     }
     const keys = Object.keys(record).sort().join(",");
-    const wanted = op === "get" ? "expires,expiresMs,fencingToken,owner,type" : "fencingToken,type";
+    const wanted = op === "get"
+      ? "expires,expiresMs,fencingToken,owner,type"
+      : op === "watch"
+      ? "cursor,events,missed,type"
+      : "fencingToken,type";
     if (keys !== wanted) return `keys ${keys}, expected ${wanted}`;
+    if (op === "watch") return checkWatchAnswer(record);
     if (!Number.isSafeInteger(record["fencingToken"])) return "fencingToken is not an integer";
     return undefined;
   }
   if (type !== 100) return `status ${status} with type ${type}, expected 100`;
   if (typeof record["error"] !== "string" || record["error"] === "") return "no error message";
+  return undefined;
+}
+
+/** A watch answer's events are well-formed and its cursor is the last event's (or none). */
+function checkWatchAnswer(record: Record<string, unknown>): string | undefined {
+  const events = record["events"];
+  if (!Array.isArray(events)) return "events is not a list";
+  if (typeof record["missed"] !== "boolean") return "missed is not a boolean";
+  for (const event of events as Record<string, unknown>[]) {
+    if (!["state", "acquired", "released", "expired"].includes(String(event["kind"]))) {
+      return `event kind ${event["kind"]}`;
+    }
+    if (!Number.isSafeInteger(event["fencingToken"])) return "event fencingToken";
+    if (typeof event["owner"] !== "string" || typeof event["cursor"] !== "string") {
+      return "event owner or cursor";
+    }
+  }
+  const last = events.at(-1) as Record<string, unknown> | undefined;
+  if (last !== undefined && last["cursor"] !== record["cursor"]) {
+    return "cursor is not the last event's";
+  }
   return undefined;
 }
 

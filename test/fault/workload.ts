@@ -13,7 +13,7 @@
  *     read back after the final full-cluster restart;
  * (c) reads: Gets mixed into both.
  */
-import { Durability, type LockRequest, ResponseType } from "../../src/locks/types.ts";
+import { Durability, type LockOpRequest, ResponseType } from "../../src/locks/types.ts";
 import type { FencedWrite, OpRecord } from "../checkers/history.ts";
 import { keyOf, relianceEndMs } from "../checkers/history.ts";
 
@@ -75,7 +75,7 @@ export class Recorder {
   async attempt(
     client: string,
     target: Target,
-    request: LockRequest,
+    request: LockOpRequest,
     leaseFromMs?: number,
   ): Promise<OpRecord> {
     const owner = request.op === "get" ? "" : request.owner;
@@ -168,7 +168,7 @@ function pick<T>(random: () => number, items: readonly T[]): T {
  */
 export async function settle(
   ctx: ClientContext,
-  request: LockRequest,
+  request: LockOpRequest,
   deadlineMs = 15_000,
   stopAtMs = ctx.endAtMs,
   trustMustRetry = false,

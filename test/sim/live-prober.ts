@@ -12,7 +12,7 @@
  */
 import type { Prng } from "../../src/adapters/sim/prng.ts";
 import { electionTicks, tickMs } from "../../src/constants.ts";
-import { Durability, type LockRequest } from "../../src/locks/types.ts";
+import { Durability, type LockOpRequest } from "../../src/locks/types.ts";
 import type { OpRecord, Violation } from "../checkers/history.ts";
 import { type ClientPort, clientTimeoutMs, type History } from "./workload.ts";
 
@@ -23,7 +23,7 @@ const probeLeaseMs = 1_000;
 
 type GroupProbe = {
   readonly group: number;
-  readonly requests: readonly [LockRequest, LockRequest];
+  readonly requests: readonly [LockOpRequest, LockOpRequest];
   sent: number;
   inFlight: { op: OpRecord; deadlineMs: number } | undefined;
   nextAtMs: number;

@@ -13,7 +13,7 @@
  */
 import {
   Durability,
-  type LockRequest,
+  type LockOpRequest,
   type LockResponse,
   ResponseType,
 } from "../../src/locks/types.ts";
@@ -30,7 +30,7 @@ export type ClientPort = {
    */
   send(
     node: string,
-    request: LockRequest,
+    request: LockOpRequest,
     answer: (response: LockResponse | "unreachable", nowMs: number) => void,
   ): () => void;
 };
@@ -42,7 +42,7 @@ const waitMsMax = 2_000;
 const abandonChance = 0.15;
 const attemptsMax = 40;
 
-type Plan = { readonly request: LockRequest; readonly leaseFromMs: number; attempts: number };
+type Plan = { readonly request: LockOpRequest; readonly leaseFromMs: number; attempts: number };
 type Holding = {
   readonly resource: string;
   readonly durability: Durability;
@@ -54,7 +54,7 @@ export class History {
 
   begin(
     client: string,
-    request: LockRequest,
+    request: LockOpRequest,
     node: string,
     sendMs: number,
     leaseFromMs: number,
@@ -109,7 +109,7 @@ const repeatChance = 0.1;
 
 export class Client {
   private plan: Plan | undefined;
-  private repeat: { request: LockRequest; atMs: number } | undefined;
+  private repeat: { request: LockOpRequest; atMs: number } | undefined;
   private inFlight:
     | { op: OpRecord; deadlineMs: number; abandonAtMs: number; abandon: () => void }
     | undefined;
@@ -260,6 +260,6 @@ export class Client {
   }
 }
 
-function fresh(request: LockRequest, nowMs: number): Plan {
+function fresh(request: LockOpRequest, nowMs: number): Plan {
   return { request, leaseFromMs: nowMs, attempts: 0 };
 }
