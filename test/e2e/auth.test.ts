@@ -229,6 +229,26 @@ describe("REST", () => {
     expect(await holder("jobs/e")).toBeNull();
   });
 
+  test("a watch needs a lock or read prefix, and is refused before it waits", async () => {
+    expect(await post("/v1/locks/watch", { resource: "jobs/w" })).toMatchObject({ status: 401 });
+    expect(await post("/v1/locks/watch", { resource: "jobs/w" }, tokens.ro)).toMatchObject({
+      status: 200,
+      body: { type: ResponseType.Watched },
+    });
+    const started = performance.now();
+    expect(
+      await post("/v1/locks/watch", { resource: "x/w", after: "0.1", waitMs: 5_000 }, tokens.ci),
+    )
+      .toEqual({
+        status: 403,
+        body: {
+          type: ResponseType.Forbidden,
+          error: 'client "ci" may not watch "x/w": its lock or read prefixes are "jobs/"',
+        },
+      });
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
   test("401 comes before the body is read, 400 before the permission: no token learns nothing", async () => {
     expect((await post("/v1/locks/try-lock", { nonsense: true })).status).toBe(401);
     expect(await post("/v1/locks/try-lock", { resource: "orders/1" }, tokens.ci)).toMatchObject({
@@ -486,6 +506,11 @@ describe("the CLI", () => {
       status: 2,
       err: expect.stringContaining("--token must be the token kahuna auth add printed"),
     });
+    // So does kahuna watch.
+    expect(await cli(["watch", "jobs/cli", "--count", "1", "--token", tokens.ro]))
+      .toMatchObject({ status: 0, out: [expect.stringMatching(/^state me token 0 /)] });
+    expect(await cli(["watch", "x/cli", "--count", "1"], { KAHUNA_TOKEN: tokens.ro }))
+      .toMatchObject({ status: 2, err: expect.stringContaining('403: client "ro" may not watch') });
     // The run form takes --token too, and runs nothing when refused.
     expect(await cli(["lock", "orders/cli", "1000", "--token", tokens.ci, "--", "echo", "ran"]))
       .toMatchObject({ status: 2, out: [""], err: expect.stringContaining("403: client") });
