@@ -13,7 +13,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AuthClient } from "../auth/auth-file.ts";
-import type { Authenticator } from "../auth/authenticator.ts";
+import { type Authenticator, missingTokenError } from "../auth/authenticator.ts";
 import { isLockRequestError, parseLockRequest } from "../codec/lock-request.ts";
 import { httpBodyBytesMax } from "../constants.ts";
 import {
@@ -93,8 +93,11 @@ export function createApp(deps: HttpDeps): Hono<{ Bindings: HttpEnv }> {
     });
   }
   const permission = (raw: Request, action: AuthAction): HttpAnswer | undefined => {
+    if (auth === undefined) return undefined;
     const client = clients.get(raw);
-    if (auth === undefined || client === undefined) return undefined;
+    // The middleware identified every request that gets here; if one ever was not (a route
+    // made open by mistake), it is refused, not served.
+    if (client === undefined) return refused(ResponseType.Unauthorized, missingTokenError);
     const checked = auth.check(client, action);
     return checked.kind === "allowed" ? undefined : refused(ResponseType.Forbidden, checked.error);
   };
