@@ -10,6 +10,7 @@ import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KahunaClient, KahunaError, KahunaErrorKind } from "../../src/client/index.ts";
 import { ResponseType } from "../../src/locks/types.ts";
+import { makeCerts } from "../helpers/certs.ts";
 import {
   addClient,
   kahunaAuth,
@@ -431,6 +432,62 @@ describe("the binary protocol's handshake", () => {
     }
   });
 });
+
+test(
+  "a node on 0.0.0.0 with TLS and tokens starts without --insecure; clients pass token and ca",
+  async () => {
+    const certs = await makeCerts(["1"]);
+    const node = certs.node("1");
+    const server = await startServer({
+      extraArgs: [
+        "--host",
+        "0.0.0.0",
+        "--tls-cert",
+        node.certFile,
+        "--tls-key",
+        node.keyFile,
+        "--auth-file",
+        file,
+      ],
+      ca: certs.ca,
+    });
+    try {
+      const refused = await fetch(`${server.url}/v1/locks/get-info`, {
+        method: "POST",
+        body: '{"resource":"jobs/tls"}',
+        tls: { ca: certs.ca },
+      });
+      expect(refused.status).toBe(401);
+      for (const transport of ["rest", "binary"] as const) {
+        const client = new KahunaClient({
+          servers: [transport === "rest" ? server.url : `127.0.0.1:${server.binaryPort}`],
+          transport,
+          token: tokens.ci,
+          ca: certs.ca,
+        });
+        expect((await client.tryLock(`jobs/tls/${transport}`, "t", 5000)).locked).toBe(true);
+        client.close();
+      }
+      const cli = await runCommand([
+        bunBin,
+        mainTs,
+        "get-lock",
+        "jobs/tls/rest",
+        "--server",
+        server.url,
+        "--ca",
+        certs.caFile,
+        "--token",
+        tokens.ro,
+      ]);
+      expect(cli).toMatchObject({ status: 0, out: ["f0 t"] });
+    } finally {
+      await server.cleanup();
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
+  },
+  60_000,
+);
 
 test("a node under Deno serves the same rules, REST and binary", async () => {
   const node = await startServer({ runtime: "deno", extraArgs: ["--auth-file", file] });
