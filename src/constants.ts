@@ -221,3 +221,15 @@ assert(
     socketBufferedBytesMax,
   "a peer catching up in every group of a default node does not overflow its socket",
 );
+
+/**
+ * The longest client token a node reads (REST's Authorization header, the binary protocol's
+ * auth item): the tokens `kahuna auth add` makes are 50 characters (docs/security.md).
+ */
+export const tokenCharsMax = 1024;
+
+/**
+ * Clients one auth file may list: more than any deployment needs, and few enough that comparing
+ * a presented token's digest with every client's (in constant time) stays cheap per request.
+ */
+export const authClientsMax = 1_000;

@@ -92,6 +92,8 @@ const errorTypes: ReadonlySet<number> = new Set([
   ResponseType.InvalidInput,
   ResponseType.MustRetry,
   ResponseType.Indeterminate,
+  ResponseType.Unauthorized,
+  ResponseType.Forbidden,
 ]);
 /** A worker pauses this long after an error, so a dead server is not hammered in a spin. */
 const errorPauseMs = 10;

@@ -47,6 +47,8 @@ export type Connection = {
   readonly timeoutMs: number;
   /** PEM text of the CA that signed https servers' certificates (--ca FILE, KAHUNA_CA). */
   readonly ca?: string | undefined;
+  /** The client token for servers with --auth-file (--token, KAHUNA_TOKEN). */
+  readonly token?: string | undefined;
 };
 
 export type CommandOutcome = {
@@ -76,9 +78,17 @@ export async function runLockCommand(
       return { status: ExitStatus.Interrupted, holds: undefined, fencingToken: 0 };
     }
     const [kind, status] = failureOf(error.kind);
-    reportFailure(io, format, { kind, status, message: error.message, op: command.op });
+    reportFailure(io, format, { kind, status, message: cliMessage(error), op: command.op });
     return { status, holds: undefined, fencingToken: 0 };
   }
+}
+
+/** A KahunaError's message in the CLI's words: the library says `token`, the CLI its flag. */
+export function cliMessage(error: KahunaError): string {
+  if (error.kind !== KahunaErrorKind.Unauthorized) return error.message;
+  return error.message
+    .replace("pass token to KahunaClient", "pass --token or set KAHUNA_TOKEN")
+    .replace("check the token,", "check --token or KAHUNA_TOKEN,");
 }
 
 /** How the CLI reports a KahunaError: the `error` kind of --format json, and the status. */
@@ -98,6 +108,11 @@ export function failureOf(kind: KahunaErrorKind): [FailureKind, ExitStatus] {
       return ["notAcquired", ExitStatus.NotAcquired];
     case KahunaErrorKind.Lost:
       return ["lost", ExitStatus.Lost];
+    // A token problem is fixed on the command line (--token, KAHUNA_TOKEN), like a usage error.
+    case KahunaErrorKind.Unauthorized:
+      return ["unauthorized", ExitStatus.Usage];
+    case KahunaErrorKind.Forbidden:
+      return ["forbidden", ExitStatus.Usage];
     default:
       return unreachable(kind);
   }
@@ -225,13 +240,14 @@ export function parseTimeout(text: string | undefined): number | string {
 }
 
 /**
- * The connection, or a usage message when the server list, the timeout or the CA file
- * (--ca, else $KAHUNA_CA) is not valid.
+ * The connection, or a usage message when the server list, the timeout, the CA file (--ca,
+ * else $KAHUNA_CA) or the token (--token, else $KAHUNA_TOKEN) is not valid.
  */
 export function makeConnection(
   serverFlags: readonly string[],
   timeoutText: string | undefined,
   caFlag?: string,
+  tokenFlag?: string,
 ): Connection | string {
   const servers = serverList(serverFlags, process.env["KAHUNA_SERVER"]);
   const timeoutMs = parseTimeout(timeoutText);
@@ -249,13 +265,18 @@ export function makeConnection(
       return `--ca ${caFile} is not a PEM certificate`;
     }
   }
+  const fromEnv = process.env["KAHUNA_TOKEN"]?.trim();
+  const token = tokenFlag ?? (fromEnv === "" ? undefined : fromEnv);
   try {
-    clientFor({ servers, timeoutMs, ca });
+    clientFor({ servers, timeoutMs, ca, token });
   } catch (error) {
-    if (error instanceof KahunaError) return error.message.replace(/^servers/, "--server");
+    if (error instanceof KahunaError) {
+      return error.message.replace(/^servers/, "--server")
+        .replace(/^token must/, `${tokenFlag === undefined ? "KAHUNA_TOKEN" : "--token"} must`);
+    }
     throw error;
   }
-  return { servers, timeoutMs, ca };
+  return { servers, timeoutMs, ca, token };
 }
 
 /**
@@ -263,11 +284,12 @@ export function makeConnection(
  * that accepts but never answers leaves time to try the next one.
  */
 export function clientFor(connection: Connection, signal?: AbortSignal): KahunaClient {
-  const { servers, timeoutMs, ca } = connection;
+  const { servers, timeoutMs, ca, token } = connection;
   const attemptMs = Math.max(1, Math.ceil(timeoutMs / 2));
   return new KahunaClient({
     servers,
     ...(ca === undefined ? {} : { ca }),
+    ...(token === undefined ? {} : { token }),
     deadlineMs: timeoutMs,
     timeoutMs: attemptMs,
     ...(signal === undefined ? {} : { signal }),

@@ -29,7 +29,9 @@ export type FailureKind =
   | "notReleased"
   | "notAcquired"
   | "lost"
-  | "cannotRun";
+  | "cannotRun"
+  | "unauthorized"
+  | "forbidden";
 
 export type Failure = {
   readonly kind: FailureKind;

@@ -41,7 +41,8 @@ const synopsis: Record<LockCommandName, string> = {
   "get-lock": "kahuna get-lock RESOURCE",
 };
 
-const commonFlags = "[--ephemeral] [--server URL] [--ca FILE] [--timeout 5s] [--format json]";
+const commonFlags =
+  "[--ephemeral] [--server URL] [--ca FILE] [--token TOKEN] [--timeout 5s] [--format json]";
 
 export function commandUsage(name: LockCommandName): string {
   const usage = `usage: ${synopsis[name]} ${commonFlags}`;
@@ -56,6 +57,7 @@ export const clientFlags: FlagSpec = {
   ephemeral: "boolean",
   server: "strings",
   ca: "string",
+  token: "string",
   timeout: "string",
   format: "string",
   help: "boolean",
@@ -100,6 +102,7 @@ export function parseLockCommand(name: LockCommandName, args: readonly string[])
     flags.lists.get("server") ?? [],
     strings.get("timeout"),
     strings.get("ca"),
+    strings.get("token"),
   );
   if (typeof connection === "string") return { kind: "usage", message: connection };
   const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
@@ -122,7 +125,12 @@ function parseRunForm(args: readonly string[]): Parsed | undefined {
   const { strings } = flags;
   const format = parseFormat(strings.get("format"));
   if (format !== "text" && format !== "json") return { kind: "usage", message: format };
-  const connection = makeConnection(flags.lists.get("server") ?? [], strings.get("timeout"));
+  const connection = makeConnection(
+    flags.lists.get("server") ?? [],
+    strings.get("timeout"),
+    strings.get("ca"),
+    strings.get("token"),
+  );
   if (typeof connection === "string") return { kind: "usage", message: connection };
   const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
   const [resource, expiresText] = flags.positionals as [string, string];

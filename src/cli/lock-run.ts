@@ -16,7 +16,7 @@ import { constants } from "node:os";
 import process from "node:process";
 import type { Durability, KahunaLock } from "../client/index.ts";
 import { KahunaError, KahunaErrorKind } from "../client/index.ts";
-import { clientFor, failureOf } from "./commands.ts";
+import { clientFor, cliMessage, failureOf } from "./commands.ts";
 import type { Connection, Format } from "./commands.ts";
 import { formatDuration } from "./duration.ts";
 import { ExitStatus } from "./exit-status.ts";
@@ -69,7 +69,7 @@ export async function runUnderLock(
       return ExitStatus.NotAcquired;
     }
     const [kind, status] = failureOf(error.kind);
-    report(kind, status, error.message);
+    report(kind, status, cliMessage(error));
     return status;
   }
 }

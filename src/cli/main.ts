@@ -39,6 +39,13 @@ export async function runCli(
     if (parsed.kind === "usage") return usageError(parsed.message, "kahuna serve --help", json, io);
     return await runServe(parsed.options, io);
   }
+  if (name === "auth") {
+    const { authUsage, runAuthCommand } = await import("./auth-command.ts");
+    const result = runAuthCommand(rest, io);
+    if (result === "help") return help(authUsage, io);
+    if (typeof result === "number") return result;
+    return usageError(result.usage, "kahuna auth --help", false, io);
+  }
   if (name === "bench") {
     // Loaded only when asked for: the other commands start without it.
     const { runBenchCommand } = await import("../bench/command.ts");
@@ -65,7 +72,7 @@ export async function runCli(
   const what = name.startsWith("-") ? "option" : "command";
   return usageError(
     `unknown ${what} ${JSON.stringify(name)}; the commands are lock, unlock, extend-lock, ` +
-      `get-lock, watch, serve, cli, bench and help`,
+      `get-lock, watch, serve, cli, bench, auth and help`,
     "kahuna help",
     json,
     io,

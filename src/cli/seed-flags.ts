@@ -33,7 +33,8 @@ export const seedUsage = [
   "       kahuna-cli --get-lock R",
   "       kahuna-cli                               (interactive shell)",
   "       kahuna-cli --version",
-  "  each also takes [--ephemeral] [--server URL] [--ca FILE] [--timeout 5s] [--format json]",
+  "  each also takes [--ephemeral] [--server URL] [--ca FILE] [--token TOKEN] [--timeout 5s]",
+  "                  [--format json]",
 ].join("\n");
 
 export function parseSeedFlags(args: readonly string[]): SeedParsed {
@@ -63,6 +64,7 @@ export function parseSeedFlags(args: readonly string[]): SeedParsed {
     flags.lists.get("server") ?? [],
     value("timeout"),
     value("ca"),
+    value("token"),
   );
   if (typeof connection === "string") return { kind: "usage", message: connection };
   const values = {

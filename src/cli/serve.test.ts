@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseCluster, parseServeOptions } from "./serve.ts";
+import { isLoopback, parseCluster, parseServeOptions } from "./serve.ts";
 
 test("serve with no flags is a single-node cluster on the default ports", () => {
   expect(parseServeOptions([], {})).toEqual({
@@ -197,4 +197,63 @@ test("TLS flags that come without their partner are usage errors", () => {
     kind: "usage",
     message: "--peer-ca needs --peer-tls-cert and --peer-tls-key (or --tls-cert and --tls-key)",
   });
+});
+
+test("--auth-file and KAHUNA_AUTH_FILE name the auth file", () => {
+  const authFile = (args: string[], env: Record<string, string> = {}) => {
+    const parsed = parseServeOptions(args, env);
+    return parsed.kind === "run" ? parsed.options.authFile : parsed;
+  };
+  expect(authFile([])).toBeUndefined();
+  expect(authFile(["--auth-file", "a.json"])).toBe("a.json");
+  expect(authFile([], { KAHUNA_AUTH_FILE: "b.json" })).toBe("b.json");
+  expect(authFile(["--auth-file", "a.json"], { KAHUNA_AUTH_FILE: "b.json" })).toBe("a.json");
+  expect(authFile(["--auth-file", " "])).toEqual({
+    kind: "usage",
+    message: "--auth-file must not be empty",
+  });
+});
+
+test("a non-loopback --host needs TLS and tokens (and peer TLS in a cluster), or --insecure", () => {
+  const refused = (args: string[], env: Record<string, string> = {}) => {
+    const parsed = parseServeOptions(args, env);
+    return parsed.kind === "usage" ? parsed.message : "started";
+  };
+  const tls = ["--tls-cert", "n.crt", "--tls-key", "n.key"];
+  const auth = ["--auth-file", "auth.json"];
+  expect(refused(["--host", "0.0.0.0"])).toBe(
+    "--host 0.0.0.0 is not a loopback address, and this node has no TLS on the client ports " +
+      "(--tls-cert, --tls-key), no client tokens (--auth-file): anyone who can reach it could " +
+      "take, release and read every lock. Give them, or --insecure to serve anyway " +
+      "(docs/security.md)",
+  );
+  expect(refused(["--host", "10.0.0.1", ...tls])).toContain(
+    "this node has no client tokens (--auth-file): anyone",
+  );
+  expect(refused(["--host", "10.0.0.1", ...auth])).toContain("Give it, or --insecure");
+  expect(refused(["--host", "::", ...tls, ...auth])).toBe("started");
+  expect(refused(["--host", "0.0.0.0", "--insecure"])).toBe("started");
+  expect(refused([], { KAHUNA_HOST: "0.0.0.0", KAHUNA_INSECURE: "1" })).toBe("started");
+  expect(refused([], { KAHUNA_HOST: "0.0.0.0" })).toContain("is not a loopback address");
+  const cluster = ["--initial-cluster", "1=10.0.0.1:2071,2=10.0.0.2:2071"];
+  expect(refused(["--host", "10.0.0.1", ...tls, ...auth, ...cluster])).toContain(
+    "this node has no mutual TLS between nodes (--peer-ca): anyone",
+  );
+  expect(refused(["--host", "10.0.0.1", ...tls, ...auth, ...cluster, "--peer-ca", "ca.crt"]))
+    .toBe("started");
+  // Loopback needs nothing, as before, a cluster on one machine included.
+  for (const host of ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]", "::ffff:127.0.0.1"]) {
+    expect(refused(["--host", host, ...cluster])).toBe("started");
+  }
+});
+
+test("isLoopback knows loopback addresses only", () => {
+  for (const host of ["127.0.0.1", "127.255.0.9", "LOCALHOST", "::1", "0:0:0:0:0:0:0:1", "[::1]"]) {
+    expect({ host, loopback: isLoopback(host) }).toEqual({ host, loopback: true });
+  }
+  for (
+    const host of ["0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "127.0.0.1.example.com", "myhost"]
+  ) {
+    expect({ host, loopback: isLoopback(host) }).toEqual({ host, loopback: false });
+  }
 });

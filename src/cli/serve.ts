@@ -26,6 +26,7 @@ export const serveUsage =
   "                    [--partitions N] [--sweep-grace DURATION]\n" +
   "                    [--tls-cert FILE --tls-key FILE]\n" +
   "                    [--peer-tls-cert FILE --peer-tls-key FILE --peer-ca FILE]\n" +
+  "                    [--auth-file FILE] [--insecure]\n" +
   "                    [--log-format text|json] [--log-level debug|info|warn|error] [--quiet]\n" +
   "                    (each also as KAHUNA_NODE_ID, KAHUNA_HTTP_PORT, …, KAHUNA_LOG_LEVEL)";
 
@@ -53,6 +54,7 @@ const flagEnv = {
   "peer-tls-cert": "KAHUNA_PEER_TLS_CERT",
   "peer-tls-key": "KAHUNA_PEER_TLS_KEY",
   "peer-ca": "KAHUNA_PEER_CA",
+  "auth-file": "KAHUNA_AUTH_FILE",
 } as const;
 type ValueFlag = keyof typeof flagEnv;
 
@@ -62,6 +64,7 @@ export function parseServeOptions(args: readonly string[], env: Env): ServeParse
   const flags = parseFlags(args, {
     ...Object.fromEntries(Object.keys(flagEnv).map((flag) => [flag, "string" as const])),
     "quiet": "boolean",
+    "insecure": "boolean",
     "help": "boolean",
   });
   if (typeof flags === "string") return { kind: "usage", message: flags };
@@ -88,8 +91,9 @@ export function parseServeOptions(args: readonly string[], env: Env): ServeParse
   const levelText = values["log-level"] ??
     (values.quiet === true ? "error" : undefined) ?? fromEnv("KAHUNA_LOG_LEVEL") ??
     (truthy(env["KAHUNA_QUIET"]) ? "error" : undefined);
+  const insecure = flags.booleans.has("insecure") || truthy(env["KAHUNA_INSECURE"]);
   try {
-    return { kind: "run", options: buildOptions(pick, levelText) };
+    return { kind: "run", options: checkExposure(buildOptions(pick, levelText), insecure) };
   } catch (error) {
     if (error instanceof UsageProblem) return { kind: "usage", message: error.message };
     throw error;
@@ -152,8 +156,13 @@ function buildOptions(
       `--initial-cluster must include this node (--node-id ${nodeId}); it lists ${ids}`,
     );
   }
+  const authFile = pick("auth-file");
+  if (authFile !== undefined && authFile.trim() === "") {
+    throw new UsageProblem("--auth-file must not be empty");
+  }
   return {
     ...tlsOptions(pick),
+    ...(authFile === undefined ? {} : { authFile }),
     nodeId,
     host,
     httpPort,
@@ -199,6 +208,37 @@ function tlsOptions(pick: (flag: ValueFlag) => string | undefined): Partial<Serv
     );
   }
   return { tls, peerTls: { ...own, caFile } };
+}
+
+/**
+ * Safe defaults (docs/security.md): a node that listens on an address other machines can reach
+ * must have TLS on its client ports and client tokens (and, in a cluster, mutual TLS between
+ * nodes), or be told --insecure. Without them anyone on the network could read and take every
+ * lock, and a typo in --host should not be what publishes a node. On 127.0.0.1 (the default)
+ * nothing is asked for: only this machine can connect.
+ */
+function checkExposure(options: ServeOptions, insecure: boolean): ServeOptions {
+  if (insecure || isLoopback(options.host)) return options;
+  const missing: string[] = [];
+  if (options.tls === undefined) missing.push("no TLS on the client ports (--tls-cert, --tls-key)");
+  if (options.authFile === undefined) missing.push("no client tokens (--auth-file)");
+  if (options.initialCluster.length > 1 && options.peerTls === undefined) {
+    missing.push("no mutual TLS between nodes (--peer-ca)");
+  }
+  if (missing.length === 0) return options;
+  throw new UsageProblem(
+    `--host ${options.host} is not a loopback address, and this node has ${missing.join(", ")}: ` +
+      `anyone who can reach it could take, release and read every lock. Give ` +
+      `${missing.length === 1 ? "it" : "them"}, or --insecure to serve anyway (docs/security.md)`,
+  );
+}
+
+/** Addresses only this machine can connect to; a host name other than localhost is not one. */
+export function isLoopback(host: string): boolean {
+  const bare = host.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  if (bare === "localhost" || bare === "::1" || /^0*:(0*:)*0*1$/.test(bare)) return true;
+  const v4 = bare.replace(/^::ffff:/, "");
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
 /** `id=host:port,...`: every voter's peer address, this node included. */
@@ -270,9 +310,14 @@ export async function runServe(options: ServeOptions, io: Io): Promise<number> {
     io.err(`kahuna: the server could not start: ${(error as Error).message}`);
     return ExitStatus.No;
   }
-  // SIGHUP reloads the certificates; a node without TLS keeps SIGHUP's usual meaning (stop).
-  if (options.tls !== undefined || options.peerTls !== undefined) {
-    process.on("SIGHUP", () => void server.reloadTls());
+  // SIGHUP reloads the certificates and the auth file; a node with neither keeps SIGHUP's usual
+  // meaning (stop).
+  const hasTls = options.tls !== undefined || options.peerTls !== undefined;
+  if (hasTls || options.authFile !== undefined) {
+    process.on("SIGHUP", () => {
+      if (options.authFile !== undefined) server.reloadAuth();
+      if (hasTls) void server.reloadTls();
+    });
   }
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());

@@ -29,6 +29,9 @@ no majority of the cluster reachable, or outcome unknown):
     --ephemeral        the ephemeral lock of that name (default: persistent)
     --server URL       server(s) to ask, comma-separated or repeated; default
                        $KAHUNA_SERVER, else http://127.0.0.1:2070
+    --token TOKEN      the client token for a server with --auth-file; default
+                       $KAHUNA_TOKEN (safer: a flag shows in ps)
+    --ca FILE          the CA of https servers' certificates; default $KAHUNA_CA
     --timeout 5s       limit on the whole command, retries included (500ms, 5s, 2500)
     --format json      print one JSON object instead of the text line; errors too, as one
                        JSON object on stderr
@@ -57,7 +60,19 @@ Server:
     --initial-cluster ID=HOST:PORT,...  every node's peer address      KAHUNA_INITIAL_CLUSTER
     --partitions N                Raft groups (16)                      KAHUNA_PARTITIONS
     --quiet                       no log lines on stderr                KAHUNA_QUIET=1
-  A flag wins over its environment variable. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+    --tls-cert FILE --tls-key FILE  HTTPS and binary over TLS           KAHUNA_TLS_CERT, …
+    --peer-ca FILE                mutual TLS between nodes              KAHUNA_PEER_CA
+    --auth-file FILE              accept only the clients it lists      KAHUNA_AUTH_FILE
+    --insecure                    listen beyond loopback without TLS    KAHUNA_INSECURE=1
+                                  and --auth-file (refused otherwise)
+  A flag wins over its environment variable. Ctrl-C (SIGINT) or SIGTERM stops it cleanly;
+  SIGHUP reloads the certificates and the auth file.
+
+Client tokens (docs/security.md):
+  kahuna auth add NAME --file FILE [--prefix P]... [--read-only] [--admin]
+                         add a client to an auth file; prints its token, once
+  kahuna auth list --file FILE      the clients and what they may do
+  kahuna auth remove NAME --file FILE
 
 Benchmark (docs/performance.md):
   kahuna bench [lock-unlock|contended|extend|get] [--durability persistent|ephemeral]

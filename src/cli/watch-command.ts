@@ -6,7 +6,7 @@
 import process from "node:process";
 import { Durability, KahunaError, type LockChange } from "../client/index.ts";
 import { checkResource } from "../client/validate.ts";
-import { clientFor, failureOf, makeConnection, parseFormat } from "./commands.ts";
+import { clientFor, cliMessage, failureOf, makeConnection, parseFormat } from "./commands.ts";
 import type { Connection, Format } from "./commands.ts";
 import { ExitStatus } from "./exit-status.ts";
 import { parseFlags } from "./flags.ts";
@@ -14,7 +14,7 @@ import { type Io, reportFailure } from "./io.ts";
 
 export const watchUsage =
   "usage: kahuna watch RESOURCE [--after CURSOR] [--count N] [--ephemeral] [--server URL] " +
-  "[--ca FILE] [--timeout 5s] [--format json]";
+  "[--ca FILE] [--token TOKEN] [--timeout 5s] [--format json]";
 
 export type WatchCommand = {
   readonly resource: string;
@@ -37,6 +37,7 @@ export function parseWatchCommand(
     ephemeral: "boolean",
     server: "strings",
     ca: "string",
+    token: "string",
     timeout: "string",
     format: "string",
     help: "boolean",
@@ -76,6 +77,7 @@ export function parseWatchCommand(
     flags.lists.get("server") ?? [],
     flags.strings.get("timeout"),
     flags.strings.get("ca"),
+    flags.strings.get("token"),
   );
   if (typeof connection === "string") return { kind: "usage", message: connection };
   const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
@@ -120,7 +122,7 @@ export async function runWatch(command: WatchCommand, io: Io): Promise<number> {
   } catch (error) {
     if (!(error instanceof KahunaError)) throw error;
     const [kind, status] = failureOf(error.kind);
-    reportFailure(io, command.format, { kind, status, message: error.message, op: "watch" });
+    reportFailure(io, command.format, { kind, status, message: cliMessage(error), op: "watch" });
     return status;
   } finally {
     process.off("SIGINT", onInterrupt);

@@ -78,12 +78,15 @@ export class BinaryConnection {
 
   /**
    * Connects (over TLS with `tls`, trusting `tls.ca` besides the system's CAs when given);
-   * rejects with an "unreachable" BinaryConnectionError within `timeoutMs`.
+   * rejects with an "unreachable" BinaryConnectionError within `timeoutMs`. With `token`, the
+   * connection's first item is the auth handshake (docs/security.md); it leaves in the frame
+   * of the first requests, which the server judges after it, so no call waits for it.
    */
   static open(
     address: BinaryAddress,
     timeoutMs: number,
     tls?: { readonly ca?: string | undefined },
+    token?: string,
   ): Promise<BinaryConnection> {
     assert(timeoutMs >= 1, "a connection timeout is at least 1 ms");
     return new Promise((resolve, reject) => {
@@ -109,7 +112,11 @@ export class BinaryConnection {
       socket.once(tls === undefined ? "connect" : "secureConnect", () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
-        resolve(new BinaryConnection(address, socket, timeoutMs));
+        const connection = new BinaryConnection(address, socket, timeoutMs);
+        // Its answer (Got with the client's name, or Unauthorized) needs no handling: a refused
+        // token makes every request of the connection answer Unauthorized, with the reason.
+        if (token !== undefined) connection.#send((id) => ({ id, token })).catch(() => {});
+        resolve(connection);
       });
       socket.once("error", (error: Error & { code?: string }) => {
         clearTimeout(timer);

@@ -29,6 +29,7 @@ import {
   definiteTypes,
   exhausted,
   type FailoverOptions,
+  refusedError,
   sleep,
   throwIfAborted,
   waitLeftMs,
@@ -39,6 +40,7 @@ const routesRefreshMs = 1_000;
 type Attempt =
   | { readonly kind: "answer"; readonly response: LockResponse }
   | { readonly kind: "invalid"; readonly message: string }
+  | { readonly kind: "refused"; readonly error: KahunaError }
   | {
     readonly kind: "retry";
     readonly problem: string;
@@ -115,6 +117,7 @@ export class BinaryFailover {
       if (outcome.kind === "invalid") {
         throw new KahunaError(KahunaErrorKind.InvalidInput, outcome.message);
       }
+      if (outcome.kind === "refused") throw outcome.error;
       unknownOutcome ||= outcome.unknownOutcome;
       mustRetry ||= outcome.mustRetry === true;
       this.#routesAtMs = Number.NEGATIVE_INFINITY; // leaders may have moved: ask again
@@ -196,6 +199,13 @@ export class BinaryFailover {
         message: `the server refused the request: ${response.error ?? "invalid input"}`,
       };
     }
+    if (response.type === ResponseType.Unauthorized || response.type === ResponseType.Forbidden) {
+      const status = response.type === ResponseType.Unauthorized ? 401 : 403;
+      return {
+        kind: "refused",
+        error: refusedError(status, response.error, this.#options.token !== undefined),
+      };
+    }
     if (response.type === ResponseType.MustRetry) {
       return {
         kind: "retry",
@@ -227,7 +237,12 @@ export class BinaryFailover {
   #reopen(index: number): Promise<BinaryConnection> {
     const address = this.#addresses[index]!;
     const opening = connectionModule().then(({ BinaryConnection }) =>
-      BinaryConnection.open(address, this.#options.timeoutMs, this.#options.tls)
+      BinaryConnection.open(
+        address,
+        this.#options.timeoutMs,
+        this.#options.tls,
+        this.#options.token,
+      )
     );
     this.#connections[index] = opening;
     opening.catch(() => {

@@ -43,6 +43,12 @@ export type ClientOptions = {
   readonly ca?: string;
   /** The binary transport over TLS; default: when `ca` is given. REST follows the URL. */
   readonly tls?: boolean;
+  /**
+   * The client token (`kahuna_…`, from `kahuna auth add`) for servers started with
+   * --auth-file (docs/security.md): REST sends it as `Authorization: Bearer`, the binary
+   * transport in its handshake. Use it over TLS: on plain HTTP anyone on the path can read it.
+   */
+  readonly token?: string;
 };
 
 export type LockOptions = {
@@ -160,6 +166,7 @@ export class KahunaClient {
     checkMs("timeoutMs", timeoutMs, 1);
     checkMs("retries", retries, 0);
     checkMs("deadlineMs", deadlineMs, 1);
+    if (options.token !== undefined) checkToken(options.token);
     const failoverOptions = {
       servers,
       timeoutMs,
@@ -167,6 +174,7 @@ export class KahunaClient {
       deadlineMs,
       signal: options.signal,
       tls: options.ca !== undefined || options.tls === true ? { ca: options.ca } : undefined,
+      token: options.token,
     };
     this.#binary = transport === "binary" ? new BinaryFailover(failoverOptions) : undefined;
     this.#failover = this.#binary ?? new Failover(failoverOptions);
@@ -430,6 +438,19 @@ function expectType(type: number, allowed: readonly number[], operation: string)
       KahunaErrorKind.Unavailable,
       `the server answered ${operation} with response type ${type}, which it never should; ` +
         `check that the servers run a matching kahuna version`,
+    );
+  }
+}
+
+/** A token goes into an HTTP header: printable ASCII without spaces, as `kahuna auth add` makes. */
+function checkToken(token: unknown): void {
+  if (typeof token !== "string" || !/^[\x21-\x7e]{1,1024}$/.test(token)) {
+    throw new KahunaError(
+      KahunaErrorKind.InvalidInput,
+      `token must be the token kahuna auth add printed (1 to 1024 printable ASCII characters, ` +
+        `no spaces), got ${
+          typeof token === "string" ? `${token.length} characters` : typeof token
+        }`,
     );
   }
 }

@@ -27,6 +27,13 @@ export const KahunaErrorKind = {
   NotAcquired: "notAcquired",
   /** The reason of `lock.lost`: the lease can no longer be counted on (keep-alive.ts). */
   Lost: "lost",
+  /**
+   * The server runs with --auth-file and took no token, or not this one (HTTP 401,
+   * docs/security.md). Not retried: another server would refuse it too.
+   */
+  Unauthorized: "unauthorized",
+  /** The token's client may not do this to this resource (HTTP 403); the message says why. */
+  Forbidden: "forbidden",
 } as const;
 export type KahunaErrorKind = (typeof KahunaErrorKind)[keyof typeof KahunaErrorKind];
 

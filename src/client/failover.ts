@@ -28,6 +28,8 @@ export type FailoverOptions = {
    * certificates; the binary transport uses TLS when this is set.
    */
   readonly tls?: { readonly ca?: string | undefined } | undefined;
+  /** The client token for servers with --auth-file (docs/security.md): sent on every attempt. */
+  readonly token?: string | undefined;
 };
 
 /** A definite answer: one of the lock outcomes of docs/api.md (HTTP 200). */
@@ -45,6 +47,7 @@ export type Answer = {
 type Attempt =
   | { readonly kind: "answer"; readonly answer: Omit<Answer, "afterUnknownOutcome"> }
   | { readonly kind: "invalid"; readonly message: string }
+  | { readonly kind: "refused"; readonly error: KahunaError }
   | {
     readonly kind: "retry";
     readonly problem: string;
@@ -72,6 +75,7 @@ export class Failover {
   readonly #options: FailoverOptions;
   /** Added to every fetch: how this runtime's fetch is told to trust `tls.ca`. */
   readonly #fetchOptions: Record<string, unknown>;
+  readonly #headers: Record<string, string>;
   /** The server that answered last: the next call starts there. */
   #preferred = 0;
 
@@ -79,6 +83,10 @@ export class Failover {
     this.#options = options;
     const ca = options.tls?.ca;
     this.#fetchOptions = ca === undefined ? {} : fetchOptionsForCa(ca);
+    this.#headers = {
+      "content-type": "application/json",
+      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+    };
   }
 
   get servers(): readonly string[] {
@@ -118,6 +126,7 @@ export class Failover {
       if (outcome.kind === "invalid") {
         throw new KahunaError(KahunaErrorKind.InvalidInput, outcome.message);
       }
+      if (outcome.kind === "refused") throw outcome.error;
       unknownOutcome ||= outcome.unknownOutcome;
       mustRetry ||= outcome.mustRetry === true;
       problems.push(`${server}: ${outcome.problem}`);
@@ -146,7 +155,7 @@ export class Failover {
       response = await fetch(`${server}${path}`, {
         ...this.#fetchOptions,
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: this.#headers,
         body: JSON.stringify(body),
         signal: withTimeout(signal, timeoutMs),
       });
@@ -163,11 +172,11 @@ export class Failover {
         unknownOutcome: false,
       };
     }
-    return await readResponse(response);
+    return await readResponse(response, this.#options.token !== undefined);
   }
 }
 
-async function readResponse(response: Response): Promise<Attempt> {
+async function readResponse(response: Response, tokenGiven: boolean): Promise<Attempt> {
   let json: unknown;
   try {
     json = await response.json();
@@ -182,6 +191,10 @@ async function readResponse(response: Response): Promise<Attempt> {
   if (response.status === 400) {
     const message = typeof record["error"] === "string" ? record["error"] : "invalid input";
     return { kind: "invalid", message: `the server refused the request: ${message}` };
+  }
+  if (response.status === 401 || response.status === 403) {
+    const error = typeof record["error"] === "string" ? record["error"] : undefined;
+    return { kind: "refused", error: refusedError(response.status, error, tokenGiven) };
   }
   // The body's type decides even when a proxy in between rewrote the status.
   if (response.status === 503 || record["type"] === ResponseType.MustRetry) {
@@ -302,6 +315,30 @@ export function exhausted(
     KahunaErrorKind.Unavailable,
     `no kahuna server answered after ${tried} attempts (${distinct}); check that a server ` +
       `${listening} at ${servers.join(", ")}`,
+  );
+}
+
+/**
+ * The error of a 401 or a 403 (docs/security.md), saying what to do. The CLI says `--token`
+ * where this says `token` (cli/commands.ts).
+ */
+export function refusedError(
+  status: 401 | 403,
+  serverError: string | undefined,
+  tokenGiven: boolean,
+): KahunaError {
+  if (status === 403) {
+    return new KahunaError(
+      KahunaErrorKind.Forbidden,
+      `403: ${serverError ?? "this client may not do that"}; ask for a token that may`,
+    );
+  }
+  return new KahunaError(
+    KahunaErrorKind.Unauthorized,
+    tokenGiven
+      ? "401: the server does not accept this token (it matches no client of the server's " +
+        "--auth-file): check the token, or get a new one (kahuna auth add)"
+      : "401: this server requires a token: pass token to KahunaClient",
   );
 }
 

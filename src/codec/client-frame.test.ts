@@ -19,6 +19,7 @@ test("lock requests and route requests round-trip in one frame", () => {
     ],
     routes: [2],
     rejected: [],
+    auths: [],
   });
 });
 

@@ -18,16 +18,32 @@ import {
   type WireRequest,
 } from "./lock-wire.ts";
 import { decodeMsgpack, encodeMsgpack } from "./msgpack.ts";
+import { tokenCharsMax } from "../constants.ts";
 
 export const clientProtocolVersion = 1;
 
-/** A lock request, or a route request `[id, "route", {}]`: where are the leaders? */
-export type ClientItem = WireRequest | { readonly id: number; readonly route: true };
+/**
+ * A lock request, a route request `[id, "route", {}]` (where are the leaders?), or the
+ * handshake `[id, "auth", {"token": TOKEN}]` a client sends first on a connection to a node
+ * with --auth-file (docs/security.md).
+ */
+export type ClientItem =
+  | WireRequest
+  | { readonly id: number; readonly route: true }
+  | AuthItem;
+
+export type AuthItem = { readonly id: number; readonly token: string };
 
 export function encodeRequests(items: readonly ClientItem[]): Uint8Array {
   return encodeMsgpack([
     clientProtocolVersion,
-    items.map((item) => "route" in item ? [item.id, "route", {}] : encodeWireRequest(item)),
+    items.map((item) =>
+      "route" in item
+        ? [item.id, "route", {}]
+        : "token" in item
+        ? [item.id, "auth", { token: item.token }]
+        : encodeWireRequest(item)
+    ),
   ]);
 }
 
@@ -53,18 +69,35 @@ function items(payload: Uint8Array): unknown[] | { error: string } {
   return value[1] as unknown[];
 }
 
-/** Requests of a frame; invalid ones with a readable id come back as InvalidInput answers. */
+/**
+ * Requests of a frame; invalid ones with a readable id come back as InvalidInput answers.
+ * `auths` are the frame's handshakes: the server takes them before its requests.
+ */
 export function decodeRequests(
   payload: Uint8Array,
-): { requests: WireRequest[]; routes: number[]; rejected: WireAnswer[] } | { error: string } {
+):
+  | { requests: WireRequest[]; routes: number[]; rejected: WireAnswer[]; auths: AuthItem[] }
+  | { error: string } {
   const list = items(payload);
   if (!Array.isArray(list)) return list;
   const requests: WireRequest[] = [];
   const routes: number[] = [];
   const rejected: WireAnswer[] = [];
+  const auths: AuthItem[] = [];
   for (const item of list) {
     if (Array.isArray(item) && item.length === 3 && item[1] === "route" && isWireInteger(item[0])) {
       routes.push(item[0]);
+      continue;
+    }
+    if (Array.isArray(item) && item.length === 3 && item[1] === "auth" && isWireInteger(item[0])) {
+      const token = authToken(item[2]);
+      if (typeof token === "string") auths.push({ id: item[0], token });
+      else {
+        rejected.push({
+          id: item[0],
+          response: { type: ResponseType.InvalidInput, fencingToken: 0, error: token.error },
+        });
+      }
       continue;
     }
     const request = decodeWireRequest(item);
@@ -79,7 +112,19 @@ export function decodeRequests(
       response: { type: ResponseType.InvalidInput, fencingToken: 0, error: request.error },
     });
   }
-  return { requests, routes, rejected };
+  return { requests, routes, rejected, auths };
+}
+
+/** The token of an auth item's body `{"token": TOKEN}`, exactly that field. */
+function authToken(body: unknown): string | { error: string } {
+  const error = `an auth item is [id, "auth", {"token": TOKEN}] with a token of 1 to ` +
+    `${tokenCharsMax} characters`;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return { error };
+  const keys = Object.keys(body);
+  const token = (body as Record<string, unknown>)["token"];
+  if (keys.length !== 1 || typeof token !== "string") return { error };
+  if (token.length === 0 || token.length > tokenCharsMax) return { error };
+  return token;
 }
 
 export function decodeAnswers(payload: Uint8Array): WireAnswer[] | { error: string } {

@@ -7,16 +7,26 @@
  *
  * Every answer is JSON with a `type` (except health, cluster, metrics and the dashboard page,
  * /ui), and no input can crash the process: bad input is 400/404/405/413 with type 100, and a
- * thrown exception is logged and answered 500 with type 99.
+ * thrown exception is logged and answered 500 with type 99. With an Authenticator, a request
+ * without a valid token is 401 (type 106) and one beyond its client's permissions 403 (107).
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import type { AuthClient } from "../auth/auth-file.ts";
+import { type Authenticator, missingTokenError } from "../auth/authenticator.ts";
 import { isLockRequestError, parseLockRequest } from "../codec/lock-request.ts";
 import { httpBodyBytesMax } from "../constants.ts";
-import { type LockOp, type LockResponse, type LockService, waitMsOf } from "../locks/types.ts";
+import {
+  type LockOp,
+  type LockResponse,
+  type LockService,
+  ResponseType,
+  waitMsOf,
+} from "../locks/types.ts";
+import type { AuthAction } from "../auth/permissions.ts";
 import { endpointList, lockRoutes, readRoutes } from "./api-routes.ts";
 import type { ReadRoute } from "./api-routes.ts";
-import { errored, invalidInput, lockAnswer, retryAfterSeconds } from "./lock-answer.ts";
+import { errored, invalidInput, lockAnswer, refused, retryAfterSeconds } from "./lock-answer.ts";
 import type { HttpAnswer } from "./lock-answer.ts";
 import { dashboardContentSecurityPolicy, dashboardPage } from "./dashboard/dashboard-page.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -37,7 +47,17 @@ export type HttpDeps = {
   log?: (message: string) => void;
   /** The version the API document names; "0.0.0" when omitted (tests). */
   version?: string;
+  /**
+   * Client authentication (--auth-file, docs/security.md); omitted: every request is served.
+   * With it, every path but health, the API document and the dashboard page needs a token.
+   */
+  auth?: Authenticator;
 };
+
+/** Paths served without a token: nothing in them is a lock, a client or the cluster's state. */
+const openRoutes: ReadonlySet<ReadRoute["id"]> = new Set(["health", "openapi", "ui"]);
+/** Read routes that need an admin client when auth is on. */
+const adminRoutes: ReadonlySet<ReadRoute["id"]> = new Set(["cluster", "metrics"]);
 
 /**
  * What the runtime passes with each request (Hono's `env`): `holdOpen` lifts the server's idle
@@ -53,9 +73,40 @@ export function createApp(deps: HttpDeps): Hono<{ Bindings: HttpEnv }> {
   // Built once: the document is a pure function of the tables and the version.
   const document = JSON.stringify(openApiDocument({ version: deps.version ?? "0.0.0" }));
   const dashboard = dashboardPage();
+  // Who sent each request, once its token is checked (the middleware below).
+  const clients = new WeakMap<Request, AuthClient>();
+  const auth = deps.auth;
+  if (auth !== undefined) {
+    const open: ReadonlySet<string> = new Set(
+      readRoutes.filter((r) => openRoutes.has(r.id)).map((r) => r.path),
+    );
+    // Every path but the open ones, unknown paths included, needs a token before anything else
+    // is looked at: a request without one learns nothing, not even which paths exist.
+    app.use("*", async (c, next) => {
+      if (open.has(c.req.path)) return await next();
+      const identity = auth.identifyHeader(c.req.header("authorization"));
+      if (identity.kind === "refused") {
+        return send(c, refused(ResponseType.Unauthorized, identity.error));
+      }
+      clients.set(c.req.raw, identity.client);
+      return await next();
+    });
+  }
+  const permission = (raw: Request, action: AuthAction): HttpAnswer | undefined => {
+    if (auth === undefined) return undefined;
+    const client = clients.get(raw);
+    // The middleware identified every request that gets here; if one ever was not (a route
+    // made open by mistake), it is refused, not served.
+    if (client === undefined) return refused(ResponseType.Unauthorized, missingTokenError);
+    const checked = auth.check(client, action);
+    return checked.kind === "allowed" ? undefined : refused(ResponseType.Forbidden, checked.error);
+  };
 
   for (const { path, op } of lockRoutes) {
-    app.post(path, async (c) => send(c, await handleLock(deps, log, op, c.req.raw, c.env)));
+    app.post(
+      path,
+      async (c) => send(c, await handleLock(deps, log, op, c.req.raw, c.env, permission)),
+    );
     app.all(path, (c) => methodNotAllowed(c, "POST"));
   }
 
@@ -74,7 +125,15 @@ export function createApp(deps: HttpDeps): Hono<{ Bindings: HttpEnv }> {
       c.html(dashboard, 200, { "Content-Security-Policy": dashboardContentSecurityPolicy }),
   };
   for (const route of readRoutes) {
-    app.get(route.path, readHandlers[route.id]);
+    const handler = readHandlers[route.id];
+    if (adminRoutes.has(route.id)) {
+      app.get(route.path, (c) => {
+        const refusal = permission(c.req.raw, { kind: "admin", what: route.path });
+        return refusal === undefined ? handler(c) : send(c, refusal);
+      });
+    } else {
+      app.get(route.path, handler);
+    }
     app.all(route.path, (c) => methodNotAllowed(c, "GET"));
   }
 
@@ -101,6 +160,7 @@ async function handleLock(
   op: LockOp,
   raw: Request,
   env: HttpEnv | undefined,
+  permission: (raw: Request, action: AuthAction) => HttpAnswer | undefined,
 ): Promise<HttpAnswer> {
   const read = await readBodyText(raw, httpBodyBytesMax);
   if (read.kind === "tooLarge") {
@@ -119,6 +179,10 @@ async function handleLock(
   }
   const request = parseLockRequest(op, body);
   if (isLockRequestError(request)) return invalidInput(400, request.error);
+  // Judged before the request reaches the service, so a TryLock that may wait is refused
+  // before it joins a lock's line, and nothing is forwarded for a client that may not ask.
+  const refusal = permission(raw, { kind: "lock", op, resource: request.resource });
+  if (refusal !== undefined) return refusal;
 
   let response: LockResponse;
   try {

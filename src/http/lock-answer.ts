@@ -1,14 +1,15 @@
 /**
  * Turns a LockResponse into the HTTP status, headers and JSON body of docs/api.md. Every lock
  * outcome (0-4, 102, 103) is 200; the rest say what the client should do: 400 fix the input,
- * 503 retry (with Retry-After), 504 retry with the same owner, 500 a bug.
+ * 401 send a valid token, 403 ask within the client's permissions, 503 retry (with
+ * Retry-After), 504 retry with the same owner, 500 a bug.
  */
 import { assert, unreachable } from "../assert.ts";
 import { ResponseType } from "../locks/types.ts";
 import type { LockOp, LockResponse } from "../locks/types.ts";
 
 export type HttpAnswer = {
-  readonly status: 200 | 400 | 404 | 405 | 413 | 500 | 503 | 504;
+  readonly status: 200 | 400 | 401 | 403 | 404 | 405 | 413 | 500 | 503 | 504;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Readonly<Record<string, unknown>>;
 };
@@ -34,6 +35,8 @@ export const httpStatusOf = {
   [ResponseType.MustRetry]: 503,
   [ResponseType.Indeterminate]: 504,
   [ResponseType.Errored]: 500,
+  [ResponseType.Unauthorized]: 401,
+  [ResponseType.Forbidden]: 403,
 } as const satisfies Record<ResponseType, HttpAnswer["status"]>;
 
 export function lockAnswer(op: LockOp, response: LockResponse, wallMs: number): HttpAnswer {
@@ -72,6 +75,9 @@ export function lockAnswer(op: LockOp, response: LockResponse, wallMs: number): 
       };
     case ResponseType.Errored:
       return errored(response.error ?? "internal error");
+    case ResponseType.Unauthorized:
+    case ResponseType.Forbidden:
+      return refused(type, response.error ?? "not authorized");
     default:
       return unreachable(type);
   }
@@ -111,6 +117,18 @@ function outcomeBody(
 
 export function invalidInput(status: 400 | 404 | 405 | 413, error: string): HttpAnswer {
   return { status, headers: {}, body: { type: ResponseType.InvalidInput, error } };
+}
+
+/** 401 (Unauthorized) or 403 (Forbidden) from --auth-file: `error` says what to do. */
+export function refused(
+  type: typeof ResponseType.Unauthorized | typeof ResponseType.Forbidden,
+  error: string,
+): HttpAnswer {
+  // RFC 9110: a 401 names the scheme the client should use.
+  const headers: Record<string, string> = type === ResponseType.Unauthorized
+    ? { "WWW-Authenticate": 'Bearer realm="kahuna"' }
+    : {};
+  return { status: httpStatusOf[type], headers, body: { type, error } };
 }
 
 export function errored(error: string): HttpAnswer {

@@ -55,7 +55,17 @@ export function openApiDocument(info: DocumentInfo): JsonSchema {
       { name: "operations", description: "Health, cluster state, metrics and this document." },
     ],
     paths,
-    components: { schemas: componentSchemas() },
+    components: {
+      schemas: componentSchemas(),
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "A client token from `kahuna auth add`, needed when the node runs " +
+            "with --auth-file (docs/security.md).",
+        },
+      },
+    },
   };
 }
 
@@ -101,6 +111,8 @@ function lockOperation(route: LockRoute): JsonSchema {
     description: route.description,
     tags: ["locks"],
     requestBody: { required: true, content: json(ref(`${schemaName(route.op)}Request`)) },
+    // A token when the node runs with --auth-file, none otherwise.
+    security: [{ bearer: [] }, {}],
     responses: {
       "200": outcome,
       ...errorResponses(),
@@ -119,6 +131,7 @@ function errorResponses(): Record<string, JsonSchema> {
     [ResponseType.Indeterminate]: "A persistent write was proposed but its outcome is unknown: " +
       "retry with the same owner.",
     [ResponseType.Errored]: "A bug in kahuna; the server logged it.",
+    ...authResponseText,
   };
   for (const [type, description] of Object.entries(what)) {
     const responseType = Number(type) as ResponseType;
@@ -133,6 +146,27 @@ function errorResponses(): Record<string, JsonSchema> {
     description: `The body is over ${httpBodyBytesMax} bytes.`,
     content: json(ref(typeNames[ResponseType.InvalidInput])),
   };
+  return responses;
+}
+
+/** Only from a node started with --auth-file (docs/security.md). */
+const authResponseText: Partial<Record<ResponseType, string>> = {
+  [ResponseType.Unauthorized]: "Only with --auth-file: no token, or one that matches no " +
+    "client. Send `Authorization: Bearer TOKEN`.",
+  [ResponseType.Forbidden]: "Only with --auth-file: the token's client may not do this to " +
+    "this resource; `error` names the client, the resource and the prefixes it may use.",
+};
+
+/** 401 and 403, as a route that needs a token (an admin one for read routes) may answer. */
+function authResponses(): Record<string, JsonSchema> {
+  const responses: Record<string, JsonSchema> = {};
+  for (const [type, description] of Object.entries(authResponseText)) {
+    const responseType = Number(type) as ResponseType;
+    responses[String(httpStatusOf[responseType])] = {
+      description,
+      content: json(ref(typeNames[responseType])),
+    };
+  }
   return responses;
 }
 
@@ -158,12 +192,15 @@ function readOperation(route: ReadRoute): JsonSchema {
       ...(headers.length === 0 ? {} : { headers: Object.fromEntries(headers) }),
     };
   }
+  const needsToken = route.id === "cluster" || route.id === "metrics";
   return {
     operationId: route.operationId,
     summary: route.summary,
     description: route.description,
     tags: ["operations"],
-    responses,
+    // With --auth-file, these two need an admin client's token; the others are always open.
+    ...(needsToken ? { security: [{ bearer: [] }, {}] } : {}),
+    responses: { ...responses, ...(needsToken ? authResponses() : {}) },
   };
 }
 
@@ -252,6 +289,8 @@ function componentSchemas(): Record<string, JsonSchema> {
     ResponseType.MustRetry,
     ResponseType.Indeterminate,
     ResponseType.Errored,
+    ResponseType.Unauthorized,
+    ResponseType.Forbidden,
   ];
   for (const type of errorTypes) {
     schemas[typeNames[type]] = errorSchema(type);

@@ -21,6 +21,10 @@ export const ResponseType = {
   LockDoesNotExist: 102,
   InvalidOwner: 103,
   Indeterminate: 105,
+  /** No token, or one the node's --auth-file does not know (HTTP 401; docs/security.md). */
+  Unauthorized: 106,
+  /** A known client asking beyond its permissions (HTTP 403). */
+  Forbidden: 107,
 } as const;
 export type ResponseType = (typeof ResponseType)[keyof typeof ResponseType];
 
@@ -82,7 +86,7 @@ export type LockResponse = {
   readonly fencingToken: number;
   readonly owner?: string;
   readonly expiresMs?: number;
-  /** Only for MustRetry/Errored: a message a person reads. */
+  /** Only for errors (MustRetry, Errored, Unauthorized, …): a message a person reads. */
   readonly error?: string;
   /** Only for Watched. */
   readonly watch?: WatchAnswer;

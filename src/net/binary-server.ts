@@ -4,13 +4,16 @@
  * granted or when its wait is up, and closing the connection takes its waiting requests out of
  * their lines. It sits beside the REST listener and calls the same LockService; answers that
  * are ready in the same turn of the event loop go out in one frame. A connection that sends an
- * unreadable frame is closed; the node is unaffected.
+ * unreadable frame is closed; the node is unaffected. With --auth-file, a request is answered
+ * Unauthorized until the connection's auth item names a client, and Forbidden beyond that
+ * client's permissions (docs/security.md).
  */
+import { type Authenticator, present, type PresentedToken } from "../auth/authenticator.ts";
 import { frameBytesMax } from "../constants.ts";
 import { decodeRequests, encodeAnswers } from "../codec/client-frame.ts";
-import type { RouteInfo, WireAnswer } from "../codec/lock-wire.ts";
+import type { RouteInfo, WireAnswer, WireRequest } from "../codec/lock-wire.ts";
 import { encodeFrame, FrameReader } from "../codec/frame.ts";
-import { type LockService, ResponseType } from "../locks/types.ts";
+import { type LockResponse, type LockService, ResponseType } from "../locks/types.ts";
 import type {
   RuntimeAdapter,
   ServerTls,
@@ -30,6 +33,11 @@ export type BinaryServerOptions = {
   readonly log: (line: string) => void;
   /** Serve over TLS with this certificate (--tls-cert); the client shows none. */
   readonly tls?: ServerTls | undefined;
+  /**
+   * Client authentication (--auth-file, docs/security.md): a connection's requests are served
+   * only after its auth item names a client, and only within that client's permissions.
+   */
+  readonly auth?: Authenticator | undefined;
 };
 
 export async function listenBinary(
@@ -52,6 +60,11 @@ class BinaryConnection {
   private closed = false;
   /** Aborts when the connection goes: TryLocks of it that wait in line leave the line. */
   private readonly gone = new AbortController();
+  /**
+   * The token of the connection's last auth item, digested; "invalid" when it could not be one.
+   * Looked up again for every request, so a SIGHUP that removes its client shuts it out at once.
+   */
+  private token: PresentedToken | "invalid" | undefined;
 
   private readonly service: LockService;
 
@@ -75,8 +88,17 @@ class BinaryConnection {
     for (const frame of frames) {
       const decoded = decodeRequests(frame);
       if ("error" in decoded) return this.refuse(decoded.error);
+      // Handshakes first: a client sends its auth item in the frame of its first requests.
+      for (const { id, token } of decoded.auths) {
+        this.answer({ id, response: this.authenticate(token) });
+      }
       for (const answer of decoded.rejected) this.answer(answer);
       for (const id of decoded.routes) {
+        const refusal = this.refusal(undefined);
+        if (refusal !== undefined) {
+          this.answer({ id, response: refusal });
+          continue;
+        }
         this.answer({
           id,
           response: { type: ResponseType.Got, fencingToken: 0 },
@@ -84,6 +106,13 @@ class BinaryConnection {
         });
       }
       for (const { id, request } of decoded.requests) {
+        // Judged before the service sees it: a TryLock that may wait never joins a line, and
+        // nothing is forwarded, for a client that may not ask.
+        const refusal = this.refusal(request);
+        if (refusal !== undefined) {
+          this.answer({ id, response: refusal });
+          continue;
+        }
         if (this.inflight >= connectionInflightMax) {
           this.answer({
             id,
@@ -106,6 +135,43 @@ class BinaryConnection {
         );
       }
     }
+  }
+
+  /**
+   * The answer to an auth item: Got, with the client's name in `owner`, or Unauthorized. A node
+   * without --auth-file accepts any handshake (Got without an owner), so a client may always
+   * send one.
+   */
+  private authenticate(token: string): LockResponse {
+    const auth = this.options.auth;
+    if (auth === undefined) return { type: ResponseType.Got, fencingToken: 0 };
+    const presented = present(token);
+    this.token = presented ?? "invalid";
+    const identity = auth.identifyPresented(presented);
+    if (identity.kind === "refused") {
+      return { type: ResponseType.Unauthorized, fencingToken: 0, error: identity.error };
+    }
+    return { type: ResponseType.Got, fencingToken: 0, owner: identity.client.name };
+  }
+
+  /** Why this connection may not send `request` (undefined: a route request), if it may not. */
+  private refusal(request: WireRequest["request"] | undefined): LockResponse | undefined {
+    const auth = this.options.auth;
+    if (auth === undefined) return undefined;
+    const identity = this.token === "invalid"
+      ? auth.identifyToken("")
+      : auth.identifyPresented(this.token);
+    if (identity.kind === "refused") {
+      return { type: ResponseType.Unauthorized, fencingToken: 0, error: identity.error };
+    }
+    if (request === undefined) return undefined;
+    const checked = auth.check(identity.client, {
+      kind: "lock",
+      op: request.op,
+      resource: request.resource,
+    });
+    if (checked.kind === "allowed") return undefined;
+    return { type: ResponseType.Forbidden, fencingToken: 0, error: checked.error };
   }
 
   private answer(answer: WireAnswer, wasInflight = false): void {

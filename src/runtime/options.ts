@@ -35,6 +35,8 @@ export type ServeOptions = {
   readonly tls?: TlsFiles | undefined;
   /** Mutual TLS between nodes; absent: plain TCP peer links. */
   readonly peerTls?: PeerTlsFiles | undefined;
+  /** The clients this node accepts, with their tokens' digests (--auth-file); absent: all. */
+  readonly authFile?: string | undefined;
 };
 
 export type RunningServer = {
@@ -47,4 +49,9 @@ export type RunningServer = {
    * and the certificates in use are kept, when a file cannot be loaded.
    */
   reloadTls(): Promise<boolean>;
+  /**
+   * Reads the auth file again (SIGHUP): every later request, on open connections too, is judged
+   * by it. False, and the file in use is kept, when it cannot be loaded (or there is none).
+   */
+  reloadAuth(): boolean;
 };

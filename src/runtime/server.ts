@@ -40,6 +40,9 @@ import {
   type TlsMaterial,
 } from "./runtime-adapter.ts";
 import { loadPeerTls, loadServerTls, TlsFileError } from "./tls.ts";
+import { Authenticator } from "../auth/authenticator.ts";
+import { emptyAuthConfig } from "../auth/auth-file.ts";
+import { AuthFileError, loadAuthFile } from "./auth-load.ts";
 
 export class StartupError extends Error {
   override name = "StartupError";
@@ -59,8 +62,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   if (!voters.includes(options.nodeId)) {
     throw new StartupError(`--node-id ${options.nodeId} is not in --initial-cluster`);
   }
-  // Certificates are read before anything else is opened: a bad file stops the start at once.
+  // Certificates and the auth file are read before anything else is opened: a bad file stops
+  // the start at once.
   const tls = loadTls(options);
+  const auth = loadAuth(options);
   const dirLock = lockDirectory(runtime, options.dataDir);
   let store: LogStore;
   try {
@@ -153,10 +158,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     service,
     health: () => host.health(),
     cluster: () => clusterInfo(host, peers, options),
-    metrics: () => renderMetrics(host, peers),
+    metrics: () => renderMetrics(host, peers, auth),
     wallMs: () => Date.now(),
     log: (line) => logger.error(line),
     version,
+    ...(auth === undefined ? {} : { auth }),
   });
   // Listeners start last, and a failure to bind any of them stops the ones already open, so a
   // node that cannot start exits instead of half-serving.
@@ -188,6 +194,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       address: `${options.host}:${http.port}`,
       dataDir: options.dataDir,
       runtime: runtime.name,
+      auth: auth === undefined ? "off" : `${auth.clientCount} clients (${options.authFile})`,
     });
     const binaryPort = options.binaryPort;
     if (binaryPort !== undefined) {
@@ -206,6 +213,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
               leaders: host.groupStatuses().map((status) => status.leader),
             }),
             log: (line) => logger.info(line),
+            auth,
           }),
       );
       opened.push(() => binary?.stop());
@@ -273,10 +281,26 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     return true;
   };
 
+  const reloadAuth = (): boolean => {
+    if (auth === undefined || options.authFile === undefined) return false;
+    try {
+      auth.replace(loadAuthFile(options.authFile));
+    } catch (error) {
+      logger.warn("cannot reload the auth file; the one in use is kept", {
+        event: "authReloadFailed",
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      return false;
+    }
+    logger.info("reloaded the auth file", { event: "authReloaded", clients: auth.clientCount });
+    return true;
+  };
+
   return {
     httpPort: http.port,
     binaryPort: binary?.port,
     reloadTls,
+    reloadAuth,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -312,11 +336,25 @@ function loadTls(options: ServeOptions): { client?: TlsMaterial; peer?: ServerTl
   }
 }
 
-/** GET /metrics: the host's, the peer connections' and the process's, in one text. */
-function renderMetrics(host: NodeHost, peers: Peers): string {
+/** The clients of --auth-file, or undefined without it; a bad file stops the start. */
+function loadAuth(options: ServeOptions): Authenticator | undefined {
+  if (options.authFile === undefined) return undefined;
+  try {
+    return new Authenticator(loadAuthFile(options.authFile));
+  } catch (error) {
+    if (error instanceof AuthFileError) throw new StartupError(error.message);
+    throw error;
+  }
+}
+
+/** GET /metrics: the host's, the peer connections', the auth layer's and the process's. */
+function renderMetrics(host: NodeHost, peers: Peers, auth: Authenticator | undefined): string {
   const out = new PrometheusText();
   host.writeMetrics(out);
   peers.writeMetrics(out);
+  // Written without --auth-file too (all 0), like the peer TLS refusals: a dashboard or alert
+  // on them needs no special case for nodes without tokens.
+  (auth ?? new Authenticator(emptyAuthConfig)).writeMetrics(out);
   writeProcessMetrics(out);
   return out.text();
 }
