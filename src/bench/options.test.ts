@@ -18,9 +18,24 @@ test("with no flags the bench is 10 s of persistent lock-unlock by 64 binary cli
       connections: 2,
       routing: "leader",
       timeoutMs: 5_000,
+      caFile: undefined,
+      token: undefined,
       json: false,
       quiet: false,
     },
+  });
+});
+
+test("--ca and --token, or KAHUNA_CA and KAHUNA_TOKEN, reach a secured server", () => {
+  const flags = parseBenchArgs(["--ca", "ca.crt", "--token", "kahuna_x"]);
+  expect(flags).toMatchObject({ kind: "run", options: { caFile: "ca.crt", token: "kahuna_x" } });
+  const env = parseBenchArgs([], { KAHUNA_CA: "env.crt", KAHUNA_TOKEN: "kahuna_y" });
+  expect(env).toMatchObject({ kind: "run", options: { caFile: "env.crt", token: "kahuna_y" } });
+  const both = parseBenchArgs(["--token", "kahuna_z"], { KAHUNA_TOKEN: "kahuna_y" });
+  expect(both).toMatchObject({ options: { token: "kahuna_z" } });
+  expect(parseBenchArgs(["--token", "x".repeat(1025)])).toEqual({
+    kind: "usage",
+    message: "--token must be 1 to 1024 characters",
   });
 });
 

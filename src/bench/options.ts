@@ -6,6 +6,7 @@ import { parseDurationMs } from "../cli/duration.ts";
 import { parseFlags } from "../cli/flags.ts";
 import type { FlagSpec } from "../cli/flags.ts";
 import { parseBinaryAddress } from "../client/binary-connection.ts";
+import { tokenCharsMax } from "../constants.ts";
 import { Durability } from "../locks/types.ts";
 import { type BenchConfig, type WorkloadName, workloadNames } from "./runner.ts";
 
@@ -18,6 +19,10 @@ export type BenchOptions = BenchConfig & {
   /** Binary: each request to its partition's leader, or to the worker's own server. */
   readonly routing: "leader" | "spread";
   readonly timeoutMs: number;
+  /** --ca FILE: the servers serve TLS (HTTPS, binary over TLS) with certificates it signed. */
+  readonly caFile: string | undefined;
+  /** --token T (or KAHUNA_TOKEN): the client token a server with --auth-file asks for. */
+  readonly token: string | undefined;
   readonly json: boolean;
   /** No live progress line. */
   readonly quiet: boolean;
@@ -52,6 +57,10 @@ export const benchUsage = `usage: kahuna bench [WORKLOAD] [flags]
                        the client library does, or spread clients over the servers
                        and let them forward (leader)
   --timeout-ms N       limit on one request (5000)
+  --ca FILE            trust this CA for servers started with --tls-cert: binary over TLS,
+                       and https:// --server URLs for rest (or $KAHUNA_CA)
+  --token T            the client token for servers started with --auth-file (or
+                       $KAHUNA_TOKEN)
   --json               print the summary as one JSON object
   --quiet              no live progress line on stderr`;
 
@@ -73,6 +82,8 @@ const flags: FlagSpec = {
   connections: "string",
   routing: "string",
   "timeout-ms": "string",
+  ca: "string",
+  token: "string",
   json: "boolean",
   quiet: "boolean",
   help: "boolean",
@@ -94,12 +105,17 @@ type Values = { readonly [flag in keyof typeof stringDefaults]: string } & {
   readonly workload?: string;
   readonly keyspace?: string;
   readonly server?: string[];
+  readonly ca?: string;
+  readonly token?: string;
   readonly json: boolean;
   readonly quiet: boolean;
   readonly help: boolean;
 };
 
-export function parseBenchArgs(args: readonly string[]): ParsedBench {
+export function parseBenchArgs(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): ParsedBench {
   const parsed = parseFlags(args, flags);
   if (typeof parsed === "string") return { kind: "usage", message: parsed };
   const values = {
@@ -141,6 +157,11 @@ export function parseBenchArgs(args: readonly string[]): ParsedBench {
   if (typeof numbers === "string") return usage(numbers);
   const servers = parseServers(values.server, protocol);
   if (typeof servers === "string") return usage(servers);
+  const caFile = values.ca ?? nonEmpty(env["KAHUNA_CA"]);
+  const token = values.token ?? nonEmpty(env["KAHUNA_TOKEN"]);
+  if (token !== undefined && (token.length === 0 || token.length > tokenCharsMax)) {
+    return usage(`--token must be 1 to ${tokenCharsMax} characters`);
+  }
   return {
     kind: "run",
     options: {
@@ -149,6 +170,8 @@ export function parseBenchArgs(args: readonly string[]): ParsedBench {
       protocol,
       routing,
       servers,
+      caFile,
+      token,
       json: values.json,
       quiet: values.quiet,
       ...numbers,
@@ -189,6 +212,10 @@ function parseServers(flag: string[] | undefined, protocol: "rest" | "binary"): 
     if (problem !== undefined) return problem;
   }
   return servers;
+}
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === undefined || text === "" ? undefined : text;
 }
 
 function usage(message: string): ParsedBench {

@@ -11,6 +11,7 @@
 import { assert } from "../assert.ts";
 import { BinaryConnection, parseBinaryAddress } from "../client/binary-connection.ts";
 import { leaderOf, mergeRoutes, type RouteMap } from "../client/routes.ts";
+import { fetchOptionsForCa } from "../client/tls-fetch.ts";
 import type { RouteInfo } from "../codec/lock-wire.ts";
 import { type LockOpRequest, type LockResponse, ResponseType } from "../locks/types.ts";
 
@@ -37,15 +38,26 @@ const restPaths: Readonly<Record<LockOpRequest["op"], string>> = {
   get: "/v1/locks/get-info",
 };
 
+/** What a secured server asks for: its CA (TLS) and a client token (--auth-file). */
+export type Access = { readonly ca?: string | undefined; readonly token?: string | undefined };
+
 /** REST with fetch (connections are kept alive and pooled by the runtime). */
-export function restTarget(urls: readonly string[], timeoutMs: number): BenchTarget {
+export function restTarget(
+  urls: readonly string[],
+  timeoutMs: number,
+  access: Access = {},
+): BenchTarget {
   assert(urls.length > 0, "a target has at least one server");
+  const tls = access.ca === undefined ? {} : fetchOptionsForCa(access.ca);
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (access.token !== undefined) headers["authorization"] = `Bearer ${access.token}`;
   const clients = urls.map((url): BenchClient => ({
     async execute(request) {
       const { op, ...body } = request;
       const response = await fetch(`${url}${restPaths[op]}`, {
+        ...tls,
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers,
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs + waitMsOf(request)),
       });
@@ -76,8 +88,9 @@ export function restTarget(urls: readonly string[], timeoutMs: number): BenchTar
  */
 export async function binaryTarget(
   addresses: readonly string[],
-  options: { connections: number; timeoutMs: number; routing?: "leader" | "spread" },
+  options: { connections: number; timeoutMs: number; routing?: "leader" | "spread" } & Access,
 ): Promise<BenchTarget> {
+  const tls = options.ca === undefined ? undefined : { ca: options.ca };
   assert(addresses.length > 0 && options.connections >= 1, "a target has servers and connections");
   const pools: BinaryConnection[][] = [];
   for (const text of addresses) {
@@ -85,7 +98,7 @@ export async function binaryTarget(
     if ("error" in address) throw new Error(address.error);
     const pool: BinaryConnection[] = [];
     for (let i = 0; i < options.connections; i++) {
-      pool.push(await BinaryConnection.open(address, options.timeoutMs));
+      pool.push(await BinaryConnection.open(address, options.timeoutMs, tls, options.token));
     }
     pools.push(pool);
   }

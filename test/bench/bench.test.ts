@@ -6,7 +6,17 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { runBenchCommand } from "../../src/bench/command.ts";
 import type { BenchResult } from "../../src/bench/runner.ts";
-import { bunBin, mainTs, repoRoot, type ServerProcess, startServer } from "../helpers/server.ts";
+import { join } from "node:path";
+import { addClient } from "../helpers/auth.ts";
+import { makeCerts } from "../helpers/certs.ts";
+import {
+  bunBin,
+  mainTs,
+  repoRoot,
+  type ServerProcess,
+  startServer,
+  tempDir,
+} from "../helpers/server.ts";
 
 let server: ServerProcess;
 
@@ -199,6 +209,49 @@ test("the text summary names ops/s and the latency percentiles; progress goes to
   expect(text).toMatch(/p50 [\d.]+ {2}p90 [\d.]+ {2}p99 [\d.]+ {2}max [\d.]+/);
   expect(err.some((line) => /ops\/s .* errors$/.test(line))).toBe(true);
 });
+
+test(
+  "--ca and --token: the bench reaches a server with TLS and tokens, and is refused without",
+  async () => {
+    const dir = tempDir("kahuna-bench-secure-");
+    const certs = await makeCerts(["1"], dir);
+    const authFile = join(dir, "auth.json");
+    const token = addClient(authFile, "bench", ["--prefix", "bench/"]);
+    const other = addClient(authFile, "other", ["--prefix", "elsewhere/"]);
+    const secure = await startServer({
+      extraArgs: [
+        "--tls-cert",
+        certs.node("1").certFile,
+        "--tls-key",
+        certs.node("1").keyFile,
+        "--auth-file",
+        authFile,
+        "--quiet",
+      ],
+      ca: certs.ca,
+    });
+    try {
+      for (const protocol of ["binary", "rest"] as const) {
+        const server = protocol === "rest" ? secure.url : `127.0.0.1:${secure.binaryPort}`;
+        const flags = ["--protocol", protocol, "--server", server, "--ca", certs.caFile];
+        const run = await bench([...flags, "--token", token, "--keyspace", "50", ...shortRun]);
+        expect(run.status).toBe(0);
+        const result = JSON.parse(run.out[0]!) as BenchResult;
+        expect(result.errors).toBe(0);
+        checkCountsAddUp(result);
+        // The bench's keys are bench/…: a token for other prefixes only is refused each time.
+        const refused = await bench([...flags, "--token", other, ...shortRun]);
+        const refusal = JSON.parse(refused.out[0]!) as BenchResult;
+        expect(refusal.ops).toBeGreaterThan(0);
+        expect(refusal.errors).toBe(refusal.ops);
+        expect(refusal.errorSamples.every((sample) => sample.startsWith("forbidden: "))).toBe(true);
+      }
+    } finally {
+      await secure.cleanup();
+    }
+  },
+  60_000,
+);
 
 test("no server to reach: exit status 3 and a line that says what to do", async () => {
   const { status, err } = await bench(["--server", "127.0.0.1:1", "--duration", "1s", "--quiet"]);

@@ -32,7 +32,15 @@ export async function startKahunaCluster(options: {
   partitions?: number;
   cpuProfDir?: string;
   settle?: boolean;
+  /** More flags for one node (its certificate files, an auth file). */
+  nodeArgs?: (id: string) => string[];
+  /** The nodes serve HTTPS: fetches trust `ca` and send `token` (an admin's, for /v1/cluster). */
+  secure?: { readonly ca: string; readonly token: string };
 }): Promise<BenchCluster> {
+  const secure = options.secure;
+  const init: Record<string, unknown> = secure === undefined
+    ? {}
+    : { tls: { ca: secure.ca }, headers: { authorization: `Bearer ${secure.token}` } };
   const size = options.size ?? 3;
   type Spec = { id: string; http: number; peer: number; binary: number };
   const specs: Spec[] = [];
@@ -69,11 +77,12 @@ export async function startKahunaCluster(options: {
     "--partitions",
     String(options.partitions ?? 16),
     "--quiet",
+    ...(options.nodeArgs?.(spec.id) ?? []),
   ];
   const spawn = (spec: Spec) => Bun.spawn(command(spec), { stdout: "ignore", stderr: "inherit" });
   const nodes: BenchNode[] = specs.map((spec) => ({
     id: spec.id,
-    url: `http://127.0.0.1:${spec.http}`,
+    url: `${secure === undefined ? "http" : "https"}://127.0.0.1:${spec.http}`,
     binary: `127.0.0.1:${spec.binary}`,
     dataDir: join(options.root, `k${spec.id}`),
     process: spawn(spec),
@@ -91,7 +100,7 @@ export async function startKahunaCluster(options: {
       const node = nodes.find((n) => n.id === id)!;
       node.process = spawn(specs.find((s) => s.id === id)!);
       running.add(id);
-      await waitListening(node.url);
+      await waitListening(node.url, 120_000, init);
     },
     async stop() {
       for (const node of nodes) if (running.has(node.id)) node.process.kill("SIGTERM");
@@ -104,8 +113,10 @@ export async function startKahunaCluster(options: {
     },
   };
   try {
-    for (const node of nodes) await waitHealthy(node.url);
-    if (options.settle !== false) await waitSettled(nodes.map((n) => n.url));
+    for (const node of nodes) await waitHealthy(node.url, 60_000, init);
+    if (options.settle !== false) {
+      await waitSettled(nodes.map((n) => n.url), 3_000, 60_000, init);
+    }
   } catch (error) {
     await cluster.stop();
     throw error;
@@ -113,9 +124,13 @@ export async function startKahunaCluster(options: {
   return cluster;
 }
 
-export async function waitHealthy(url: string, deadlineMs = 60_000): Promise<void> {
+export async function waitHealthy(
+  url: string,
+  deadlineMs = 60_000,
+  init: Record<string, unknown> = {},
+): Promise<void> {
   const started = Date.now();
-  while ((await fetch(`${url}/v1/health`).then((r) => r.status, () => 0)) !== 200) {
+  while ((await fetch(`${url}/v1/health`, init).then((r) => r.status, () => 0)) !== 200) {
     if (Date.now() - started > deadlineMs) {
       throw new Error(`${url} not healthy within ${deadlineMs} ms`);
     }
@@ -123,9 +138,13 @@ export async function waitHealthy(url: string, deadlineMs = 60_000): Promise<voi
   }
 }
 
-async function waitListening(url: string, deadlineMs = 120_000): Promise<void> {
+async function waitListening(
+  url: string,
+  deadlineMs = 120_000,
+  init: Record<string, unknown> = {},
+): Promise<void> {
   const started = Date.now();
-  while ((await fetch(`${url}/v1/health`).then((r) => r.status, () => 0)) === 0) {
+  while ((await fetch(`${url}/v1/health`, init).then((r) => r.status, () => 0)) === 0) {
     if (Date.now() - started > deadlineMs) {
       throw new Error(`${url} not listening within ${deadlineMs} ms`);
     }

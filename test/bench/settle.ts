@@ -7,13 +7,15 @@ export async function waitSettled(
   urls: readonly string[],
   quietMs = 3_000,
   deadlineMs = 60_000,
+  /** For secured nodes: the CA of their HTTPS certificates, and an admin token. */
+  init: Record<string, unknown> = {},
 ): Promise<void> {
   const started = Date.now();
   let last = "";
   let since = Date.now();
   while (Date.now() - started < deadlineMs) {
     const views = await Promise.all(urls.map(async (url) => {
-      const cluster = await (await fetch(`${url}/v1/cluster`)).json() as {
+      const cluster = await (await fetch(`${url}/v1/cluster`, init)).json() as {
         partitions: { group: number; leader: string | null; term: number }[];
       };
       return cluster.partitions.map((p) => `${p.group}:${p.leader ?? "-"}:${p.term}`).join(",");
