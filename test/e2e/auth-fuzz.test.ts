@@ -1,6 +1,6 @@
 /**
- * Random HTTP requests and random binary frames at the auth layer of a real `kahuna serve
- * --auth-file` (issue 12, item 5): no token, mangled tokens, tokens of clients that may not
+ * Random HTTP requests and random binary frames at the TLS and auth layers of a real `kahuna
+ * serve --tls-cert … --auth-file` (issue 12, item 5), 5,000 of each: no token, mangled tokens, tokens of clients that may not
  * write the resource asked for, odd headers, paths and bodies. Every answer must be what the
  * auth rules say (401 without a valid token, 403 beyond the client's permissions, never a
  * grant), the node must stay up, and afterwards no lock the fuzzing asked for is held: none of
@@ -14,10 +14,13 @@ import { ResponseType } from "../../src/locks/types.ts";
 import { RawBinary, standardAuthFile, type Tokens } from "../helpers/auth.ts";
 import { type ServerProcess, startServer, tempDir } from "../helpers/server.ts";
 import { rmSync } from "node:fs";
+import { connect } from "node:net";
+import { connect as connectTls } from "node:tls";
+import { makeCerts } from "../helpers/certs.ts";
 
 const seed = Number(process.env["KAHUNA_AUTH_FUZZ_SEED"] ?? Date.now() % 1_000_000);
-const httpCases = 2_000;
-const binaryFrames = 1_500;
+const httpCases = 5_000;
+const binaryFrames = 5_000;
 
 function rngFrom(start: number) {
   let state = start >>> 0;
@@ -35,12 +38,22 @@ function rngFrom(start: number) {
 let dir = "";
 let tokens: Tokens;
 let server: ServerProcess;
+let ca = "";
+/** What every fetch to the server needs: it serves HTTPS with the test CA's certificate. */
+let tls: { tls: { ca: string } };
 
 beforeAll(async () => {
   dir = tempDir("kahuna-auth-fuzz-");
   const made = standardAuthFile(dir);
   tokens = made.tokens;
-  server = await startServer({ extraArgs: ["--auth-file", made.file] });
+  const certs = await makeCerts(["1"], dir);
+  ca = certs.ca;
+  tls = { tls: { ca } };
+  const { certFile, keyFile } = certs.node("1");
+  server = await startServer({
+    extraArgs: ["--auth-file", made.file, "--tls-cert", certFile, "--tls-key", keyFile],
+    ca,
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -139,6 +152,7 @@ test(
         let text: string;
         try {
           const response = await fetch(`${server.url}${path}`, {
+            ...tls,
             method,
             headers,
             ...(body === undefined ? {} : { body }),
@@ -169,7 +183,7 @@ test(
     };
     await Promise.all(Array.from({ length: 8 }, worker));
     expect({ seed, failures }).toEqual({ seed, failures: [] });
-    expect((await fetch(`${server.url}/v1/health`)).status).toBe(200);
+    expect((await fetch(`${server.url}/v1/health`, tls)).status).toBe(200);
     await nothingHeld();
   },
   120_000,
@@ -178,17 +192,17 @@ test(
 test("random binary frames: no crash, no grant without a token that may", async () => {
   const rng = rngFrom(seed + 1);
   const failures: string[] = [];
-  let raw = await RawBinary.open(server.binaryPort);
+  let raw = await RawBinary.open(server.binaryPort, ca);
   let nextId = 1;
   const pending = new Map<number, string>();
   for (let frame = 0; frame < binaryFrames; frame++) {
-    if (raw.closed) raw = await RawBinary.open(server.binaryPort);
+    if (raw.closed) raw = await RawBinary.open(server.binaryPort, ca);
     const kind = rng.int(10);
     if (kind === 0) {
       // Not msgpack, or not a frame the server can read: it closes the connection.
       const bytes = new Uint8Array(1 + rng.int(40)).map(() => rng.int(256));
       raw.sendPayload(bytes);
-      raw = await RawBinary.open(server.binaryPort);
+      raw = await RawBinary.open(server.binaryPort, ca);
       continue;
     }
     const items: unknown[] = [];
@@ -233,15 +247,55 @@ test("random binary frames: no crash, no grant without a token that may", async 
   }
   raw.close();
   expect({ seed, failures }).toEqual({ seed, failures: [] });
-  expect((await fetch(`${server.url}/v1/health`)).status).toBe(200);
+  expect((await fetch(`${server.url}/v1/health`, tls)).status).toBe(200);
   await nothingHeld();
 }, 120_000);
+
+test(
+  "garbage at the TLS layer: random bytes, plain HTTP, untrusted clients; the node stays up",
+  async () => {
+    const rng = rngFrom(seed + 2);
+    const attempts: Promise<string>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const port = rng.pick([server.httpPort, server.binaryPort]);
+      const kind = rng.int(3);
+      attempts.push(
+        new Promise<string>((resolve) => {
+          const done = (what: string) => resolve(what);
+          if (kind === 2) {
+            // A TLS client that trusts another CA (none): the handshake fails on its side.
+            const socket = connectTls({ port, host: "127.0.0.1" }, () => done("trusted?!"));
+            socket.on("error", () => done("refused"));
+            socket.setTimeout(5_000, () => (socket.destroy(), done("timeout")));
+            return;
+          }
+          const socket = connect(port, "127.0.0.1", () => {
+            const bytes = kind === 0
+              ? new Uint8Array(1 + rng.int(600)).map(() => rng.int(256))
+              : new TextEncoder().encode("POST /v1/locks/try-lock HTTP/1.1\r\nHost: x\r\n\r\n");
+            socket.write(bytes);
+          });
+          socket.on("data", () => {});
+          socket.on("error", () => done("closed"));
+          socket.on("close", () => done("closed"));
+          socket.setTimeout(5_000, () => (socket.destroy(), done("timeout")));
+        }),
+      );
+    }
+    const outcomes = await Promise.all(attempts);
+    expect(outcomes.filter((o) => o === "trusted?!" || o === "timeout")).toEqual([]);
+    expect((await fetch(`${server.url}/v1/health`, tls)).status).toBe(200);
+    await nothingHeld();
+  },
+  60_000,
+);
 
 /** With the token that may read everything: no resource the fuzzing named is held. */
 async function nothingHeld(): Promise<void> {
   for (const resource of resources.filter((r) => r !== "" && !r.includes("\u0000"))) {
     for (const durability of [0, 1]) {
       const response = await fetch(`${server.url}/v1/locks/get-info`, {
+        ...tls,
         method: "POST",
         headers: { authorization: `Bearer ${tokens.all}` },
         body: JSON.stringify({ resource, durability }),

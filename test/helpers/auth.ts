@@ -4,6 +4,7 @@
  * that uses a token also checks the command that made it.
  */
 import { connect, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { join } from "node:path";
 import { encodeFrame, FrameReader } from "../../src/codec/frame.ts";
 import { decodeMsgpack, encodeMsgpack } from "../../src/codec/msgpack.ts";
@@ -73,9 +74,12 @@ export class RawBinary {
     socket.on("error", () => {});
   }
 
-  static open(port: number): Promise<RawBinary> {
+  /** Over TLS when `ca` (the CA of the server's certificate) is given. */
+  static open(port: number, ca?: string): Promise<RawBinary> {
     return new Promise((resolve, reject) => {
-      const socket = connect(port, "127.0.0.1", () => resolve(new RawBinary(socket)));
+      const socket: Socket = ca === undefined
+        ? connect(port, "127.0.0.1", () => resolve(new RawBinary(socket)))
+        : connectTls({ port, host: "127.0.0.1", ca }, () => resolve(new RawBinary(socket)));
       socket.once("error", reject);
     });
   }
