@@ -84,6 +84,8 @@ button { background: #2e5aac; color: #fff; border-color: #2e5aac; cursor: pointe
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; }
 dt { color: var(--muted); }
 dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; word-break: break-all; }
+[hidden] { display: none !important; }
+#token-reason { color: var(--down); }
 `;
 
 const body = `
@@ -94,6 +96,16 @@ const body = `
   <span id="version"></span>
 </header>
 <main>
+  <section class="card wide" id="token-box" hidden>
+    <h2>A token, please</h2>
+    <p id="token-reason"></p>
+    <form id="token-form">
+      <input id="token-input" type="password" required autocomplete="off"
+        placeholder="kahuna_... (a client with admin)" aria-label="token">
+      <button type="submit">Use it</button>
+    </form>
+    <p class="note">Kept in this tab only, and sent to this node with each request.</p>
+  </section>
   <section class="card wide" id="summary">
     <div class="tile"><div class="value" id="nodes-up">&ndash;</div><div class="label">nodes up</div></div>
     <div class="tile"><div class="value" id="partitions-with-leader">&ndash;</div>

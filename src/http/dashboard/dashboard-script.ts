@@ -10,6 +10,11 @@
  * (only a leader knows them). Text goes into the page through textContent only, never as
  * HTML, so no name or owner can inject markup.
  *
+ * A node started with --auth-file answers 401 without a token (403 without admin, for
+ * /v1/cluster and /metrics): the page then shows a token box, and sends the token it is given
+ * as a bearer token with every request. The token is kept in this tab's sessionStorage only
+ * (gone when the tab closes), never in the page's URL.
+ *
  * Elements the test (test/e2e/ui.test.ts) reads carry data-* attributes: data-node and
  * data-state on node rows, data-partition and data-field on partition cells.
  *
@@ -49,10 +54,49 @@ function el(tag, attributes, children) {
   return element;
 }
 
+const tokenKey = "kahuna-token";
+
+/** The bearer token this tab was given, as request headers (none when it has none). */
+function authHeaders() {
+  const token = sessionStorage.getItem(tokenKey);
+  return token === null || token === "" ? {} : { Authorization: "Bearer " + token };
+}
+
+/** A 401 or 403: the node needs a token, or one with more permission; the box says which. */
+class NeedsToken extends Error {
+  constructor(status, path) {
+    super(status === 401
+      ? "this node requires a token (it was started with --auth-file)"
+      : "this token may not read " + path + ": the dashboard needs a client with admin");
+    this.status = status;
+  }
+}
+
 async function getText(path) {
-  const response = await fetch(path, { signal: AbortSignal.timeout(fetchTimeoutMs) });
+  const response = await fetch(path, {
+    headers: authHeaders(),
+    signal: AbortSignal.timeout(fetchTimeoutMs),
+  });
+  if (response.status === 401 || response.status === 403) {
+    throw new NeedsToken(response.status, path);
+  }
   if (!response.ok) throw new Error(path + " answered HTTP " + response.status);
   return await response.text();
+}
+
+function showTokenBox(error) {
+  const box = byId("token-box");
+  box.hidden = false;
+  box.dataset.status = String(error.status);
+  byId("token-reason").textContent = error.message;
+}
+
+function useToken(event) {
+  event.preventDefault();
+  const input = byId("token-input");
+  sessionStorage.setItem(tokenKey, input.value.trim());
+  input.value = "";
+  byId("token-box").hidden = true;
 }
 
 async function poll() {
@@ -60,7 +104,9 @@ async function poll() {
   try {
     const [clusterText, metricsText] = await Promise.all([getText("v1/cluster"), getText("metrics")]);
     received(JSON.parse(clusterText), parseMetrics(metricsText), performance.now());
+    byId("token-box").hidden = true;
   } catch (error) {
+    if (error instanceof NeedsToken) showTokenBox(error);
     failed(error, performance.now());
   }
   setTimeout(poll, Math.max(0, pollMs - (performance.now() - startedMs)));
@@ -296,7 +342,7 @@ async function lookUp(event) {
   try {
     const response = await fetch("v1/locks/get-info", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", ...authHeaders() },
       body: JSON.stringify({ resource, durability }),
       signal: AbortSignal.timeout(fetchTimeoutMs * 2),
     });
@@ -329,5 +375,6 @@ function showAnswer(result, resource, answer) {
 }
 
 byId("lookup").addEventListener("submit", lookUp);
+byId("token-form").addEventListener("submit", useToken);
 poll();
 `;
