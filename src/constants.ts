@@ -7,6 +7,8 @@ import { assert } from "./assert.ts";
 // Lock inputs (docs/spec.md §2).
 export const resourceBytesMax = 512;
 export const ownerBytesMax = 256;
+/** A lock's value (what a leader proclaims, docs/spec.md §2.1): 1 to 256 UTF-8 bytes. */
+export const valueBytesMax = 256;
 export const expiresMsMin = 1;
 export const expiresMsMax = 2_147_483_647;
 
@@ -116,7 +118,7 @@ assert(proposalTimeoutTicks > 2 * electionTicks, "a proposal outlives a leader e
 // Lock state machine (src/locks, src/codec/lock-command.ts). A lock command's encoded size is
 // bounded by its two names plus a few numbers and headers; a sweep command (the names of
 // released or expired records to remove) by sweepCommandBytesMax, which bounds every entry.
-export const lockCommandBytesMax = 1024;
+export const lockCommandBytesMax = 1536;
 export const sweepCommandBytesMax = 64 * 1024;
 export const entryDataBytesMax = sweepCommandBytesMax;
 // Snapshot format of the lock state machine. Restore reads this one and version 1 (before

@@ -112,6 +112,7 @@ export class BinaryFailover {
           expiresMs: r.expiresMs ?? 0,
           afterUnknownOutcome: unknownOutcome,
           ...(r.watch === undefined ? {} : { watch: r.watch }),
+          ...(r.value === undefined ? {} : { value: r.value }),
         };
       }
       if (outcome.kind === "invalid") {
@@ -281,5 +282,7 @@ function toRequest(path: string, body: Record<string, unknown>): LockRequest {
   }
   const owner = body["owner"] as string;
   if (op === "unlock") return { op, resource, owner, durability };
-  return { op, resource, owner, expiresMs: body["expiresMs"] as number, durability };
+  const value = body["value"];
+  const request = { op, resource, owner, expiresMs: body["expiresMs"] as number, durability };
+  return typeof value === "string" ? { ...request, value } : request;
 }

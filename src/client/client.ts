@@ -10,7 +10,14 @@ import { type Answer, Failover, sleep } from "./failover.ts";
 import { KahunaLock } from "./lock.ts";
 import { randomOwner } from "./owner.ts";
 import { withLock } from "./with-lock.ts";
-import { checkDurability, checkExpiresMs, checkMs, checkOwner, checkResource } from "./validate.ts";
+import {
+  checkDurability,
+  checkExpiresMs,
+  checkMs,
+  checkOwner,
+  checkResource,
+  checkValue,
+} from "./validate.ts";
 
 export type ClientOptions = {
   /**
@@ -62,6 +69,8 @@ export type LockOptions = {
   readonly durability?: Durability;
   /** Default: 32 random hex characters. */
   readonly owner?: string;
+  /** Published with the grant for others to read (get, watch): 1 to 256 UTF-8 bytes. */
+  readonly value?: string;
 };
 
 export type LockResult = { readonly locked: boolean; readonly fencingToken: number };
@@ -71,6 +80,8 @@ export type LockInfo = {
   readonly fencingToken: number;
   /** Remaining lease, in ms, as the server saw it when it answered. */
   readonly expiresMs: number;
+  /** What the holder published, if anything. */
+  readonly value?: string;
 };
 
 export type WatchOptions = {
@@ -91,12 +102,14 @@ export type WatchOptions = {
  * of holder. Send `cursor` back as `after` to resume after it.
  */
 export type LockChange = {
-  readonly kind: "state" | "acquired" | "released" | "expired";
+  readonly kind: "state" | "acquired" | "proclaimed" | "released" | "expired";
   /** The holder the change is about; for a state, the holder now ("" when free). */
   readonly owner: string;
   readonly fencingToken: number;
   /** Acquired: the lease granted. A held state: the lease left when the server answered. */
   readonly expiresMs?: number;
+  /** Acquired, proclaimed, a held state: the holder's published value, if it has one. */
+  readonly value?: string;
   readonly cursor: string;
   /** A state that stands for changes the server could not account for (a new leader, a gap). */
   readonly missed: boolean;
@@ -203,11 +216,18 @@ export class KahunaClient {
     checkExpiresMs(options.expiresMs);
     checkDurability(durability);
     checkMs("waitMs", waitMs, 0);
+    if (options.value !== undefined) checkValue(options.value);
     const waitUntilMs = performance.now() + waitMs;
     for (;;) {
       const askedAtMs = performance.now();
       const untilMs = Math.min(waitUntilMs, askedAtMs + waitMsPerRequestMax);
-      const body = { resource, owner, expiresMs: options.expiresMs, durability };
+      const body = {
+        resource,
+        owner,
+        expiresMs: options.expiresMs,
+        durability,
+        ...(options.value === undefined ? {} : { value: options.value }),
+      };
       const answer = await this.#failover.call(
         "/v1/locks/try-lock",
         body,
@@ -259,16 +279,19 @@ export class KahunaClient {
     owner: string,
     expiresMs: number,
     durability: Durability = Durability.Persistent,
+    value?: string,
   ): Promise<LockResult> {
     checkResource(resource);
     checkOwner(owner);
     checkExpiresMs(expiresMs);
     checkDurability(durability);
+    if (value !== undefined) checkValue(value);
     const answer = await this.#failover.call("/v1/locks/try-lock", {
       resource,
       owner,
       expiresMs,
       durability,
+      ...(value === undefined ? {} : { value }),
     });
     const locked = answer.type === ResponseType.Locked;
     expectType(answer.type, [ResponseType.Locked, ResponseType.Busy], "try-lock");
@@ -325,21 +348,25 @@ export class KahunaClient {
     return { extended: detail.extended, fencingToken: detail.fencingToken };
   }
 
+  /** Extend; with `value`, the holder publishes it in place of the one it had. */
   async extendDetail(
     resource: string,
     owner: string,
     expiresMs: number,
     durability: Durability = Durability.Persistent,
+    value?: string,
   ): Promise<ExtendDetail> {
     checkResource(resource);
     checkOwner(owner);
     checkExpiresMs(expiresMs);
     checkDurability(durability);
+    if (value !== undefined) checkValue(value);
     const answer = await this.#failover.call("/v1/locks/try-extend", {
       resource,
       owner,
       expiresMs,
       durability,
+      ...(value === undefined ? {} : { value }),
     });
     expectType(
       answer.type,
@@ -408,7 +435,12 @@ export class KahunaClient {
     const answer = await this.#failover.call("/v1/locks/get-info", { resource, durability });
     expectType(answer.type, [ResponseType.Got, ResponseType.LockDoesNotExist], "get-info");
     if (answer.type !== ResponseType.Got || answer.owner === null) return null;
-    return { owner: answer.owner, fencingToken: answer.fencingToken, expiresMs: answer.expiresMs };
+    return {
+      owner: answer.owner,
+      fencingToken: answer.fencingToken,
+      expiresMs: answer.expiresMs,
+      ...(answer.value === undefined ? {} : { value: answer.value }),
+    };
   }
 }
 

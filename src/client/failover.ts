@@ -42,6 +42,8 @@ export type Answer = {
   readonly afterUnknownOutcome: boolean;
   /** Only for a watch. */
   readonly watch?: WatchAnswer;
+  /** Only for get-info: the holder's published value. */
+  readonly value?: string;
 };
 
 type Attempt =
@@ -231,7 +233,8 @@ async function readResponse(response: Response, tokenGiven: boolean): Promise<At
   const owner = typeof record["owner"] === "string" ? record["owner"] : null;
   const expiresMs = typeof record["expiresMs"] === "number" ? record["expiresMs"] : 0;
   if (type !== ResponseType.Watched) {
-    return { kind: "answer", answer: { type, fencingToken, owner, expiresMs } };
+    const value = typeof record["value"] === "string" ? { value: record["value"] } : {};
+    return { kind: "answer", answer: { type, fencingToken, owner, expiresMs, ...value } };
   }
   const watch = readWatch(record);
   if (watch === undefined) {
@@ -255,7 +258,10 @@ function readWatch(record: Record<string, unknown>): WatchAnswer | undefined {
     if (typeof item !== "object" || item === null) return undefined;
     const e = item as Record<string, unknown>;
     const kind = e["kind"];
-    if (kind !== "state" && kind !== "acquired" && kind !== "released" && kind !== "expired") {
+    if (
+      kind !== "state" && kind !== "acquired" && kind !== "proclaimed" && kind !== "released" &&
+      kind !== "expired"
+    ) {
       return undefined;
     }
     if (
@@ -270,6 +276,7 @@ function readWatch(record: Record<string, unknown>): WatchAnswer | undefined {
       owner: e["owner"],
       fencingToken: e["fencingToken"],
       ...(typeof e["expiresMs"] === "number" ? { expiresMs: e["expiresMs"] } : {}),
+      ...(typeof e["value"] === "string" ? { value: e["value"] } : {}),
     });
   }
   return { cursor, missed, events: read };

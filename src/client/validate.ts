@@ -2,7 +2,13 @@
  * Input checks done by the client before anything is sent, with the same limits and the same
  * wording style as the server's 400 answers, so a mistake is reported without a round trip.
  */
-import { expiresMsMax, expiresMsMin, ownerBytesMax, resourceBytesMax } from "../constants.ts";
+import {
+  expiresMsMax,
+  expiresMsMin,
+  ownerBytesMax,
+  resourceBytesMax,
+  valueBytesMax,
+} from "../constants.ts";
 import { Durability } from "../locks/types.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
 
@@ -29,6 +35,11 @@ export function checkResource(resource: unknown): asserts resource is string {
 
 export function checkOwner(owner: unknown): asserts owner is string {
   checkName("owner", owner, ownerBytesMax);
+}
+
+/** A published value: 1 to 256 UTF-8 bytes. */
+export function checkValue(value: unknown): asserts value is string {
+  checkName("value", value, valueBytesMax);
 }
 
 export function checkExpiresMs(expiresMs: unknown): asserts expiresMs is number {

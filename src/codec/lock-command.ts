@@ -4,6 +4,7 @@
  *
  * Wire form: a msgpack array whose first element is the command's code.
  *   tryLock 1, extend 2, unlock 3: [code, resource, owner, expiresMs, nowMs]
+ *                                  (tryLock and extend: [..., nowMs, value] with a value)
  *   leaderStart 4:                 [4, nowMs]
  *   horizon 5:                     [5, nowMs, horizonMs, tokensThrough]
  *                                  ([5, nowMs, horizonMs] from logs written before ephemeral
@@ -27,6 +28,7 @@ import {
   resourceBytesMax,
   sweepCommandBytesMax,
   sweepGraceMsMax,
+  valueBytesMax,
 } from "../constants.ts";
 import { decodeMsgpack, encodeMsgpack } from "./msgpack.ts";
 
@@ -39,6 +41,8 @@ export type LockCommand =
     readonly expiresMs: number;
     /** The proposing leader's monotonic clock reading. */
     readonly nowMs: number;
+    /** tryLock and extend: the value the holder publishes (docs/spec.md §2.1). */
+    readonly value?: string;
   }
   /** The first entry a new leader proposes: a new ephemeral token range and clock base. */
   | { readonly kind: "leaderStart"; readonly nowMs: number }
@@ -86,7 +90,9 @@ function wireForm(c: LockCommand): unknown[] {
     case "tryLock":
     case "extend":
     case "unlock":
-      return [code[c.kind], c.resource, c.owner, c.expiresMs, c.nowMs];
+      return c.value === undefined
+        ? [code[c.kind], c.resource, c.owner, c.expiresMs, c.nowMs]
+        : [code[c.kind], c.resource, c.owner, c.expiresMs, c.nowMs, c.value];
     case "leaderStart":
       return [code.leaderStart, c.nowMs];
     case "horizon":
@@ -154,12 +160,23 @@ function fromWire(value: unknown): LockCommand | { error: string } {
     case "tryLock":
     case "extend":
     case "unlock": {
-      if (fields !== 4) return { error: `${kind} needs 4 fields, got ${fields}` };
+      const valued = kind !== "unlock" && fields === 5;
+      if (fields !== 4 && !valued) {
+        return {
+          error: `${kind} needs 4 fields${
+            kind === "unlock" ? "" : " (5 with a value)"
+          }, got ${fields}`,
+        };
+      }
       const resource = utf8Field(value[1]);
       const owner = utf8Field(value[2]);
       if (resource === undefined) return { error: `${kind}: resource is not a UTF-8 string` };
       if (owner === undefined) return { error: `${kind}: owner is not a UTF-8 string` };
-      return { kind, resource, owner, expiresMs: value[3], nowMs: value[4] };
+      const command = { kind, resource, owner, expiresMs: value[3], nowMs: value[4] };
+      if (!valued) return command;
+      const published = utf8Field(value[5]);
+      if (published === undefined) return { error: `${kind}: value is not a UTF-8 string` };
+      return { ...command, value: published };
     }
     case "leaderStart":
       if (fields !== 1) return { error: `leaderStart needs 1 field, got ${fields}` };
@@ -191,7 +208,8 @@ export function commandError(c: LockCommand): string | undefined {
     case "extend":
     case "unlock": {
       const problem = resourceError(c.resource) ?? ownerError(c.owner) ??
-        expiresError(c.kind, c.expiresMs);
+        expiresError(c.kind, c.expiresMs) ??
+        (c.value === undefined ? undefined : valueError(c.value));
       return problem === undefined ? undefined : `${c.kind}: ${problem}`;
     }
     case "leaderStart":
@@ -265,6 +283,17 @@ export function resourceError(resource: unknown): string | undefined {
     return `resource must be 1 to ${resourceBytesMax} UTF-8 bytes, got ${bytes}`;
   }
   if (resource.includes("\0")) return "resource must not contain NUL";
+  return undefined;
+}
+
+/** docs/spec.md §2.1: a published value is 1..256 UTF-8 bytes. */
+export function valueError(value: unknown): string | undefined {
+  if (typeof value !== "string") return "value must be a string";
+  const bytes = utf8ByteLength(value);
+  if (bytes < 0) return "value must be well-formed Unicode (no lone surrogates)";
+  if (bytes < 1 || bytes > valueBytesMax) {
+    return `value must be 1 to ${valueBytesMax} UTF-8 bytes, got ${bytes}`;
+  }
   return undefined;
 }
 

@@ -14,6 +14,7 @@ import {
   expiresMsMin,
   ownerBytesMax,
   resourceBytesMax,
+  valueBytesMax,
   waitMsMax,
   watchCursorCharsMax,
 } from "../constants.ts";
@@ -68,6 +69,14 @@ export const lockFields = {
       "Who holds the lock, compared exactly: use a random 32-hex id per holder, and send the " +
       "same one when you retry.",
   },
+  value: {
+    kind: "text",
+    bytesMax: valueBytesMax,
+    noNul: false,
+    description: "What the holder publishes with the lock, for others to read (get-info, watch): " +
+      "an elected leader's address, say. A try-lock that grants sets it; a try-extend with a " +
+      "value replaces it (a leader proclaiming); omitted, it stays. A release drops it.",
+  },
   expiresMs: {
     kind: "integer",
     min: expiresMsMin,
@@ -110,8 +119,8 @@ export type LockField = keyof typeof lockFields;
 
 /** The fields each op takes, in the order messages and the API document list them. */
 export const lockRequestFields = {
-  tryLock: ["resource", "owner", "expiresMs", "durability", "waitMs"],
-  extend: ["resource", "owner", "expiresMs", "durability"],
+  tryLock: ["resource", "owner", "expiresMs", "durability", "waitMs", "value"],
+  extend: ["resource", "owner", "expiresMs", "durability", "value"],
   unlock: ["resource", "owner", "durability"],
   get: ["resource", "durability"],
   watch: ["resource", "durability", "after", "waitMs"],
@@ -122,7 +131,7 @@ export function requiredFields(op: LockOp): LockField[] {
   return lockRequestFields[op].filter((field) => {
     const spec: FieldSpec = lockFields[field];
     return spec.kind !== "choice" && !(spec.kind === "integer" && spec.default !== undefined) &&
-      field !== "after";
+      field !== "after" && field !== "value";
   });
 }
 

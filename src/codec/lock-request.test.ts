@@ -56,10 +56,10 @@ test("a field another op takes is unknown here and the message lists the allowed
     'unknown field "owner"; allowed fields are resource, durability',
   );
   expect(errorOf("tryLock", { ...valid, ttl: 5 })).toBe(
-    'unknown field "ttl"; allowed fields are resource, owner, expiresMs, durability, waitMs',
+    'unknown field "ttl"; allowed fields are resource, owner, expiresMs, durability, waitMs, value',
   );
   expect(errorOf("extend", { ...valid, waitMs: 5 })).toBe(
-    'unknown field "waitMs"; allowed fields are resource, owner, expiresMs, durability',
+    'unknown field "waitMs"; allowed fields are resource, owner, expiresMs, durability, value',
   );
   expect(errorOf("tryLock", JSON.parse('{"__proto__": 1, "resource": "r"}'))).toContain(
     'unknown field "__proto__"',

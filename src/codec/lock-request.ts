@@ -65,13 +65,20 @@ export function parseLockRequest(op: LockOp, body: unknown): LockRequest | LockR
 
   const expiresMs = parseInteger(body, "expiresMs");
   if (typeof expiresMs !== "number") return expiresMs;
-  if (op === "extend") return { op, resource, owner, expiresMs, durability };
+  let value: string | undefined;
+  if (body["value"] !== undefined) {
+    const parsed = parseText(body, "value");
+    if (typeof parsed !== "string") return parsed;
+    value = parsed;
+  }
+  const valued = value === undefined ? {} : { value };
+  if (op === "extend") return { op, resource, owner, expiresMs, durability, ...valued };
   const waitMs = parseInteger(body, "waitMs");
   if (typeof waitMs !== "number") return waitMs;
   // 0 is the same request as none: the field is set only when the request waits.
   return waitMs === 0
-    ? { op, resource, owner, expiresMs, durability }
-    : { op, resource, owner, expiresMs, durability, waitMs };
+    ? { op, resource, owner, expiresMs, durability, ...valued }
+    : { op, resource, owner, expiresMs, durability, waitMs, ...valued };
 }
 
 export function isLockRequestError(
@@ -82,7 +89,7 @@ export function isLockRequestError(
 
 function parseText(
   body: Record<string, unknown>,
-  field: "resource" | "owner",
+  field: "resource" | "owner" | "value",
 ): string | LockRequestError {
   const spec: TextField = lockFields[field];
   const value = body[field];

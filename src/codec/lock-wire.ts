@@ -53,22 +53,22 @@ export function encodeWireAnswer({ id, response: r, route }: WireAnswer): unknow
     r.error ?? null,
   ];
   const routed = route === undefined ? null : [route.node, route.groups, route.leaders];
+  if (r.value !== undefined) {
+    return [...answer, routed, r.watch === undefined ? null : encodeWatch(r.watch), r.value];
+  }
   if (r.watch !== undefined) return [...answer, routed, encodeWatch(r.watch)];
   return routed === null ? answer : [...answer, routed];
 }
 
 function encodeWatch(watch: WatchAnswer): unknown {
-  const events = watch.events.map((e) => [
-    e.kind,
-    e.cursor,
-    e.owner,
-    e.fencingToken,
-    e.expiresMs ?? null,
-  ]);
+  const events = watch.events.map((e) => {
+    const event = [e.kind, e.cursor, e.owner, e.fencingToken, e.expiresMs ?? null];
+    return e.value === undefined ? event : [...event, e.value];
+  });
   return [watch.cursor, watch.missed, events];
 }
 
-const eventKinds: readonly string[] = ["state", "acquired", "released", "expired"];
+const eventKinds: readonly string[] = ["state", "acquired", "proclaimed", "released", "expired"];
 /** More events than a watch answer ever carries (the history bound) is not an answer. */
 const watchEventsMax = 1024;
 
@@ -86,10 +86,13 @@ function decodeWatch(value: unknown): WatchAnswer | { error: string } {
   }
   const decoded: WatchEvent[] = [];
   for (const item of events) {
-    if (!Array.isArray(item) || item.length !== 5) {
-      return { error: "a watch event is [kind, cursor, owner, fencingToken, expiresMs]" };
+    if (!Array.isArray(item) || (item.length !== 5 && item.length !== 6)) {
+      return { error: "a watch event is [kind, cursor, owner, fencingToken, expiresMs, value?]" };
     }
-    const [kind, at, owner, fencingToken, expiresMs] = item as unknown[];
+    const [kind, at, owner, fencingToken, expiresMs, value] = item as unknown[];
+    if (value !== undefined && typeof value !== "string") {
+      return { error: "watch event value must be a string" };
+    }
     if (typeof kind !== "string" || !eventKinds.includes(kind)) {
       return { error: "watch event kind is unknown" };
     }
@@ -109,6 +112,7 @@ function decodeWatch(value: unknown): WatchAnswer | { error: string } {
       owner,
       fencingToken,
       ...(expiresMs === null ? {} : { expiresMs }),
+      ...(value === undefined ? {} : { value }),
     });
   }
   return { cursor, missed, events: decoded };
@@ -131,10 +135,16 @@ export function decodeWireRequest(item: unknown): WireRequest | { error: string 
 }
 
 export function decodeWireAnswer(item: unknown): WireAnswer | { error: string } {
-  if (!Array.isArray(item) || item.length < 6 || item.length > 8) {
-    return { error: "an answer is a list of 6 items (7 with a route, 8 with a watch)" };
+  if (!Array.isArray(item) || item.length < 6 || item.length > 9) {
+    return {
+      error: "an answer is a list of 6 items (7 with a route, 8 with a watch, 9 with a value)",
+    };
   }
-  const [id, type, fencingToken, owner, expiresMs, error, rawRoute, rawWatch] = item as unknown[];
+  const [id, type, fencingToken, owner, expiresMs, error, rawRoute, rawWatch, value] =
+    item as unknown[];
+  if (value !== undefined && typeof value !== "string") {
+    return { error: "answer value must be a string" };
+  }
   if (!isWireInteger(id)) return { error: "answer id must be a non-negative integer" };
   if (typeof type !== "number" || !responseTypes.has(type)) {
     return { error: "answer type is unknown" };
@@ -152,7 +162,7 @@ export function decodeWireAnswer(item: unknown): WireAnswer | { error: string } 
     return { error: "answer error must be a string" };
   }
   let watch: WatchAnswer | undefined;
-  if (rawWatch !== undefined) {
+  if (rawWatch !== undefined && rawWatch !== null) {
     const decoded = decodeWatch(rawWatch);
     if ("error" in decoded) return decoded;
     watch = decoded;
@@ -164,6 +174,7 @@ export function decodeWireAnswer(item: unknown): WireAnswer | { error: string } 
     ...(expiresMs === null ? {} : { expiresMs }),
     ...(error === null ? {} : { error }),
     ...(watch === undefined ? {} : { watch }),
+    ...(value === undefined ? {} : { value }),
   };
   if (rawRoute === undefined || rawRoute === null) return { id, response };
   const route = decodeRoute(rawRoute);

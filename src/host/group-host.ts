@@ -151,7 +151,9 @@ export class GroupHost {
       // release, or never granted at the token it now gets.
       const prior = before === undefined
         ? { token: after?.fencingToken ?? 0, phase: Phase.Before }
-        : { token: before.fencingToken, phase: before.owner === "" ? Phase.Ended : Phase.Acquired };
+        : before.owner === ""
+        ? { token: before.fencingToken, phase: Phase.Ended }
+        : { token: before.fencingToken, phase: Phase.Acquired, seq: before.valueSeq ?? 0 };
       this.recent.add(key, prior, changes);
       if (!this.watches.isEmpty()) this.watches.record(key, changes);
     };
@@ -462,7 +464,15 @@ export class GroupHost {
     }
     const expiresMs = request.op === "unlock" ? 0 : request.expiresMs;
     const { resource, owner } = request;
-    const data = encodeCommand({ kind: request.op, resource, owner, expiresMs, nowMs });
+    const value = request.op === "unlock" ? undefined : request.value;
+    const data = encodeCommand({
+      kind: request.op,
+      resource,
+      owner,
+      expiresMs,
+      nowMs,
+      ...(value === undefined ? {} : { value }),
+    });
     const result = this.raft.propose(data);
     if (result.kind === "proposed") {
       if (!this.watches.isEmpty()) this.watches.proposed(lineKey(request), result.index);

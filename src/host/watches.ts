@@ -110,6 +110,8 @@ type Watched = {
   readonly recent: RecentChanges | undefined;
   /** The holder when `last` is an acquisition: who an expiry is about. */
   holder: string;
+  /** Its published value then, if any. */
+  holderValue: string | undefined;
   readonly history: Recorded[];
   readonly polls: Poll[];
   /**
@@ -147,7 +149,8 @@ export type LockNow = {
 export function positionOf(now: LockNow): Position {
   const record = now.record;
   if (record === undefined) return { token: now.floor, phase: Phase.Before };
-  return { token: record.fencingToken, phase: now.held ? Phase.Acquired : Phase.Ended };
+  if (!now.held) return { token: record.fencingToken, phase: Phase.Ended };
+  return { token: record.fencingToken, phase: Phase.Acquired, seq: record.valueSeq ?? 0 };
 }
 
 /**
@@ -172,12 +175,25 @@ export function changesBetween(
       changes.push(change("expired", before.fencingToken, Phase.Ended, before.owner));
     }
     changes.push(
-      change("acquired", after.fencingToken, Phase.Acquired, after.owner, after.leaseEndMs - nowMs),
+      change("acquired", after.fencingToken, Phase.Acquired, after.owner, {
+        expiresMs: after.leaseEndMs - nowMs,
+        value: after.value,
+        seq: after.valueSeq,
+      }),
     );
     return changes;
   }
   if (before.owner !== "" && after.owner === "") {
     return [change("released", before.fencingToken, Phase.Ended, before.owner)];
+  }
+  const seq = after.valueSeq ?? 0;
+  if (after.owner !== "" && seq > (before.valueSeq ?? 0)) {
+    return [
+      change("proclaimed", after.fencingToken, Phase.Acquired, after.owner, {
+        value: after.value,
+        seq,
+      }),
+    ];
   }
   return [];
 }
@@ -187,15 +203,17 @@ function change(
   token: number,
   phase: Phase,
   owner: string,
-  expiresMs?: number,
+  extra: { expiresMs?: number; value?: string | undefined; seq?: number | undefined } = {},
 ): Recorded {
-  const position = { token, phase };
+  const seq = extra.seq ?? 0;
+  const position = seq === 0 ? { token, phase } : { token, phase, seq };
   const event: WatchEvent = {
     kind,
     cursor: formatCursor(position),
     owner,
     fencingToken: token,
-    ...(expiresMs === undefined ? {} : { expiresMs }),
+    ...(extra.expiresMs === undefined ? {} : { expiresMs: extra.expiresMs }),
+    ...(extra.value === undefined ? {} : { value: extra.value }),
   };
   return { position, event };
 }
@@ -258,12 +276,13 @@ export class WatchTable {
         (!now.held && now.record !== undefined && now.record.owner !== "" &&
           proposedThrough > now.appliedIndex);
       const position = unsettled
-        ? { token: now.record!.fencingToken, phase: Phase.Acquired }
+        ? { token: now.record!.fencingToken, phase: Phase.Acquired, seq: now.record!.valueSeq ?? 0 }
         : positionOf(now);
       watched = {
         since: position,
         last: position,
         holder: now.held || unsettled ? now.record?.owner ?? "" : "",
+        holderValue: now.held || unsettled ? now.record?.value : undefined,
         recent,
         history: [],
         polls: [],
@@ -370,7 +389,9 @@ export class WatchTable {
       if (comparePositions(recorded.position, watched.last) <= 0) continue;
       watched.history.push(recorded);
       watched.last = recorded.position;
-      watched.holder = recorded.position.phase === Phase.Acquired ? recorded.event.owner : "";
+      const acquired = recorded.position.phase === Phase.Acquired;
+      watched.holder = acquired ? recorded.event.owner : "";
+      watched.holderValue = acquired ? recorded.event.value : undefined;
       this.#changed.add(key);
     }
     while (watched.history.length > watchHistoryMax) {
@@ -474,6 +495,7 @@ function stateAnswer(watched: Watched, now: LockNow, missed: boolean): LockRespo
     owner: held ? watched.holder : "",
     fencingToken: position.phase === Phase.Before ? 0 : position.token,
     ...(held ? { expiresMs: Math.max(0, now.leftMs) } : {}),
+    ...(held && watched.holderValue !== undefined ? { value: watched.holderValue } : {}),
   };
   return watchedAnswer(cursor, missed, [event]);
 }

@@ -112,6 +112,7 @@ function outcomeBody(
     expiresMs,
     // The responding node's wall-clock estimate of the end, for display only (docs/api.md).
     expires: Math.round(wallMs + expiresMs),
+    ...(response.value === undefined ? {} : { value: response.value }),
   };
 }
 

@@ -243,6 +243,10 @@ function componentSchemas(): Record<string, JsonSchema> {
         description: "The answering node's wall clock plus expiresMs, in Unix milliseconds: " +
           "for display only (leases are never measured by comparing wall clocks).",
       },
+      value: {
+        type: "string",
+        description: "Only with Got, when the holder published one: its value.",
+      },
     },
   };
   schemas["WatchEvent"] = {
@@ -251,7 +255,7 @@ function componentSchemas(): Record<string, JsonSchema> {
       "missed), or a change of holder.",
     required: ["kind", "cursor", "owner", "fencingToken"],
     properties: {
-      kind: { enum: ["state", "acquired", "released", "expired"] },
+      kind: { enum: ["state", "acquired", "proclaimed", "released", "expired"] },
       cursor: { type: "string", description: "Send it as `after` to resume after this event." },
       owner: {
         type: "string",
@@ -262,6 +266,10 @@ function componentSchemas(): Record<string, JsonSchema> {
         type: "integer",
         minimum: 0,
         description: "Acquired: the lease granted. A held state: the lease left.",
+      },
+      value: {
+        type: "string",
+        description: "Acquired, proclaimed, a held state: the holder's published value, if any.",
       },
     },
   };

@@ -134,9 +134,16 @@ export class EphemeralLocks {
     const record = this.#records.get(request.resource);
     switch (request.op) {
       case "tryLock":
-        return rules.tryLock(record, request.owner, request.expiresMs, nowMs, this.#floor);
+        return rules.tryLock(
+          record,
+          request.owner,
+          request.expiresMs,
+          nowMs,
+          this.#floor,
+          request.value,
+        );
       case "extend":
-        return rules.extend(record, request.owner, request.expiresMs, nowMs);
+        return rules.extend(record, request.owner, request.expiresMs, nowMs, request.value);
       case "unlock":
         return rules.unlock(record, request.owner, nowMs);
       case "get":

@@ -220,13 +220,13 @@ export class LockMachine {
   }
 
   #executeLockOp(command: LockCommand & { kind: "tryLock" | "extend" | "unlock" }): LockResponse {
-    const { resource, owner, expiresMs, nowMs } = command;
+    const { resource, owner, expiresMs, nowMs, value } = command;
     const records = this.#state.records;
     const before = records.get(resource);
     const outcome = command.kind === "tryLock"
-      ? rules.tryLock(before, owner, expiresMs, nowMs, this.#state.tokenFloor)
+      ? rules.tryLock(before, owner, expiresMs, nowMs, this.#state.tokenFloor, value)
       : command.kind === "extend"
-      ? rules.extend(before, owner, expiresMs, nowMs)
+      ? rules.extend(before, owner, expiresMs, nowMs, value)
       : rules.unlock(before, owner, nowMs);
     if (outcome.record !== before) {
       assert(outcome.record !== undefined, "the rules never remove a record");

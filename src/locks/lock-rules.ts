@@ -19,6 +19,13 @@ export type LockRecord = {
   /** The token of the latest grant. */
   readonly fencingToken: number;
   /**
+   * What the holder published with its grant or last Extend (an elected leader's address, say);
+   * absent when none. A release drops it.
+   */
+  readonly value?: string;
+  /** How many times an Extend changed the value during this grant (0 when absent). */
+  readonly valueSeq?: number;
+  /**
    * When the lease ends, on the clock the table's times are read on; when unlocked, when the
    * unlock happened (the record is free from then on).
    */
@@ -87,6 +94,7 @@ export function tryLock(
   expiresMs: number,
   nowMs: number,
   firstToken: number,
+  value?: string,
 ): Outcome {
   assert(expiresMs > 0, "tryLock: expiresMs must be positive");
   if (isHeld(record, nowMs)) {
@@ -99,25 +107,37 @@ export function tryLock(
   }
   const fencingToken = record === undefined ? firstToken : record.fencingToken + 1;
   assert(Number.isSafeInteger(fencingToken), "tryLock: fencing token left the safe integers");
-  const next: LockRecord = { owner, fencingToken, leaseEndMs: nowMs + expiresMs };
+  const next: LockRecord = value === undefined
+    ? { owner, fencingToken, leaseEndMs: nowMs + expiresMs }
+    : { owner, fencingToken, leaseEndMs: nowMs + expiresMs, value };
   assert(isHeld(next, nowMs), "a fresh grant is held");
   return { response: locked(fencingToken), record: next };
 }
 
+/**
+ * Extend. With `value`, the holder publishes a new value (an elected leader proclaiming); a
+ * different one counts as a change (`valueSeq`), the same one does not. Without, it stays.
+ */
 export function extend(
   record: LockRecord | undefined,
   owner: string,
   expiresMs: number,
   nowMs: number,
+  value?: string,
 ): Outcome {
   assert(expiresMs > 0, "extend: expiresMs must be positive");
   if (!isHeld(record, nowMs)) return { response: doesNotExist, record };
   assert(record !== undefined, "held implies a record");
   if (record.owner !== owner) return { response: invalidOwner, record };
+  const changed = value !== undefined && value !== record.value;
+  const kept = changed ? value : record.value;
+  const seq = (record.valueSeq ?? 0) + (changed ? 1 : 0);
   const next: LockRecord = {
     owner,
     fencingToken: record.fencingToken,
     leaseEndMs: nowMs + expiresMs,
+    ...(kept === undefined ? {} : { value: kept }),
+    ...(seq === 0 ? {} : { valueSeq: seq }),
   };
   return {
     response: { type: ResponseType.Extended, fencingToken: next.fencingToken },
@@ -150,6 +170,7 @@ export function get(record: LockRecord | undefined, nowMs: number): LockResponse
     fencingToken: record.fencingToken,
     owner: record.owner,
     expiresMs,
+    ...(record.value === undefined ? {} : { value: record.value }),
   };
 }
 

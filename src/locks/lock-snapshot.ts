@@ -4,6 +4,8 @@
  * Wire form (msgpack), version 2:
  *   [2, appliedIndex, baseTerm, lastNowMs, horizonMs, ephemeralFrom, ephemeralThrough,
  *    tokenFloor, [[resource, owner, fencingToken, leaseEndMs], ...]]
+ * where a record with a published value is [resource, owner, fencingToken, leaseEndMs, value,
+ * valueSeq] (written by versions that know values; older ones refuse it, naming the record)
  * with resources in ascending UTF-16 order, so equal states give equal bytes. An unlocked
  * record (owner "") keeps in leaseEndMs the time it was unlocked.
  *
@@ -15,7 +17,13 @@
  *
  * Decoding validates everything (it reads from disk or from a peer) and never throws.
  */
-import { decodeRawStrings, ownerError, resourceError, utf8Field } from "../codec/lock-command.ts";
+import {
+  decodeRawStrings,
+  ownerError,
+  resourceError,
+  utf8Field,
+  valueError,
+} from "../codec/lock-command.ts";
 import { encodeMsgpack } from "../codec/msgpack.ts";
 import { lockSnapshotVersion } from "../constants.ts";
 import type { LockRecord } from "./lock-rules.ts";
@@ -44,7 +52,11 @@ export function encodeSnapshot(state: MachineState): Uint8Array {
   const names = [...state.records.keys()].sort();
   const records = names.map((name) => {
     const r = state.records.get(name);
-    return r === undefined ? [] : [name, r.owner, r.fencingToken, r.leaseEndMs];
+    if (r === undefined) return [];
+    const plain = [name, r.owner, r.fencingToken, r.leaseEndMs];
+    return r.value === undefined && (r.valueSeq ?? 0) === 0
+      ? plain
+      : [...plain, r.value ?? null, r.valueSeq ?? 0];
   });
   return encodeMsgpack([
     lockSnapshotVersion,
@@ -173,17 +185,36 @@ function tokensError(from: unknown, through: unknown, floor: unknown): string | 
 function recordFromWire(
   value: unknown,
 ): { name: string; record: LockRecord } | { error: string } {
-  if (!Array.isArray(value) || value.length !== 4) return { error: "must be a 4-element array" };
+  if (!Array.isArray(value) || (value.length !== 4 && value.length !== 6)) {
+    return { error: "must be a 4-element array (6 with a value)" };
+  }
   const name = utf8Field(value[0]);
   const owner = utf8Field(value[1]);
-  const [, , fencingToken, leaseEndMs] = value;
+  const [, , fencingToken, leaseEndMs, rawValue, valueSeq] = value;
   if (name === undefined) return { error: "resource is not a UTF-8 string" };
   if (owner === undefined) return { error: "owner is not a UTF-8 string" };
   const problem = resourceError(name) ?? (owner === "" ? undefined : ownerError(owner));
   if (problem !== undefined) return { error: problem };
   if (!isCount(fencingToken)) return { error: "fencingToken must be a non-negative integer" };
   if (!isTime(leaseEndMs)) return { error: "leaseEndMs must be a finite time" };
-  return { name, record: { owner, fencingToken, leaseEndMs } };
+  if (value.length === 4) return { name, record: { owner, fencingToken, leaseEndMs } };
+  const published = rawValue === null ? undefined : utf8Field(rawValue);
+  if (rawValue !== null && published === undefined) {
+    return { error: "value is not a UTF-8 string" };
+  }
+  const valueProblem = published === undefined ? undefined : valueError(published);
+  if (valueProblem !== undefined) return { error: valueProblem };
+  if (!isCount(valueSeq)) return { error: "valueSeq must be a non-negative integer" };
+  return {
+    name,
+    record: {
+      owner,
+      fencingToken,
+      leaseEndMs,
+      ...(published === undefined ? {} : { value: published }),
+      ...(valueSeq === 0 ? {} : { valueSeq }),
+    },
+  };
 }
 
 function isCount(value: unknown): value is number {

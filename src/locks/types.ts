@@ -37,6 +37,8 @@ export type LockRequest =
     readonly durability: Durability;
     /** Set (1..waitMsMax) only when the request waits in line: docs/spec.md §2.5. */
     readonly waitMs?: number;
+    /** Published with the grant (docs/spec.md §2.1); a retry by the holder keeps the first. */
+    readonly value?: string;
   }
   | {
     readonly op: "extend";
@@ -44,6 +46,8 @@ export type LockRequest =
     readonly owner: string;
     readonly expiresMs: number;
     readonly durability: Durability;
+    /** Replaces the published value; omitted, it stays. */
+    readonly value?: string;
   }
   | {
     readonly op: "unlock";
@@ -90,16 +94,19 @@ export type LockResponse = {
   readonly error?: string;
   /** Only for Watched. */
   readonly watch?: WatchAnswer;
+  /** Only for Got: the holder's published value, when it has one. */
+  readonly value?: string;
 };
 
 /**
  * What a watcher learns of one lock (docs/spec.md §2.6). A "state" event says what the lock
  * is now (held: its owner, token and lease left; free: owner "" and its last token): it comes
  * first when a watch starts without a cursor, and in place of the changes a watcher missed.
- * The others are changes of holder, in the order they happened.
+ * The others are changes of holder, in the order they happened, and "proclaimed": the holder
+ * published a new value (an Extend with a different value).
  */
 export type WatchEvent = {
-  readonly kind: "state" | "acquired" | "released" | "expired";
+  readonly kind: "state" | "acquired" | "proclaimed" | "released" | "expired";
   /** Where this event is in the lock's history; a watch resumes after it. */
   readonly cursor: string;
   /** The holder the change is about ("" for a free lock's state). */
@@ -107,6 +114,8 @@ export type WatchEvent = {
   readonly fencingToken: number;
   /** For acquired, the lease granted; for a held state, the lease left. */
   readonly expiresMs?: number;
+  /** The holder's published value (acquired, proclaimed, a held state), when it has one. */
+  readonly value?: string;
 };
 
 export type WatchAnswer = {

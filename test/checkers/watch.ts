@@ -31,15 +31,16 @@ export type WatchLog = {
   readonly seen: SeenChange[];
 };
 
-type Position = { token: number; phase: number };
+type Position = { token: number; phase: number; seq: number };
 
 function positionOf(cursor: string): Position {
-  const [token, phase] = cursor.split(".").map(Number) as [number, number];
-  return { token, phase };
+  const [token, phase, seq] = cursor.split(".").map(Number) as [number, number, number?];
+  return { token, phase, seq: seq ?? 0 };
 }
 
 function compare(a: Position, b: Position): number {
-  return a.token !== b.token ? a.token - b.token : a.phase - b.phase;
+  if (a.token !== b.token) return a.token - b.token;
+  return a.phase !== b.phase ? a.phase - b.phase : a.seq - b.seq;
 }
 
 export function checkWatches(logs: readonly WatchLog[], history: readonly OpRecord[]): Violation[] {
@@ -88,9 +89,11 @@ function checkOrder(log: WatchLog, fail: Fail): void {
       fail(`${describeEvent(event)} while grant f${running} had not ended`, atMs);
     }
     if (event.kind !== "acquired" && running !== event.fencingToken) {
-      fail(`${describeEvent(event)} ends a grant that was not running`, atMs);
+      fail(`${describeEvent(event)} is about a grant that was not running`, atMs);
     }
-    running = event.kind === "acquired" ? event.fencingToken : undefined;
+    running = event.kind === "acquired" || event.kind === "proclaimed"
+      ? event.fencingToken
+      : undefined;
     last = position;
   }
 }
@@ -114,6 +117,12 @@ function checkTruth(log: WatchLog, ops: readonly OpRecord[], fail: Fail): void {
           asked,
         );
       }
+    }
+    if (event.kind === "proclaimed") {
+      const asked = ops.some((op) =>
+        op.op === "extend" && op.owner === event.owner && op.outcome !== "failed"
+      );
+      if (!asked) fail(`${describeEvent(event)}: that owner never extended`, atMs);
     }
     if (event.kind === "released") {
       const asked = ops.some((op) =>
@@ -152,7 +161,7 @@ function checkNothingLost(log: WatchLog, ops: readonly OpRecord[], fail: Fail): 
     const start = from;
     const end = through;
     for (const grant of grants) {
-      const at = { token: grant.fencingToken, phase: 1 };
+      const at = { token: grant.fencingToken, phase: 1, seq: 0 };
       if (compare(at, start) <= 0 || compare(at, end) > 0) continue;
       if (!acquired.has(grant.fencingToken)) {
         fail(

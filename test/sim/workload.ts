@@ -239,7 +239,12 @@ export class Client {
     if (holding !== undefined) {
       const { resource, durability, owner } = holding;
       if (r < 0.35) {
-        return fresh({ op: "extend", resource, owner, expiresMs: leaseMs, durability }, nowMs);
+        // Some Extends publish a value (a leader proclaiming, docs/spec.md §2.1).
+        const value = this.random.chance(0.3) ? { value: `v${this.random.int(4)}` } : {};
+        return fresh(
+          { op: "extend", resource, owner, expiresMs: leaseMs, durability, ...value },
+          nowMs,
+        );
       }
       if (r < 0.5) return fresh({ op: "get", resource, durability }, nowMs);
       // The idempotent retry: answered Locked with the same token, it keeps the first lease.
@@ -254,7 +259,15 @@ export class Client {
     const durability = this.random.chance(0.6) ? Durability.Persistent : Durability.Ephemeral;
     if (r < 0.2) return fresh({ op: "get", resource, durability }, nowMs);
     const owner = this.random.hex(16);
-    const request = { op: "tryLock", resource, owner, expiresMs: leaseMs, durability } as const;
+    const value = this.random.chance(0.3) ? { value: `v${this.random.int(4)}` } : {};
+    const request = {
+      op: "tryLock",
+      resource,
+      owner,
+      expiresMs: leaseMs,
+      durability,
+      ...value,
+    } as const;
     // Some wait in the lock's line (docs/spec.md §2.5), most answer at once.
     if (r < 0.45) return fresh({ ...request, waitMs: this.random.between(20, waitMsMax) }, nowMs);
     return fresh(request, nowMs);
