@@ -11,6 +11,13 @@ import { KahunaLock } from "./lock.ts";
 import { randomOwner } from "./owner.ts";
 import { withLock } from "./with-lock.ts";
 import {
+  campaign,
+  type CampaignOptions,
+  type Leader,
+  leaderOf,
+  type Leadership,
+} from "./election.ts";
+import {
   checkDurability,
   checkExpiresMs,
   checkMs,
@@ -422,6 +429,46 @@ export class KahunaClient {
         yield { ...event, missed: watch.missed && event.kind === "state" };
       }
       cursor = watch.cursor;
+    }
+  }
+
+  /**
+   * Campaigns to lead `name` (docs/client.md): waits in the lock's line with `value` until
+   * elected. The leadership's `term` is its fencing token, renewed while held; `lost` aborts
+   * before another candidate could be elected; `resign()` hands over at once.
+   */
+  async campaign(name: string, value: string, options: CampaignOptions = {}): Promise<Leadership> {
+    return await campaign(this, name, value, options);
+  }
+
+  /** Who leads `name` now (its value and term), or null when nobody does. */
+  async leader(
+    name: string,
+    durability: Durability = Durability.Persistent,
+  ): Promise<Leader | null> {
+    const info = await this.get(name, durability);
+    if (info === null) return null;
+    return { value: info.value ?? "", term: info.fencingToken, owner: info.owner };
+  }
+
+  /**
+   * The leaders of `name` as they change: first who leads now (or null), then each new
+   * leader, each new value it proclaims, and null when it steps down or its term runs out.
+   */
+  async *observe(
+    name: string,
+    options: Omit<WatchOptions, "after"> = {},
+  ): AsyncGenerator<Leader | null> {
+    let last: Leader | null | undefined;
+    for await (const change of this.watch(name, options)) {
+      const leader = leaderOf(change);
+      const same = last !== undefined &&
+        (last === null
+          ? leader === null
+          : leader !== null && leader.term === last.term && leader.value === last.value);
+      if (same) continue;
+      last = leader;
+      yield leader;
     }
   }
 

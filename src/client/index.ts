@@ -19,4 +19,6 @@ export type {
 } from "./client.ts";
 export { KahunaError, KahunaErrorKind } from "./errors.ts";
 export { KahunaLock } from "./lock.ts";
+export { Leadership } from "./election.ts";
+export type { CampaignOptions, Leader } from "./election.ts";
 export { randomOwner } from "./owner.ts";
