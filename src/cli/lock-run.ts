@@ -74,12 +74,15 @@ export async function runUnderLock(
   }
 }
 
-type Report = (kind: "lost" | "cannotRun", status: number, message: string) => void;
+export type Report = (kind: "lost" | "cannotRun", status: number, message: string) => void;
 
-/** Spawns the command and settles with the exit status once it has exited (or failed to start). */
-function runChild(
-  run: LockRun,
-  lock: KahunaLock,
+/**
+ * Spawns the command and settles with the exit status once it has exited (or failed to start);
+ * `lost` aborting stops it (SIGTERM, then SIGKILL after killAfterMs). Shared with `kahuna elect`.
+ */
+export function runChild(
+  run: Pick<LockRun, "command" | "killAfterMs">,
+  lock: Pick<KahunaLock, "fencingToken" | "owner">,
   lost: AbortSignal,
   report: Report,
 ): Promise<number> {

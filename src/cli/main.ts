@@ -7,6 +7,7 @@
  * (with --format json, one JSON object), and exit status 2.
  */
 import { parseWatchCommand, runWatch, watchUsage } from "./watch-command.ts";
+import { electUsage, parseElectCommand, runElect } from "./elect-command.ts";
 import process from "node:process";
 import { clientFor, runLockCommand } from "./commands.ts";
 import { ExitStatus } from "./exit-status.ts";
@@ -51,6 +52,12 @@ export async function runCli(
     const { runBenchCommand } = await import("../bench/command.ts");
     return await runBenchCommand(rest, io);
   }
+  if (name === "elect") {
+    const parsed = parseElectCommand(rest);
+    if (parsed.kind === "help") return help(electUsage, io);
+    if (parsed.kind === "usage") return usageError(parsed.message, "kahuna elect --help", json, io);
+    return await runElect(parsed, io);
+  }
   if (name === "watch") {
     const parsed = parseWatchCommand(rest);
     if ("kind" in parsed && parsed.kind === "help") return help(watchUsage, io);
@@ -72,7 +79,7 @@ export async function runCli(
   const what = name.startsWith("-") ? "option" : "command";
   return usageError(
     `unknown ${what} ${JSON.stringify(name)}; the commands are lock, unlock, extend-lock, ` +
-      `get-lock, watch, serve, cli, bench, auth and help`,
+      `get-lock, watch, elect, serve, cli, bench, auth and help`,
     "kahuna help",
     json,
     io,

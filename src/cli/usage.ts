@@ -24,6 +24,16 @@ no majority of the cluster reachable, or outcome unknown):
                                                 token <T> lease <MS> ms cursor <C>",
                                                 released, expired; until --count lines,
                                                 Ctrl-C (130) or no server reachable (3)
+  kahuna elect NAME VALUE [--lease 10s] [--wait D] [-- COMMAND [ARGS...]]
+                                                campaign to lead NAME, waiting in line;
+                                                prints "elected <value> term <T> (owner
+                                                <id>)", then leads until Ctrl-C (resigns,
+                                                0) or lost (124); with COMMAND, runs it
+                                                while leading, as lock -- COMMAND does;
+                                                75 when --wait passed first
+  kahuna elect --observe NAME [--count N]       print who leads, then each change:
+                                                "leader <value> term <T> (owner <id>)" or
+                                                "no leader"
 
   Options of every lock command:
     --ephemeral        the ephemeral lock of that name (default: persistent)

@@ -6,6 +6,7 @@
 import process from "node:process";
 import { Durability, KahunaError, type LockChange } from "../client/index.ts";
 import { checkResource } from "../client/validate.ts";
+import { parseCursor } from "../locks/watch-cursor.ts";
 import { clientFor, cliMessage, failureOf, makeConnection, parseFormat } from "./commands.ts";
 import type { Connection, Format } from "./commands.ts";
 import { ExitStatus } from "./exit-status.ts";
@@ -25,8 +26,6 @@ export type WatchCommand = {
   readonly connection: Connection;
   readonly format: Format;
 };
-
-const cursorPattern = /^(0|[1-9][0-9]{0,15})\.[012]$/;
 
 export function parseWatchCommand(
   args: readonly string[],
@@ -58,7 +57,7 @@ export function parseWatchCommand(
     throw error;
   }
   const after = flags.strings.get("after");
-  if (after !== undefined && !cursorPattern.test(after)) {
+  if (after !== undefined && parseCursor(after) === undefined) {
     return {
       kind: "usage",
       message: `--after must be a cursor a watch printed, such as 12.1, got ${
@@ -88,9 +87,10 @@ export function parseWatchCommand(
 export function changeLine(change: LockChange): string {
   const who = change.owner === "" ? "free" : change.owner;
   const lease = change.expiresMs === undefined ? "" : ` lease ${change.expiresMs} ms`;
+  const value = change.value === undefined ? "" : ` value ${JSON.stringify(change.value)}`;
   const missed = change.missed ? " (changes before it were missed)" : "";
-  return `${change.kind} ${who} token ${change.fencingToken}${lease} cursor ${change.cursor}` +
-    missed;
+  return `${change.kind} ${who} token ${change.fencingToken}${lease}${value} cursor ` +
+    `${change.cursor}${missed}`;
 }
 
 export async function runWatch(command: WatchCommand, io: Io): Promise<number> {
