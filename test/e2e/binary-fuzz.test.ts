@@ -79,12 +79,22 @@ function validBody(rng: Rng, op: LockOp): Record<string, unknown> {
   if (op === "unlock") return body;
   body["expiresMs"] = rng.pick([1, 50, 1_000, 60_000]);
   if (op === "tryLock" && rng.chance(0.3)) body["waitMs"] = rng.pick([0, 1, 10, 30]);
+  if (rng.chance(0.3)) body["value"] = rng.pick(["host-a", "é", "x".repeat(256)]);
   return body;
 }
 
 function mutate(rng: Rng, body: Record<string, unknown>): Record<string, unknown> {
   const mutated = { ...body };
-  const field = rng.pick(["resource", "owner", "expiresMs", "durability", "waitMs", "after", "x"]);
+  const field = rng.pick([
+    "resource",
+    "owner",
+    "expiresMs",
+    "durability",
+    "waitMs",
+    "after",
+    "value",
+    "x",
+  ]);
   const roll = rng.int(3);
   if (roll === 0) delete mutated[rng.pick(Object.keys(mutated))];
   else mutated[field] = rng.pick(weird);

@@ -70,8 +70,8 @@ type FuzzCase = {
 const fuzzWaitMsMax = 30;
 
 const opFields: Record<LockOp, readonly string[]> = {
-  tryLock: ["resource", "owner", "expiresMs", "durability", "waitMs"],
-  extend: ["resource", "owner", "expiresMs", "durability"],
+  tryLock: ["resource", "owner", "expiresMs", "durability", "waitMs", "value"],
+  extend: ["resource", "owner", "expiresMs", "durability", "value"],
   unlock: ["resource", "owner", "durability"],
   get: ["resource", "durability"],
   watch: ["resource", "durability", "after", "waitMs"],
@@ -259,6 +259,9 @@ function validBody(rng: Rng, op: LockOp, pool: readonly string[]): Record<string
   if (rng.chance(0.7)) body["durability"] = rng.int(2);
   // Short waits: a fuzz case that waits in line must not hold the run up.
   if (op === "tryLock" && rng.chance(0.3)) body["waitMs"] = rng.pick([0, 1, 10, fuzzWaitMsMax]);
+  if ((op === "tryLock" || op === "extend") && rng.chance(0.3)) {
+    body["value"] = rng.pick(["host-a", "é", "🔒", "x".repeat(256)]);
+  }
   return body;
 }
 
@@ -272,7 +275,15 @@ function mutate(rng: Rng, body: Record<string, unknown>, op: LockOp): string {
   const literals: [string, string][] = [];
   for (let i = 1 + rng.int(3); i > 0; i--) {
     const roll = rng.int(6);
-    const field = rng.pick(["resource", "owner", "expiresMs", "durability", "waitMs", "after"]);
+    const field = rng.pick([
+      "resource",
+      "owner",
+      "expiresMs",
+      "durability",
+      "waitMs",
+      "after",
+      "value",
+    ]);
     if (roll === 0) delete mutated[rng.pick(fields)];
     else if (roll === 1) mutated[rng.pick(["ttl", "Resource", "token", "", "__proto__"])] = 1;
     else if (roll === 2) mutated[field] = rng.pick(weirdValues);
@@ -430,7 +441,9 @@ function checkAnswer(expected: Expected, status: number, contentType: string, te
     }
     const keys = Object.keys(record).sort().join(",");
     const wanted = op === "get"
-      ? "expires,expiresMs,fencingToken,owner,type"
+      ? record["value"] === undefined
+        ? "expires,expiresMs,fencingToken,owner,type"
+        : "expires,expiresMs,fencingToken,owner,type,value"
       : op === "watch"
       ? "cursor,events,missed,type"
       : "fencingToken,type";
@@ -450,7 +463,9 @@ function checkWatchAnswer(record: Record<string, unknown>): string | undefined {
   if (!Array.isArray(events)) return "events is not a list";
   if (typeof record["missed"] !== "boolean") return "missed is not a boolean";
   for (const event of events as Record<string, unknown>[]) {
-    if (!["state", "acquired", "released", "expired"].includes(String(event["kind"]))) {
+    if (
+      !["state", "acquired", "proclaimed", "released", "expired"].includes(String(event["kind"]))
+    ) {
       return `event kind ${event["kind"]}`;
     }
     if (!Number.isSafeInteger(event["fencingToken"])) return "event fencingToken";
