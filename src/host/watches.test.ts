@@ -279,6 +279,42 @@ test("ephemeral: a watched lease swept in the tick it ran out in is reported exp
   ]);
 });
 
+test("values: acquired carries it, a new one is proclaimed (once), a new leader places the cursor", () => {
+  const { cluster, leader } = started();
+  const p = Durability.Persistent;
+  const other = ids.find((id) => id !== leader)!;
+  const first = watched(cluster.request(other, watch("r", p)));
+  const granted = cluster.request(other, { ...lock("r", "A", p), value: "host-a" });
+  const extend = (value?: string) =>
+    cluster.request(other, {
+      op: "extend",
+      resource: "r",
+      owner: "A",
+      expiresMs: 600_000,
+      durability: p,
+      ...(value === undefined ? {} : { value }),
+    });
+  expect(extend("host-a").type).toBe(ResponseType.Extended); // the same value: no change
+  expect(extend("host-b").type).toBe(ResponseType.Extended);
+  expect(extend().type).toBe(ResponseType.Extended); // none: it stays
+  const seen = watched(cluster.request(other, watch("r", p, first.cursor, 1_000)));
+  expect(seen.events.map((e) => [e.kind, e.value, e.cursor])).toEqual([
+    ["acquired", "host-a", `${granted.fencingToken}.1`],
+    ["proclaimed", "host-b", `${granted.fencingToken}.1.1`],
+  ]);
+  // The state says the value too, and a new leader goes on from a proclamation's cursor.
+  const state = watched(cluster.request(other, watch("r", p)));
+  expect(state.events[0]).toMatchObject({ kind: "state", owner: "A", value: "host-b" });
+  cluster.crash(leader);
+  cluster.leaderOf(0);
+  expect(extend("host-c").type).toBe(ResponseType.Extended);
+  const after = watched(cluster.request(other, watch("r", p, seen.cursor, 1_000)));
+  expect(after.missed).toBe(false);
+  expect(after.events.map((e) => [e.kind, e.value, e.cursor])).toEqual([
+    ["proclaimed", "host-c", `${granted.fencingToken}.1.2`],
+  ]);
+});
+
 test("an expiry is not declared while an Extend judged before the lease's end may commit", () => {
   // Hold every frame the leader sends, so an Extend it proposed cannot commit until the lease
   // it extends has ended on the leader's clock. The watcher must not be told "expired": the
