@@ -3,8 +3,10 @@
  * protocol and by requests forwarded between nodes. A request is `[id, op, body]` where body
  * has the REST fields (validated exactly as the REST boundary does); an answer is
  * `[id, type, fencingToken, owner | null, expiresMs | null, error | null]`, followed by the
- * route (or null) and, for a watch, `[cursor, missed, events]` with each event
- * `[kind, cursor, owner, fencingToken, expiresMs | null]`.
+ * route (or null) and, for a watch, `[cursor, missed, events]` (or null) with each event
+ * `[kind, cursor, owner, fencingToken, expiresMs | null]` (and its value, when it has one), and
+ * last, for a Got of a lock with a published value, that value. Trailing items that are not
+ * there are left out, so answers without them are the bytes they always were.
  * Decoding never throws: a malformed value is an error naming what was wrong.
  */
 import {
