@@ -16,6 +16,7 @@ import { ExitStatus } from "./exit-status.ts";
 import { parseFlags } from "./flags.ts";
 import { type Io, reportFailure } from "./io.ts";
 import { killAfterMsDefault, runChild } from "./lock-run.ts";
+import { printStream } from "./stream-output.ts";
 
 export const electUsage =
   "usage: kahuna elect NAME VALUE [--lease 10s] [--wait 30s] [--kill-after 10s] " +
@@ -147,39 +148,19 @@ async function runObserve(
   command: Extract<ElectCommand, { kind: "observe" }>,
   io: Io,
 ): Promise<number> {
-  const stop = new AbortController();
-  let interrupted = false;
-  const onInterrupt = () => {
-    interrupted = true;
-    stop.abort();
-  };
-  process.once("SIGINT", onInterrupt);
   const client = clientFor(command.connection);
-  let printed = 0;
-  try {
-    const leaders = client.observe(command.name, {
-      durability: command.durability,
-      signal: stop.signal,
-    });
-    for await (const leader of leaders) {
-      io.out(
-        command.format === "json"
-          ? JSON.stringify({ op: "observe", name: command.name, leader })
-          : leaderLine(leader),
-      );
-      printed += 1;
-      if (command.count !== undefined && printed >= command.count) stop.abort();
-    }
-    return interrupted ? ExitStatus.Interrupted : ExitStatus.Ok;
-  } catch (error) {
-    if (!(error instanceof KahunaError)) throw error;
-    const [kind, status] = failureOf(error.kind);
-    reportFailure(io, command.format, { kind, status, message: cliMessage(error), op: "observe" });
-    return status;
-  } finally {
-    process.off("SIGINT", onInterrupt);
-    client.close();
-  }
+  return await printStream({
+    client,
+    items: (signal) => client.observe(command.name, { durability: command.durability, signal }),
+    line: (leader) =>
+      command.format === "json"
+        ? JSON.stringify({ op: "observe", name: command.name, leader })
+        : leaderLine(leader),
+    count: command.count,
+    format: command.format,
+    op: "observe",
+    io,
+  });
 }
 
 async function runCampaign(

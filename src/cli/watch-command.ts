@@ -3,15 +3,14 @@
  * happens (acquired, released, expired), one line each, until `--count` events were printed,
  * the servers stay unreachable, or Ctrl-C.
  */
-import process from "node:process";
 import { Durability, KahunaError, type LockChange } from "../client/index.ts";
+import { printStream } from "./stream-output.ts";
 import { checkResource } from "../client/validate.ts";
 import { parseCursor } from "../locks/watch-cursor.ts";
-import { clientFor, cliMessage, failureOf, makeConnection, parseFormat } from "./commands.ts";
+import { clientFor, makeConnection, parseFormat } from "./commands.ts";
 import type { Connection, Format } from "./commands.ts";
-import { ExitStatus } from "./exit-status.ts";
 import { parseFlags } from "./flags.ts";
-import { type Io, reportFailure } from "./io.ts";
+import type { Io } from "./io.ts";
 
 export const watchUsage =
   "usage: kahuna watch RESOURCE [--after CURSOR] [--count N] [--ephemeral] [--server URL] " +
@@ -94,38 +93,22 @@ export function changeLine(change: LockChange): string {
 }
 
 export async function runWatch(command: WatchCommand, io: Io): Promise<number> {
-  const stop = new AbortController();
-  let interrupted = false;
-  const onInterrupt = () => {
-    interrupted = true;
-    stop.abort();
-  };
-  process.once("SIGINT", onInterrupt);
   const client = clientFor(command.connection);
-  let printed = 0;
-  try {
-    const changes = client.watch(command.resource, {
-      durability: command.durability,
-      signal: stop.signal,
-      ...(command.after === undefined ? {} : { after: command.after }),
-    });
-    for await (const change of changes) {
-      io.out(
-        command.format === "json"
-          ? JSON.stringify({ op: "watch", resource: command.resource, ...change })
-          : changeLine(change),
-      );
-      printed += 1;
-      if (command.count !== undefined && printed >= command.count) stop.abort();
-    }
-    return interrupted ? ExitStatus.Interrupted : ExitStatus.Ok;
-  } catch (error) {
-    if (!(error instanceof KahunaError)) throw error;
-    const [kind, status] = failureOf(error.kind);
-    reportFailure(io, command.format, { kind, status, message: cliMessage(error), op: "watch" });
-    return status;
-  } finally {
-    process.off("SIGINT", onInterrupt);
-    client.close();
-  }
+  return await printStream({
+    client,
+    items: (signal) =>
+      client.watch(command.resource, {
+        durability: command.durability,
+        signal,
+        ...(command.after === undefined ? {} : { after: command.after }),
+      }),
+    line: (change) =>
+      command.format === "json"
+        ? JSON.stringify({ op: "watch", resource: command.resource, ...change })
+        : changeLine(change),
+    count: command.count,
+    format: command.format,
+    op: "watch",
+    io,
+  });
 }

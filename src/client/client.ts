@@ -9,6 +9,7 @@ import { BinaryFailover } from "./binary-failover.ts";
 import { type Answer, Failover, sleep } from "./failover.ts";
 import { KahunaLock } from "./lock.ts";
 import { randomOwner } from "./owner.ts";
+import { untilAborted } from "./until-aborted.ts";
 import { withLock } from "./with-lock.ts";
 import {
   campaign,
@@ -489,25 +490,6 @@ export class KahunaClient {
       ...(answer.value === undefined ? {} : { value: answer.value }),
     };
   }
-}
-
-/** The call's answer, or undefined once `signal` aborts (the call is left to end by itself). */
-function untilAborted<T>(call: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const abort = () => resolve(undefined);
-    signal.addEventListener("abort", abort, { once: true });
-    call.then(
-      (value) => {
-        signal.removeEventListener("abort", abort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", abort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** A server answering a type the operation cannot produce is a broken server, not a "no". */

@@ -10,6 +10,7 @@ import type { KahunaClient, LockChange } from "./client.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
 import type { KahunaLock } from "./lock.ts";
 import { randomOwner } from "./owner.ts";
+import { untilAborted } from "./until-aborted.ts";
 import { checkValue } from "./validate.ts";
 
 export type CampaignOptions = {
@@ -153,24 +154,6 @@ function abortedError(name: string): KahunaError {
     KahunaErrorKind.Aborted,
     `stopped campaigning for ${JSON.stringify(name)}`,
   );
-}
-
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const abort = () => resolve(undefined);
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", abort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", abort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** The leader a watch event names: held states, acquisitions and proclamations have one. */
