@@ -248,9 +248,9 @@ export class WatchTable {
   }
 
   /**
-   * One watch request. Answered at once when there is something to say (returns true), else
-   * it waits until a change or `deadlineMs`; `cancel` (set on the ticket) takes it out. A full
-   * budget answers MustRetry.
+   * One watch request. Answered at once when there is something to say (or when it has no
+   * deadline), else it waits until a change or `deadlineMs` and the returned `cancel` takes it
+   * out. A full budget answers MustRetry.
    */
   watch(
     key: string,
@@ -467,8 +467,9 @@ export class WatchTable {
   /** The leader stepped down: every waiting request is told to retry, and all is forgotten. */
   clear(why: string): void {
     for (const watched of this.#locks.values()) {
-      for (const poll of watched.polls) poll.reply(mustRetry(why));
-      this.#budget.polls -= watched.polls.length;
+      const polls = watched.polls.splice(0);
+      this.#budget.polls -= polls.length;
+      for (const poll of polls) poll.reply(mustRetry(why));
     }
     this.#budget.locks -= this.#locks.size;
     this.#locks.clear();
