@@ -9,14 +9,15 @@
 import process from "node:process";
 import { Durability, KahunaError, KahunaErrorKind, type Leader } from "../client/index.ts";
 import { checkResource, checkValue } from "../client/validate.ts";
-import { clientFor, cliMessage, failureOf, makeConnection, parseFormat } from "./commands.ts";
+import { clientFor, cliMessage, failureOf } from "./commands.ts";
 import type { Connection, Format } from "./commands.ts";
 import { formatDuration, parseDurationMs } from "./duration.ts";
 import { ExitStatus } from "./exit-status.ts";
 import { parseFlags } from "./flags.ts";
 import { type Io, reportFailure } from "./io.ts";
 import { killAfterMsDefault, runChild } from "./lock-run.ts";
-import { printStream } from "./stream-output.ts";
+import { connectionFlags, connectionOptions } from "./lock-commands.ts";
+import { parseCount, printStream } from "./stream-output.ts";
 
 export const electUsage =
   "usage: kahuna elect NAME VALUE [--lease 10s] [--wait 30s] [--kill-after 10s] " +
@@ -56,13 +57,7 @@ export function parseElectCommand(
     lease: "string",
     wait: "string",
     "kill-after": "string",
-    ephemeral: "boolean",
-    server: "strings",
-    ca: "string",
-    token: "string",
-    timeout: "string",
-    format: "string",
-    help: "boolean",
+    ...connectionFlags,
   });
   if (typeof flags === "string") return { kind: "usage", message: flags };
   if (flags.booleans.has("help")) return { kind: "help" };
@@ -91,23 +86,12 @@ export function parseElectCommand(
     if (error instanceof KahunaError) return { kind: "usage", message: error.message };
     throw error;
   }
-  const format = parseFormat(flags.strings.get("format"));
-  if (format !== "text" && format !== "json") return { kind: "usage", message: format };
-  const connection = makeConnection(
-    flags.lists.get("server") ?? [],
-    flags.strings.get("timeout"),
-    flags.strings.get("ca"),
-    flags.strings.get("token"),
-  );
-  if (typeof connection === "string") return { kind: "usage", message: connection };
-  const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
-  const common = { name, durability, connection, format: format as Format };
+  const options = connectionOptions(flags);
+  if (typeof options === "string") return { kind: "usage", message: options };
+  const common = { name, ...options };
   if (observe) {
-    const countText = flags.strings.get("count");
-    const count = countText === undefined ? undefined : Number(countText);
-    if (count !== undefined && (!Number.isSafeInteger(count) || count < 1)) {
-      return { kind: "usage", message: `--count must be a whole number from 1, got ${countText}` };
-    }
+    const count = parseCount(flags.strings.get("count"));
+    if (typeof count === "object") return { kind: "usage", message: count.error };
     return { ...common, kind: "observe", count };
   }
   const leaseMs = parseDurationMs("--lease", flags.strings.get("lease") ?? "10s");

@@ -8,7 +8,7 @@ import { makeConnection, parseExpiresMs, parseFormat } from "./commands.ts";
 import type { Connection, Format, LockCommand } from "./commands.ts";
 import { parseDurationMs } from "./duration.ts";
 import { parseFlags } from "./flags.ts";
-import type { FlagSpec } from "./flags.ts";
+import type { Flags, FlagSpec } from "./flags.ts";
 import { killAfterMsDefault, type LockRun } from "./lock-run.ts";
 
 export type Parsed =
@@ -51,9 +51,8 @@ export function commandUsage(name: LockCommandName): string {
     `[--kill-after 10s] ${commonFlags} -- COMMAND [ARGS...]`;
 }
 
-/** The flags every client command takes. */
-export const clientFlags: FlagSpec = {
-  owner: "string",
+/** The flags of every command that talks to a server: which lock, where, and how to print. */
+export const connectionFlags: FlagSpec = {
   ephemeral: "boolean",
   server: "strings",
   ca: "string",
@@ -62,6 +61,26 @@ export const clientFlags: FlagSpec = {
   format: "string",
   help: "boolean",
 };
+
+/** The flags every lock command takes. */
+export const clientFlags: FlagSpec = { owner: "string", ...connectionFlags };
+
+/** What the connection flags say, or a usage message naming the flag that is wrong. */
+export function connectionOptions(
+  flags: Flags,
+): { format: Format; connection: Connection; durability: Durability } | string {
+  const format = parseFormat(flags.strings.get("format"));
+  if (format !== "text" && format !== "json") return format;
+  const connection = makeConnection(
+    flags.lists.get("server") ?? [],
+    flags.strings.get("timeout"),
+    flags.strings.get("ca"),
+    flags.strings.get("token"),
+  );
+  if (typeof connection === "string") return connection;
+  const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
+  return { format, connection, durability };
+}
 
 /** The flags of `kahuna lock R MS … -- COMMAND`. */
 const runFlags: FlagSpec = { ...clientFlags, wait: "string", "kill-after": "string" };
@@ -96,16 +115,9 @@ export function parseLockCommand(name: LockCommandName, args: readonly string[])
     };
   }
   const resource = positionals[0]!;
-  const format = parseFormat(strings.get("format"));
-  if (format !== "text" && format !== "json") return { kind: "usage", message: format };
-  const connection = makeConnection(
-    flags.lists.get("server") ?? [],
-    strings.get("timeout"),
-    strings.get("ca"),
-    strings.get("token"),
-  );
-  if (typeof connection === "string") return { kind: "usage", message: connection };
-  const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
+  const options = connectionOptions(flags);
+  if (typeof options === "string") return { kind: "usage", message: options };
+  const { format, connection, durability } = options;
   const command = buildCommand(name, resource, positionals[1], strings.get("owner"), durability);
   if (typeof command === "string") return { kind: "usage", message: command };
   return { kind: "run", command, connection, format };
@@ -123,16 +135,9 @@ function parseRunForm(args: readonly string[]): Parsed | undefined {
   if (typeof flags === "string") return { kind: "usage", message: flags };
   if (flags.booleans.has("help")) return { kind: "help" };
   const { strings } = flags;
-  const format = parseFormat(strings.get("format"));
-  if (format !== "text" && format !== "json") return { kind: "usage", message: format };
-  const connection = makeConnection(
-    flags.lists.get("server") ?? [],
-    strings.get("timeout"),
-    strings.get("ca"),
-    strings.get("token"),
-  );
-  if (typeof connection === "string") return { kind: "usage", message: connection };
-  const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
+  const options = connectionOptions(flags);
+  if (typeof options === "string") return { kind: "usage", message: options };
+  const { format, connection, durability } = options;
   const [resource, expiresText] = flags.positionals as [string, string];
   const lock = buildCommand("lock", resource, expiresText, strings.get("owner"), durability);
   if (typeof lock === "string") return { kind: "usage", message: lock };

@@ -10,6 +10,16 @@ import type { Format } from "./commands.ts";
 import { ExitStatus } from "./exit-status.ts";
 import { type Io, reportFailure } from "./io.ts";
 
+/** `--count N`: a whole number from 1, or undefined when not given; else a usage message. */
+export function parseCount(text: string | undefined): number | undefined | { error: string } {
+  if (text === undefined) return undefined;
+  const count = Number(text);
+  if (!Number.isSafeInteger(count) || count < 1) {
+    return { error: `--count must be a whole number from 1, got ${text}` };
+  }
+  return count;
+}
+
 export async function printStream<T>(options: {
   readonly client: KahunaClient;
   /** The stream, which ends when `signal` aborts. */

@@ -4,10 +4,11 @@
  * the servers stay unreachable, or Ctrl-C.
  */
 import { Durability, KahunaError, type LockChange } from "../client/index.ts";
-import { printStream } from "./stream-output.ts";
+import { parseCount, printStream } from "./stream-output.ts";
+import { connectionFlags, connectionOptions } from "./lock-commands.ts";
 import { checkResource } from "../client/validate.ts";
 import { parseCursor } from "../locks/watch-cursor.ts";
-import { clientFor, makeConnection, parseFormat } from "./commands.ts";
+import { clientFor } from "./commands.ts";
 import type { Connection, Format } from "./commands.ts";
 import { parseFlags } from "./flags.ts";
 import type { Io } from "./io.ts";
@@ -29,17 +30,7 @@ export type WatchCommand = {
 export function parseWatchCommand(
   args: readonly string[],
 ): WatchCommand | { kind: "help" } | { kind: "usage"; message: string } {
-  const flags = parseFlags(args, {
-    after: "string",
-    count: "string",
-    ephemeral: "boolean",
-    server: "strings",
-    ca: "string",
-    token: "string",
-    timeout: "string",
-    format: "string",
-    help: "boolean",
-  });
+  const flags = parseFlags(args, { after: "string", count: "string", ...connectionFlags });
   if (typeof flags === "string") return { kind: "usage", message: flags };
   if (flags.booleans.has("help")) return { kind: "help" };
   if (flags.positionals.length !== 1) {
@@ -64,21 +55,11 @@ export function parseWatchCommand(
       }`,
     };
   }
-  const countText = flags.strings.get("count");
-  const count = countText === undefined ? undefined : Number(countText);
-  if (count !== undefined && (!Number.isSafeInteger(count) || count < 1)) {
-    return { kind: "usage", message: `--count must be a whole number from 1, got ${countText}` };
-  }
-  const format = parseFormat(flags.strings.get("format"));
-  if (format !== "text" && format !== "json") return { kind: "usage", message: format };
-  const connection = makeConnection(
-    flags.lists.get("server") ?? [],
-    flags.strings.get("timeout"),
-    flags.strings.get("ca"),
-    flags.strings.get("token"),
-  );
-  if (typeof connection === "string") return { kind: "usage", message: connection };
-  const durability = flags.booleans.has("ephemeral") ? Durability.Ephemeral : Durability.Persistent;
+  const count = parseCount(flags.strings.get("count"));
+  if (typeof count === "object") return { kind: "usage", message: count.error };
+  const options = connectionOptions(flags);
+  if (typeof options === "string") return { kind: "usage", message: options };
+  const { format, connection, durability } = options;
   return { resource, durability, after, count, connection, format };
 }
 
