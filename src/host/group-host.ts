@@ -53,6 +53,7 @@ import { type Entry, type NodeId, type ReadState, Role, type Snapshot } from "..
 import { errored, indeterminate, mustRetry, type Reply } from "./replies.ts";
 import {
   changesBetween,
+  changesHolder,
   type LockNow,
   RecentChanges,
   type WatchBudget,
@@ -144,18 +145,11 @@ export class GroupHost {
   /** Persistent changes reach the watches as the machine applies them. */
   private observe(machine: LockMachine): void {
     machine.observer = (resource, before, after, nowMs) => {
-      const changes = changesBetween(before, after, nowMs);
-      if (changes.length === 0) return;
+      // An Extend that changes nothing a watch reports (most of them) costs nothing more here.
+      if (!changesHolder(before, after)) return;
       const key = lineKey({ resource, durability: Durability.Persistent });
-      // Where the lock stood before: its grant still running (an expiry comes first), ended by a
-      // release, or never granted at the token it now gets.
-      const prior = before === undefined
-        ? { token: after?.fencingToken ?? 0, phase: Phase.Before }
-        : before.owner === ""
-        ? { token: before.fencingToken, phase: Phase.Ended }
-        : { token: before.fencingToken, phase: Phase.Acquired, seq: before.valueSeq ?? 0 };
-      this.recent.add(key, prior, changes);
-      if (!this.watches.isEmpty()) this.watches.record(key, changes);
+      this.recent.add(key, before, after, nowMs);
+      if (!this.watches.isEmpty()) this.watches.record(key, changesBetween(before, after, nowMs));
     };
   }
 

@@ -47,8 +47,33 @@ export function newWatchBudget(): WatchBudget {
 
 export type Recorded = { readonly position: Position; readonly event: WatchEvent };
 
-/** A change with the lock's position right before it, to tell whether a cursor reaches it. */
-type RecentChange = Recorded & { readonly key: string; readonly before: Position };
+/**
+ * One applied op that changed a lock's holder or value, as it came: the records before and after
+ * it (immutable, so kept by reference) and its clock reading. Its watch events are derived only
+ * when a cursor asks for them, so applying an op on every replica costs one small object.
+ */
+type RecentChange = {
+  readonly key: string;
+  readonly before: LockRecord | undefined;
+  readonly after: LockRecord | undefined;
+  readonly nowMs: number;
+};
+
+/** Whether an op's records differ in what a watch reports: holder, token, end or value. */
+export function changesHolder(before: LockRecord | undefined, after: LockRecord | undefined) {
+  if (after === undefined) return before !== undefined && before.owner !== ""; // swept unreleased
+  if (before === undefined) return true;
+  return after.fencingToken !== before.fencingToken ||
+    (before.owner !== "" && after.owner === "") ||
+    (after.valueSeq ?? 0) !== (before.valueSeq ?? 0);
+}
+
+/** Where a lock stood before an op: its grant still running, ended, or none at its token yet. */
+function priorPosition(before: LockRecord | undefined, after: LockRecord | undefined): Position {
+  if (before === undefined) return { token: after?.fencingToken ?? 0, phase: Phase.Before };
+  if (before.owner === "") return { token: before.fencingToken, phase: Phase.Ended };
+  return { token: before.fencingToken, phase: Phase.Acquired, seq: before.valueSeq ?? 0 };
+}
 
 /**
  * The last persistent changes of one partition, of every lock, as this replica applied them
@@ -63,13 +88,10 @@ export class RecentChanges {
     this.#ring = new Array<RecentChange | undefined>(size).fill(undefined);
   }
 
-  add(key: string, before: Position, changes: readonly Recorded[]): void {
-    let prior = before;
-    for (const recorded of changes) {
-      this.#ring[this.#next] = { ...recorded, key, before: prior };
-      this.#next = (this.#next + 1) % this.#ring.length;
-      prior = recorded.position;
-    }
+  /** An applied op whose records `changesHolder` says differ. */
+  add(key: string, before: LockRecord | undefined, after: LockRecord | undefined, nowMs: number) {
+    this.#ring[this.#next] = { key, before, after, nowMs };
+    this.#next = (this.#next + 1) % this.#ring.length;
   }
 
   /** Forgets everything (a snapshot replaced the state: what came before it is unknown). */
@@ -84,15 +106,20 @@ export class RecentChanges {
    */
   after(key: string, after: Position): Recorded[] | undefined {
     const found: Recorded[] = [];
-    let first: RecentChange | undefined;
+    let firstPrior: Position | undefined;
     for (let i = 0; i < this.#ring.length; i++) {
-      const change = this.#ring[(this.#next + i) % this.#ring.length];
-      if (change === undefined || change.key !== key) continue;
-      if (comparePositions(change.position, after) <= 0) continue;
-      first ??= change;
-      found.push({ position: change.position, event: change.event });
+      const op = this.#ring[(this.#next + i) % this.#ring.length];
+      if (op === undefined || op.key !== key) continue;
+      let prior = priorPosition(op.before, op.after);
+      for (const recorded of changesBetween(op.before, op.after, op.nowMs)) {
+        if (comparePositions(recorded.position, after) > 0) {
+          firstPrior ??= prior;
+          found.push(recorded);
+        }
+        prior = recorded.position;
+      }
     }
-    if (first !== undefined && comparePositions(first.before, after) > 0) return undefined;
+    if (firstPrior !== undefined && comparePositions(firstPrior, after) > 0) return undefined;
     return found;
   }
 }

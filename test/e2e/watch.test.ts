@@ -17,11 +17,11 @@ let server: ServerProcess;
 
 beforeAll(async () => {
   server = await startServer({ extraArgs: ["--quiet"] });
-});
+}, 30_000);
 
 afterAll(async () => {
   await server.cleanup();
-});
+}, 30_000);
 
 async function until(done: () => boolean | Promise<boolean>, what: string, deadlineMs = 15_000) {
   const started = performance.now();
@@ -110,7 +110,7 @@ test("an aborted REST watch takes its waiting request off the server", async () 
   watch.stop.abort();
   await watch.done;
   await until(async () => (await metric()) === before, "its request gone");
-});
+}, 30_000);
 
 test("a watch resumes from a cursor: the changes since, and none twice", async () => {
   const client = new KahunaClient({ servers: [server.url] });
@@ -125,46 +125,54 @@ test("a watch resumes from a cursor: the changes since, and none twice", async (
     if (seen.length === 2) stop.abort();
   }
   expect(seen.map((c) => c.kind)).toEqual(["acquired", "released"]);
-});
+}, 30_000);
 
-test("REST: a watch is held open until a change, and answered with none when its wait is up", async () => {
-  const state = await (await post("/v1/locks/watch", { resource: "watch/rest" })).json();
-  expect(state).toEqual({
-    type: 6,
-    cursor: "0.0",
-    missed: false,
-    events: [{ kind: "state", cursor: "0.0", owner: "", fencingToken: 0 }],
-  });
-  const sentAt = performance.now();
-  const quiet = await (await post("/v1/locks/watch", {
-    resource: "watch/rest",
-    after: state.cursor,
-    waitMs: 300,
-  })).json();
-  expect(performance.now() - sentAt).toBeGreaterThanOrEqual(290);
-  expect(quiet).toEqual({ type: 6, cursor: "0.0", missed: false, events: [] });
+test(
+  "REST: a watch is held open until a change, and answered with none when its wait is up",
+  async () => {
+    const state = await (await post("/v1/locks/watch", { resource: "watch/rest" })).json();
+    expect(state).toEqual({
+      type: 6,
+      cursor: "0.0",
+      missed: false,
+      events: [{ kind: "state", cursor: "0.0", owner: "", fencingToken: 0 }],
+    });
+    const sentAt = performance.now();
+    const quiet = await (await post("/v1/locks/watch", {
+      resource: "watch/rest",
+      after: state.cursor,
+      waitMs: 300,
+    })).json();
+    expect(performance.now() - sentAt).toBeGreaterThanOrEqual(290);
+    expect(quiet).toEqual({ type: 6, cursor: "0.0", missed: false, events: [] });
 
-  const waiting = post("/v1/locks/watch", { resource: "watch/rest", after: "0.0", waitMs: 20_000 });
-  await Bun.sleep(100);
-  const locked = await (await post("/v1/locks/try-lock", {
-    resource: "watch/rest",
-    owner: "A",
-    expiresMs: 60_000,
-  })).json();
-  const changed = await (await waiting).json();
-  expect(changed).toEqual({
-    type: 6,
-    cursor: `${locked.fencingToken}.1`,
-    missed: false,
-    events: [{
-      kind: "acquired",
-      cursor: `${locked.fencingToken}.1`,
+    const waiting = post("/v1/locks/watch", {
+      resource: "watch/rest",
+      after: "0.0",
+      waitMs: 20_000,
+    });
+    await Bun.sleep(100);
+    const locked = await (await post("/v1/locks/try-lock", {
+      resource: "watch/rest",
       owner: "A",
-      fencingToken: locked.fencingToken,
       expiresMs: 60_000,
-    }],
-  });
-});
+    })).json();
+    const changed = await (await waiting).json();
+    expect(changed).toEqual({
+      type: 6,
+      cursor: `${locked.fencingToken}.1`,
+      missed: false,
+      events: [{
+        kind: "acquired",
+        cursor: `${locked.fencingToken}.1`,
+        owner: "A",
+        fencingToken: locked.fencingToken,
+        expiresMs: 60_000,
+      }],
+    });
+  },
+  30_000,
+);
 
 test("REST: a bad cursor, wait or field is a 400 that names it", async () => {
   const cases: [Record<string, unknown>, string][] = [
@@ -182,7 +190,7 @@ test("REST: a bad cursor, wait or field is a 400 that names it", async () => {
     expect(answer.type).toBe(100);
     expect(answer.error).toContain(message);
   }
-});
+}, 30_000);
 
 test("a flood of watch requests on one lock meets the bound; the rest get MustRetry", async () => {
   const address = parseBinaryAddress(`127.0.0.1:${server.binaryPort}`);
@@ -235,7 +243,7 @@ test("a flood of watch requests on one lock meets the bound; the rest get MustRe
   }
   expect(await metric()).toBe(before);
   connection.close();
-});
+}, 30_000);
 
 test(
   "a watcher through a follower goes on after its leader's kill -9, losing no change",
