@@ -56,42 +56,46 @@ const brief = (changes: readonly LockChange[]) =>
 
 for (const transport of ["rest", "binary"] as const) {
   for (const durability of [Durability.Persistent, Durability.Ephemeral]) {
-    test(`${transport}, durability ${durability}: state, then every change in order, none lost`, async () => {
-      const servers = [transport === "rest" ? server.url : `127.0.0.1:${server.binaryPort}`];
-      const client = new KahunaClient({ servers, transport });
-      const resource = `watch/${transport}/${durability}`;
-      const watch = collect(client, resource, durability);
-      await until(() => watch.changes.length === 1, "the first state");
-      expect(watch.changes[0]).toMatchObject({ kind: "state", owner: "", missed: false });
+    test(
+      `${transport}, durability ${durability}: state, then every change in order, none lost`,
+      async () => {
+        const servers = [transport === "rest" ? server.url : `127.0.0.1:${server.binaryPort}`];
+        const client = new KahunaClient({ servers, transport });
+        const resource = `watch/${transport}/${durability}`;
+        const watch = collect(client, resource, durability);
+        await until(() => watch.changes.length === 1, "the first state");
+        expect(watch.changes[0]).toMatchObject({ kind: "state", owner: "", missed: false });
 
-      const tokens: number[] = [];
-      // Faster than the watcher asks: each change goes in before the last answer comes back.
-      for (const owner of ["A", "B", "C"]) {
-        tokens.push((await client.tryLock(resource, owner, 60_000, durability)).fencingToken);
-        expect(await client.unlock(resource, owner, durability)).toBe(true);
-      }
-      const short = await client.tryLock(resource, "D", 700, durability);
-      expect(short.locked).toBe(true);
-      const grantedAt = performance.now();
-      await until(() => watch.changes.length === 9, "the expiry of D's lease");
-      expect(performance.now() - grantedAt).toBeGreaterThan(600);
-      watch.stop.abort();
-      await watch.done;
-      client.close();
+        const tokens: number[] = [];
+        // Faster than the watcher asks: each change goes in before the last answer comes back.
+        for (const owner of ["A", "B", "C"]) {
+          tokens.push((await client.tryLock(resource, owner, 60_000, durability)).fencingToken);
+          expect(await client.unlock(resource, owner, durability)).toBe(true);
+        }
+        const short = await client.tryLock(resource, "D", 700, durability);
+        expect(short.locked).toBe(true);
+        const grantedAt = performance.now();
+        await until(() => watch.changes.length === 9, "the expiry of D's lease");
+        expect(performance.now() - grantedAt).toBeGreaterThan(600);
+        watch.stop.abort();
+        await watch.done;
+        client.close();
 
-      expect(brief(watch.changes.slice(1))).toEqual([
-        `acquired A ${tokens[0]}`,
-        `released A ${tokens[0]}`,
-        `acquired B ${tokens[1]}`,
-        `released B ${tokens[1]}`,
-        `acquired C ${tokens[2]}`,
-        `released C ${tokens[2]}`,
-        `acquired D ${short.fencingToken}`,
-        `expired D ${short.fencingToken}`,
-      ]);
-      expect(watch.changes.every((c) => !c.missed)).toBe(true);
-      expect(watch.changes[7]!.expiresMs).toBe(700);
-    });
+        expect(brief(watch.changes.slice(1))).toEqual([
+          `acquired A ${tokens[0]}`,
+          `released A ${tokens[0]}`,
+          `acquired B ${tokens[1]}`,
+          `released B ${tokens[1]}`,
+          `acquired C ${tokens[2]}`,
+          `released C ${tokens[2]}`,
+          `acquired D ${short.fencingToken}`,
+          `expired D ${short.fencingToken}`,
+        ]);
+        expect(watch.changes.every((c) => !c.missed)).toBe(true);
+        expect(watch.changes[7]!.expiresMs).toBe(700);
+      },
+      30_000,
+    );
   }
 }
 
