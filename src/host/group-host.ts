@@ -267,15 +267,11 @@ export class GroupHost {
     let needsClock = false;
     for (const { key, token, owner } of this.watches.mayHaveExpired(applied)) {
       if (only !== undefined && key !== only) continue;
-      const durability = key.startsWith(`${Durability.Persistent}:`)
-        ? Durability.Persistent
-        : Durability.Ephemeral;
-      const resource = key.slice(key.indexOf(":") + 1);
-      const now = this.lockNow(resource, durability, nowMs);
+      const now = this.lockNowOfKey(key, nowMs);
       if (now === undefined || now.held || now.record?.fencingToken !== token) continue;
       // A persistent lease is over for every later leader only once the log's clock is past its
       // end (a new leader counts what is left from the last reading in the log).
-      if (durability === Durability.Persistent && this.machine.lastNowMs < now.record.leaseEndMs) {
+      if (now.unsettled) {
         needsClock = true;
         continue;
       }
@@ -300,13 +296,19 @@ export class GroupHost {
   private answerWatches(nowMs: number): void {
     if (this.watches.isEmpty()) return;
     this.watches.answerChanged(nowMs, (key) => {
-      const durability = key.startsWith(`${Durability.Persistent}:`)
-        ? Durability.Persistent
-        : Durability.Ephemeral;
-      const now = this.lockNow(key.slice(key.indexOf(":") + 1), durability, nowMs);
+      const now = this.lockNowOfKey(key, nowMs);
       assert(now !== undefined, "a leader with watches serves their locks");
       return now;
     });
+  }
+
+  /** lockNow for a line key (`durability:resource`, wait-queue.ts). */
+  private lockNowOfKey(key: string, nowMs: number): LockNow | undefined {
+    const at = key.indexOf(":");
+    const durability = key.slice(0, at) === `${Durability.Persistent}`
+      ? Durability.Persistent
+      : Durability.Ephemeral;
+    return this.lockNow(key.slice(at + 1), durability, nowMs);
   }
 
   private submitNow(request: LockOpRequest, reply: Reply, nowMs: number): void {
