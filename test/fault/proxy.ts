@@ -13,9 +13,10 @@
  *   Leaving a blackhole closes the connections it swallowed from, since their byte streams
  *   lost data mid-frame (a real TCP connection would time out instead of resuming).
  *
- * The proxy binds 127.0.0.1 only, on a port the OS picks.
+ * The proxy binds 127.0.0.1 only, on a port freePort gives (test/helpers/server.ts).
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { freePort } from "../helpers/server.ts";
 
 export type LinkMode =
   | { readonly kind: "pass" }
@@ -49,9 +50,12 @@ export class LinkProxy {
   async start(): Promise<number> {
     const server = createServer((inbound) => this.accept(inbound));
     this.server = server;
+    // A port from freePort, not one the OS picks now: it may pick one freePort handed out
+    // already, to a node that has not bound it yet.
+    const port = await freePort();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
+      server.listen(port, "127.0.0.1", () => resolve());
     });
     const address = server.address();
     this.port = typeof address === "object" && address !== null ? address.port : 0;

@@ -29,9 +29,25 @@ export type ServerProcess = {
   cleanup(): Promise<void>;
 };
 
-/** A port that was free a moment ago (the OS picks it). */
+/** Ports freePort handed out in this process: the OS may offer a just-closed port again. */
+const portsGiven = new Set<number>();
+
+/**
+ * A port that was free a moment ago (the OS picks it), and never one this process was given
+ * before: two asked in a row (a node's HTTP and peer ports) are never the same.
+ */
 export async function freePort(): Promise<number> {
-  return await new Promise((resolvePort, reject) => {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await osPort();
+    if (portsGiven.has(port)) continue;
+    portsGiven.add(port);
+    return port;
+  }
+  throw new Error("freePort: the OS offered only ports already handed out, 100 times");
+}
+
+function osPort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
