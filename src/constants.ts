@@ -48,6 +48,11 @@ export const waitMsMax = 300_000;
 export const waitersPerResourceMax = 1_000;
 export const waitersPerNodeMax = 10_000;
 /**
+ * Shared locks (docs/spec.md §2.8): the largest `limit` a shared TryLock may ask for, which is
+ * also the limit of a shared TryLock that names none (readers of a read-write lock).
+ */
+export const sharedLimitMax = 1_000;
+/**
  * Watches (docs/spec.md §2.6): the leader keeps the last `watchHistoryMax` changes of each
  * watched lock, for `watchIdleMs` after its last watch request ended (so a watcher's next
  * request finds what changed in between); at most `watchedLocksPerNodeMax` locks are watched

@@ -23,6 +23,8 @@ export type LockCommand =
     readonly expiresMs: number;
     readonly owner: string;
     readonly durability: Durability;
+    /** A shared lock's limit (--shared, --limit N); undefined for an exclusive lock. */
+    readonly limit?: number;
   }
   | {
     readonly op: "unlock";
@@ -134,10 +136,18 @@ async function execute(
   };
   switch (command.op) {
     case "lock": {
-      const { resource, owner, expiresMs, durability } = command;
-      const { locked, fencingToken } = await client.tryLock(resource, owner, expiresMs, durability);
+      const { resource, owner, expiresMs, durability, limit } = command;
+      const share = limit === undefined ? {} : { limit };
+      const { locked, fencingToken } = await client.tryLock(
+        resource,
+        owner,
+        expiresMs,
+        durability,
+        undefined,
+        share,
+      );
       const text = locked ? `f${fencingToken} acquired ${owner}` : `f${fencingToken} not acquired`;
-      print(text, { owner, acquired: locked, fencingToken, expiresMs });
+      print(text, { owner, acquired: locked, fencingToken, expiresMs, ...share });
       return { status: locked ? ExitStatus.Ok : ExitStatus.No, holds: locked, fencingToken };
     }
     case "unlock": {
@@ -183,7 +193,12 @@ async function execute(
         print("f0 not found", { found: false, fencingToken: 0 });
         return { status: ExitStatus.No, holds: undefined, fencingToken: 0 };
       }
-      print(`f${info.fencingToken} ${info.owner}`, { found: true, ...info });
+      // A shared lock: one line per holder, oldest grant first.
+      const holders = info.holders ?? [info];
+      print(holders.map((h) => `f${h.fencingToken} ${h.owner}`).join("\n"), {
+        found: true,
+        ...info,
+      });
       return { status: ExitStatus.Ok, holds: undefined, fencingToken: info.fencingToken };
     }
     default:

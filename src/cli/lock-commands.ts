@@ -4,6 +4,7 @@
  */
 import { Durability, KahunaError, randomOwner } from "../client/index.ts";
 import { checkOwner, checkResource } from "../client/validate.ts";
+import { sharedLimitMax } from "../constants.ts";
 import { makeConnection, parseExpiresMs, parseFormat } from "./commands.ts";
 import type { Connection, Format, LockCommand } from "./commands.ts";
 import { parseDurationMs } from "./duration.ts";
@@ -35,7 +36,7 @@ export function isLockCommandName(name: string | undefined): name is LockCommand
 }
 
 const synopsis: Record<LockCommandName, string> = {
-  "lock": "kahuna lock RESOURCE EXPIRES_MS [--owner O]",
+  "lock": "kahuna lock RESOURCE EXPIRES_MS [--owner O] [--shared] [--limit N]",
   "unlock": "kahuna unlock RESOURCE --owner O",
   "extend-lock": "kahuna extend-lock RESOURCE EXPIRES_MS --owner O",
   "get-lock": "kahuna get-lock RESOURCE",
@@ -47,8 +48,8 @@ const commonFlags =
 export function commandUsage(name: LockCommandName): string {
   const usage = `usage: ${synopsis[name]} ${commonFlags}`;
   if (name !== "lock") return usage;
-  return `${usage}\n       kahuna lock RESOURCE EXPIRES_MS [--owner O] [--wait 30s] ` +
-    `[--kill-after 10s] ${commonFlags} -- COMMAND [ARGS...]`;
+  return `${usage}\n       kahuna lock RESOURCE EXPIRES_MS [--owner O] [--shared] [--limit N] ` +
+    `[--wait 30s] [--kill-after 10s] ${commonFlags} -- COMMAND [ARGS...]`;
 }
 
 /** The flags of every command that talks to a server: which lock, where, and how to print. */
@@ -82,8 +83,33 @@ export function connectionOptions(
   return { format, connection, durability };
 }
 
+/** The flags that make `kahuna lock` shared (docs/cli.md): --shared, --limit N. */
+const shareFlags: FlagSpec = { shared: "boolean", limit: "string" };
+
 /** The flags of `kahuna lock R MS … -- COMMAND`. */
-const runFlags: FlagSpec = { ...clientFlags, wait: "string", "kill-after": "string" };
+const runFlags: FlagSpec = {
+  ...clientFlags,
+  ...shareFlags,
+  wait: "string",
+  "kill-after": "string",
+};
+
+/**
+ * A shared lock's limit from --shared and --limit N (a limit alone means shared; --shared
+ * alone, the largest limit), undefined for an exclusive lock, or what is wrong.
+ */
+function parseShare(flags: Flags): { limit: number | undefined } | string {
+  const text = flags.strings.get("limit");
+  if (text === undefined) {
+    return { limit: flags.booleans.has("shared") ? sharedLimitMax : undefined };
+  }
+  const limit = Number(text);
+  if (!/^\d+$/.test(text) || limit < 1 || limit > sharedLimitMax) {
+    return `--limit must be a whole number from 1 to ${sharedLimitMax} (the most holders at ` +
+      `once), got ${JSON.stringify(text)}`;
+  }
+  return { limit };
+}
 
 export function parseLockCommand(name: LockCommandName, args: readonly string[]): Parsed {
   if (name === "lock") {
@@ -97,7 +123,7 @@ export function parseLockCommand(name: LockCommandName, args: readonly string[])
       };
     }
   }
-  const flags = parseFlags(args, clientFlags);
+  const flags = parseFlags(args, name === "lock" ? { ...clientFlags, ...shareFlags } : clientFlags);
   if (typeof flags === "string") return { kind: "usage", message: flags };
   const { strings, positionals } = flags;
   if (flags.booleans.has("help")) return { kind: "help" };
@@ -120,7 +146,11 @@ export function parseLockCommand(name: LockCommandName, args: readonly string[])
   const { format, connection, durability } = options;
   const command = buildCommand(name, resource, positionals[1], strings.get("owner"), durability);
   if (typeof command === "string") return { kind: "usage", message: command };
-  return { kind: "run", command, connection, format };
+  if (command.op !== "lock") return { kind: "run", command, connection, format };
+  const share = parseShare(flags);
+  if (typeof share === "string") return { kind: "usage", message: share };
+  const shared = share.limit === undefined ? command : { ...command, limit: share.limit };
+  return { kind: "run", command: shared, connection, format };
 }
 
 /**
@@ -149,9 +179,20 @@ function parseRunForm(args: readonly string[]): Parsed | undefined {
     ? killAfterMsDefault
     : parseDurationMs("--kill-after", killAfter);
   if (typeof killAfterMs === "string") return { kind: "usage", message: killAfterMs };
+  const share = parseShare(flags);
+  if (typeof share === "string") return { kind: "usage", message: share };
   const { owner, expiresMs } = lock;
   const command = args.slice(dash + 1);
-  const run = { resource, expiresMs, owner, durability, waitMs, killAfterMs, command };
+  const run = {
+    resource,
+    expiresMs,
+    owner,
+    durability,
+    waitMs,
+    killAfterMs,
+    command,
+    ...(share.limit === undefined ? {} : { limit: share.limit }),
+  };
   return { kind: "runUnderLock", run, connection, format };
 }
 

@@ -28,6 +28,8 @@ export type LockRun = {
   readonly owner: string;
   readonly durability: Durability;
   readonly waitMs: number;
+  /** A shared lock's limit; undefined for an exclusive lock. */
+  readonly limit?: number;
   readonly killAfterMs: number;
   /** COMMAND and its arguments; never empty. */
   readonly command: readonly string[];
@@ -50,7 +52,13 @@ export async function runUnderLock(
     message: string,
   ) => reportFailure(io, format, { kind, status, message, op: "lock" });
   try {
-    const options = { expiresMs, owner, durability, waitMs };
+    const options = {
+      expiresMs,
+      owner,
+      durability,
+      waitMs,
+      ...(run.limit === undefined ? {} : { limit: run.limit }),
+    };
     return await client.withLock(
       resource,
       options,

@@ -113,6 +113,7 @@ export class BinaryFailover {
           afterUnknownOutcome: unknownOutcome,
           ...(r.watch === undefined ? {} : { watch: r.watch }),
           ...(r.value === undefined ? {} : { value: r.value }),
+          ...(r.holders === undefined ? {} : { holders: r.holders, limit: r.limit ?? 1 }),
         };
       }
       if (outcome.kind === "invalid") {
@@ -284,5 +285,7 @@ function toRequest(path: string, body: Record<string, unknown>): LockRequest {
   if (op === "unlock") return { op, resource, owner, durability };
   const value = body["value"];
   const request = { op, resource, owner, expiresMs: body["expiresMs"] as number, durability };
-  return typeof value === "string" ? { ...request, value } : request;
+  const valued = typeof value === "string" ? { ...request, value } : request;
+  const limit = body["limit"];
+  return op === "tryLock" && typeof limit === "number" ? { ...valued, op, limit } : valued;
 }

@@ -3,7 +3,8 @@
  * operations one to one; getOrCreateLock wraps them in a KahunaLock with waiting and
  * disposal. A definite "no" is a value; only invalid input and exhausted retries throw.
  */
-import { Durability, ResponseType } from "../locks/types.ts";
+import { sharedLimitMax } from "../constants.ts";
+import { Durability, type LockHolder, ResponseType } from "../locks/types.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
 import { BinaryFailover } from "./binary-failover.ts";
 import { type Answer, Failover, sleep } from "./failover.ts";
@@ -79,7 +80,20 @@ export type LockOptions = {
   readonly owner?: string;
   /** Published with the grant for others to read (get, watch): 1 to 256 UTF-8 bytes. */
   readonly value?: string;
+} & ShareOptions;
+
+/**
+ * How a lock is shared (docs/client.md): `exclusive` (default) admits one holder; `shared`
+ * admits up to `limit` holders at once (default and most 1000) and excludes exclusive ones: a
+ * semaphore of `limit` permits, or the readers of a read-write lock whose writer is exclusive.
+ * A `limit` alone means shared.
+ */
+export type ShareOptions = {
+  readonly mode?: LockMode;
+  readonly limit?: number;
 };
+
+export type LockMode = "exclusive" | "shared";
 
 export type LockResult = { readonly locked: boolean; readonly fencingToken: number };
 export type ExtendResult = { readonly extended: boolean; readonly fencingToken: number };
@@ -90,6 +104,12 @@ export type LockInfo = {
   readonly expiresMs: number;
   /** What the holder published, if anything. */
   readonly value?: string;
+  /**
+   * Only for a shared lock: every holder, oldest grant first (the newest is also the top-level
+   * owner, token and lease), and the most holders it admits now.
+   */
+  readonly holders?: readonly LockHolder[];
+  readonly limit?: number;
 };
 
 export type WatchOptions = {
@@ -225,6 +245,7 @@ export class KahunaClient {
     checkDurability(durability);
     checkMs("waitMs", waitMs, 0);
     if (options.value !== undefined) checkValue(options.value);
+    const share = shareFields(options);
     const waitUntilMs = performance.now() + waitMs;
     for (;;) {
       const askedAtMs = performance.now();
@@ -235,6 +256,7 @@ export class KahunaClient {
         expiresMs: options.expiresMs,
         durability,
         ...(options.value === undefined ? {} : { value: options.value }),
+        ...share,
       };
       const answer = await this.#failover.call(
         "/v1/locks/try-lock",
@@ -288,18 +310,21 @@ export class KahunaClient {
     expiresMs: number,
     durability: Durability = Durability.Persistent,
     value?: string,
+    share: ShareOptions = {},
   ): Promise<LockResult> {
     checkResource(resource);
     checkOwner(owner);
     checkExpiresMs(expiresMs);
     checkDurability(durability);
     if (value !== undefined) checkValue(value);
+    const shared = shareFields(share);
     const answer = await this.#failover.call("/v1/locks/try-lock", {
       resource,
       owner,
       expiresMs,
       durability,
       ...(value === undefined ? {} : { value }),
+      ...shared,
     });
     const locked = answer.type === ResponseType.Locked;
     expectType(answer.type, [ResponseType.Locked, ResponseType.Busy], "try-lock");
@@ -488,8 +513,34 @@ export class KahunaClient {
       fencingToken: answer.fencingToken,
       expiresMs: answer.expiresMs,
       ...(answer.value === undefined ? {} : { value: answer.value }),
+      ...(answer.holders === undefined ? {} : { holders: answer.holders, limit: answer.limit }),
     };
   }
+}
+
+/** The request fields of ShareOptions, checked: `{ limit }` for a shared lock, else none. */
+function shareFields(options: ShareOptions): { limit?: number } {
+  const { mode, limit } = options;
+  if (mode !== undefined && mode !== "exclusive" && mode !== "shared") {
+    throw new KahunaError(
+      KahunaErrorKind.InvalidInput,
+      `mode must be "exclusive" or "shared", got ${JSON.stringify(mode)}`,
+    );
+  }
+  if (limit === undefined) return mode === "shared" ? { limit: sharedLimitMax } : {};
+  if (!Number.isInteger(limit) || limit < 1 || limit > sharedLimitMax) {
+    throw new KahunaError(
+      KahunaErrorKind.InvalidInput,
+      `limit must be an integer from 1 to ${sharedLimitMax}, got ${String(limit)}`,
+    );
+  }
+  if (mode === "exclusive") {
+    throw new KahunaError(
+      KahunaErrorKind.InvalidInput,
+      'limit is only for mode "shared" (a semaphore), got mode "exclusive"',
+    );
+  }
+  return { limit };
 }
 
 /** A server answering a type the operation cannot produce is a broken server, not a "no". */

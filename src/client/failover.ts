@@ -9,7 +9,12 @@
  * - A 400 is not retried: the same input would be refused again.
  * Uses only fetch, AbortSignal.timeout and setTimeout, so it runs in Bun, Deno and Node 20.
  */
-import { ResponseType, type WatchAnswer, type WatchEvent } from "../locks/types.ts";
+import {
+  type LockHolder,
+  ResponseType,
+  type WatchAnswer,
+  type WatchEvent,
+} from "../locks/types.ts";
 import { KahunaError, KahunaErrorKind } from "./errors.ts";
 import { fetchOptionsForCa } from "./tls-fetch.ts";
 
@@ -44,6 +49,9 @@ export type Answer = {
   readonly watch?: WatchAnswer;
   /** Only for get-info: the holder's published value. */
   readonly value?: string;
+  /** Only for get-info of a shared lock: its holders, and the most it admits now. */
+  readonly holders?: readonly LockHolder[];
+  readonly limit?: number;
 };
 
 type Attempt =
@@ -234,7 +242,11 @@ async function readResponse(response: Response, tokenGiven: boolean): Promise<At
   const expiresMs = typeof record["expiresMs"] === "number" ? record["expiresMs"] : 0;
   if (type !== ResponseType.Watched) {
     const value = typeof record["value"] === "string" ? { value: record["value"] } : {};
-    return { kind: "answer", answer: { type, fencingToken, owner, expiresMs, ...value } };
+    const shared = readHolders(record);
+    return {
+      kind: "answer",
+      answer: { type, fencingToken, owner, expiresMs, ...value, ...shared },
+    };
   }
   const watch = readWatch(record);
   if (watch === undefined) {
@@ -245,6 +257,28 @@ async function readResponse(response: Response, tokenGiven: boolean): Promise<At
     };
   }
   return { kind: "answer", answer: { type, fencingToken, owner, expiresMs, watch } };
+}
+
+/** A shared lock's get-info fields, `holders` and `limit`, when they have their shape. */
+function readHolders(
+  record: Record<string, unknown>,
+): { holders: LockHolder[]; limit: number } | Record<string, never> {
+  const { holders, limit } = record;
+  if (!Array.isArray(holders) || typeof limit !== "number") return {};
+  const read: LockHolder[] = [];
+  for (const item of holders as unknown[]) {
+    if (typeof item !== "object" || item === null) return {};
+    const h = item as Record<string, unknown>;
+    const { owner, fencingToken, expiresMs, value } = h;
+    if (
+      typeof owner !== "string" || typeof fencingToken !== "number" ||
+      typeof expiresMs !== "number"
+    ) {
+      return {};
+    }
+    read.push({ owner, fencingToken, expiresMs, ...(typeof value === "string" ? { value } : {}) });
+  }
+  return { holders: read, limit };
 }
 
 /** A watch answer's fields, checked for their shape (docs/api.md). */

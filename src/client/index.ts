@@ -5,6 +5,7 @@
  * (`transport: "binary"`) adds node:net, which all three provide, and the msgpack codec.
  */
 export { Durability } from "../locks/types.ts";
+export type { LockHolder } from "../locks/types.ts";
 export { KahunaClient } from "./client.ts";
 export type {
   ClientOptions,
@@ -12,8 +13,10 @@ export type {
   ExtendResult,
   LockChange,
   LockInfo,
+  LockMode,
   LockOptions,
   LockResult,
+  ShareOptions,
   UnlockResult,
   WatchOptions,
 } from "./client.ts";

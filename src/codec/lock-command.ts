@@ -10,6 +10,8 @@
  *                                  ([5, nowMs, horizonMs] from logs written before ephemeral
  *                                  tokens were reserved: it reserves nothing)
  *   sweep 6:                       [6, nowMs, graceMs, [resource, ...]]
+ *   tryLock shared 7:              [7, resource, owner, expiresMs, nowMs, limit]
+ *                                  ([..., limit, value] with a value)
  *
  * A sweep is at most sweepCommandBytesMax bytes, every other command lockCommandBytesMax.
  *
@@ -26,6 +28,7 @@ import {
   lockCommandBytesMax,
   ownerBytesMax,
   resourceBytesMax,
+  sharedLimitMax,
   sweepCommandBytesMax,
   sweepGraceMsMax,
   valueBytesMax,
@@ -43,6 +46,8 @@ export type LockCommand =
     readonly nowMs: number;
     /** tryLock and extend: the value the holder publishes (docs/spec.md §2.1). */
     readonly value?: string;
+    /** tryLock only: set for a shared grant of at most this many holders (docs/spec.md §2.8). */
+    readonly limit?: number;
   }
   /** The first entry a new leader proposes: a new ephemeral token range and clock base. */
   | { readonly kind: "leaderStart"; readonly nowMs: number }
@@ -68,7 +73,17 @@ export type LockCommand =
   };
 
 const code = { tryLock: 1, extend: 2, unlock: 3, leaderStart: 4, horizon: 5, sweep: 6 } as const;
-const kindOfCode = ["", "tryLock", "extend", "unlock", "leaderStart", "horizon", "sweep"] as const;
+const tryLockSharedCode = 7;
+const kindOfCode = [
+  "",
+  "tryLock",
+  "extend",
+  "unlock",
+  "leaderStart",
+  "horizon",
+  "sweep",
+  "tryLockShared",
+] as const;
 
 /** The most bytes a command of this kind may take. */
 export function commandBytesMax(kind: LockCommand["kind"]): number {
@@ -89,10 +104,12 @@ function wireForm(c: LockCommand): unknown[] {
   switch (c.kind) {
     case "tryLock":
     case "extend":
-    case "unlock":
-      return c.value === undefined
+    case "unlock": {
+      const head = c.limit === undefined
         ? [code[c.kind], c.resource, c.owner, c.expiresMs, c.nowMs]
-        : [code[c.kind], c.resource, c.owner, c.expiresMs, c.nowMs, c.value];
+        : [tryLockSharedCode, c.resource, c.owner, c.expiresMs, c.nowMs, c.limit];
+      return c.value === undefined ? head : [...head, c.value];
+    }
     case "leaderStart":
       return [code.leaderStart, c.nowMs];
     case "horizon":
@@ -178,6 +195,27 @@ function fromWire(value: unknown): LockCommand | { error: string } {
       if (published === undefined) return { error: `${kind}: value is not a UTF-8 string` };
       return { ...command, value: published };
     }
+    case "tryLockShared": {
+      if (fields !== 5 && fields !== 6) {
+        return { error: `shared tryLock needs 5 fields (6 with a value), got ${fields}` };
+      }
+      const resource = utf8Field(value[1]);
+      const owner = utf8Field(value[2]);
+      if (resource === undefined) return { error: "tryLock: resource is not a UTF-8 string" };
+      if (owner === undefined) return { error: "tryLock: owner is not a UTF-8 string" };
+      const command = {
+        kind: "tryLock" as const,
+        resource,
+        owner,
+        expiresMs: value[3],
+        nowMs: value[4],
+        limit: value[5],
+      };
+      if (fields === 5) return command;
+      const published = utf8Field(value[6]);
+      if (published === undefined) return { error: "tryLock: value is not a UTF-8 string" };
+      return { ...command, value: published };
+    }
     case "leaderStart":
       if (fields !== 1) return { error: `leaderStart needs 1 field, got ${fields}` };
       return { kind, nowMs: value[1] };
@@ -209,7 +247,8 @@ export function commandError(c: LockCommand): string | undefined {
     case "unlock": {
       const problem = resourceError(c.resource) ?? ownerError(c.owner) ??
         expiresError(c.kind, c.expiresMs) ??
-        (c.value === undefined ? undefined : valueError(c.value));
+        (c.value === undefined ? undefined : valueError(c.value)) ??
+        (c.limit === undefined ? undefined : limitError(c.kind, c.limit));
       return problem === undefined ? undefined : `${c.kind}: ${problem}`;
     }
     case "leaderStart":
@@ -223,6 +262,19 @@ export function commandError(c: LockCommand): string | undefined {
       return problem === undefined ? undefined : `sweep: ${problem}`;
     }
   }
+}
+
+/** docs/spec.md §2.8: a shared TryLock's limit is an integer from 1 to sharedLimitMax. */
+export function limitError(
+  kind: "tryLock" | "extend" | "unlock",
+  limit: unknown,
+): string | undefined {
+  if (kind !== "tryLock") return `limit is only for tryLock, not ${kind}`;
+  const ok = typeof limit === "number" && Number.isInteger(limit) && limit >= 1 &&
+    limit <= sharedLimitMax;
+  return ok
+    ? undefined
+    : `limit must be an integer from 1 to ${sharedLimitMax}, got ${String(limit)}`;
 }
 
 function tokensThroughError(value: unknown): string | undefined {

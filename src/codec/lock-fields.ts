@@ -14,6 +14,7 @@ import {
   expiresMsMin,
   ownerBytesMax,
   resourceBytesMax,
+  sharedLimitMax,
   valueBytesMax,
   waitMsMax,
   watchCursorCharsMax,
@@ -52,7 +53,16 @@ export type ChoiceField = {
   readonly description: string;
 };
 
-export type FieldSpec = TextField | IntegerField | ChoiceField;
+/** A field that takes one of a few words ("exclusive" or "shared"). */
+export type WordField = {
+  readonly kind: "word";
+  readonly words: readonly string[];
+  /** The word an omitted field means. */
+  readonly default: string;
+  readonly description: string;
+};
+
+export type FieldSpec = TextField | IntegerField | ChoiceField | WordField;
 
 export const lockFields = {
   resource: {
@@ -93,6 +103,23 @@ export const lockFields = {
       "Locked when its turn comes, or Busy when the time is up. A watch waits for a change " +
       "after its cursor, and is answered with no event when the time is up. 0 answers at once.",
   },
+  mode: {
+    kind: "word",
+    words: ["exclusive", "shared"],
+    default: "exclusive",
+    description: "exclusive: one holder at a time (a plain lock, a writer). shared: holders " +
+      "share the lock, up to its limit, and exclude every exclusive holder (readers, a " +
+      "semaphore's permits). Each holder has its own lease and fencing token.",
+  },
+  limit: {
+    kind: "integer",
+    min: 1,
+    max: sharedLimitMax,
+    description: "Only for a shared try-lock: the most holders the lock admits at once, this " +
+      `one included (a semaphore of N permits). Given alone it means mode shared; omitted ` +
+      `with mode shared, ${sharedLimitMax}. With holders that asked for different limits, ` +
+      "the smallest applies.",
+  },
   after: {
     kind: "text",
     bytesMax: watchCursorCharsMax,
@@ -119,7 +146,7 @@ export type LockField = keyof typeof lockFields;
 
 /** The fields each op takes, in the order messages and the API document list them. */
 export const lockRequestFields = {
-  tryLock: ["resource", "owner", "expiresMs", "durability", "waitMs", "value"],
+  tryLock: ["resource", "owner", "expiresMs", "durability", "waitMs", "value", "mode", "limit"],
   extend: ["resource", "owner", "expiresMs", "durability", "value"],
   unlock: ["resource", "owner", "durability"],
   get: ["resource", "durability"],
@@ -130,8 +157,9 @@ export const lockRequestFields = {
 export function requiredFields(op: LockOp): LockField[] {
   return lockRequestFields[op].filter((field) => {
     const spec: FieldSpec = lockFields[field];
-    return spec.kind !== "choice" && !(spec.kind === "integer" && spec.default !== undefined) &&
-      field !== "after" && field !== "value";
+    return spec.kind !== "choice" && spec.kind !== "word" &&
+      !(spec.kind === "integer" && spec.default !== undefined) &&
+      field !== "after" && field !== "value" && field !== "limit";
   });
 }
 
@@ -144,6 +172,8 @@ export function allowedText(spec: FieldSpec): string {
       return `an integer from ${spec.min} to ${spec.max}`;
     case "choice":
       return spec.choices.map((choice) => `${choice.value} (${choice.name})`).join(" or ");
+    case "word":
+      return spec.words.map((word) => JSON.stringify(word)).join(" or ");
   }
 }
 
@@ -155,6 +185,9 @@ for (const spec of Object.values(lockFields) as FieldSpec[]) {
       spec.default === undefined || (spec.default >= spec.min && spec.default <= spec.max),
       "an integer field's default is in its range",
     );
+  }
+  if (spec.kind === "word") {
+    assert(spec.words.includes(spec.default), "a word field's default is one of its words");
   }
   if (spec.kind === "choice") {
     assert(

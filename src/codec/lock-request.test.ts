@@ -1,5 +1,11 @@
 import { expect, test } from "bun:test";
-import { expiresMsMax, ownerBytesMax, resourceBytesMax, waitMsMax } from "../constants.ts";
+import {
+  expiresMsMax,
+  ownerBytesMax,
+  resourceBytesMax,
+  sharedLimitMax,
+  waitMsMax,
+} from "../constants.ts";
 import { echo, isLockRequestError, parseLockRequest, utf8Bytes } from "./lock-request.ts";
 import type { LockOp, LockRequest } from "../locks/types.ts";
 
@@ -201,4 +207,35 @@ test("utf8Bytes matches TextEncoder on mixed text", () => {
   for (const sample of samples) {
     expect(utf8Bytes(sample)).toBe(new TextEncoder().encode(sample).length);
   }
+});
+
+test("mode and limit make a shared TryLock, and bad ones name the field and what is allowed", () => {
+  const base = { resource: "r", owner: "o", expiresMs: 5 };
+  const limitOf = (body: Record<string, unknown>) => {
+    const parsed = parseLockRequest("tryLock", { ...base, ...body });
+    if ("error" in parsed) throw new Error(parsed.error);
+    return parsed.op === "tryLock" ? parsed.limit : "not a tryLock";
+  };
+  expect(limitOf({})).toBeUndefined();
+  expect(limitOf({ mode: "exclusive" })).toBeUndefined();
+  expect(limitOf({ mode: "shared" })).toBe(sharedLimitMax);
+  expect(limitOf({ limit: 3 })).toBe(3);
+  expect(limitOf({ mode: "shared", limit: 1 })).toBe(1);
+  const errorOf = (body: Record<string, unknown>) => {
+    const parsed = parseLockRequest("tryLock", { ...base, ...body });
+    return "error" in parsed ? parsed.error : undefined;
+  };
+  expect(errorOf({ mode: "read" })).toBe(
+    'mode must be "exclusive" or "shared", or omitted for "exclusive", got "read"',
+  );
+  expect(errorOf({ mode: 1 })).toContain("mode must be");
+  expect(errorOf({ limit: 0 })).toBe(`limit must be an integer from 1 to ${sharedLimitMax}, got 0`);
+  expect(errorOf({ limit: sharedLimitMax + 1 })).toContain("limit must be an integer");
+  expect(errorOf({ limit: "2" })).toContain("limit must be an integer");
+  expect(errorOf({ mode: "exclusive", limit: 2 })).toBe(
+    'limit is only for mode "shared" (a semaphore), got mode "exclusive"',
+  );
+  // Only a TryLock takes them.
+  expect(parseLockRequest("extend", { ...base, limit: 2 })).toHaveProperty("error");
+  expect(parseLockRequest("get", { resource: "r", mode: "shared" })).toHaveProperty("error");
 });

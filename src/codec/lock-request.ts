@@ -8,7 +8,9 @@
  * Unicode of 1..ownerBytesMax UTF-8 bytes; `expiresMs` is an integer in
  * expiresMsMin..expiresMsMax; `durability` is 0 or 1 (1 when omitted); a TryLock's `waitMs`,
  * when present, is an integer in 1..waitMsMax (0 or omitted leaves it out), and so is a
- * watch's; a watch's `after`, when present, is a cursor (watch-cursor.ts).
+ * watch's; a watch's `after`, when present, is a cursor (watch-cursor.ts); a TryLock's
+ * `limit`, when present, is an integer in 1..sharedLimitMax and means a shared grant (from
+ * `mode: "shared"` and/or `limit`), absent for an exclusive one.
  *
  * Errors are values with a message a person reads: it names the field, says what is allowed
  * and echoes (a truncated form of) what was sent. The fields and their limits come from one
@@ -19,7 +21,7 @@ import { Durability } from "../locks/types.ts";
 import type { LockOp, LockRequest } from "../locks/types.ts";
 import { parseCursor } from "../locks/watch-cursor.ts";
 import { allowedText, lockFields, lockRequestFields } from "./lock-fields.ts";
-import type { ChoiceField, IntegerField, TextField } from "./lock-fields.ts";
+import type { ChoiceField, IntegerField, TextField, WordField } from "./lock-fields.ts";
 
 export type LockRequestError = { readonly error: string };
 
@@ -75,10 +77,43 @@ export function parseLockRequest(op: LockOp, body: unknown): LockRequest | LockR
   if (op === "extend") return { op, resource, owner, expiresMs, durability, ...valued };
   const waitMs = parseInteger(body, "waitMs");
   if (typeof waitMs !== "number") return waitMs;
+  const limit = parseShared(body);
+  if (typeof limit === "object") return limit;
   // 0 is the same request as none: the field is set only when the request waits.
-  return waitMs === 0
-    ? { op, resource, owner, expiresMs, durability, ...valued }
-    : { op, resource, owner, expiresMs, durability, waitMs, ...valued };
+  return {
+    op,
+    resource,
+    owner,
+    expiresMs,
+    durability,
+    ...(waitMs === 0 ? {} : { waitMs }),
+    ...valued,
+    ...(limit === undefined ? {} : { limit }),
+  };
+}
+
+/**
+ * A TryLock's `mode` and `limit` (docs/spec.md §2.8): the shared limit, or undefined for an
+ * exclusive lock. A limit alone means shared; mode shared alone, the largest limit.
+ */
+function parseShared(body: Record<string, unknown>): number | undefined | LockRequestError {
+  const spec: WordField = lockFields.mode;
+  const mode = body["mode"];
+  if (mode !== undefined && (typeof mode !== "string" || !spec.words.includes(mode))) {
+    return {
+      error: `mode must be ${allowedText(spec)}, or omitted for ${JSON.stringify(spec.default)}, ` +
+        `got ${echo(mode)}`,
+    };
+  }
+  if (body["limit"] === undefined) {
+    return mode === "shared" ? lockFields.limit.max : undefined;
+  }
+  const limit = parseInteger(body, "limit");
+  if (typeof limit !== "number") return limit;
+  if (mode === "exclusive") {
+    return { error: `limit is only for mode "shared" (a semaphore), got mode "exclusive"` };
+  }
+  return limit;
 }
 
 export function isLockRequestError(
@@ -116,7 +151,7 @@ function parseCursorField(body: Record<string, unknown>): string | undefined | L
 
 function parseInteger(
   body: Record<string, unknown>,
-  field: "expiresMs" | "waitMs",
+  field: "expiresMs" | "waitMs" | "limit",
 ): number | LockRequestError {
   const spec: IntegerField = lockFields[field];
   const value = body[field];

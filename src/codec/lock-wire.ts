@@ -5,11 +5,14 @@
  * `[id, type, fencingToken, owner | null, expiresMs | null, error | null]`, followed by the
  * route (or null) and, for a watch, `[cursor, missed, events]` (or null) with each event
  * `[kind, cursor, owner, fencingToken, expiresMs | null]` (and its value, when it has one), and
- * last, for a Got of a lock with a published value, that value. Trailing items that are not
- * there are left out, so answers without them are the bytes they always were.
+ * then, for a Got of a lock with a published value, that value (or null), and last, for a Got
+ * of a shared lock, `[limit, [[owner, fencingToken, expiresMs, value?], ...]]` (docs/spec.md
+ * §2.8). Trailing items that are not there are left out, so answers without them are the bytes they always were.
  * Decoding never throws: a malformed value is an error naming what was wrong.
  */
+import { sharedLimitMax } from "../constants.ts";
 import {
+  type LockHolder,
   type LockRequest,
   type LockResponse,
   ResponseType,
@@ -55,6 +58,14 @@ export function encodeWireAnswer({ id, response: r, route }: WireAnswer): unknow
     r.error ?? null,
   ];
   const routed = route === undefined ? null : [route.node, route.groups, route.leaders];
+  if (r.holders !== undefined) {
+    const holders = r.holders.map((h) => {
+      const holder = [h.owner, h.fencingToken, h.expiresMs];
+      return h.value === undefined ? holder : [...holder, h.value];
+    });
+    const watch = r.watch === undefined ? null : encodeWatch(r.watch);
+    return [...answer, routed, watch, r.value ?? null, [r.limit ?? 1, holders]];
+  }
   if (r.value !== undefined) {
     return [...answer, routed, r.watch === undefined ? null : encodeWatch(r.watch), r.value];
   }
@@ -137,16 +148,20 @@ export function decodeWireRequest(item: unknown): WireRequest | { error: string 
 }
 
 export function decodeWireAnswer(item: unknown): WireAnswer | { error: string } {
-  if (!Array.isArray(item) || item.length < 6 || item.length > 9) {
+  if (!Array.isArray(item) || item.length < 6 || item.length > 10) {
     return {
-      error: "an answer is a list of 6 items (7 with a route, 8 with a watch, 9 with a value)",
+      error: "an answer is a list of 6 items (7 with a route, 8 with a watch, 9 with a value, " +
+        "10 with holders)",
     };
   }
-  const [id, type, fencingToken, owner, expiresMs, error, rawRoute, rawWatch, value] =
+  const [id, type, fencingToken, owner, expiresMs, error, rawRoute, rawWatch, rawValue, shared] =
     item as unknown[];
+  const value = rawValue === null ? undefined : rawValue;
   if (value !== undefined && typeof value !== "string") {
     return { error: "answer value must be a string" };
   }
+  const holders = shared === undefined ? undefined : decodeHolders(shared);
+  if (holders !== undefined && "error" in holders) return holders;
   if (!isWireInteger(id)) return { error: "answer id must be a non-negative integer" };
   if (typeof type !== "number" || !responseTypes.has(type)) {
     return { error: "answer type is unknown" };
@@ -177,6 +192,7 @@ export function decodeWireAnswer(item: unknown): WireAnswer | { error: string } 
     ...(error === null ? {} : { error }),
     ...(watch === undefined ? {} : { watch }),
     ...(value === undefined ? {} : { value }),
+    ...(holders === undefined ? {} : holders),
   };
   if (rawRoute === undefined || rawRoute === null) return { id, response };
   const route = decodeRoute(rawRoute);
@@ -202,6 +218,33 @@ function decodeRoute(value: unknown): RouteInfo | { error: string } {
     return { error: 'route leaders must be one node id (or "") per group' };
   }
   return { node, groups, leaders: leaders as string[] };
+}
+
+/** A Got's `[limit, holders]`, each holder `[owner, fencingToken, expiresMs, value?]`. */
+function decodeHolders(
+  value: unknown,
+): { limit: number; holders: LockHolder[] } | { error: string } {
+  const shape = "answer holders must be [limit, [[owner, fencingToken, expiresMs, value?], ...]]";
+  if (!Array.isArray(value) || value.length !== 2) return { error: shape };
+  const [limit, list] = value as unknown[];
+  if (!isWireInteger(limit) || !Array.isArray(list) || list.length > sharedLimitMax) {
+    return { error: shape };
+  }
+  const holders: LockHolder[] = [];
+  for (const item of list) {
+    if (!Array.isArray(item) || item.length < 3 || item.length > 4) return { error: shape };
+    const [owner, fencingToken, expiresMs, published] = item as unknown[];
+    const ok = typeof owner === "string" && isWireInteger(fencingToken) &&
+      isWireInteger(expiresMs) && (published === undefined || typeof published === "string");
+    if (!ok) return { error: shape };
+    holders.push({
+      owner,
+      fencingToken,
+      expiresMs,
+      ...(published === undefined ? {} : { value: published }),
+    });
+  }
+  return { limit, holders };
 }
 
 export function isWireInteger(value: unknown): value is number {

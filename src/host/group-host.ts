@@ -45,7 +45,7 @@ import {
   ResponseType,
   type WatchRequest,
 } from "../locks/types.ts";
-import type { LockRecord } from "../locks/lock-rules.ts";
+import { isHeldShared, type LockRecord, type Outcome, tryLock } from "../locks/lock-rules.ts";
 import { formatCursor, Phase } from "../locks/watch-cursor.ts";
 import type { MemoryStorage } from "../raft/memory-storage.ts";
 import type { RawNode, Ready } from "../raft/raw-node.ts";
@@ -54,6 +54,7 @@ import { errored, indeterminate, mustRetry, type Reply } from "./replies.ts";
 import {
   changesBetween,
   changesHolder,
+  exclusiveView,
   type LockNow,
   RecentChanges,
   type WatchBudget,
@@ -186,6 +187,13 @@ export class GroupHost {
     } else if (request.op === "tryLock" && request.waitMs !== undefined) {
       this.submitWaiting(request, request.waitMs, reply, nowMs, ticket);
     } else if (
+      request.op === "tryLock" && request.limit !== undefined && !this.waits.isEmpty() &&
+      this.waits.has(lineKey(request)) && !this.holds(request, nowMs)
+    ) {
+      // Others wait in line (a writer, say): a shared grant now would pass them, and a steady
+      // stream of readers would starve the writer (docs/spec.md §2.8).
+      reply(busy);
+    } else if (
       request.op === "unlock" && !this.waits.isEmpty() && this.waits.has(lineKey(request))
     ) {
       // A release the line's head may be waiting for: serve the line once it is done.
@@ -217,6 +225,18 @@ export class GroupHost {
       return;
     }
     const key = lineKey(request);
+    const record = request.durability === Durability.Persistent
+      ? this.machine.record(request.resource)
+      : this.ephemeral?.record(request.resource);
+    if (isHeldShared(record, nowMs)) {
+      reply({
+        type: ResponseType.InvalidInput,
+        fencingToken: 0,
+        error: "resource: watch follows exclusive locks, and this one is held shared " +
+          "(a semaphore or readers); Get lists its holders",
+      });
+      return;
+    }
     this.declareExpiries(nowMs, key);
     const deadlineMs = request.waitMs === undefined ? undefined : nowMs + request.waitMs;
     const proposedThrough = request.durability === Durability.Persistent
@@ -388,18 +408,33 @@ export class GroupHost {
 
   /** Whether the TryLock's owner holds the lock now, as far as this leader knows. */
   private holds(request: TryLockRequest, nowMs: number): boolean {
-    const state = this.lockState(request, nowMs);
-    return state?.type === ResponseType.Got && state.owner === request.owner;
+    const trial = this.trial(request, nowMs);
+    return trial !== undefined && trial.response.type === ResponseType.Locked &&
+      trial.record === trial.before;
   }
 
-  /** The lock as this leader sees it now; undefined when it cannot serve the lock yet. */
-  private lockState(request: TryLockRequest, nowMs: number): LockResponse | undefined {
+  /**
+   * What the lock rules would answer the TryLock now, as far as this leader knows, changing
+   * nothing; undefined when it cannot serve the lock yet.
+   */
+  private trial(
+    request: TryLockRequest,
+    nowMs: number,
+  ): (Outcome & { before: LockRecord | undefined }) | undefined {
+    let before: LockRecord | undefined;
+    let floor: number;
     if (request.durability === Durability.Persistent) {
-      return this.isServing() ? this.machine.get(request.resource, nowMs) : undefined;
+      if (!this.isServing()) return undefined;
+      before = this.machine.record(request.resource);
+      floor = this.machine.tokenFloor;
+    } else {
+      const ephemeral = this.ephemeral;
+      if (ephemeral === undefined || nowMs < this.ephemeralReadyAtMs) return undefined;
+      before = ephemeral.record(request.resource);
+      floor = ephemeral.floor;
     }
-    const ephemeral = this.ephemeral;
-    if (ephemeral === undefined || nowMs < this.ephemeralReadyAtMs) return undefined;
-    return ephemeral.execute({ ...request, op: "get" }, nowMs);
+    const { owner, expiresMs, value, limit } = request;
+    return { ...tryLock(before, owner, expiresMs, nowMs, floor, value, limit), before };
   }
 
   /**
@@ -410,24 +445,28 @@ export class GroupHost {
   private serveLine(key: string, nowMs: number, behindUnlock = false): void {
     const head = this.waits.head(key);
     if (head === undefined) return;
-    const state = this.lockState(head.request, nowMs);
-    if (state === undefined) return;
-    const heldByOther = state.type === ResponseType.Got && state.owner !== head.request.owner;
-    if (heldByOther && !behindUnlock) return;
+    const trial = this.trial(head.request, nowMs);
+    if (trial === undefined) return;
+    if (trial.response.type !== ResponseType.Locked && !behindUnlock) return;
     const waiter = this.waits.startGrant(key);
     this.submitNow(waiter.request, (response) => {
       const taken = response.type === ResponseType.Busy;
       if (taken) waiter.sawHeld = true;
       this.waits.endGrant(key, waiter, taken);
-      if (!taken && !waiter.cancelled) waiter.reply(response);
+      if (taken || waiter.cancelled) return;
+      waiter.reply(response);
+      // A shared grant may leave room for the next waiter: try it too.
+      if (waiter.request.limit !== undefined) this.released.push(key);
     }, nowMs);
   }
 
   private serveReleased(nowMs: number): void {
-    if (this.released.length === 0) return;
-    const released = this.released;
-    this.released = [];
-    for (const key of released) this.serveLine(key, nowMs);
+    // Each round may grant a shared waiter and queue its line again; bounded by a line's length.
+    for (let round = 0; this.released.length > 0 && round <= waitersPerResourceMax; round++) {
+      const released = this.released;
+      this.released = [];
+      for (const key of released) this.serveLine(key, nowMs);
+    }
   }
 
   /**
@@ -461,6 +500,7 @@ export class GroupHost {
     const expiresMs = request.op === "unlock" ? 0 : request.expiresMs;
     const { resource, owner } = request;
     const value = request.op === "unlock" ? undefined : request.value;
+    const limit = request.op === "tryLock" ? request.limit : undefined;
     const data = encodeCommand({
       kind: request.op,
       resource,
@@ -468,6 +508,7 @@ export class GroupHost {
       expiresMs,
       nowMs,
       ...(value === undefined ? {} : { value }),
+      ...(limit === undefined ? {} : { limit }),
     });
     const result = this.raft.propose(data);
     if (result.kind === "proposed") {
@@ -767,12 +808,13 @@ export class GroupHost {
  */
 function lockNowOf(
   key: string,
-  record: LockRecord | undefined,
+  sharedRecord: LockRecord | undefined,
   floor: number,
   nowMs: number,
   appliedIndex: number,
   logNowMs: number,
 ): LockNow {
+  const record = exclusiveView(sharedRecord);
   const held = record !== undefined && record.owner !== "" && nowMs < record.leaseEndMs;
   const unsettled = record !== undefined && record.owner !== "" && !held &&
     logNowMs < record.leaseEndMs;

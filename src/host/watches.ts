@@ -59,8 +59,22 @@ type RecentChange = {
   readonly nowMs: number;
 };
 
+/**
+ * A record as watches see it: they follow exclusive holders (docs/spec.md §2.6), so a shared
+ * record (§2.8) is a free one at its latest token; its holders are not reported.
+ */
+export function exclusiveView(record: LockRecord | undefined): LockRecord | undefined {
+  if (record?.holders === undefined) return record;
+  return { owner: "", fencingToken: record.fencingToken, leaseEndMs: record.leaseEndMs };
+}
+
 /** Whether an op's records differ in what a watch reports: holder, token, end or value. */
-export function changesHolder(before: LockRecord | undefined, after: LockRecord | undefined) {
+export function changesHolder(
+  sharedBefore: LockRecord | undefined,
+  sharedAfter: LockRecord | undefined,
+) {
+  const before = exclusiveView(sharedBefore);
+  const after = exclusiveView(sharedAfter);
   if (after === undefined) return before !== undefined && before.owner !== ""; // swept unreleased
   if (before === undefined) return true;
   return after.fencingToken !== before.fencingToken ||
@@ -69,7 +83,12 @@ export function changesHolder(before: LockRecord | undefined, after: LockRecord 
 }
 
 /** Where a lock stood before an op: its grant still running, ended, or none at its token yet. */
-function priorPosition(before: LockRecord | undefined, after: LockRecord | undefined): Position {
+function priorPosition(
+  sharedBefore: LockRecord | undefined,
+  sharedAfter: LockRecord | undefined,
+): Position {
+  const before = exclusiveView(sharedBefore);
+  const after = exclusiveView(sharedAfter);
   if (before === undefined) return { token: after?.fencingToken ?? 0, phase: Phase.Before };
   if (before.owner === "") return { token: before.fencingToken, phase: Phase.Ended };
   return { token: before.fencingToken, phase: Phase.Acquired, seq: before.valueSeq ?? 0 };
@@ -186,10 +205,12 @@ export function positionOf(now: LockNow): Position {
  * record a sweep removed (`after` undefined) ended with its lease, if it was not released.
  */
 export function changesBetween(
-  before: LockRecord | undefined,
-  after: LockRecord | undefined,
+  sharedBefore: LockRecord | undefined,
+  sharedAfter: LockRecord | undefined,
   nowMs: number,
 ): Recorded[] {
+  const before = exclusiveView(sharedBefore);
+  const after = exclusiveView(sharedAfter);
   if (after === undefined) {
     return before === undefined || before.owner === ""
       ? []
@@ -201,6 +222,7 @@ export function changesBetween(
     if (before !== undefined && before.owner !== "") {
       changes.push(change("expired", before.fencingToken, Phase.Ended, before.owner));
     }
+    if (after.owner === "") return changes; // a shared grant: not a holder watches report
     changes.push(
       change("acquired", after.fencingToken, Phase.Acquired, after.owner, {
         expiresMs: after.leaseEndMs - nowMs,

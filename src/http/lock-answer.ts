@@ -113,6 +113,7 @@ function outcomeBody(
     // The responding node's wall-clock estimate of the end, for display only (docs/api.md).
     expires: Math.round(wallMs + expiresMs),
     ...(response.value === undefined ? {} : { value: response.value }),
+    ...(response.holders === undefined ? {} : { holders: response.holders, limit: response.limit }),
   };
 }
 

@@ -247,6 +247,26 @@ function componentSchemas(): Record<string, JsonSchema> {
         type: "string",
         description: "Only with Got, when the holder published one: its value.",
       },
+      holders: {
+        type: "array",
+        description: "Only with Got of a shared lock: every holder, oldest grant first (the " +
+          "newest is also the answer's owner, fencingToken and expiresMs).",
+        items: {
+          type: "object",
+          required: ["owner", "fencingToken", "expiresMs"],
+          properties: {
+            owner: { type: "string" },
+            fencingToken: fencingToken(),
+            expiresMs: { type: "integer", minimum: 1 },
+            value: { type: "string" },
+          },
+        },
+      },
+      limit: {
+        type: "integer",
+        minimum: 1,
+        description: "Only with Got of a shared lock: the most holders it admits now.",
+      },
     },
   };
   schemas["WatchEvent"] = {
@@ -341,6 +361,12 @@ function fieldSchema(spec: FieldSpec): JsonSchema {
         description: `${spec.description} ${
           spec.choices.map((choice) => `${choice.value} = ${choice.name}`).join(", ")
         }; omitted means ${spec.default}.`,
+      };
+    case "word":
+      return {
+        enum: [...spec.words],
+        default: spec.default,
+        description: `${spec.description} Omitted means ${JSON.stringify(spec.default)}.`,
       };
     default:
       return unreachable(spec);

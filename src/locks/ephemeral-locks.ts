@@ -85,8 +85,9 @@ export class EphemeralLocks {
     const outcome = this.#decide(request, nowMs);
     if (outcome.record === before) return outcome.response;
     assert(outcome.record !== undefined, "the rules never remove a record");
-    if (request.op !== "unlock") {
-      const { leaseEndMs, fencingToken } = outcome.record;
+    if (outcome.lease !== undefined) {
+      assert(request.op !== "unlock", "an unlock makes no lease");
+      const { leaseEndMs, fencingToken } = outcome.lease;
       assert(leaseEndMs === nowMs + request.expiresMs, "a grant ends at now + expiresMs");
       if (leaseEndMs > horizonMs || fencingToken > tokensThrough) {
         return { leaseEndMs, fencingToken };
@@ -141,6 +142,7 @@ export class EphemeralLocks {
           nowMs,
           this.#floor,
           request.value,
+          request.limit,
         );
       case "extend":
         return rules.extend(record, request.owner, request.expiresMs, nowMs, request.value);

@@ -220,11 +220,11 @@ export class LockMachine {
   }
 
   #executeLockOp(command: LockCommand & { kind: "tryLock" | "extend" | "unlock" }): LockResponse {
-    const { resource, owner, expiresMs, nowMs, value } = command;
+    const { resource, owner, expiresMs, nowMs, value, limit } = command;
     const records = this.#state.records;
     const before = records.get(resource);
     const outcome = command.kind === "tryLock"
-      ? rules.tryLock(before, owner, expiresMs, nowMs, this.#state.tokenFloor, value)
+      ? rules.tryLock(before, owner, expiresMs, nowMs, this.#state.tokenFloor, value, limit)
       : command.kind === "extend"
       ? rules.extend(before, owner, expiresMs, nowMs, value)
       : rules.unlock(before, owner, nowMs);
@@ -248,9 +248,14 @@ export class LockMachine {
       return;
     }
     // Lease ends and the times records became free alike: no margin (see the header).
+    const rebase = (endMs: number) => rebaseEnd(endMs, state.lastNowMs, nowMs, 0);
     for (const [resource, record] of state.records) {
-      const leaseEndMs = rebaseEnd(record.leaseEndMs, state.lastNowMs, nowMs, 0);
-      state.records.set(resource, { ...record, leaseEndMs });
+      const leaseEndMs = rebase(record.leaseEndMs);
+      const holders = record.holders?.map((h) => ({ ...h, leaseEndMs: rebase(h.leaseEndMs) }));
+      state.records.set(
+        resource,
+        holders === undefined ? { ...record, leaseEndMs } : { ...record, leaseEndMs, holders },
+      );
     }
     state.horizonMs = rebaseEnd(state.horizonMs, state.lastNowMs, nowMs, clockDriftPpmMax);
     state.baseTerm = term;

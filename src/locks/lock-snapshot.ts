@@ -5,8 +5,11 @@
  *   [2, appliedIndex, baseTerm, lastNowMs, horizonMs, ephemeralFrom, ephemeralThrough,
  *    tokenFloor, [[resource, owner, fencingToken, leaseEndMs], ...]]
  * where a record with a published value is [resource, owner, fencingToken, leaseEndMs, value,
- * valueSeq] (written by versions that know values; older ones refuse it, naming the record)
- * with resources in ascending UTF-16 order, so equal states give equal bytes. An unlocked
+ * valueSeq] (written by versions that know values; older ones refuse it, naming the record),
+ * and a shared record (docs/spec.md §2.8) is [resource, "", fencingToken, leaseEndMs, null, 0,
+ * [[owner, fencingToken, leaseEndMs, limit, value or null, valueSeq], ...]] with its holders
+ * in grant order (written by versions that know shared locks), with resources in ascending
+ * UTF-16 order, so equal states give equal bytes. An unlocked
  * record (owner "") keeps in leaseEndMs the time it was unlocked.
  *
  * Version 1, written before records were swept and ephemeral tokens reserved, is read too:
@@ -19,14 +22,15 @@
  */
 import {
   decodeRawStrings,
+  limitError,
   ownerError,
   resourceError,
   utf8Field,
   valueError,
 } from "../codec/lock-command.ts";
 import { encodeMsgpack } from "../codec/msgpack.ts";
-import { lockSnapshotVersion } from "../constants.ts";
-import type { LockRecord } from "./lock-rules.ts";
+import { lockSnapshotVersion, sharedLimitMax } from "../constants.ts";
+import { type Holder, type LockRecord, sharedRecord } from "./lock-rules.ts";
 
 export type MachineState = {
   appliedIndex: number;
@@ -54,6 +58,17 @@ export function encodeSnapshot(state: MachineState): Uint8Array {
     const r = state.records.get(name);
     if (r === undefined) return [];
     const plain = [name, r.owner, r.fencingToken, r.leaseEndMs];
+    if (r.holders !== undefined) {
+      const holders = r.holders.map((h) => [
+        h.owner,
+        h.fencingToken,
+        h.leaseEndMs,
+        h.limit,
+        h.value ?? null,
+        h.valueSeq ?? 0,
+      ]);
+      return [...plain, null, 0, holders];
+    }
     return r.value === undefined && (r.valueSeq ?? 0) === 0
       ? plain
       : [...plain, r.value ?? null, r.valueSeq ?? 0];
@@ -185,8 +200,8 @@ function tokensError(from: unknown, through: unknown, floor: unknown): string | 
 function recordFromWire(
   value: unknown,
 ): { name: string; record: LockRecord } | { error: string } {
-  if (!Array.isArray(value) || (value.length !== 4 && value.length !== 6)) {
-    return { error: "must be a 4-element array (6 with a value)" };
+  if (!Array.isArray(value) || value.length < 4 || value.length > 7 || value.length === 5) {
+    return { error: "must be a 4-element array (6 with a value, 7 when shared)" };
   }
   const name = utf8Field(value[0]);
   const owner = utf8Field(value[1]);
@@ -198,6 +213,18 @@ function recordFromWire(
   if (!isCount(fencingToken)) return { error: "fencingToken must be a non-negative integer" };
   if (!isTime(leaseEndMs)) return { error: "leaseEndMs must be a finite time" };
   if (value.length === 4) return { name, record: { owner, fencingToken, leaseEndMs } };
+  if (value.length === 7) {
+    if (owner !== "" || rawValue !== null || valueSeq !== 0) {
+      return { error: 'a shared record has owner "", value null and valueSeq 0' };
+    }
+    const holders = holdersFromWire(value[6], fencingToken);
+    if ("error" in holders) return holders;
+    const record = sharedRecord(fencingToken, holders);
+    if (record.leaseEndMs !== leaseEndMs) {
+      return { error: "a shared record's leaseEndMs must be its holders' latest" };
+    }
+    return { name, record };
+  }
   const published = rawValue === null ? undefined : utf8Field(rawValue);
   if (rawValue !== null && published === undefined) {
     return { error: "value is not a UTF-8 string" };
@@ -214,6 +241,54 @@ function recordFromWire(
       ...(published === undefined ? {} : { value: published }),
       ...(valueSeq === 0 ? {} : { valueSeq }),
     },
+  };
+}
+
+/** A shared record's holders: 1..sharedLimitMax, owners unique, tokens ascending to `last`. */
+function holdersFromWire(list: unknown, last: number): Holder[] | { error: string } {
+  if (!Array.isArray(list) || list.length === 0 || list.length > sharedLimitMax) {
+    return { error: `holders must be an array of 1 to ${sharedLimitMax}` };
+  }
+  const holders: Holder[] = [];
+  const owners = new Set<string>();
+  let previous = -1;
+  for (let i = 0; i < list.length; i++) {
+    const h = holderFromWire(list[i]);
+    if (typeof h === "string") return { error: `holder ${i}: ${h}` };
+    if (owners.has(h.owner)) return { error: `holder ${i}: owners must be unique` };
+    if (h.fencingToken <= previous || h.fencingToken > last) {
+      return { error: `holder ${i}: tokens must ascend, up to the record's ${last}` };
+    }
+    owners.add(h.owner);
+    previous = h.fencingToken;
+    holders.push(h);
+  }
+  return holders;
+}
+
+function holderFromWire(value: unknown): Holder | string {
+  if (!Array.isArray(value) || value.length !== 6) return "must be a 6-element array";
+  const owner = utf8Field(value[0]);
+  const [, fencingToken, leaseEndMs, limit, rawValue, valueSeq] = value;
+  if (owner === undefined) return "owner is not a UTF-8 string";
+  const problem = ownerError(owner);
+  if (problem !== undefined) return problem;
+  if (!isCount(fencingToken)) return "fencingToken must be a non-negative integer";
+  if (!isTime(leaseEndMs)) return "leaseEndMs must be a finite time";
+  const limitProblem = limitError("tryLock", limit);
+  if (limitProblem !== undefined) return limitProblem;
+  const published = rawValue === null ? undefined : utf8Field(rawValue);
+  if (rawValue !== null && published === undefined) return "value is not a UTF-8 string";
+  const valueProblem = published === undefined ? undefined : valueError(published);
+  if (valueProblem !== undefined) return valueProblem;
+  if (!isCount(valueSeq)) return "valueSeq must be a non-negative integer";
+  return {
+    owner,
+    fencingToken,
+    leaseEndMs,
+    limit: limit as number,
+    ...(published === undefined ? {} : { value: published }),
+    ...(valueSeq === 0 ? {} : { valueSeq }),
   };
 }
 

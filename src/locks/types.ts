@@ -39,6 +39,11 @@ export type LockRequest =
     readonly waitMs?: number;
     /** Published with the grant (docs/spec.md §2.1); a retry by the holder keeps the first. */
     readonly value?: string;
+    /**
+     * Set (1..sharedLimitMax) for a shared grant that admits at most this many holders at once
+     * (docs/spec.md §2.8); undefined for an exclusive one.
+     */
+    readonly limit?: number;
   }
   | {
     readonly op: "extend";
@@ -95,6 +100,18 @@ export type LockResponse = {
   /** Only for Watched. */
   readonly watch?: WatchAnswer;
   /** Only for Got: the holder's published value, when it has one. */
+  readonly value?: string;
+  /** Only for Got of a shared lock: every holder, in grant order (the newest is at the top). */
+  readonly holders?: readonly LockHolder[];
+  /** Only for Got of a shared lock: the most holders it admits now (the smallest limit). */
+  readonly limit?: number;
+};
+
+/** One holder of a shared lock, as Get reports it. */
+export type LockHolder = {
+  readonly owner: string;
+  readonly fencingToken: number;
+  readonly expiresMs: number;
   readonly value?: string;
 };
 

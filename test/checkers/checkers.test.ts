@@ -768,3 +768,60 @@ test("an owner that repeats its requests: idempotent TryLock, a second Unlock, a
     .map((o) => ({ ...o, durability: D.Ephemeral }));
   expect(check(stale).violations.map((v) => v.checker)).toContain("phantom holder");
 });
+
+// ---- Shared locks (docs/spec.md §2.8) ---------------------------------------------------------
+
+const shared = (owner: string, sendMs: number, ackMs: number, token: number, limit: number) =>
+  op({
+    op: "tryLock",
+    owner,
+    sendMs,
+    ackMs,
+    expiresMs: 1_000,
+    type: ResponseType.Locked,
+    fencingToken: token,
+    limit,
+  });
+
+test("shared holders up to the limit pass; one more is a lock-safety violation", () => {
+  const two = [shared("a", 0, 10, 0, 2), shared("b", 100, 110, 1, 2)];
+  expect(check(two).violations).toEqual([]);
+  const three = [...two, shared("c", 200, 210, 2, 2)];
+  const report = check(three);
+  expect(report.violations.map((v) => v.checker)).toContain("lock safety");
+  expect(report.violations.some((v) => v.message.includes("more than the limit 2"))).toBe(true);
+  // The smallest limit among the holders applies: a limit of 5 beside a holder of 2 is not room.
+  const mixed = [...two, shared("c", 200, 210, 2, 5)];
+  expect(check(mixed).violations.map((v) => v.checker)).toContain("lock safety");
+});
+
+test("an exclusive grant beside a shared one is a violation, either way round", () => {
+  const writerAfter = [shared("a", 0, 10, 0, 5), lock("w", 100, 110, 1_000, 1)];
+  expect(check(writerAfter).violations.map((v) => v.checker)).toContain("lock safety");
+  const readerAfter = [lock("w", 0, 10, 1_000, 0), shared("a", 100, 110, 1, 5)];
+  expect(check(readerAfter).violations.map((v) => v.checker)).toContain("lock safety");
+  // After the writer's lease (less the drift bound), readers are fine.
+  const later = [lock("w", 0, 10, 1_000, 0), shared("a", 995, 1_005, 1, 5)];
+  expect(check(later).violations).toEqual([]);
+});
+
+test("a shared holder's retry answered with its old token after newer grants is fine", () => {
+  const ops = [
+    op({ op: "tryLock", owner: "a", sendMs: 0, ackMs: Infinity, outcome: "unknown", limit: 2 }),
+    shared("b", 100, 110, 1, 2),
+    shared("a", 300, 310, 0, 2),
+    op({
+      op: "extend",
+      owner: "a",
+      sendMs: 400,
+      ackMs: 410,
+      expiresMs: 1_000,
+      type: ResponseType.Extended,
+      fencingToken: 0,
+    }),
+  ];
+  expect(check(ops).violations).toEqual([]);
+  // The same answer for a fresh attempt (nothing of a's sent before b's grant) went back.
+  const fresh = [shared("b", 100, 110, 1, 2), shared("a", 300, 310, 0, 2)];
+  expect(check(fresh).violations.map((v) => v.checker)).toContain("fencing tokens");
+});

@@ -69,6 +69,21 @@ export function checkDurableLocks(
         }
       }
       if (lastUnlock === undefined || final.type !== ResponseType.Got) continue;
+      if (final.gotHolders !== undefined) {
+        // Shared (docs/spec.md §2.8): one holder's unlock leaves the others; only a holder whose
+        // own release was acknowledged, and who has not asked again since, must not show.
+        const undone = undoneReleases(before, final.gotHolders);
+        if (undone !== undefined) {
+          violations.push({
+            checker: "durability",
+            key,
+            message: "an acknowledged unlock of a shared holder was undone after the final restart",
+            atMs: final.ackMs,
+            ops: [describe(undone), describe(final)],
+          });
+        }
+        continue;
+      }
       if (before.some((op) => op.op === "tryLock" && op.sendMs > lastUnlock.sendMs)) continue;
       violations.push({
         checker: "durability",
@@ -80,6 +95,22 @@ export function checkDurableLocks(
     }
   }
   return violations;
+}
+
+/** An acknowledged Unlock of one of `holders` that was not followed by a TryLock of its owner. */
+function undoneReleases(
+  before: readonly OpRecord[],
+  holders: readonly { readonly owner: string; readonly fencingToken: number }[],
+): OpRecord | undefined {
+  for (const holder of holders) {
+    const released = before.find((op) =>
+      op.owner === holder.owner && isOk(op, ResponseType.Unlocked) &&
+      op.fencingToken === holder.fencingToken &&
+      !before.some((o) => o.op === "tryLock" && o.owner === op.owner && o.sendMs > op.sendMs)
+    );
+    if (released !== undefined) return released;
+  }
+  return undefined;
 }
 
 export function checkFencedWrites(writes: readonly FencedWrite[]): Violation[] {

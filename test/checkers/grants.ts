@@ -28,6 +28,8 @@ export type Grant = {
   /** The send of the first unlock of this grant that may have run (+∞: none). */
   releasedMs: number;
   readonly op: OpRecord;
+  /** A shared grant's limit (docs/spec.md §2.8); undefined for an exclusive grant. */
+  readonly limit: number | undefined;
 };
 
 export function byKey(history: readonly OpRecord[]): Map<string, OpRecord[]> {
@@ -86,6 +88,7 @@ export function grantsOf(ops: readonly OpRecord[], driftBoundPpm: number): Grant
       intervals: [{ from: op.ackMs, to: endMs }],
       releasedMs: Number.POSITIVE_INFINITY,
       op,
+      limit: op.limit,
     });
   }
   for (const grant of grants.values()) relyOn(grant, owners.get(grant.owner)!, driftBoundPpm);

@@ -44,6 +44,10 @@ export type OpRecord = {
   fencingToken: number;
   /** The owner a Got answer named. */
   gotOwner: string | undefined;
+  /** A shared TryLock's limit (docs/spec.md §2.8); undefined for an exclusive one. */
+  readonly limit?: number;
+  /** A Got of a shared lock: its holders' owners and tokens. */
+  gotHolders?: readonly { readonly owner: string; readonly fencingToken: number }[];
   /** The node the request was sent to. */
   node: string;
   /** Why an attempt was not "ok": the node's message, an HTTP status, or the error. */

@@ -319,7 +319,8 @@ export function reportMarkdown(r: RunReport): string {
         : `${o.denoNodes.join(", ")} on Deno`
     }${o.tls === true ? ", TLS on every port and mutual TLS between them" : ""}), ` +
       `${o.partitions} partitions; ${o.hotClients} hot clients on ` +
-      `${o.hotResources} resources (both durabilities), ${o.durableClients} durable clients; ` +
+      `${o.hotResources} resources and 2 shared ones (a semaphore, a read-write lock; both ` +
+      `durabilities), ${o.durableClients} durable clients; ` +
       `faults for ${
         (o.durationMs / 60_000).toFixed(1)
       } min, then a final full-cluster kill -9 and restart. ` +

@@ -11,8 +11,12 @@
  *     or abandon the lease;
  * (b) durable: persistent locks with long leases on fresh resources, some released; all are
  *     read back after the final full-cluster restart;
- * (c) reads: Gets mixed into both.
+ * (c) reads: Gets mixed into both;
+ * (d) shared (docs/spec.md §2.8): the hot clients also take two shared locks, a semaphore of
+ *     2 and readers of a read-write lock, each taken exclusively now and then (a writer).
+ *     Shared holders do not write to the fenced store: it takes one writer at a time.
  */
+import { sharedLimitMax } from "../../src/constants.ts";
 import { Durability, type LockOpRequest, ResponseType } from "../../src/locks/types.ts";
 import type { FencedWrite, OpRecord } from "../checkers/history.ts";
 import { keyOf, relianceEndMs } from "../checkers/history.ts";
@@ -94,6 +98,7 @@ export class Recorder {
       durability: request.durability,
       owner,
       expiresMs,
+      ...(request.op === "tryLock" && request.limit !== undefined ? { limit: request.limit } : {}),
       sendMs,
       leaseFromMs: leaseFromMs ?? sendMs,
       ackMs: sendMs,
@@ -118,6 +123,7 @@ export class Recorder {
         fencingToken: number;
         owner?: string | null;
         error?: string;
+        holders?: { owner: string; fencingToken: number }[];
       };
       if (response.status !== 200) record.note = `${response.status} ${answer.error ?? ""}`;
       record.ackMs = now();
@@ -127,6 +133,9 @@ export class Recorder {
         record.fencingToken = answer.fencingToken;
         if (answer.type === ResponseType.Got && typeof answer.owner === "string") {
           record.gotOwner = answer.owner;
+        }
+        if (answer.type === ResponseType.Got && Array.isArray(answer.holders)) {
+          record.gotHolders = answer.holders;
         }
       } else if (response.status === 503) {
         record.outcome = "failed";
@@ -206,6 +215,12 @@ export async function settle(
 
 export const hotLeasesMs = [300, 800, 1_500, 3_000] as const;
 
+/** The shared locks of workload (d): a semaphore and a read-write lock's readers. */
+export const sharedLocks = [
+  { name: "shared/semaphore", limit: 2, exclusiveChance: 0.25 },
+  { name: "shared/readers", limit: sharedLimitMax, exclusiveChance: 0.4 },
+] as const;
+
 /** Workload (a) with (c): holders on a few hot resources, both durabilities, and reads. */
 export async function hotClient(
   ctx: ClientContext,
@@ -213,8 +228,9 @@ export async function hotClient(
   store: FencedStore,
 ): Promise<void> {
   const r = ctx.random;
+  const names = [...resources, ...sharedLocks.map((s) => s.name)];
   while (now() < ctx.endAtMs) {
-    const resource = pick(r, resources);
+    const resource = pick(r, names);
     const durability = r() < 0.5 ? Durability.Ephemeral : Durability.Persistent;
     if (r() < 0.15) {
       await settle(ctx, { op: "get", resource, durability }, 5_000);
@@ -225,9 +241,17 @@ export async function hotClient(
     const trusting = r() < 0.3;
     // A third wait in the lock's line (docs/spec.md §2.5) instead of answering Busy at once.
     const waitMs = r() < 0.3 ? Math.floor(100 + r() * 1_900) : 0;
-    const request = waitMs > 0
-      ? { op: "tryLock", resource, owner, expiresMs, durability, waitMs } as const
-      : { op: "tryLock", resource, owner, expiresMs, durability } as const;
+    const share = sharedLocks.find((s) => s.name === resource);
+    const limit = share !== undefined && r() >= share.exclusiveChance ? share.limit : undefined;
+    const request = {
+      op: "tryLock",
+      resource,
+      owner,
+      expiresMs,
+      durability,
+      ...(waitMs > 0 ? { waitMs } : {}),
+      ...(limit === undefined ? {} : { limit }),
+    } as const;
     const { last, firstSendMs } = await settle(ctx, request, 15_000, ctx.endAtMs, trusting);
     if (last.outcome !== "ok" || last.type !== ResponseType.Locked) {
       // Busy (or no answer): back off a little. An unknown grant is left to expire.
@@ -241,6 +265,7 @@ export async function hotClient(
       expiresMs,
       token: last.fencingToken,
       firstSendMs,
+      shared: limit !== undefined,
     }, store);
   }
 }
@@ -254,6 +279,7 @@ async function hold(
     expiresMs: number;
     token: number;
     firstSendMs: number;
+    shared: boolean;
   },
   store: FencedStore,
 ): Promise<void> {
@@ -261,8 +287,11 @@ async function hold(
   const { resource, durability, owner, expiresMs, token } = held;
   const key = keyOf(held);
   let reliedUntil = relianceEndMs(held.firstSendMs, expiresMs);
-  // A careful holder writes only while it can still rely on its lease.
-  if (now() < reliedUntil) store.write(key, owner, token, reliedUntil);
+  // A careful holder writes only while it can still rely on its lease (a shared one not at all).
+  const write = () => {
+    if (!held.shared && now() < reliedUntil) store.write(key, owner, token, reliedUntil);
+  };
+  write();
   await sleep(expiresMs * (0.1 + r() * 0.4));
   if (r() < 0.5 && now() < ctx.endAtMs) {
     const { last } = await settle(
@@ -272,7 +301,7 @@ async function hold(
     );
     if (last.outcome === "ok" && last.type === ResponseType.Extended) {
       reliedUntil = relianceEndMs(last.sendMs, expiresMs);
-      if (now() < reliedUntil) store.write(key, owner, token, reliedUntil);
+      write();
       await sleep(expiresMs * r() * 0.3);
     }
   }

@@ -23,6 +23,7 @@ import {
 import {
   clockDriftPpmMax,
   frameBytesMax,
+  sharedLimitMax,
   sweepGraceMsDefault,
   tickMs,
 } from "../../src/constants.ts";
@@ -38,7 +39,7 @@ import { checkHistory, type CheckReport } from "../checkers/check.ts";
 import { simulatedLease } from "../checkers/lease.ts";
 import { FaultInjector, type FaultKind } from "./faults.ts";
 import { Trace } from "./trace.ts";
-import { Client, type ClientPort, History } from "./workload.ts";
+import { Client, type ClientPort, History, type SharedResource } from "./workload.ts";
 import { SimWatcher } from "./watchers.ts";
 import { checkWatches } from "../checkers/watch.ts";
 import { Prober } from "./prober.ts";
@@ -54,6 +55,8 @@ export type SimConfig = {
   readonly healMsMax: number;
   readonly clients: number;
   readonly resources: readonly string[];
+  /** Locks the clients take shared and exclusive (docs/spec.md §2.8): a semaphore, readers. */
+  readonly sharedResources: readonly SharedResource[];
   readonly leaseMsMax: number;
   /** The host's snapshot interval (small, so snapshots and compaction happen in short runs). */
   readonly snapshotEntries: number;
@@ -102,6 +105,11 @@ export function configFor(seed: number, overrides: SimOverrides = {}): SimConfig
     healMsMax: 15_000,
     clients: random.between(3, 6),
     resources: Array.from({ length: resourceCount }, (_, i) => `r${i}`),
+    // Not drawn from the seed's stream, so the rest of each seed's scenario stays as it was.
+    sharedResources: [
+      { name: "sem", limit: 2, exclusiveChance: 0.25 },
+      { name: "rw", limit: sharedLimitMax, exclusiveChance: 0.4 },
+    ],
     leaseMsMax: random.pick([300, 1_000, 2_000]),
     snapshotEntries: random.pick([25, 100, 400]),
     driftPpm: clockDriftPpmMax,
@@ -223,6 +231,7 @@ export class Simulator {
           this.history,
           config.resources,
           config.leaseMsMax,
+          config.sharedResources,
         ),
       );
     }

@@ -6,7 +6,9 @@
  * library does. Every attempt goes into the history with true send and answer times.
  *
  * A quarter of the fresh TryLocks wait in the lock's line (waitMs up to 2 s); some of those
- * clients go away before their answer (the node cancels the request).
+ * clients go away before their answer (the node cancels the request). Besides the hot
+ * exclusive locks, two are shared (docs/spec.md §2.8): a semaphore and a read-write lock, each
+ * also taken exclusively now and then.
  *
  * A client uses a fresh owner id for each acquisition, so an owner's leases are one story: the
  * lock-safety checker can tell from the history alone what the client may rely on.
@@ -48,6 +50,15 @@ type Holding = {
   readonly resource: string;
   readonly durability: Durability;
   readonly owner: string;
+  readonly limit: number | undefined;
+};
+
+/** A lock the clients share (docs/spec.md §2.8): asked shared with `limit`, or exclusive. */
+export type SharedResource = {
+  readonly name: string;
+  readonly limit: number;
+  /** How often a fresh TryLock of it asks exclusive instead. */
+  readonly exclusiveChance: number;
 };
 
 export class History {
@@ -67,6 +78,7 @@ export class History {
       resource: request.resource,
       durability: request.durability,
       owner: request.op === "get" ? "" : request.owner,
+      ...(request.op === "tryLock" && request.limit !== undefined ? { limit: request.limit } : {}),
       expiresMs: request.op === "tryLock" || request.op === "extend" ? request.expiresMs : 0,
       sendMs,
       leaseFromMs,
@@ -97,6 +109,7 @@ export class History {
     op.ackMs = nowMs;
     op.fencingToken = response.fencingToken;
     if (response.owner !== undefined) op.gotOwner = response.owner;
+    if (response.holders !== undefined) op.gotHolders = response.holders;
   }
 }
 
@@ -127,6 +140,7 @@ export class Client {
     private readonly history: History,
     private readonly resources: readonly string[],
     private readonly leaseMsMax: number,
+    private readonly shared: readonly SharedResource[] = [],
   ) {}
 
   /** No new plans; whatever is in flight may still finish. */
@@ -219,7 +233,12 @@ export class Client {
       return;
     }
     if (op.op === "tryLock" && type === ResponseType.Locked) {
-      this.holding = { resource: op.resource, durability: op.durability, owner: op.owner };
+      this.holding = {
+        resource: op.resource,
+        durability: op.durability,
+        owner: op.owner,
+        limit: op.limit,
+      };
       this.nextAtMs = nowMs + this.random.int(Math.max(1, Math.floor(op.expiresMs * 0.9)));
     } else if (op.op === "extend" && type === ResponseType.Extended) {
       this.nextAtMs = nowMs + this.random.int(Math.max(1, Math.floor(op.expiresMs * 0.9)));
@@ -249,17 +268,27 @@ export class Client {
       if (r < 0.5) return fresh({ op: "get", resource, durability }, nowMs);
       // The idempotent retry: answered Locked with the same token, it keeps the first lease.
       if (r < 0.55) {
-        return fresh({ op: "tryLock", resource, owner, expiresMs: leaseMs, durability }, nowMs);
+        const limit = holding.limit === undefined ? {} : { limit: holding.limit };
+        return fresh(
+          { op: "tryLock", resource, owner, expiresMs: leaseMs, durability, ...limit },
+          nowMs,
+        );
       }
       this.holding = undefined;
       if (r < 0.9) return fresh({ op: "unlock", resource, owner, durability }, nowMs);
       return undefined; // abandon: let the lease run out
     }
-    const resource = this.random.pick(this.resources);
+    const names = [...this.resources, ...this.shared.map((s) => s.name)];
+    const resource = this.random.pick(names);
     const durability = this.random.chance(0.6) ? Durability.Persistent : Durability.Ephemeral;
     if (r < 0.2) return fresh({ op: "get", resource, durability }, nowMs);
     const owner = this.random.hex(16);
     const value = this.random.chance(0.3) ? { value: `v${this.random.int(4)}` } : {};
+    // A shared lock's clients ask shared with its limit, some exclusive (a writer).
+    const share = this.shared.find((s) => s.name === resource);
+    const limit = share !== undefined && !this.random.chance(share.exclusiveChance)
+      ? { limit: share.limit }
+      : {};
     const request = {
       op: "tryLock",
       resource,
@@ -267,6 +296,7 @@ export class Client {
       expiresMs: leaseMs,
       durability,
       ...value,
+      ...limit,
     } as const;
     // Some wait in the lock's line (docs/spec.md §2.5), most answer at once.
     if (r < 0.45) return fresh({ ...request, waitMs: this.random.between(20, waitMsMax) }, nowMs);
