@@ -62,7 +62,8 @@ test("a field another op takes is unknown here and the message lists the allowed
     'unknown field "owner"; allowed fields are resource, durability',
   );
   expect(errorOf("tryLock", { ...valid, ttl: 5 })).toBe(
-    'unknown field "ttl"; allowed fields are resource, owner, expiresMs, durability, waitMs, value',
+    'unknown field "ttl"; allowed fields are resource, owner, expiresMs, durability, waitMs, ' +
+      "value, mode, limit",
   );
   expect(errorOf("extend", { ...valid, waitMs: 5 })).toBe(
     'unknown field "waitMs"; allowed fields are resource, owner, expiresMs, durability, value',
