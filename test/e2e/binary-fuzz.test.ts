@@ -80,6 +80,16 @@ function validBody(rng: Rng, op: LockOp): Record<string, unknown> {
   body["expiresMs"] = rng.pick([1, 50, 1_000, 60_000]);
   if (op === "tryLock" && rng.chance(0.3)) body["waitMs"] = rng.pick([0, 1, 10, 30]);
   if (rng.chance(0.3)) body["value"] = rng.pick(["host-a", "é", "x".repeat(256)]);
+  // Shared locks (docs/spec.md §2.8): a semaphore's limit, readers' mode, or a writer's.
+  if (op === "tryLock" && rng.chance(0.3)) {
+    const share = rng.pick<Record<string, unknown>>([
+      { limit: 1 + rng.int(3) },
+      { mode: "shared" },
+      { mode: "shared", limit: 1_000 },
+      { mode: "exclusive" },
+    ]);
+    Object.assign(body, share);
+  }
   return body;
 }
 
@@ -93,6 +103,8 @@ function mutate(rng: Rng, body: Record<string, unknown>): Record<string, unknown
     "waitMs",
     "after",
     "value",
+    "mode",
+    "limit",
     "x",
   ]);
   const roll = rng.int(3);
@@ -105,6 +117,9 @@ function mutate(rng: Rng, body: Record<string, unknown>): Record<string, unknown
 }
 
 type Sent = { readonly id: number; readonly valid: boolean; readonly built: boolean };
+
+/** Stands for a valid watch refused because the lock is held shared (not a response type). */
+const sharedWatchRefused = -1;
 
 function generate(rng: Rng, id: number): { item: unknown; sent: Sent | undefined } {
   const op = rng.pick(ops);
@@ -177,7 +192,11 @@ test(
         }
         for (const { id, response } of decoded) {
           const list = answers.get(id) ?? [];
-          list.push(response.type);
+          // A watch of a lock held shared is refused, naming the resource (docs/spec.md §2.8):
+          // a state, not a bad request; counted apart.
+          const sharedWatch = response.type === ResponseType.InvalidInput &&
+            response.error?.startsWith("resource: watch follows exclusive locks") === true;
+          list.push(sharedWatch ? sharedWatchRefused : response.type);
           answers.set(id, list);
         }
       }
@@ -229,6 +248,10 @@ test(
         continue;
       }
       const type = got[0]!;
+      if (type === sharedWatchRefused) {
+        if (!request.valid) problems.push(`request ${request.id}: invalid, refused as shared`);
+        continue;
+      }
       if (request.valid && type === ResponseType.InvalidInput) {
         problems.push(`request ${request.id}: valid, answered InvalidInput`);
       }
