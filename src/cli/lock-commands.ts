@@ -123,7 +123,8 @@ export function parseLockCommand(name: LockCommandName, args: readonly string[])
       };
     }
   }
-  const flags = parseFlags(args, name === "lock" ? { ...clientFlags, ...shareFlags } : clientFlags);
+  const lockFlags = { owner: "string", ...shareFlags, ...connectionFlags } as const;
+  const flags = parseFlags(args, name === "lock" ? lockFlags : clientFlags);
   if (typeof flags === "string") return { kind: "usage", message: flags };
   const { strings, positionals } = flags;
   if (flags.booleans.has("help")) return { kind: "help" };

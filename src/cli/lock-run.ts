@@ -68,10 +68,13 @@ export async function runUnderLock(
     if (!(error instanceof KahunaError)) throw error;
     if (error.kind === KahunaErrorKind.NotAcquired) {
       const waited = waitMs > 0 ? ` (waited ${formatDuration(waitMs)})` : "";
+      const taken = run.limit === undefined
+        ? "is held by another owner"
+        : "has no free place (or an exclusive holder)";
       report(
         "notAcquired",
         ExitStatus.NotAcquired,
-        `the lock on ${JSON.stringify(resource)} is held by another owner${waited}; ` +
+        `the lock on ${JSON.stringify(resource)} ${taken}${waited}; ` +
           `${JSON.stringify(run.command[0])} did not run (give --wait 30s to wait for it)`,
       );
       return ExitStatus.NotAcquired;

@@ -10,7 +10,11 @@ no majority of the cluster reachable, or outcome unknown):
   kahuna unlock RESOURCE --owner O              prints "f<token> unlocked"
   kahuna extend-lock RESOURCE EXPIRES_MS --owner O
                                                 prints "f<token> extended <owner>"
-  kahuna get-lock RESOURCE                      prints "f<token> <owner>"
+  kahuna lock RESOURCE EXPIRES_MS --limit N     take one of N shared places (a semaphore;
+                                                --shared alone: up to 1000, readers); the
+                                                lock without the flags excludes them all
+  kahuna get-lock RESOURCE                      prints "f<token> <owner>" (a line per
+                                                holder of a shared lock)
   kahuna lock RESOURCE EXPIRES_MS [--wait 30s] [--kill-after 10s] -- COMMAND [ARGS...]
                                                 run COMMAND holding the lock, renewed every
                                                 third of EXPIRES_MS; its environment has
