@@ -278,8 +278,10 @@ export class Client {
       if (r < 0.9) return fresh({ op: "unlock", resource, owner, durability }, nowMs);
       return undefined; // abandon: let the lease run out
     }
-    const names = [...this.resources, ...this.shared.map((s) => s.name)];
-    const resource = this.random.pick(names);
+    // Half the fresh plans go to the shared locks, so that their holders often overlap.
+    const resource = this.shared.length > 0 && this.random.chance(0.5)
+      ? this.random.pick(this.shared).name
+      : this.random.pick(this.resources);
     const durability = this.random.chance(0.6) ? Durability.Persistent : Durability.Ephemeral;
     if (r < 0.2) return fresh({ op: "get", resource, durability }, nowMs);
     const owner = this.random.hex(16);
