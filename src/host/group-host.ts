@@ -61,7 +61,9 @@ import {
   WatchTable,
 } from "./watches.ts";
 import {
+  type LineEvent,
   lineKey,
+  type LineTrace,
   type TryLockRequest,
   type WaitBudget,
   type Waiter,
@@ -135,6 +137,8 @@ export class GroupHost {
     waitBudget: WaitBudget,
     /** The node's watches, shared by its groups. */
     watchBudget: WatchBudget = { locks: 0, polls: 0 },
+    /** Told what the lines do (the simulator's order checker); none in production. */
+    private readonly lineTrace?: LineTrace,
   ) {
     this.machine = machine;
     this.recordsPeak = machine.size();
@@ -382,11 +386,18 @@ export class GroupHost {
     }, nowMs);
   }
 
+  private traceLine(kind: LineEvent["kind"], key: string, waiter: Waiter): void {
+    if (this.lineTrace === undefined) return;
+    const { owner } = waiter.request;
+    this.lineTrace({ kind, group: this.id, term: this.raft.status().term, key, owner });
+  }
+
   /** Lets the ticket's holder take the waiter out, while `reply` is still the one it answers. */
   private arm(ticket: WaitTicket | undefined, key: string, waiter: Waiter, reply: Reply): void {
     if (ticket === undefined) return;
     ticket.cancel = () => {
-      if (waiter.reply === reply) this.waits.cancel(key, waiter);
+      if (waiter.reply !== reply) return;
+      if (this.waits.cancel(key, waiter)) this.traceLine("left", key, waiter);
     };
   }
 
@@ -399,7 +410,10 @@ export class GroupHost {
       waiter.reply(mustRetry("a newer request of the same owner took this place in line"));
       return;
     }
-    if (this.waits.enqueue(key, waiter) === "queued") return;
+    if (this.waits.enqueue(key, waiter) === "queued") {
+      this.traceLine("queued", key, waiter);
+      return;
+    }
     waiter.reply(mustRetry(
       `partition ${this.id} has too many waiters (at most ${waitersPerResourceMax} for one ` +
         "lock, and a limit for the node); retry later",
@@ -454,6 +468,7 @@ export class GroupHost {
       if (taken) waiter.sawHeld = true;
       this.waits.endGrant(key, waiter, taken);
       if (taken || waiter.cancelled) return;
+      if (response.type === ResponseType.Locked) this.traceLine("granted", key, waiter);
       waiter.reply(response);
       // A shared grant may leave room for the next waiter: try it too.
       if (waiter.request.limit !== undefined) this.released.push(key);
@@ -480,8 +495,9 @@ export class GroupHost {
       this.watches.expire(nowMs);
     }
     if (this.waits.isEmpty()) return;
-    for (const { waiter } of this.waits.takeExpired(nowMs)) {
+    for (const { key, waiter } of this.waits.takeExpired(nowMs)) {
       if (waiter.cancelled) continue;
+      this.traceLine("left", key, waiter);
       if (waiter.sawHeld) waiter.reply(busy);
       else this.submitNow(waiter.request, waiter.reply, nowMs);
     }

@@ -62,7 +62,7 @@ import { type Message, MessageType, type NodeId, Role } from "../raft/types.ts";
 import { GroupHost, type WaitTicket } from "./group-host.ts";
 import type { HostEvent, HostEvents } from "./host-events.ts";
 import { HostMetrics, isCommitAnswer } from "./metrics.ts";
-import type { WaitBudget } from "./wait-queue.ts";
+import type { LineTrace, WaitBudget } from "./wait-queue.ts";
 import type { PrometheusText } from "../metrics/text-format.ts";
 import { indeterminate, mustRetry, type Reply } from "./replies.ts";
 import { type SnapshotProgress, SnapshotReceiver, SnapshotSender } from "./snapshot-transfer.ts";
@@ -143,6 +143,8 @@ export type HostConfig = {
   readonly events?: HostEvents;
   /** Waiters this node's lines may hold together (default waitersPerNodeMax); tests lower it. */
   readonly waitersMax?: number;
+  /** Told what the lines do, for the simulator's order checker; by default nothing. */
+  readonly lineTrace?: LineTrace;
   /**
    * A fine monotonic reading in seconds, for durations in the metrics only (nothing the host
    * decides depends on it); by default the Clock's whole milliseconds.
@@ -318,6 +320,7 @@ export class NodeHost {
       this.sweepGraceMs,
       this.waitBudget,
       this.watchBudget,
+      this.config.lineTrace,
     );
   }
 

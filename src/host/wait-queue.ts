@@ -39,6 +39,20 @@ export type WaitBudget = { used: number; readonly max: number };
 
 export type Enqueued = "queued" | "replaced" | "full";
 
+/**
+ * What a line does, for a checker that judges the order (the simulator's): a waiter joins the
+ * back, leaves (its time ran out, its client went away), or is granted the lock from the line.
+ * `term` is the leader's term: lines live for one leadership. Not for production use.
+ */
+export type LineEvent = {
+  readonly kind: "queued" | "left" | "granted";
+  readonly group: number;
+  readonly term: number;
+  readonly key: string;
+  readonly owner: string;
+};
+export type LineTrace = (event: LineEvent) => void;
+
 export function lineKey(request: Pick<LockRequest, "resource" | "durability">): string {
   return `${request.durability}:${request.resource}`;
 }
@@ -148,16 +162,21 @@ export class WaitQueue {
     return expired;
   }
 
-  /** Takes `waiter` out (its client went away); it will not be answered. */
-  cancel(key: string, waiter: Waiter): void {
+  /**
+   * Takes `waiter` out (its client went away); it will not be answered. True when it stood in
+   * the line (waiting, or being granted: that grant may still happen, unanswered).
+   */
+  cancel(key: string, waiter: Waiter): boolean {
     waiter.cancelled = true;
     const line = this.#lines.get(key);
-    if (line === undefined || line.granting === waiter) return;
+    if (line === undefined) return false;
+    if (line.granting === waiter) return true;
     const at = line.waiters.indexOf(waiter);
-    if (at < 0) return;
+    if (at < 0) return false;
     line.waiters.splice(at, 1);
     this.#budget.used -= 1;
     this.#dropIfEmpty(key, line);
+    return true;
   }
 
   /**

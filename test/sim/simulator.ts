@@ -41,6 +41,7 @@ import { FaultInjector, type FaultKind } from "./faults.ts";
 import { Trace } from "./trace.ts";
 import { Client, type ClientPort, History, type SharedResource } from "./workload.ts";
 import { SimWatcher } from "./watchers.ts";
+import { LineOrder } from "./line-order.ts";
 import { checkWatches } from "../checkers/watch.ts";
 import { Prober } from "./prober.ts";
 import { LiveProber } from "./live-prober.ts";
@@ -179,6 +180,7 @@ export class Simulator {
   readonly leaderCheck = new LeaderCheck();
   readonly voteCheck = new VoteCheck();
   readonly appliedCheck = new AppliedCheck();
+  readonly lineOrder = new LineOrder();
   readonly faultCounts: Record<string, number> = {};
   readonly stats = {
     crashes: 0,
@@ -189,6 +191,7 @@ export class Simulator {
     frameLimitBreaches: 0,
     frameBytesLargest: 0,
     preloaded: 0,
+    lineGrants: 0,
   };
   /** The leader each group last reported, by any node (for "isolate the leader"). */
   readonly leaders = new Map<number, string>();
@@ -335,6 +338,7 @@ export class Simulator {
 
   private result(): SimResult {
     this.stats.preloaded = this.preloader?.granted.size ?? 0;
+    this.stats.lineGrants = this.lineOrder.grants;
     const lease = simulatedLease({
       driftBoundPpm: this.config.driftBoundPpm,
       slowestRatePpm: this.config.driftPpm,
@@ -353,6 +357,7 @@ export class Simulator {
       ...this.leaderCheck.violations,
       ...this.voteCheck.violations,
       ...this.appliedCheck.violations,
+      ...this.lineOrder.violations,
       ...(this.preloader?.check((r) => this.readOnLeader(r), this.nowMs) ?? []),
       ...history.violations,
       ...checkWatches(this.watchers.map((watcher) => watcher.log), this.history.ops),
@@ -558,6 +563,7 @@ export class Simulator {
       clock: node.clock,
       random: this.nodeRandom.fork(),
       snapshotEntries: this.config.snapshotEntries,
+      lineTrace: this.lineOrder.observer(`n${id}`, node.incarnation, () => this.nowMs),
     });
     node.host = host;
     if (node.storeSinceMs === Number.POSITIVE_INFINITY) node.storeSinceMs = this.nowMs;

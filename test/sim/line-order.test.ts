@@ -1,0 +1,39 @@
+/** The line-order checker fires on grants out of line order and accepts the order kept. */
+import { expect, test } from "bun:test";
+import type { LineEvent } from "../../src/host/wait-queue.ts";
+import { LineOrder } from "./line-order.ts";
+
+function judge(events: [LineEvent["kind"], string, number?][]): string[] {
+  const order = new LineOrder();
+  const trace = order.observer("n1", 1, () => 0);
+  for (const [kind, owner, term] of events) {
+    trace({ kind, group: 0, term: term ?? 1, key: "1:r", owner });
+  }
+  return order.violations.map((v) => v.message);
+}
+
+test("grants in the order the waiters joined, with some leaving, pass", () => {
+  expect(judge([
+    ["queued", "a"],
+    ["queued", "b"],
+    ["queued", "c"],
+    ["granted", "a"],
+    ["left", "b"],
+    ["granted", "c"],
+    ["queued", "a"], // the same owner again, later: a new place at the back
+    ["granted", "a"],
+  ])).toEqual([]);
+});
+
+test("a grant from the middle of the line, or to a waiter not in it, is a violation", () => {
+  expect(judge([["queued", "writer"], ["queued", "reader"], ["granted", "reader"]])).toEqual([
+    "group 0 term 1: reader was granted the lock from the line while number 2 in the line, " +
+    "behind writer",
+  ]);
+  expect(judge([["queued", "a"], ["left", "a"], ["granted", "a"]])).toHaveLength(1);
+  expect(judge([["queued", "a"], ["queued", "a"]])).toHaveLength(1);
+});
+
+test("each leadership's line is judged on its own", () => {
+  expect(judge([["queued", "a", 1], ["queued", "b", 2], ["granted", "b", 2]])).toEqual([]);
+});
