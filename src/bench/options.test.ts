@@ -73,6 +73,20 @@ test("flags set the workload, durability, protocol, servers and numbers", () => 
   });
 });
 
+test("semaphore, by name or --workload, takes --limit (2 unless given) on 4 keys", () => {
+  expect(parseBenchArgs(["semaphore"])).toMatchObject({
+    kind: "run",
+    options: { workload: "semaphore", keyspace: 4, limit: 2 },
+  });
+  expect(parseBenchArgs(["--workload", "semaphore", "--limit", "1000"])).toMatchObject({
+    kind: "run",
+    options: { workload: "semaphore", keyspace: 4, limit: 1_000 },
+  });
+  // The other workloads take exclusive locks: no limit at all.
+  const queue = parseBenchArgs(["queue"]);
+  expect(queue.kind === "run" && "limit" in queue.options).toBe(false);
+});
+
 test("a bad flag value is a usage message naming the flag", () => {
   const cases: [string[], RegExp][] = [
     [["sleep"], /workload must be one of lock-unlock, contended, extend, get/],
@@ -84,6 +98,10 @@ test("a bad flag value is a usage message naming the flag", () => {
     [["--duration", "0s"], /--duration must be more than 0/],
     [["--server", "http://127.0.0.1:2070"], /host:port/],
     [["--protocol", "rest", "--server", "127.0.0.1:2070"], /must be a URL/],
+    [["--limit", "3"], /--limit is only for the semaphore workload, not lock-unlock/],
+    [["queue", "--limit", "3"], /--limit is only for the semaphore workload, not queue/],
+    [["semaphore", "--limit", "0"], /--limit must be an integer from 1 to 1000, got "0"/],
+    [["semaphore", "--limit", "1001"], /--limit must be an integer from 1 to 1000/],
     [["--nope"], /nope/],
   ];
   for (const [args, message] of cases) {

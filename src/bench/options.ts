@@ -6,7 +6,7 @@ import { parseDurationMs } from "../cli/duration.ts";
 import { parseFlags } from "../cli/flags.ts";
 import type { FlagSpec } from "../cli/flags.ts";
 import { parseBinaryAddress } from "../client/binary-connection.ts";
-import { tokenCharsMax } from "../constants.ts";
+import { sharedLimitMax, tokenCharsMax } from "../constants.ts";
 import { Durability } from "../locks/types.ts";
 import { type BenchConfig, type WorkloadName, workloadNames } from "./runner.ts";
 
@@ -43,12 +43,15 @@ export const benchUsage = `usage: kahuna bench [WORKLOAD] [flags]
     queue         TryLock with waitMs on a few hot keys (waits in the server's line),
                   Unlock at once; reports the hand-off time (release to next grant)
     queue-poll    the same, retrying a Busy TryLock every 100 ms instead of waiting
+    semaphore     queue with shared TryLocks: each hot key admits --limit holders at
+                  once, and a release hands its permit to the next waiter
   --durability persistent|ephemeral   (persistent)
   --concurrency N      clients, each with one request in flight (64)
   --duration D         measured time: 10s, 500ms, 1m (10s)
   --warmup D           time run before measuring (1s)
   --keyspace N         distinct lock names (10000; contended: 4)
   --lease-ms N         lease of every lock taken (10000)
+  --limit N            semaphore: the most holders of one lock at once, 1 to ${sharedLimitMax} (2)
   --protocol rest|binary   (binary)
   --server S           server(s), comma-separated or repeated: for rest a URL
                        (http://127.0.0.1:2070), for binary host:port (127.0.0.1:2072)
@@ -77,6 +80,7 @@ const flags: FlagSpec = {
   warmup: "string",
   keyspace: "string",
   "lease-ms": "string",
+  limit: "string",
   protocol: "string",
   server: "strings",
   connections: "string",
@@ -104,6 +108,7 @@ const stringDefaults = {
 type Values = { readonly [flag in keyof typeof stringDefaults]: string } & {
   readonly workload?: string;
   readonly keyspace?: string;
+  readonly limit?: string;
   readonly server?: string[];
   readonly ca?: string;
   readonly token?: string;
@@ -155,6 +160,8 @@ export function parseBenchArgs(
   }
   const numbers = parseNumbers(values, workload);
   if (typeof numbers === "string") return usage(numbers);
+  const limit = parseLimit(values.limit, workload);
+  if (typeof limit === "string") return usage(limit);
   const servers = parseServers(values.server, protocol);
   if (typeof servers === "string") return usage(servers);
   const caFile = values.ca ?? nonEmpty(env["KAHUNA_CA"]);
@@ -175,12 +182,18 @@ export function parseBenchArgs(
       json: values.json,
       quiet: values.quiet,
       ...numbers,
+      ...limit,
     },
   };
 }
 
 /** Workloads on a few hot keys: 4 unless --keyspace. */
-const contendedWorkloads: ReadonlySet<WorkloadName> = new Set(["contended", "queue", "queue-poll"]);
+const contendedWorkloads: ReadonlySet<WorkloadName> = new Set([
+  "contended",
+  "queue",
+  "queue-poll",
+  "semaphore",
+]);
 
 function parseNumbers(values: Values, workload: WorkloadName) {
   const numbers = {
@@ -201,6 +214,15 @@ function parseNumbers(values: Values, workload: WorkloadName) {
   const n = numbers as { [K in keyof typeof numbers]: number };
   if (n.durationMs < 1) return "--duration must be more than 0";
   return n;
+}
+
+/** --limit: semaphore's alone (2 unless given); the other workloads take exclusive locks. */
+function parseLimit(text: string | undefined, workload: WorkloadName): { limit?: number } | string {
+  if (workload !== "semaphore") {
+    return text === undefined ? {} : `--limit is only for the semaphore workload, not ${workload}`;
+  }
+  const limit = integer("--limit", text ?? "2", 1, sharedLimitMax);
+  return typeof limit === "string" ? limit : { limit };
 }
 
 function parseServers(flag: string[] | undefined, protocol: "rest" | "binary"): string[] | string {

@@ -4,7 +4,14 @@
  */
 import { expect, test } from "bun:test";
 import { MemoryLockService } from "../http/memory-lock-service.ts";
-import { Durability, type LockRequest, type LockResponse, ResponseType } from "../locks/types.ts";
+import { EphemeralLocks } from "../locks/ephemeral-locks.ts";
+import {
+  Durability,
+  type LockOpRequest,
+  type LockRequest,
+  type LockResponse,
+  ResponseType,
+} from "../locks/types.ts";
 import { type BenchConfig, type BenchResult, runBench } from "./runner.ts";
 import type { BenchTarget } from "./target.ts";
 
@@ -37,6 +44,75 @@ function memoryTarget(
             else resolve(special ?? service.apply(request));
           })
         ),
+    }),
+    close: async () => {},
+  };
+}
+
+const busy: LockResponse = { type: ResponseType.Busy, fencingToken: 0 };
+
+type Waiter = {
+  readonly request: LockOpRequest;
+  readonly answer: (response: LockResponse) => void;
+  timer?: ReturnType<typeof setTimeout>;
+};
+
+/**
+ * The lock rules of a leader's ephemeral table (which, unlike MemoryLockService, grants shared
+ * locks) behind a waiting line like the server's (docs/spec.md §2.5): a TryLock with waitMs
+ * that is Busy, or finds others waiting, waits first come first served until a release lets it
+ * in (its grant is answered `handoffMs` later) or its waitMs runs out. `mostHeld` is the most
+ * holders one lock had at once.
+ */
+function linedTarget(handoffMs: number): BenchTarget & { readonly mostHeld: () => number } {
+  const locks = new EphemeralLocks(0);
+  const lines = new Map<string, Waiter[]>();
+  let mostHeld = 0;
+  const lineOf = (resource: string): Waiter[] => {
+    const line = lines.get(resource) ?? [];
+    lines.set(resource, line);
+    return line;
+  };
+  const decide = (request: LockOpRequest): LockResponse => {
+    const response = locks.execute(request, performance.now());
+    if (response.type === ResponseType.Locked) {
+      const holders = locks.record(request.resource)?.holders?.length ?? 1;
+      mostHeld = Math.max(mostHeld, holders);
+    }
+    return response;
+  };
+  /** After a release: grants the line's first waiters for as long as the rules let them in. */
+  const admit = (line: Waiter[]): void => {
+    while (line.length > 0) {
+      const response = decide(line[0]!.request);
+      if (response.type === ResponseType.Busy) return;
+      const waiter = line.shift()!;
+      clearTimeout(waiter.timer);
+      setTimeout(() => waiter.answer(response), handoffMs);
+    }
+  };
+  const arrive = (waiter: Waiter): void => {
+    const { request } = waiter;
+    const line = lineOf(request.resource);
+    const waitMs = request.op === "tryLock" ? request.waitMs : undefined;
+    const response = waitMs !== undefined && line.length > 0 ? busy : decide(request);
+    if (waitMs !== undefined && response.type === ResponseType.Busy) {
+      line.push(waiter);
+      waiter.timer = setTimeout(() => {
+        line.splice(line.indexOf(waiter), 1);
+        waiter.answer(busy);
+      }, waitMs);
+      return;
+    }
+    waiter.answer(response);
+    if (response.type === ResponseType.Unlocked) admit(line);
+  };
+  return {
+    name: "lined",
+    mostHeld: () => mostHeld,
+    client: () => ({
+      execute: (request) =>
+        new Promise((answer) => setImmediate(() => arrive({ request, answer }))),
     }),
     close: async () => {},
   };
@@ -133,4 +209,32 @@ test("queue-poll: a Busy lock is tried again after a pause, and hand-offs are ti
   expect(result.handoff!.count).toBeLessThanOrEqual(result.cycles);
   // Nobody holds the lock between cycles: a waiter gets it within a poll or so.
   expect(result.handoff!.p50Ms).toBeLessThan(250);
+});
+
+test("queue and semaphore wait in line for one grant or up to limit; each release is timed to its grant", async () => {
+  const handoffMs = 20;
+  for (const [workload, limit] of [["queue", undefined], ["semaphore", 2]] as const) {
+    const target = linedTarget(handoffMs);
+    const result = await runBench(target, {
+      ...base,
+      workload,
+      concurrency: 5,
+      keyspace: 1,
+      durationMs: 400,
+      ...(limit === undefined ? {} : { limit }),
+    });
+    expectCountsAddUp(result);
+    expect(result.errors).toBe(0);
+    expect(result.outcomes["busy"]).toBeUndefined();
+    expect(result.cycles).toBe(result.outcomes["unlocked"]!);
+    expect(result.limit).toBe(limit);
+    expect(target.mostHeld()).toBe(limit ?? 1);
+    // Five clients for one or two places: nearly every grant goes to a client that waited.
+    expect(result.handoff!.count).toBeGreaterThan(result.cycles / 2);
+    expect(result.handoff!.count).toBeLessThanOrEqual(result.cycles);
+    // Each release is timed to the grant that took its place, handoffMs later, not to the
+    // semaphore's other holder's release (this twin admits both, so they release together).
+    expect(result.handoff!.p50Ms).toBeGreaterThanOrEqual(0.9 * handoffMs);
+    expect(result.handoff!.p50Ms).toBeLessThan(2 * handoffMs);
+  }
 });

@@ -8,10 +8,12 @@
  * - A cycle is one workload unit done to the end (lock-unlock: a lock taken then released).
  * - Requests that complete during the warm-up are neither counted nor timed.
  * - After the deadline a worker starts nothing new except the unlock of a lock it holds.
- * - queue and queue-poll also time each hand-off: from the moment a holder sends its Unlock to
- *   the moment the next holder has its grant, for a grant whose request was sent before that
- *   Unlock (it was waiting). queue waits in the server's line (waitMs); queue-poll retries a
- *   Busy TryLock every pollMs, as clients had to before the server queued.
+ * - queue, queue-poll and semaphore also time each hand-off: from the moment a holder sends its
+ *   Unlock to the moment the next holder has its grant, for a grant whose request was sent
+ *   before that Unlock (it was waiting). queue waits in the server's line (waitMs); queue-poll
+ *   retries a Busy TryLock every pollMs, as clients had to before the server queued; semaphore
+ *   waits in line for one of `limit` places, so each Unlock is paired with the next grant that
+ *   took the place it freed (not merely with the lock's latest Unlock).
  */
 import { assert } from "../assert.ts";
 import { randomOwner } from "../client/owner.ts";
@@ -32,6 +34,7 @@ export const workloadNames = [
   "get",
   "queue",
   "queue-poll",
+  "semaphore",
 ] as const;
 export type WorkloadName = (typeof workloadNames)[number];
 
@@ -44,6 +47,8 @@ export type BenchConfig = {
   readonly keyspace: number;
   /** Lease of every lock the benchmark takes. */
   readonly leaseMs: number;
+  /** Set for semaphore alone, which needs it: the most holders of one lock at once (`limit`). */
+  readonly limit?: number;
 };
 
 export type OpSummary = {
@@ -58,6 +63,8 @@ export type BenchResult = {
   readonly durability: "ephemeral" | "persistent";
   readonly concurrency: number;
   readonly keyspace: number;
+  /** semaphore: the most holders of one lock at once. */
+  readonly limit?: number;
   /** Measured time: from the end of the warm-up to the last worker's last answer. */
   readonly elapsedMs: number;
   readonly ops: number;
@@ -71,7 +78,7 @@ export type BenchResult = {
   readonly outcomes: Readonly<Record<string, number>>;
   readonly latency: LatencySummary;
   readonly byOp: Readonly<Partial<Record<LockOp, OpSummary>>>;
-  /** queue and queue-poll: release → next grant of the same lock. */
+  /** queue, queue-poll and semaphore: release → next grant of the same lock. */
   readonly handoff?: LatencySummary;
 };
 
@@ -101,10 +108,17 @@ const progressEveryMs = 1_000;
 /** Locks the get workload holds while it reads: every other key, up to this many. */
 const getHeldMax = 1_000;
 const extendsPerCycle = 8;
-/** queue: the wait one TryLock asks for; a Busy after it is tried again. */
+/** queue and semaphore: the wait one TryLock asks for; a Busy after it is tried again. */
 export const queueWaitMs = 5_000;
 /** queue-poll: the pause between tries of a Busy lock (what the client did before queueing). */
 export const pollMs = 100;
+
+/**
+ * One lock's turns as the clients see them: how many hold it (grants answered less Unlocks
+ * sent, never more than the server's count) and when the Unlocks were sent whose freed places
+ * no grant has taken yet, oldest first: never more of those than places free.
+ */
+type Turns = { holders: number; readonly releasesMs: number[] };
 
 class Recorder {
   #measuring = false;
@@ -113,14 +127,16 @@ class Recorder {
   readonly outcomes = new Map<string, number>();
   readonly errorSamples = new Set<string>();
   readonly handoff = new LatencyHistogram();
-  /** When the last Unlock of each lock was sent, for the hand-off time. */
-  readonly releasedAtMs = new Map<string, number>();
+  readonly #turns = new Map<string, Turns>();
   ops = 0;
   errors = 0;
   cycles = 0;
 
-  /** Measuring starts at `measureFromMs` (read from the clock, so no timer has to fire). */
-  constructor(private readonly measureFromMs: number) {}
+  /**
+   * Measuring starts at `measureFromMs` (read from the clock, so no timer has to fire). A lock
+   * admits `places` holders at once: 1, or a semaphore's limit.
+   */
+  constructor(private readonly measureFromMs: number, private readonly places: number) {}
 
   get measuring(): boolean {
     this.#measuring ||= performance.now() >= this.measureFromMs;
@@ -147,11 +163,36 @@ class Recorder {
     if (this.measuring) this.cycles += 1;
   }
 
-  /** A grant of `resource` whose request was sent at `sentMs` arrived at `grantedMs`. */
+  /** A holder of `resource` sent its Unlock at `releasedMs`. */
+  released(resource: string, releasedMs: number): void {
+    const turns = this.#turnsOf(resource);
+    turns.holders -= 1;
+    turns.releasesMs.push(releasedMs);
+  }
+
+  /**
+   * A grant of `resource` whose request was sent at `sentMs` arrived at `grantedMs`. It must have
+   * taken a place a pending Unlock freed only when fewer places are left free than Unlocks are
+   * pending; then the oldest one's (the server's line grants in order), and it is a hand-off
+   * when its request was sent before that Unlock. Kept even during the warm-up, so that the
+   * pairs stay in step.
+   */
   granted(resource: string, sentMs: number, grantedMs: number): void {
-    const releasedMs = this.releasedAtMs.get(resource);
+    const turns = this.#turnsOf(resource);
+    turns.holders += 1;
+    if (turns.releasesMs.length <= this.places - turns.holders) return;
+    const releasedMs = turns.releasesMs.shift();
     if (!this.measuring || releasedMs === undefined || releasedMs < sentMs) return;
     this.handoff.recordMs(grantedMs - releasedMs);
+  }
+
+  #turnsOf(resource: string): Turns {
+    let turns = this.#turns.get(resource);
+    if (turns === undefined) {
+      turns = { holders: 0, releasesMs: [] };
+      this.#turns.set(resource, turns);
+    }
+    return turns;
   }
 }
 
@@ -232,19 +273,25 @@ async function getCycle(worker: Worker): Promise<void> {
 }
 
 /**
- * queue and queue-poll: take a random one of a few hot locks, waiting for it (in the server's
- * line, or by polling), then Unlock it at once, noting when, so the next holder's hand-off is
- * timed.
+ * queue, queue-poll and semaphore: take a random one of a few hot locks (semaphore: one of its
+ * `limit` shared grants), waiting for it (in the server's line, or by polling), then Unlock it
+ * at once, noting when, so the next holder's hand-off is timed.
  */
 async function queueCycle(worker: Worker, poll: boolean): Promise<void> {
   const { owner, config, recorder } = worker;
   const resource = randomKey(worker);
-  const { durability, leaseMs: expiresMs } = config;
+  const { durability, leaseMs: expiresMs, limit } = config;
+  const request: LockOpRequest = {
+    op: "tryLock",
+    resource,
+    owner,
+    expiresMs,
+    durability,
+    ...(poll ? {} : { waitMs: queueWaitMs }),
+    ...(limit === undefined ? {} : { limit }),
+  };
   const firstSentMs = performance.now();
   for (;;) {
-    const request: LockOpRequest = poll
-      ? { op: "tryLock", resource, owner, expiresMs, durability }
-      : { op: "tryLock", resource, owner, expiresMs, durability, waitMs: queueWaitMs };
     const locked = await step(worker, request);
     if (locked?.type === ResponseType.Locked) {
       recorder.granted(resource, firstSentMs, performance.now());
@@ -253,7 +300,7 @@ async function queueCycle(worker: Worker, poll: boolean): Promise<void> {
     if (performance.now() >= worker.endMs) return;
     if (poll && locked?.type === ResponseType.Busy) await sleep(pollMs);
   }
-  recorder.releasedAtMs.set(resource, performance.now());
+  recorder.released(resource, performance.now());
   const unlocked = await step(worker, { op: "unlock", resource, owner, durability });
   if (unlocked?.type === ResponseType.Unlocked) recorder.cycle();
 }
@@ -265,7 +312,11 @@ const cycles: Readonly<Record<WorkloadName, (worker: Worker) => Promise<void>>> 
   get: getCycle,
   queue: (worker) => queueCycle(worker, false),
   "queue-poll": (worker) => queueCycle(worker, true),
+  semaphore: (worker) => queueCycle(worker, false),
 };
+
+/** The workloads that time hand-offs. */
+const handoffWorkloads: ReadonlySet<WorkloadName> = new Set(["queue", "queue-poll", "semaphore"]);
 
 export async function runBench(
   target: BenchTarget,
@@ -274,6 +325,10 @@ export async function runBench(
 ): Promise<BenchResult> {
   assert(config.concurrency >= 1 && config.keyspace >= 1, "a run has workers and keys");
   assert(config.durationMs >= 1 && config.warmupMs >= 0, "a run lasts at least 1 ms");
+  assert(
+    (config.limit !== undefined) === (config.workload === "semaphore"),
+    "a limit is for the semaphore workload, which needs one",
+  );
   // A fresh prefix per run: locks left behind by an earlier run never make this one busy.
   const prefix = `bench/${randomOwner().slice(0, 8)}/`;
   const key = (index: number) => `${prefix}${index}`;
@@ -281,7 +336,7 @@ export async function runBench(
   const startedMs = performance.now();
   const measureFromMs = startedMs + config.warmupMs;
   const endMs = measureFromMs + config.durationMs;
-  const recorder = new Recorder(measureFromMs);
+  const recorder = new Recorder(measureFromMs, config.limit ?? 1);
   const progress = startProgress(recorder, measureFromMs, onProgress);
   const cycle = cycles[config.workload];
   const workers = Array.from({ length: config.concurrency }, async (_, index) => {
@@ -399,6 +454,7 @@ function summarize(
     durability: config.durability === 0 ? "ephemeral" : "persistent",
     concurrency: config.concurrency,
     keyspace: config.keyspace,
+    ...(config.limit === undefined ? {} : { limit: config.limit }),
     elapsedMs: Math.round(elapsedMs),
     ops: recorder.ops,
     opsPerSec: Math.round(recorder.ops / seconds),
@@ -409,9 +465,7 @@ function summarize(
     outcomes: Object.fromEntries([...recorder.outcomes].sort(([a], [b]) => a.localeCompare(b))),
     latency: all.summary(),
     byOp,
-    ...(config.workload === "queue" || config.workload === "queue-poll"
-      ? { handoff: recorder.handoff.summary() }
-      : {}),
+    ...(handoffWorkloads.has(config.workload) ? { handoff: recorder.handoff.summary() } : {}),
   };
 }
 
