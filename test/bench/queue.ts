@@ -1,10 +1,12 @@
 /**
  * Hand-off from one holder to the next on a 3-node cluster: `kahuna bench queue` (TryLocks wait
  * in the server's line) beside `queue-poll` (a Busy TryLock is tried again every 100 ms, as
- * clients had to before), persistent and ephemeral, over the binary protocol. Rounds alternate
- * the workloads so both see the same machine; the summary gives the median of the rounds.
+ * clients had to before) and `semaphore` (the same line, for one of `--limit` shared places of
+ * each lock), persistent and ephemeral, over the binary protocol. Rounds alternate the workloads
+ * so all see the same machine; the summary gives the median of the rounds.
  *
  *   bun test/bench/queue.ts [--rounds 3] [--duration 5s] [--concurrency 16] [--keyspace 4]
+ *                           [--limit 2]
  *
  * Not a test: it prints figures for docs/performance.md.
  */
@@ -25,8 +27,10 @@ const { values } = parseArgs({
     duration: { type: "string", default: "5s" },
     concurrency: { type: "string", default: "16" },
     keyspace: { type: "string", default: "4" },
+    limit: { type: "string", default: "2" },
   },
 });
+const limit = Number(values.limit);
 const rounds = Number(values.rounds);
 const durationMs = parseDurationMs("--duration", values.duration!);
 if (typeof durationMs === "string") throw new Error(durationMs);
@@ -44,7 +48,7 @@ try {
   });
   for (let round = 1; round <= rounds; round++) {
     for (const durability of [Durability.Persistent, Durability.Ephemeral]) {
-      for (const workload of ["queue", "queue-poll"] as WorkloadName[]) {
+      for (const workload of ["queue", "queue-poll", "semaphore"] as WorkloadName[]) {
         const result: BenchResult = await runBench(target, {
           workload,
           durability,
@@ -53,8 +57,11 @@ try {
           warmupMs: 1_000,
           keyspace,
           leaseMs: 10_000,
+          ...(workload === "semaphore" ? { limit } : {}),
         });
-        const name = `${workload} ${result.durability}`;
+        const name = workload === "semaphore"
+          ? `semaphore of ${limit}, ${result.durability}`
+          : `${workload}, ${result.durability}`;
         const row = {
           handoffP50: result.handoff!.p50Ms,
           handoffP99: result.handoff!.p99Ms,
