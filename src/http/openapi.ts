@@ -375,12 +375,18 @@ function fieldSchema(spec: FieldSpec): JsonSchema {
 
 function requestSchema(op: LockOp): JsonSchema {
   const fields: readonly LockField[] = lockRequestFields[op];
-  return {
+  const schema: JsonSchema = {
     type: "object",
     description: "Exactly these fields: one it does not take is an error, not ignored.",
     required: requiredFields(op),
     additionalProperties: false,
     properties: Object.fromEntries(fields.map((field) => [field, ref(componentOf(field))])),
+  };
+  if (op !== "tryLock") return schema;
+  // A limit is a shared lock's: with mode exclusive the server refuses it.
+  return {
+    ...schema,
+    not: { required: ["mode", "limit"], properties: { mode: { const: "exclusive" } } },
   };
 }
 

@@ -145,6 +145,24 @@ describe("request schemas and the server's validator agree", () => {
     bodies.push(["/v1/locks/try-unlock", { resource: "r", owner, durability }]);
     bodies.push(["/v1/locks/get-info", { resource: "r", durability }]);
   }
+  // Shared locks (docs/spec.md §2.8): each of mode and limit alone, and together.
+  const modes: unknown[] = [undefined, "exclusive", "shared", "read", 1, null];
+  const limits: unknown[] = [undefined, 1, 2, 1000, 0, 1001, 1.5, "2", null];
+  for (const mode of modes) {
+    for (const limit of limits) {
+      const share = {
+        ...(mode === undefined ? {} : { mode }),
+        ...(limit === undefined ? {} : { limit }),
+      };
+      // Each lock its own name: a shared grant must not make the next body Busy by chance.
+      bodies.push(["/v1/locks/try-lock", {
+        resource: `shared/${bodies.length}`,
+        owner,
+        expiresMs: 1000,
+        ...share,
+      }]);
+    }
+  }
   for (const owner of ["o", "", text(256), text(257), text(256, "é"), text(258, "é"), 7]) {
     bodies.push(["/v1/locks/try-unlock", { resource: "r", owner }]);
   }
