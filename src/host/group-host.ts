@@ -468,7 +468,8 @@ export class GroupHost {
       if (taken) waiter.sawHeld = true;
       this.waits.endGrant(key, waiter, taken);
       if (taken || waiter.cancelled) return;
-      if (response.type === ResponseType.Locked) this.traceLine("granted", key, waiter);
+      // Out of the line either way: granted, or told to retry (a proposal dropped, say).
+      this.traceLine(response.type === ResponseType.Locked ? "granted" : "left", key, waiter);
       waiter.reply(response);
       // A shared grant may leave room for the next waiter: try it too.
       if (waiter.request.limit !== undefined) this.released.push(key);
