@@ -33,6 +33,8 @@ test("a grant from the middle of the line, or to a waiter not in it, is a violat
     "behind writer",
   ]);
   expect(judge([["queued", "a"], ["left", "a"], ["granted", "a"]])).toHaveLength(1);
+  // Leaving a line one is not in (a grant answered after a step-down) is not judged.
+  expect(judge([["left", "a"]])).toEqual([]);
   expect(judge([["queued", "a"], ["queued", "a"]])).toHaveLength(1);
 });
 
