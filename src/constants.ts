@@ -240,3 +240,20 @@ export const tokenCharsMax = 1024;
  * a presented token's digest with every client's (in constant time) stays cheap per request.
  */
 export const authClientsMax = 1_000;
+
+// Log engine storage (src/storage, src/ports/file-system.ts; the engine replacing SQLite). A
+// record's payload bound: one follower append (entriesBytesPerMessageMax of entries plus the
+// one entry always sent, with their per-entry overhead) fits one record. A reader refuses a
+// longer record as corrupt, so lowering this bound makes logs written before unreadable: raise
+// it freely, lower it only with a segment format version. File names in the log directory are
+// at most fileNameCharsMax characters (segments are named by number: 20 digits and a suffix).
+export const recordPayloadBytesMax = 4 * 1024 * 1024;
+export const fileNameCharsMax = 64;
+
+assert(
+  recordPayloadBytesMax >=
+    entriesBytesPerMessageMax + entryDataBytesMax +
+      (entriesPerMessageMax + 1) * peerEntryOverheadBytes,
+  "one follower append fits in one log record",
+);
+assert(recordPayloadBytesMax < 2 ** 31, "a record's length fits its u32 field with room to spare");

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = join(import.meta.dir, "..");
-const coreDirs = ["src/raft", "src/multiraft", "src/locks", "src/codec"];
+const coreDirs = ["src/raft", "src/multiraft", "src/locks", "src/codec", "src/storage"];
 
 const rules: { name: string; pattern: RegExp }[] = [
   { name: "clock (Date)", pattern: /\bDate\s*[.(]|\bnew\s+Date\b/ },
