@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { decodeAnswers } from "../../src/codec/client-frame.ts";
 import { encodeFrame, FrameReader } from "../../src/codec/frame.ts";
+import { lockFields } from "../../src/codec/lock-fields.ts";
 import { parseLockRequest } from "../../src/codec/lock-request.ts";
 import { encodeMsgpack } from "../../src/codec/msgpack.ts";
 import { frameBytesMax } from "../../src/constants.ts";
@@ -93,20 +94,12 @@ function validBody(rng: Rng, op: LockOp): Record<string, unknown> {
   return body;
 }
 
+/** Every field of every lock request, and one no request takes: what a mutation damages. */
+const lockFieldNames = Object.keys(lockFields);
+
 function mutate(rng: Rng, body: Record<string, unknown>): Record<string, unknown> {
   const mutated = { ...body };
-  const field = rng.pick([
-    "resource",
-    "owner",
-    "expiresMs",
-    "durability",
-    "waitMs",
-    "after",
-    "value",
-    "mode",
-    "limit",
-    "x",
-  ]);
+  const field = rng.pick([...lockFieldNames, "x"]);
   const roll = rng.int(3);
   if (roll === 0) delete mutated[rng.pick(Object.keys(mutated))];
   else mutated[field] = rng.pick(weird);

@@ -10,6 +10,7 @@
  */
 import { expect, test } from "bun:test";
 import { connect } from "node:net";
+import { lockFields } from "../../src/codec/lock-fields.ts";
 import { isLockRequestError, parseLockRequest } from "../../src/codec/lock-request.ts";
 import { expiresMsMax, httpBodyBytesMax, sharedLimitMax, waitMsMax } from "../../src/constants.ts";
 import { createApp, lockRoutes } from "../../src/http/app.ts";
@@ -65,6 +66,9 @@ type FuzzCase = {
   readonly path: string;
   readonly body?: string | Uint8Array<ArrayBuffer>;
 };
+
+/** Every field of every lock request: the ones a mutation damages. */
+const lockFieldNames = Object.keys(lockFields);
 
 /** The longest wait a fuzz case asks for. */
 const fuzzWaitMsMax = 30;
@@ -287,17 +291,7 @@ function mutate(rng: Rng, body: Record<string, unknown>, op: LockOp): string {
   const literals: [string, string][] = [];
   for (let i = 1 + rng.int(3); i > 0; i--) {
     const roll = rng.int(6);
-    const field = rng.pick([
-      "resource",
-      "owner",
-      "expiresMs",
-      "durability",
-      "waitMs",
-      "after",
-      "value",
-      "mode",
-      "limit",
-    ]);
+    const field = rng.pick(lockFieldNames);
     if (roll === 0) delete mutated[rng.pick(fields)];
     else if (roll === 1) mutated[rng.pick(["ttl", "Resource", "token", "", "__proto__"])] = 1;
     else if (roll === 2) mutated[field] = rng.pick(weirdValues);
