@@ -248,6 +248,12 @@ export const authClientsMax = 1_000;
 // it freely, lower it only with a segment format version. File names in the log directory are
 // at most fileNameCharsMax characters (segments are named by number: 20 digits and a suffix).
 export const recordPayloadBytesMax = 4 * 1024 * 1024;
+// The log engine begins a new segment file once the current one would grow past
+// logSegmentBytesTarget, and relocates the live entries holding the oldest segment once more
+// than logSegmentsRetainedMax are kept: so a node's log takes about their product on disk,
+// plus the live entries. A smaller target means more checkpoints; a larger one, longer opens.
+export const logSegmentBytesTarget = 32 * 1024 * 1024;
+export const logSegmentsRetainedMax = 8;
 export const fileNameCharsMax = 64;
 
 assert(
@@ -257,3 +263,4 @@ assert(
   "one follower append fits in one log record",
 );
 assert(recordPayloadBytesMax < 2 ** 31, "a record's length fits its u32 field with room to spare");
+assert(logSegmentBytesTarget >= 2 * recordPayloadBytesMax, "a segment holds a few whole records");

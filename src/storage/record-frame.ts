@@ -181,8 +181,24 @@ export function scanSegment(bytes: Uint8Array): SegmentScan {
       : { kind: "corrupt", offset: 0, group: undefined, ...headerProblem };
     return { records: [], end };
   }
+  return scanRecordsFrom(bytes, segmentHeaderBytes);
+}
+
+/**
+ * The records of a segment from `from` on (a record boundary after a sound segment header),
+ * as `scanSegment` reads them: repair uses it to go on past a damaged record whose header,
+ * and so whose length, is sound.
+ */
+export function scanRecordsFrom(bytes: Uint8Array, from: number): SegmentScan {
+  assert(
+    from >= segmentHeaderBytes && from <= bytes.length,
+    () => `a scan starts after the segment header and within the file, got ${from}`,
+  );
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let realEnd = bytes.length;
+  while (realEnd > 0 && bytes[realEnd - 1] === 0) realEnd -= 1;
   const records: ScannedRecord[] = [];
-  let offset = segmentHeaderBytes;
+  let offset = from;
   for (;;) {
     const read = readRecord(bytes, view, offset, realEnd);
     if (read.kind !== "record") return { records, end: read };
@@ -276,6 +292,39 @@ function readRecord(
   }
   const type = view.getUint8(offset + 12);
   return { kind: "record", record: { offset, group, type, payload } };
+}
+
+/** `bytes` read back as exactly one whole record, or why they are not one. */
+export function decodeRecord(bytes: Uint8Array): ScannedRecord | { error: string } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const read = readRecord(bytes, view, 0, bytes.length);
+  if (read.kind !== "record") {
+    return { error: read.kind === "corrupt" ? read.detail : `the record is ${read.kind}` };
+  }
+  if (recordBytes(read.record.payload.length) !== bytes.length) {
+    return {
+      error: `the record takes ${recordBytes(read.record.payload.length)} bytes, not ` +
+        `${bytes.length}`,
+    };
+  }
+  return read.record;
+}
+
+/**
+ * Bytes the record at `offset` takes if its header is sound and its length in bounds, so that a
+ * scan can go on after it even though its payload is damaged; undefined otherwise.
+ */
+export function soundRecordBytesAt(bytes: Uint8Array, offset: number): number | undefined {
+  const headerEnd = offset + recordHeaderBytes;
+  if (offset < 0 || headerEnd > bytes.length) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(offset, true) !== crc32c(bytes.subarray(offset + 4, headerEnd))) {
+    return undefined;
+  }
+  const payloadBytes = view.getUint32(offset + 4, true);
+  if (payloadBytes > recordPayloadBytesMax) return undefined;
+  const end = offset + recordBytes(payloadBytes);
+  return end <= bytes.length ? end - offset : undefined;
 }
 
 function corrupt(offset: number, group: number | undefined, problem: Problem): SegmentEnd {
