@@ -181,6 +181,7 @@ export class LogEngine implements LogStore {
       if ("error" in readSnapshotFile(fs, name, group, log.snapshot)) dropped.add(group);
     }
     scout.closeFiles();
+    if (dropped.size === 0) return { dropped: [] };
     const engine = new LogEngine(fs, options);
     engine.replay((damage) => {
       if (damage.group === undefined || !dropped.has(damage.group)) {
@@ -195,6 +196,45 @@ export class LogEngine implements LogStore {
     engine.relocateAll();
     engine.close();
     return { dropped: [...dropped].sort((a, b) => a - b) };
+  }
+
+  /**
+   * Writes a whole node's storage, read from another store (a data directory of an older
+   * format), into the empty directory `fs`, durably. `incarnation` is the count of starts so
+   * far, so that the next start counts on from it.
+   */
+  static importState(
+    fs: FileSystem,
+    image: {
+      readonly identity: Identity | undefined;
+      readonly nodeState: NodeState;
+      readonly incarnation: number;
+      readonly groups: ReadonlyMap<number, GroupState>;
+    },
+    options: LogEngineOptions = {},
+  ): void {
+    assert(fs.list().length === 0, "a log is imported into an empty directory");
+    const engine = LogEngine.open(fs, options);
+    engine.guard(() => {
+      const records: LogRecord[] = [];
+      if (image.identity !== undefined) records.push(identityRecord(image.identity));
+      records.push(record(0, RecordType.incarnation, encodeNumbers(image.incarnation)));
+      records.push(record(0, RecordType.nodeState, encodeJson(image.nodeState)));
+      for (const group of [...image.groups.keys()].sort((a, b) => a - b)) {
+        const state = image.groups.get(group)!;
+        if (state.snapshot !== undefined) {
+          writeSnapshotFile(fs, group, state.snapshot);
+          const { index, term } = state.snapshot.metadata;
+          records.push(record(group, RecordType.snapshotInstalled, encodeNumbers(index, term)));
+        }
+        for (const run of splitEntries(state.entries)) {
+          records.push(record(group, RecordType.entries, encodeEntries(run)));
+        }
+        records.push(record(group, RecordType.hardState, encodeHardState(state.hardState)));
+      }
+      engine.write(records, true);
+    });
+    engine.close();
   }
 
   // ---- LogStore ----
