@@ -259,3 +259,18 @@ function randomHistory(limits: LogGarbageLimits | undefined): void {
   expect(compactions).toBeGreaterThan(100);
   expect(conflicts).toBeGreaterThan(100);
 }
+
+test("incarnation() reads the count of starts without counting one", () => {
+  withStore((open) => {
+    const store = open();
+    expect(store.incarnation()).toBe(0);
+    expect(store.nextIncarnation()).toBe(1);
+    expect(store.nextIncarnation()).toBe(2);
+    expect(store.incarnation()).toBe(2);
+    store.close();
+    const reopened = open();
+    expect(reopened.incarnation()).toBe(2);
+    expect(reopened.nextIncarnation()).toBe(3);
+    reopened.close();
+  });
+});

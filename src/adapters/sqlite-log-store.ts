@@ -442,17 +442,25 @@ export class SqliteLogStore implements LogStore {
   }
 
   nextIncarnation(): number {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'incarnation'").get() as
-      | { value: unknown }
-      | undefined
-      | null;
-    const previous = row === undefined || row === null ? 0 : Number(row.value);
-    if (!isNonNegativeInteger(previous)) throw this.corrupt("meta.incarnation is not a count");
-    const next = previous + 1;
+    const next = this.incarnation() + 1;
     this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)").run(
       String(next),
     );
     return next;
+  }
+
+  /**
+   * The count of starts so far, without counting one more (the migration to the log engine
+   * reads it: src/runtime/migrate-data-dir.ts).
+   */
+  incarnation(): number {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'incarnation'").get() as
+      | { value: unknown }
+      | undefined
+      | null;
+    const starts = row === undefined || row === null ? 0 : Number(row.value);
+    if (!isNonNegativeInteger(starts)) throw this.corrupt("meta.incarnation is not a count");
+    return starts;
   }
 
   close(): void {
