@@ -53,6 +53,16 @@ export function lockDataDir(
   };
 }
 
+/**
+ * Why a command cannot use `dir`: another process holds its lock (`pid` as `LockAttempt`
+ * gives it). `kahuna serve` and `kahuna repair` refuse with the same words.
+ */
+export function dataDirBusyMessage(dir: string, pid: number | undefined): string {
+  const holder = pid === undefined ? "another process" : `process ${pid}`;
+  return `the data directory ${dir} is in use by ${holder}, another kahuna node; ` +
+    `stop it first, or give this node its own --data-dir`;
+}
+
 function holderPid(dir: string): number | undefined {
   try {
     const text = readFileSync(join(dir, pidFileName), "utf8").trim();

@@ -9,11 +9,8 @@
  * (host-entry.ts): the node logs it and exits, and recovers from disk on restart; retrying an
  * fsync is unsafe.
  */
-import { mkdirSync } from "node:fs";
 import { clearImmediate, setImmediate } from "node:timers";
-import { join } from "node:path";
 import { skewedClock, systemClock, systemRandom } from "../adapters/system-clock.ts";
-import { SqliteLogStore } from "../adapters/sqlite-log-store.ts";
 import { tickMs } from "../constants.ts";
 import { NodeHost } from "../host/node-host.ts";
 import { PrometheusText } from "../metrics/text-format.ts";
@@ -22,8 +19,13 @@ import { version } from "../version.ts";
 import { type LockResponse, type LockService, waitMsOf } from "../locks/types.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { LogStore } from "../ports/log-store.ts";
-import { lockDataDir } from "./data-dir-lock.ts";
+import { FileSystemError } from "../ports/file-system.ts";
+import { AssertionError } from "../assert.ts";
+import { LogEngine, StorageCorruptError } from "../storage/log-engine.ts";
+import { dataDirBusyMessage, lockDataDir } from "./data-dir-lock.ts";
 import type { DataDirLock } from "./data-dir-lock.ts";
+import { makeDirectoryDurable, openLogDirectory, withDataDir } from "./data-dir.ts";
+import { legacyDatabaseName, migrateDataDir } from "./migrate-data-dir.ts";
 import type { RunningServer, ServeOptions } from "./options.ts";
 import { guardHost } from "./host-entry.ts";
 import { logHostEvent } from "./event-log.ts";
@@ -69,7 +71,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const dirLock = lockDirectory(runtime, options.dataDir);
   let store: LogStore;
   try {
-    store = openStore(runtime, options);
+    migrate(runtime, options.dataDir, logger);
+    store = openStore(options.dataDir);
   } catch (error) {
     dirLock.release();
     throw error;
@@ -100,18 +103,27 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     logger,
     tls.peer,
   );
-  const host = new NodeHost({
-    nodeId: options.nodeId,
-    voters,
-    groups: options.partitions,
-    sweepGraceMs: options.sweepGraceMs,
-    logStore: store,
-    transport: { send: (to, frame) => peers.send(to, frame) },
-    clock: clockFromEnvironment(logger),
-    random: systemRandom,
-    events: (event) => logHostEvent(logger, event),
-    metricsSeconds: () => performance.now() / 1000,
-  });
+  let host: NodeHost;
+  try {
+    // The host loads every partition from the store: a snapshot file is read only here.
+    host = new NodeHost({
+      nodeId: options.nodeId,
+      voters,
+      groups: options.partitions,
+      sweepGraceMs: options.sweepGraceMs,
+      logStore: store,
+      transport: { send: (to, frame) => peers.send(to, frame) },
+      clock: clockFromEnvironment(logger),
+      random: systemRandom,
+      events: (event) => logHostEvent(logger, event),
+      metricsSeconds: () => performance.now() / 1000,
+    });
+  } catch (error) {
+    store.close();
+    dirLock.release();
+    if (error instanceof StorageCorruptError) throw damagedLog(options.dataDir, error);
+    throw error;
+  }
 
   // setImmediate, not setTimeout(0): it still runs after the I/O that arrived in this turn
   // (so concurrent requests share one flush and one fsync) but without the 1-2 ms minimum
@@ -363,26 +375,64 @@ function renderMetrics(host: NodeHost, peers: Peers, auth: Authenticator | undef
 function lockDirectory(runtime: RuntimeAdapter, dataDir: string): DataDirLock {
   let attempt;
   try {
-    mkdirSync(dataDir, { recursive: true });
+    makeDirectoryDurable(dataDir);
     attempt = lockDataDir(dataDir, (path) => runtime.openDatabase(path));
   } catch (error) {
     throw new StartupError(`cannot lock the data directory ${dataDir}: ${String(error)}`);
   }
   if (attempt.kind === "locked") return attempt.lock;
-  const holder = attempt.pid === undefined ? "another process" : `process ${attempt.pid}`;
-  throw new StartupError(
-    `the data directory ${dataDir} is in use by ${holder}, another kahuna node; ` +
-      `stop it first, or give this node its own --data-dir`,
-  );
+  throw new StartupError(dataDirBusyMessage(dataDir, attempt.pid));
 }
 
-function openStore(runtime: RuntimeAdapter, options: ServeOptions): LogStore {
-  const path = join(options.dataDir, "kahuna.sqlite");
+/** A data directory of the SQLite format becomes one of the log engine's (migrate-data-dir.ts). */
+function migrate(runtime: RuntimeAdapter, dataDir: string, logger: Logger): void {
+  let migration;
   try {
-    return new SqliteLogStore(runtime.openDatabase(path), path);
+    migration = migrateDataDir(dataDir, (path) => runtime.openDatabase(path));
   } catch (error) {
-    throw new StartupError(`cannot open the data directory's database ${path}: ${String(error)}`);
+    if (error instanceof AssertionError) throw error;
+    const why = error instanceof Error ? error.message : String(error);
+    throw new StartupError(
+      `cannot migrate the data directory ${dataDir} from ${legacyDatabaseName} (the format of ` +
+        `kahuna 0.2) to log/: ${why}. ${legacyDatabaseName} is left as it was; fix the ` +
+        `problem and start again, or start this kahuna 0.2 on it`,
+    );
   }
+  if (migration.kind === "migrated") {
+    logger.info(`migrated the data directory from ${legacyDatabaseName} to log/`, {
+      event: "dataDirMigrated",
+      dataDir,
+      partitions: migration.partitions,
+      entries: migration.entries,
+      snapshots: migration.snapshots,
+    });
+  } else if (migration.kind === "leftoverRemoved") {
+    logger.info(`removed ${legacyDatabaseName}, left by a migration that had finished`, {
+      event: "dataDirMigrated",
+      dataDir,
+    });
+  }
+}
+
+/** The log in `dataDir/log`, replayed; damage stops the start with the engine's words. */
+function openStore(dataDir: string): LogStore {
+  try {
+    return LogEngine.open(openLogDirectory(dataDir));
+  } catch (error) {
+    if (error instanceof StorageCorruptError) throw damagedLog(dataDir, error);
+    // A system error (EACCES making log/, say) is the operator's to fix; anything else a bug.
+    const code: unknown = (error as { code?: unknown } | null)?.code;
+    if (!(error instanceof FileSystemError) && typeof code !== "string") throw error;
+    throw new StartupError(
+      `cannot open the log in the data directory ${dataDir}: ${(error as Error).message}`,
+    );
+  }
+}
+
+function damagedLog(dataDir: string, error: StorageCorruptError): StartupError {
+  return new StartupError(
+    `the log in the data directory ${dataDir} is damaged: ${withDataDir(error.message, dataDir)}`,
+  );
 }
 
 function checkIdentity(

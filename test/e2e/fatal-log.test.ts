@@ -1,8 +1,8 @@
 /**
  * A fatal error is logged with its source location, from the compiled executable too (it
  * carries source maps): a real storage failure, a file-size limit (ulimit -f, SIGXFSZ ignored
- * so the write fails with EFBIG instead of killing the process) reached while the node writes
- * locks, stops the node with exit status 70 and one entry naming the error and the .ts line
+ * so the write fails with EFBIG instead of killing the process) reached by a log segment while
+ * the node writes locks, stops the node with exit status 70 and one entry naming the error and the .ts line
  * it was thrown from, as JSON lines with --log-format json and as readable text by default.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -27,7 +27,7 @@ beforeAll(() => {
 }, 60_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Starts a node under a 300 KiB file-size limit, writes locks until it stops; its stderr. */
+/** Starts a node under a 100 KiB file-size limit, writes locks until it stops; its stderr. */
 async function runUntilFatal(runtime: Runtime, extraArgs: string[]) {
   const [httpPort, peerPort, binaryPort] = [await freePort(), await freePort(), await freePort()];
   const dataDir = tempDir("kahuna-fatal-data-");
@@ -39,7 +39,7 @@ async function runUntilFatal(runtime: Runtime, extraArgs: string[]) {
   const child = Bun.spawn([
     "bash",
     "-c",
-    'trap "" XFSZ; ulimit -f 300; exec "$@"',
+    'trap "" XFSZ; ulimit -f 100; exec "$@"',
     "bash",
     ...serve,
   ], {
@@ -61,7 +61,7 @@ async function runUntilFatal(runtime: Runtime, extraArgs: string[]) {
       if (!answered) break;
     }
     expect(sent).toBeLessThan(2_000);
-    return { status: await child.exited, stderr: await stderr };
+    return { status: await child.exited, stderr: await stderr, dataDir };
   } finally {
     child.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
@@ -79,9 +79,9 @@ test(
     const fatal = entries.filter((entry) => entry["event"] === "fatal");
     expect(fatal.length).toBe(1);
     expect(fatal[0]).toMatchObject({ level: "error", node: "1" });
-    expect(String(fatal[0]!["error"])).toContain("SQLiteError");
-    // The storage adapter's line, through the source map: not an offset in a bundle.
-    expect(String(fatal[0]!["source"])).toMatch(/^src\/adapters\/sqlite-log-store\.ts:\d+:\d+$/);
+    expect(String(fatal[0]!["error"])).toMatch(/^FileSystemError: cannot append .*\.log.*EFBIG/);
+    // The file port's line, through the source map: not an offset in a bundle.
+    expect(String(fatal[0]!["source"])).toMatch(/^src\/adapters\/node-file-system\.ts:\d+:\d+$/);
     expect(String(fatal[0]!["stack"])).toMatch(/src\/host\/node-host\.ts:\d+:\d+/);
     expect(typeof fatal[0]!["time"]).toBe("string");
     // docs/operations.md shows this entry: the same keys, in the same order.
@@ -94,24 +94,25 @@ test(
 test(
   "from a checkout, the fatal entry is readable text by default, the stack below it",
   async () => {
-    const { status, stderr } = await runUntilFatal("bun", []);
+    const { status, stderr, dataDir } = await runUntilFatal("bun", []);
     expect(status).toBe(70);
     const lines = stderr.trim().split("\n");
     const at = lines.findIndex((line) => line.includes("fatal error"));
     expect(at).toBeGreaterThanOrEqual(0);
     expect(lines[at]).toMatch(
-      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ERROR \[node 1\] fatal error: .* event=fatal .*source=\S*src\/adapters\/sqlite-log-store\.ts:\d+:\d+/,
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ERROR \[node 1\] fatal error: .* event=fatal .*source=\S*src\/adapters\/node-file-system\.ts:\d+:\d+/,
     );
     expect(lines.slice(at + 1).some((line) => /^ {4}at .*node-host\.ts:\d+:\d+/.test(line))).toBe(
       true,
     );
-    // docs/operations.md shows such an entry, in the same form.
+    // docs/operations.md shows such an entry, in the same form: the same words, but its own
+    // time, data directory (/var/lib/kahuna), lines and byte counts.
     const page = readFileSync(join(repoRoot, "docs/operations.md"), "utf8");
     const example = /^```text\n(.*ERROR \[node 1\] fatal error.*)$/m.exec(page)?.[1] ?? "";
-    const form = (line: string) =>
-      line.replace(/^\S+Z/, "TIME").replace(/source=\S*src\//, "source=src/")
-        .replace(/:\d+:\d+/g, ":L:C");
-    expect(form(example)).toBe(form(lines[at]!));
+    const form = (line: string, dir: string) =>
+      line.replace(/^\S+Z/, "TIME").replaceAll(dir, "DIR").replace(/source=\S*src\//, "source=src/")
+        .replace(/\d+/g, "N");
+    expect(form(example, "/var/lib/kahuna")).toBe(form(lines[at]!, dataDir));
   },
   60_000,
 );
