@@ -15,8 +15,8 @@
  *   so a segment cut short after its sync is told from one a crash cut.
  *   A new segment is begun at every open and once the current one passes its target size.
  * - **Relocation.** A group that rarely writes would hold its old segment, and every segment
- *   after it, forever. Once more than `segmentsRetainedMax` segments are kept, the live entries
- *   of the groups holding the oldest are written again at the end, and the oldest goes.
+ *   after it, forever. Once the oldest segment is `segmentsRetainedMax` older than the newest,
+ *   the live entries of the groups holding it are written again at the end, and it goes.
  * - **Index.** Memory holds, per group, where each run of live entries lies (segment, record
  *   offset), not the entries: the host keeps its own copy of them. Entries are read back only to
  *   load a group at start (from the open's scan) and to relocate.
@@ -87,7 +87,7 @@ export class StorageCorruptError extends Error {
 export type LogEngineOptions = {
   /** A new segment is begun once the current one would grow past this. */
   readonly segmentBytesTarget?: number;
-  /** More segments than this, and the oldest one's live entries are relocated. */
+  /** A segment this many older than the newest has its live entries relocated. */
   readonly segmentsRetainedMax?: number;
 };
 
@@ -351,7 +351,7 @@ export class LogEngine implements LogStore {
    * Appends the waiting records and `records` to the newest segment in one write, syncs it if
    * `sync`, and applies them to memory. After a sync, removes what is no longer needed.
    */
-  private write(records: readonly LogRecord[], sync: boolean): void {
+  private write(records: readonly LogRecord[], sync: boolean, relocating = false): void {
     const all = this.pending.length === 0 ? records : [...this.pending, ...records];
     this.pending = [];
     const bytes = all.reduce((n, r) => n + recordBytes(r.payload.length), 0);
@@ -380,7 +380,7 @@ export class LogEngine implements LogStore {
     if (sync && this.unsynced) {
       segment.file.sync();
       this.unsynced = false;
-      this.collect();
+      this.collect(!relocating);
     }
   }
 
@@ -445,10 +445,12 @@ export class LogEngine implements LogStore {
   }
 
   /**
-   * Just after a sync: removes replaced snapshot files and segments no live entry is in, and
-   * relocates the entries holding the oldest segment once too many are kept.
+   * Just after a sync: removes replaced snapshot files and the oldest segments no live entry is
+   * in, and relocates the entries holding the oldest segment once it is too old. One relocation
+   * per write at most, and its own write relocates nothing: live entries larger than the
+   * segments retained then keep more segments, rather than being rewritten over and over.
    */
-  private collect(): void {
+  private collect(mayRelocate: boolean): void {
     for (const name of this.obsoleteFiles) {
       if (this.fs.list().includes(name)) this.fs.remove(name);
     }
@@ -464,9 +466,9 @@ export class LogEngine implements LogStore {
       removed = true;
     }
     if (removed) this.fs.syncDirectory();
-    const oldest = this.segments[0]!;
-    if (this.segments.length > this.segmentsRetainedMax && oldest.seq !== newest) {
-      this.relocate((run) => run.segment === oldest.seq);
+    const oldest = this.segments[0]!.seq;
+    if (mayRelocate && oldest <= newest - this.segmentsRetainedMax) {
+      this.relocate((run) => run.segment === oldest);
     }
   }
 
@@ -486,13 +488,13 @@ export class LogEngine implements LogStore {
         records.push(record(group, RecordType.entries, encodeEntries(run)));
       }
     }
-    if (records.length > 0) this.write(records, true);
+    if (records.length > 0) this.write(records, true, true);
   }
 
   /** Repair: the whole log in the newest segment, so every older one goes. */
   private relocateAll(): void {
     this.relocate(() => true);
-    this.collect();
+    this.collect(false);
   }
 
   // ---- reading ----

@@ -87,11 +87,11 @@ test("a frame over the framing limit is reported, and kills its sender as it wou
 });
 
 test(
-  "a leader that keeps its place without hearing a majority (no CheckQuorum) fails liveness under faults within 20 partial seeds",
+  "a leader that keeps its place without hearing a majority (no CheckQuorum) fails liveness under faults within 40 partial seeds",
   () => {
     const undo = brokenPatches["no-check-quorum"]!();
     try {
-      const caught = firstCaught("partial", 20);
+      const caught = firstCaught("partial", 40);
       expect(caught?.checkers).toContain("liveness under faults");
     } finally {
       undo();

@@ -17,6 +17,7 @@ export const faultKinds = [
   "clockRate",
   "restartAll",
   "diskLost",
+  "diskFull",
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -28,7 +29,8 @@ const faultOdds: readonly (readonly [FaultKind, number])[] = [
   ["crash", 0.55],
   ["crashInDiskWrite", 0.65],
   ["lossyNetwork", 0.8],
-  ["clockRate", 0.95],
+  ["clockRate", 0.93],
+  ["diskFull", 0.95],
   ["diskLost", 0.97],
 ];
 
@@ -182,6 +184,16 @@ export class FaultInjector {
       this.sim.nowMs + this.random.between(50, 3_000),
       () => this.sim.restart(node),
     );
+  }
+
+  /** A node's disk fills up: its next appends fail, and it exits as a real node does. */
+  private diskFull(): void {
+    const up = this.sim.nodes.filter((n) => n.up);
+    if (up.length === 0) return;
+    const node = this.random.pick(up);
+    node.disk.fill(this.random.int(2 * 1024));
+    this.sim.count("diskFull");
+    this.sim.agenda.at(this.sim.nowMs + this.random.between(100, 3_000), () => node.disk.unfill());
   }
 
   private restartAll(): void {

@@ -46,7 +46,7 @@ export class ScriptedCluster {
     for (const id of this.ids) {
       const node: ScriptedNode = {
         id,
-        disk: new SimDisk(),
+        disk: new SimDisk({ random: new Prng(Number(id)) }),
         host: undefined,
         clock: new SimClock(0, 0, 0),
         nextTickMs: 0,

@@ -14,7 +14,7 @@
 import { AssertionError } from "../../src/assert.ts";
 import { Prng } from "../../src/adapters/sim/prng.ts";
 import { SimClock } from "../../src/adapters/sim/sim-clock.ts";
-import { SimCrash, SimDisk } from "../../src/adapters/sim/sim-disk.ts";
+import { isDiskFull, SimCrash, SimDisk } from "../../src/adapters/sim/sim-disk.ts";
 import {
   calmNetwork,
   type NetworkBreakage,
@@ -217,7 +217,7 @@ export class Simulator {
     );
     this.voters = Array.from({ length: config.nodes }, (_, i) => String(i + 1));
     for (const id of this.voters) {
-      const disk = new SimDisk({ lies: config.lyingDisk });
+      const disk = new SimDisk({ lies: config.lyingDisk, random: this.random.fork() });
       this.nodes.push(new SimNode(id, disk, this.newClock()));
     }
     this.clientPort = {
@@ -452,7 +452,11 @@ export class Simulator {
     try {
       return call();
     } catch (error) {
-      if (!(error instanceof SimCrash)) {
+      if (isDiskFull(error)) {
+        // A full disk makes a real node exit; it restarts once space is freed.
+        this.count("diskFullExit");
+        node.disk.unfill();
+      } else if (!(error instanceof SimCrash)) {
         this.stats.hostErrors += 1;
         const kind = error instanceof AssertionError ? "assertion" : "exception";
         this.violations.push({
@@ -593,6 +597,15 @@ export class Simulator {
     try {
       this.start(node);
     } catch (error) {
+      // The process that could not start exits: the next start is a new one.
+      node.disk.crash(this.random);
+      if (isDiskFull(error)) {
+        // The disk is still full: the node exits again, and is started once space is freed.
+        this.count("diskFullExit");
+        node.disk.unfill();
+        this.agenda.at(this.nowMs + this.random.between(50, 1_500), () => this.restart(node));
+        return;
+      }
       this.violations.push({
         checker: "host error",
         key: `n${node.id}`,
@@ -610,6 +623,7 @@ export class Simulator {
     this.network.faults = { ...calmNetwork };
     for (const node of this.nodes) {
       node.disk.disarm();
+      node.disk.unfill();
       if (!node.up) this.restart(node);
     }
     for (const client of this.clients) client.stop();

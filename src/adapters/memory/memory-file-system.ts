@@ -114,6 +114,15 @@ class StoredFile {
     return this.stableLength;
   }
 
+  /** A new file holding this one's durable image, synced. */
+  durableClone(): StoredFile {
+    const clone = new StoredFile();
+    const image = this.durableCopy ?? this.data.subarray(0, this.durableLength);
+    clone.write(image.subarray(0, this.durableLength));
+    clone.sync();
+    return clone;
+  }
+
   private write(bytes: Uint8Array): void {
     const end = this.size + bytes.length;
     if (end > this.data.length) {
@@ -213,6 +222,19 @@ export class MemoryFileSystem implements FileSystem {
     this.entryChanges = [];
     this.openFiles.clear();
     this.incarnation += 1;
+  }
+
+  /**
+   * A new file system holding what a crash now would certainly keep (`crash()` without a
+   * `random`), leaving this one as it is: the simulator's checkers read it.
+   */
+  durableCopy(): MemoryFileSystem {
+    const copy = new MemoryFileSystem();
+    for (const [name, file] of [...this.durableEntries].sort(([a], [b]) => a < b ? -1 : 1)) {
+      copy.entries.set(name, file.durableClone());
+    }
+    copy.durableEntries = new Map(copy.entries);
+    return copy;
   }
 
   /**

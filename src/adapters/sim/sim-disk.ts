@@ -1,33 +1,37 @@
 /**
- * The simulator's LogStore twin: one node's disk, which outlives the node's NodeHost so a
- * restart reads what the crash left. It keeps two views:
+ * The simulator's disk: one node's storage, which outlives the node's NodeHost so that a
+ * restart reads what the crash left. It is the production log engine (src/storage/log-engine.ts)
+ * over the in-memory file system (src/adapters/memory/memory-file-system.ts), so the code that
+ * writes a real node's files is the code the simulator crashes:
  *
- * - `visible`: every write, as the running process sees it (the OS cache).
- * - `durable`: what survives a crash. A `save` reaches it before it returns (the host's
- *   fsync); snapshots and compactions, which the LogStore contract need not sync, wait in
- *   `pending` and a crash keeps only a random prefix of them (a later save makes every
- *   earlier mutation durable too).
+ * - A crash (`crash`) keeps what the file system's durability contract promises plus a random
+ *   prefix of the unsynced changes, the first one not kept torn; the engine reopens on that.
+ * - An armed crash (`armCrash`) kills the node inside one of its next few file operations (a
+ *   create, append, sync, truncate, rename, remove or directory sync), so a crash lands between
+ *   an append and its sync, inside a snapshot's rename, or inside a segment roll.
+ * - A full disk (`fill`) makes appends fail with `noSpace` until `unfill`, as a real full disk
+ *   makes the node exit.
+ * - A *lying* disk (`lies`, for checker tests only) passes only every 16th file sync to the file
+ *   system and acknowledges the others, so a crash loses writes the node was told are durable.
  *
- * A crash *during* a flush is an armed crash point: the next mutating call throws
- * `SimCrash` before touching the disk, so that write and everything after it in the flush is
- * lost, exactly as if the process died inside fsync. SQLite's WAL checksums its frames, so a
- * torn transaction is rolled back whole on recovery: an honest disk models a tear as the loss
- * of the in-flight write. A *lying* disk (`lies`, for checker tests only) acknowledges synced
- * writes it has not made durable, and on a crash it may keep a torn prefix of the entries of
- * the write in flight.
+ * Beside the engine it keeps `visible`: what the running node has written, as the process sees
+ * it, for the applied-entries checker (reading it back through the engine on every observation
+ * would cost a replay). It is rebuilt from the engine's loads after every start.
  *
- * Invariants: durable is always a prefix (in write order) of the visible history; after a
- * crash, visible equals durable.
+ * Invariants: the engine is reopened (replayed from the files) after every crash and wipe;
+ * `visible` holds exactly the calls that returned since the last (re)open.
  */
 import { assert } from "../../assert.ts";
 import {
-  emptyNodeState,
-  type GroupState,
-  type GroupWrite,
-  type LogStore,
-  type NodeState,
-} from "../../ports/log-store.ts";
-import type { Entry, HardState, NodeId, Snapshot } from "../../raft/types.ts";
+  type FileHandle,
+  type FileSystem,
+  FileSystemError,
+  type OpenMode,
+} from "../../ports/file-system.ts";
+import type { GroupState, GroupWrite, LogStore, NodeState } from "../../ports/log-store.ts";
+import type { Entry, NodeId, Snapshot } from "../../raft/types.ts";
+import { LogEngine, type LogEngineOptions } from "../../storage/log-engine.ts";
+import { MemoryFileSystem } from "../memory/memory-file-system.ts";
 import type { Prng } from "./prng.ts";
 
 /** Thrown by an armed disk: the node dies inside this call. The simulator catches it. */
@@ -35,239 +39,256 @@ export class SimCrash extends Error {
   override name = "SimCrash";
 }
 
-type StoredGroup = { hardState: HardState; snapshot: Snapshot | undefined; entries: Entry[] };
 type Identity = { nodeId: NodeId; voters: readonly NodeId[]; groups: number };
-type Mutation =
-  | { readonly kind: "save"; readonly writes: readonly GroupWrite[] }
-  | { readonly kind: "saveSnapshot"; readonly group: number; readonly snapshot: Snapshot }
-  | { readonly kind: "compact"; readonly group: number; readonly throughIndex: number };
+type VisibleGroup = { snapshot: Snapshot | undefined; entries: Map<number, Entry> };
 
-/** A lying disk keeps at most this many acknowledged writes only in its cache. */
-const lyingWritesCachedMax = 16;
-
-class DiskImage {
-  readonly groups = new Map<number, StoredGroup>();
-  identity: Identity | undefined;
-  incarnation = 0;
-  nodeState: NodeState = emptyNodeState;
-
-  clone(): DiskImage {
-    const copy = new DiskImage();
-    copy.incarnation = this.incarnation;
-    copy.nodeState = this.nodeState;
-    for (const [id, g] of this.groups) {
-      copy.groups.set(id, {
-        hardState: g.hardState,
-        snapshot: g.snapshot,
-        entries: [...g.entries],
-      });
-    }
-    copy.identity = this.identity;
-    return copy;
-  }
-
-  group(id: number): StoredGroup {
-    let stored = this.groups.get(id);
-    if (stored === undefined) {
-      stored = { hardState: { term: 0, vote: "", commit: 0 }, snapshot: undefined, entries: [] };
-      this.groups.set(id, stored);
-    }
-    return stored;
-  }
-
-  apply(mutation: Mutation): void {
-    switch (mutation.kind) {
-      case "save":
-        for (const write of mutation.writes) this.applyWrite(write);
-        return;
-      case "saveSnapshot":
-        this.group(mutation.group).snapshot = mutation.snapshot;
-        return;
-      case "compact": {
-        const g = this.group(mutation.group);
-        g.entries = g.entries.filter((e) => e.index > mutation.throughIndex);
-        return;
-      }
-    }
-  }
-
-  private applyWrite(write: GroupWrite): void {
-    const g = this.group(write.group);
-    if (write.snapshot !== undefined) {
-      g.snapshot = write.snapshot;
-      g.entries = [];
-    }
-    const first = write.entries[0];
-    if (first !== undefined) {
-      g.entries = g.entries.filter((e) => e.index < first.index);
-      for (const e of write.entries) {
-        g.entries.push({ term: e.term, index: e.index, data: new Uint8Array(e.data) });
-      }
-    }
-    if (write.hardState !== undefined) g.hardState = { ...write.hardState };
-  }
-}
+/** A lying disk makes only every this-many-th file sync. */
+const lyingSyncEvery = 16;
+/** An armed crash fires within this many file operations. */
+const armedOperationsMax = 3;
+/** Small segments, so simulated runs roll, collect and relocate them. */
+const simEngineOptions: LogEngineOptions = {
+  segmentBytesTarget: 4096,
+  segmentsRetainedMax: 2,
+};
 
 export type SimDiskOptions = {
   /** Checker tests only: acknowledge synced writes that a crash may still lose. */
   readonly lies?: boolean;
+  /** Draws the operation an armed crash fires in. */
+  readonly random: Prng;
 };
 
 export class SimDisk implements LogStore {
-  private durable = new DiskImage();
-  private visible = new DiskImage();
-  private pending: Mutation[] = [];
-  private crashArmed = false;
-  /** The mutation that was in flight when an armed crash fired (a lying disk may tear it). */
-  private inFlight: Mutation | undefined;
+  private files = new MemoryFileSystem();
+  private engine: LogEngine | undefined;
+  private visible = new Map<number, VisibleGroup>();
+  /** File operations left before an armed crash fires; undefined when none is armed. */
+  private crashIn: number | undefined;
+  private syncsSkipped = 0;
+  private durableView:
+    | { version: number; engine: LogEngine; groups: Map<number, GroupState> }
+    | undefined;
+  /** Counts mutations, so the durable view is rebuilt only when the disk changed. */
+  private version = 0;
   readonly lies: boolean;
+  private readonly random: Prng;
   saves = 0;
-  lostWrites = 0;
 
-  constructor(options: SimDiskOptions = {}) {
+  constructor(options: SimDiskOptions) {
     this.lies = options.lies ?? false;
+    this.random = options.random;
   }
 
-  /** The node will die inside its next mutating call to this disk. */
+  /** The node will die inside one of its next few file operations. */
   armCrash(): void {
-    this.crashArmed = true;
+    this.crashIn = this.random.int(armedOperationsMax);
   }
 
   get armed(): boolean {
-    return this.crashArmed;
+    return this.crashIn !== undefined;
   }
 
   /** The simulator stops injecting faults: an armed crash that has not fired is called off. */
   disarm(): void {
-    this.crashArmed = false;
+    this.crashIn = undefined;
   }
+
+  /** The disk has room for about `bytes` more; appends beyond fail as a full disk does. */
+  fill(bytes: number): void {
+    this.files.capacityBytes = this.files.usedBytes() + bytes;
+  }
+
+  unfill(): void {
+    this.files.capacityBytes = Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * The process died: the file system keeps its promises and a random part of the rest, and
+   * the engine will replay what is left.
+   */
+  crash(random: Prng): void {
+    this.files.crash(random);
+    this.engine = undefined;
+    this.visible.clear();
+    this.crashIn = undefined;
+    this.version += 1;
+  }
+
+  /** The disk is replaced by an empty one (the node must be down). */
+  wipe(): void {
+    assert(this.engine === undefined, "wipe a stopped node's disk");
+    this.files = new MemoryFileSystem();
+    this.visible.clear();
+    this.crashIn = undefined;
+    this.version += 1;
+  }
+
+  private store(): LogEngine {
+    this.engine ??= LogEngine.open(this.fileSystem(), simEngineOptions);
+    return this.engine;
+  }
+
+  // ---- LogStore ----
 
   save(writes: readonly GroupWrite[]): void {
-    this.mutate({ kind: "save", writes }, true);
+    this.store().save(writes);
     this.saves += 1;
+    for (const write of writes) {
+      const group = this.visibleGroup(write.group);
+      if (write.snapshot !== undefined) {
+        group.snapshot = write.snapshot;
+        group.entries.clear();
+      }
+      const first = write.entries[0];
+      if (first !== undefined) {
+        for (const index of [...group.entries.keys()]) {
+          if (index >= first.index) group.entries.delete(index);
+        }
+        for (const e of write.entries) group.entries.set(e.index, e);
+      }
+    }
   }
 
-  // The LogStore contract lets these two wait for the next save; a crash may lose them.
   saveSnapshot(group: number, snapshot: Snapshot): void {
-    this.mutate({ kind: "saveSnapshot", group, snapshot }, false);
+    this.store().saveSnapshot(group, snapshot);
+    this.visibleGroup(group).snapshot = snapshot;
   }
 
   compact(group: number, throughIndex: number): void {
-    this.mutate({ kind: "compact", group, throughIndex }, false);
-  }
-
-  private mutate(mutation: Mutation, sync: boolean): void {
-    if (this.crashArmed) {
-      this.crashArmed = false;
-      this.inFlight = mutation;
-      throw new SimCrash("the node crashed inside a disk write");
-    }
-    this.visible.apply(mutation);
-    this.pending.push(mutation);
-    if (sync && !this.lies) this.syncAll();
-    if (this.lies) {
-      while (this.pending.length > lyingWritesCachedMax) this.durable.apply(this.pending.shift()!);
-    }
-  }
-
-  private syncAll(): void {
-    for (const mutation of this.pending) this.durable.apply(mutation);
-    this.pending = [];
-  }
-
-  /**
-   * The process died: unsynced writes survive only as a random prefix (all of them may go);
-   * the write in flight is lost (an honest disk) or may leave a torn prefix (a lying one).
-   */
-  crash(random: Prng): void {
-    const keep = random.int(this.pending.length + 1);
-    for (let i = 0; i < keep; i++) this.durable.apply(this.pending[i]!);
-    this.lostWrites += this.pending.length - keep;
-    this.pending = [];
-    const torn = this.inFlight;
-    if (this.lies && torn !== undefined && torn.kind === "save" && random.chance(0.5)) {
-      const tornWrites = torn.writes.map((w) => ({
-        group: w.group,
-        entries: w.entries.slice(0, random.int(w.entries.length + 1)),
-      }));
-      this.durable.apply({ kind: "save", writes: tornWrites });
-    }
-    this.inFlight = undefined;
-    this.crashArmed = false;
-    this.visible = this.durable.clone();
-  }
-
-  /**
-   * The disk is replaced by an empty one (the node must be down): every group, the identity,
-   * the node's store id and what it knew of its peers are gone.
-   */
-  wipe(): void {
-    assert(this.pending.length === 0 && this.inFlight === undefined, "wipe a stopped node's disk");
-    this.durable = new DiskImage();
-    this.visible = new DiskImage();
-    this.crashArmed = false;
+    this.store().compact(group, throughIndex);
+    const entries = this.visibleGroup(group).entries;
+    for (const index of [...entries.keys()]) if (index <= throughIndex) entries.delete(index);
   }
 
   load(group: number): GroupState {
-    const stored = this.visible.group(group);
-    const after = stored.snapshot?.metadata.index ?? 0;
-    return {
-      hardState: stored.hardState,
-      snapshot: stored.snapshot,
-      entries: stored.entries.filter((e) => e.index > after),
-    };
+    const state = this.store().load(group);
+    const visible: VisibleGroup = { snapshot: state.snapshot, entries: new Map() };
+    for (const e of state.entries) visible.entries.set(e.index, e);
+    this.visible.set(group, visible);
+    return state;
   }
+
+  identity(): Identity | undefined {
+    return this.store().identity();
+  }
+
+  setIdentity(identity: Identity): void {
+    this.store().setIdentity(identity);
+  }
+
+  nextIncarnation(): number {
+    return this.store().nextIncarnation();
+  }
+
+  nodeState(): NodeState {
+    return this.store().nodeState();
+  }
+
+  setNodeState(state: NodeState): void {
+    this.store().setNodeState(state);
+  }
+
+  close(): void {
+    this.engine?.close();
+    this.engine = undefined;
+  }
+
+  // ---- for the checkers ----
 
   /** What a crash now would certainly keep of one group (for the log-matching checker). */
   durableGroup(group: number): GroupState {
-    const stored = this.durable.group(group);
-    const after = stored.snapshot?.metadata.index ?? 0;
-    return {
-      hardState: stored.hardState,
-      snapshot: stored.snapshot,
-      entries: stored.entries.filter((e) => e.index > after),
-    };
+    if (this.durableView?.version !== this.version) {
+      this.durableView = {
+        version: this.version,
+        engine: LogEngine.open(this.files.durableCopy(), simEngineOptions),
+        groups: new Map(),
+      };
+    }
+    const view = this.durableView;
+    let state = view.groups.get(group);
+    if (state === undefined) view.groups.set(group, state = view.engine.load(group));
+    return state;
   }
 
   /** The entry at `index` as the running node wrote it, if the disk still has it. */
   visibleEntry(group: number, index: number): Entry | undefined {
-    const entries = this.visible.group(group).entries;
-    const first = entries[0];
-    if (first === undefined) return undefined;
-    const entry = entries[index - first.index];
-    return entry !== undefined && entry.index === index ? entry : undefined;
+    return this.visible.get(group)?.entries.get(index);
   }
 
   visibleSnapshot(group: number): Snapshot | undefined {
-    return this.visible.group(group).snapshot;
+    return this.visible.get(group)?.snapshot;
   }
 
-  identity(): Identity | undefined {
-    return this.visible.identity;
+  private visibleGroup(group: number): VisibleGroup {
+    let visible = this.visible.get(group);
+    if (visible === undefined) {
+      visible = { snapshot: undefined, entries: new Map() };
+      this.visible.set(group, visible);
+    }
+    return visible;
   }
 
-  setIdentity(identity: Identity): void {
-    this.visible.identity = identity;
-    this.durable.identity = identity;
+  // ---- the file system the engine sees: crash points, a lying sync ----
+
+  /** Counts down an armed crash; true when this operation may go on. */
+  private operation(): void {
+    this.version += 1;
+    if (this.crashIn === undefined) return;
+    if (this.crashIn === 0) {
+      this.crashIn = undefined;
+      throw new SimCrash("the node crashed inside a disk write");
+    }
+    this.crashIn -= 1;
   }
 
-  nodeState(): NodeState {
-    return this.visible.nodeState;
+  private fileSystem(): FileSystem {
+    const files = this.files;
+    return {
+      list: () => files.list(),
+      open: (name: string, mode: OpenMode) => {
+        if (mode === "create") this.operation();
+        return this.handle(files.open(name, mode));
+      },
+      rename: (from: string, to: string) => {
+        this.operation();
+        files.rename(from, to);
+      },
+      remove: (name: string) => {
+        this.operation();
+        files.remove(name);
+      },
+      syncDirectory: () => {
+        this.operation();
+        files.syncDirectory();
+      },
+    };
   }
 
-  /** Written through at once, like setIdentity. */
-  setNodeState(state: NodeState): void {
-    const copy = structuredClone(state);
-    this.visible.nodeState = copy;
-    this.durable.nodeState = copy;
+  private handle(file: FileHandle): FileHandle {
+    return {
+      name: file.name,
+      size: () => file.size(),
+      read: (offset, length) => file.read(offset, length),
+      append: (bytes) => {
+        this.operation();
+        file.append(bytes);
+      },
+      sync: () => {
+        this.operation();
+        if (this.lies && ++this.syncsSkipped % lyingSyncEvery !== 0) return;
+        file.sync();
+      },
+      truncate: (length) => {
+        this.operation();
+        file.truncate(length);
+      },
+      close: () => file.close(),
+    };
   }
+}
 
-  /** Written through at once, like setIdentity: a start that counted survives a crash. */
-  nextIncarnation(): number {
-    this.durable.incarnation += 1;
-    this.visible.incarnation = this.durable.incarnation;
-    return this.durable.incarnation;
-  }
-
-  close(): void {}
+/** Whether `error` is a full disk (the node exits, as a real one does). */
+export function isDiskFull(error: unknown): boolean {
+  return error instanceof FileSystemError && error.code === "noSpace";
 }
