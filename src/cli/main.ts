@@ -40,6 +40,15 @@ export async function runCli(
     if (parsed.kind === "usage") return usageError(parsed.message, "kahuna serve --help", json, io);
     return await runServe(parsed.options, io);
   }
+  if (name === "repair") {
+    const { parseRepairCommand, repairUsage, runRepair } = await import("./repair-command.ts");
+    const parsed = parseRepairCommand(rest, process.env);
+    if (parsed.kind === "help") return help(repairUsage, io);
+    if (parsed.kind === "usage") {
+      return usageError(parsed.message, "kahuna repair --help", json, io);
+    }
+    return await runRepair(parsed.dataDir, io);
+  }
   if (name === "auth") {
     const { authUsage, runAuthCommand } = await import("./auth-command.ts");
     const result = runAuthCommand(rest, io);
@@ -79,7 +88,7 @@ export async function runCli(
   const what = name.startsWith("-") ? "option" : "command";
   return usageError(
     `unknown ${what} ${JSON.stringify(name)}; the commands are lock, unlock, extend-lock, ` +
-      `get-lock, watch, elect, serve, cli, bench, auth and help`,
+      `get-lock, watch, elect, serve, repair, cli, bench, auth and help`,
     "kahuna help",
     json,
     io,

@@ -81,6 +81,10 @@ Server:
                                   and --auth-file (refused otherwise)
   A flag wins over its environment variable. Ctrl-C (SIGINT) or SIGTERM stops it cleanly;
   SIGHUP reloads the certificates and the auth file.
+  kahuna repair --data-dir DIR
+                         mend the log of a stopped node that refuses to start because
+                         records of some partitions are damaged: their logs are dropped,
+                         and their leaders re-seed the node (docs/reliability.md)
 
 Client tokens (docs/security.md):
   kahuna auth add NAME --file FILE [--prefix P]... [--read-only] [--admin]

@@ -167,6 +167,9 @@ describe("errors", () => {
     [["serve", "--initial-cluster", "1=a"], /--initial-cluster entries look like 2=10.0.0.2:2071/],
     [["serve", "--node-id", "3", "--initial-cluster", "1=h:1,2=h:2"], /must include this node/],
     [["serve", "--partitions", "0"], /--partitions must be an integer from 1 to 1024/],
+    [["repair"], /repair needs --data-dir DIR \(or KAHUNA_DATA_DIR\)/],
+    [["repair", "./data"], /repair takes only --data-dir DIR, got "\.\/data"/],
+    [["repair", "--data-dir"], /--data-dir needs a value; run "kahuna repair --help"/],
   ];
   for (const [args, message] of usageCases) {
     test(`usage error exits 2: kahuna ${args.join(" ")}`, async () => {
@@ -196,6 +199,10 @@ describe("errors", () => {
       expect(result.status).toBe(0);
       expect(result.stdout).toMatch(/kahuna lock RESOURCE EXPIRES_MS/);
     }
+    expect((await run(["help"])).stdout).toMatch(/kahuna repair --data-dir DIR/);
+    const repair = await run(["repair", "--help"]);
+    expect(repair.status).toBe(0);
+    expect(repair.stdout).toMatch(/^usage: kahuna repair --data-dir DIR\n/);
   });
 });
 
