@@ -141,6 +141,11 @@ export class LogEngine implements LogStore {
   private opened = false;
   private readonly segmentBytesTarget: number;
   private readonly segmentsRetainedMax: number;
+  /**
+   * What the open cut off: the last append before a crash, torn (a whole segment when the crash
+   * came as it began). The node logs it; it was never acknowledged, so nothing is lost.
+   */
+  readonly tornTails: { file: string; offset: number; bytes: number }[] = [];
 
   private constructor(private readonly fs: FileSystem, options: LogEngineOptions) {
     this.segmentBytesTarget = options.segmentBytesTarget ?? logSegmentBytesTarget;
@@ -559,6 +564,7 @@ export class LogEngine implements LogStore {
       sizes.set(seq, bytes.length);
       const kept = this.replaySegment(seq, name, bytes, newest, damaged, how, sizes);
       if (kept === "empty") {
+        this.tornTails.push({ file: name, offset: 0, bytes: bytes.length });
         file.close();
         this.fs.remove(name);
         this.fs.syncDirectory();
@@ -567,6 +573,7 @@ export class LogEngine implements LogStore {
       if (kept < bytes.length) {
         file.truncate(kept);
         file.sync();
+        this.tornTails.push({ file: name, offset: kept, bytes: bytes.length - kept });
       }
       this.segments.push({ seq, name, file });
     }
