@@ -77,15 +77,14 @@ export async function runRepair(dataDir: string, io: Io): Promise<number> {
         );
         return ExitStatus.No;
       }
-      const reseed = identity === undefined
-        ? "the node's own records (its identity and store id) went with partition 0, so when " +
-          "it starts its peers take it for a node that lost its storage and re-seed every " +
-          "partition"
-        : `when the node starts, ${one ? "its leader re-seeds" : "their leaders re-seed"} it ` +
-          "(the other partitions are as they were)";
+      // A current leader keeps its view of this node's log from before the damage (the store
+      // id is the same), takes the empty log's rejections for stale ones and never re-seeds
+      // it; a leader elected afterwards starts from nothing and does.
       io.out(
-        `repaired the log in ${dataDir}: dropped the damaged log of ${which}, now ` +
-          `recovering; ${reseed}`,
+        `repaired the log in ${dataDir}: dropped the damaged log of ${which}, now recovering ` +
+          `(the other partitions are as they were). Start the node, then restart the node ` +
+          `that ${one ? "leads" : "leads each of"} ${which} (GET /v1/cluster names it): the ` +
+          `leader elected next re-seeds this one (docs/reliability.md, "A damaged log")`,
       );
       return ExitStatus.Ok;
     }

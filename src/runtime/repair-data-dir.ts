@@ -24,7 +24,7 @@ export type RepairOutcome =
   /**
    * The logs of `dropped` were dropped, and those partitions are recovering. `identity` is the
    * node and its cluster as the repaired log records them (with one voter, no leader can
-   * re-seed them); undefined when the repair dropped it too (see `repairLocked`).
+   * re-seed them); undefined in a log of a node that never finished its first start.
    */
   | {
     readonly kind: "repaired";
@@ -89,10 +89,7 @@ function repairLocked(dataDir: string): RepairOutcome {
     };
   }
   if (dropped.length === 0) return { kind: "sound" };
-  // The repaired log opens; it is read once more only to say whose partitions these are. The
-  // engine keeps the node's own records (identity, store id, count of starts) under partition
-  // 0, so dropping partition 0 drops them too: the node then starts as one that lost its
-  // storage, which is safe (its peers re-seed every partition) but more than was damaged.
+  // The repaired log opens; it is read once more only to say whose partitions these are.
   const engine = LogEngine.open(fs);
   try {
     const identity = engine.identity();
