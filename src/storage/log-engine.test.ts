@@ -329,9 +329,9 @@ test("repair drops the damaged partition, keeps the others, and marks it recover
   fs.flipBit(name, at + 10, 2);
   expect(() => LogEngine.open(fs)).toThrow(/partition 1/);
 
-  expect(LogEngine.repair(fs)).toEqual({ dropped: [1] });
+  expect(LogEngine.repair(fs, "def")).toEqual({ dropped: [1] });
   const repaired = LogEngine.open(fs);
-  expect(repaired.nodeState()).toEqual({ ...emptyNodeState, storeId: "abc", recovering: [1] });
+  expect(repaired.nodeState()).toEqual({ ...emptyNodeState, storeId: "def", recovering: [1] });
   expect(repaired.load(0).entries.map((e) => new TextDecoder().decode(e.data))).toEqual(["zero"]);
   expect(repaired.load(0).hardState).toEqual({ term: 1, vote: "a", commit: 1 });
   expect(repaired.load(1).entries).toEqual([]);
@@ -344,7 +344,7 @@ test("repair refuses damage that hides which partitions it touches", () => {
   engine.save([{ group: 0, entries: [entry(1, 1)] }]);
   engine.close();
   fs.flipBit(segmentFileName(1), 3, 0); // the segment header
-  expect(() => LogEngine.repair(fs)).toThrow(StorageCorruptError);
+  expect(() => LogEngine.repair(fs, "def")).toThrow(StorageCorruptError);
 });
 
 // ---- crashes against the model ----
@@ -481,6 +481,36 @@ test("repair of an undamaged log changes nothing", () => {
   engine.save([{ group: 0, entries: [entry(1, 1)] }]);
   engine.close();
   const before = fs.list();
-  expect(LogEngine.repair(fs)).toEqual({ dropped: [] });
+  expect(LogEngine.repair(fs, "def")).toEqual({ dropped: [] });
   expect(fs.list()).toEqual(before);
+});
+
+test("damage in partition 0 leaves the node's own records; damage in those is not repaired", () => {
+  const fs = new MemoryFileSystem();
+  const engine = LogEngine.open(fs);
+  engine.setIdentity({ nodeId: "a", voters: ["a", "b", "c"], groups: 2 });
+  engine.setNodeState({ ...emptyNodeState, storeId: "abc" });
+  engine.save([{ group: 0, entries: [entry(1, 1, "zero-".repeat(20))] }]);
+  engine.close();
+  const name = segmentFileName(1);
+  const read = fs.open(name, "existing");
+  const bytes = new TextDecoder().decode(read.read(0, read.size()));
+  read.close();
+  fs.flipBit(name, bytes.indexOf("zero-zero-") + 3, 0);
+  expect(LogEngine.repair(fs, "def")).toEqual({ dropped: [0] });
+  const repaired = LogEngine.open(fs);
+  expect(repaired.identity()?.nodeId).toBe("a");
+  expect(repaired.nodeState().recovering).toEqual([0]);
+  repaired.close();
+
+  const other = new MemoryFileSystem();
+  const second = LogEngine.open(other);
+  second.setIdentity({ nodeId: "node-b", voters: ["node-b"], groups: 1 });
+  second.close();
+  const segment = other.open(segmentFileName(1), "existing");
+  const text = new TextDecoder().decode(segment.read(0, segment.size()));
+  segment.close();
+  other.flipBit(segmentFileName(1), text.indexOf("node-b") + 1, 2);
+  expect(() => LogEngine.open(other)).toThrow(/the node's own records/);
+  expect(() => LogEngine.repair(other, "def")).toThrow(/start the node empty/);
 });

@@ -79,6 +79,12 @@ import {
   writeSnapshotFile,
 } from "./snapshot-file.ts";
 
+/**
+ * The group number of the node's own records (identity, count of starts, node state, sealed
+ * segment sizes): no partition's, so that repair can drop a partition without them.
+ */
+export const nodeGroup = 0xffff_ffff;
+
 /** The log cannot be trusted: a person must look (the message says what and where). */
 export class StorageCorruptError extends Error {
   override name = "StorageCorruptError";
@@ -170,10 +176,15 @@ export class LogEngine implements LogStore {
   /**
    * Opens a damaged log and rewrites it without the groups whose records are damaged, which
    * then start empty and recovering (they neither vote nor campaign until a leader re-seeds
-   * them: docs/reliability.md). Returns those groups. Damage that hides which groups it touches
+   * them: docs/reliability.md), under `newStoreId` (a random id, as a first start draws).
+   * Returns those groups. Damage that hides which groups it touches
    * (a segment header, a record header) cannot be repaired this way and throws.
    */
-  static repair(fs: FileSystem, options: LogEngineOptions = {}): { dropped: number[] } {
+  static repair(
+    fs: FileSystem,
+    newStoreId: string,
+    options: LogEngineOptions = {},
+  ): { dropped: number[] } {
     const dropped = new Set<number>();
     const scout = new LogEngine(fs, options);
     scout.replay((damage) => {
@@ -187,6 +198,13 @@ export class LogEngine implements LogStore {
     }
     scout.closeFiles();
     if (dropped.size === 0) return { dropped: [] };
+    if (dropped.has(nodeGroup)) {
+      throw new StorageCorruptError(
+        "the damage is in the node's own records (its identity, store id and count of starts), " +
+          "which no peer can send back: move the data directory aside and start the node " +
+          "empty, as a node that lost its storage (docs/reliability.md)",
+      );
+    }
     const engine = new LogEngine(fs, options);
     engine.replay((damage) => {
       if (damage.group === undefined || !dropped.has(damage.group)) {
@@ -196,7 +214,10 @@ export class LogEngine implements LogStore {
     for (const group of dropped) engine.groups.delete(group);
     const recovering = [...new Set([...engine.storedNodeState.recovering, ...dropped])]
       .sort((a, b) => a - b);
-    engine.storedNodeState = { ...engine.storedNodeState, recovering };
+    // A new store id: peers that accept it forget what they knew of this node's logs in every
+    // partition, so the leaders probe it afresh and re-seed the dropped ones. Under the old id a
+    // leader would keep the progress it had, and take the empty log's rejections for stale.
+    engine.storedNodeState = { ...engine.storedNodeState, storeId: newStoreId, recovering };
     engine.finishOpen();
     engine.relocateAll();
     engine.close();
@@ -223,8 +244,8 @@ export class LogEngine implements LogStore {
     engine.guard(() => {
       const records: LogRecord[] = [];
       if (image.identity !== undefined) records.push(identityRecord(image.identity));
-      records.push(record(0, RecordType.incarnation, encodeNumbers(image.incarnation)));
-      records.push(record(0, RecordType.nodeState, encodeJson(image.nodeState)));
+      records.push(record(nodeGroup, RecordType.incarnation, encodeNumbers(image.incarnation)));
+      records.push(record(nodeGroup, RecordType.nodeState, encodeJson(image.nodeState)));
       for (const group of [...image.groups.keys()].sort((a, b) => a - b)) {
         const state = image.groups.get(group)!;
         if (state.snapshot !== undefined) {
@@ -313,7 +334,10 @@ export class LogEngine implements LogStore {
 
   nextIncarnation(): number {
     this.guard(() => {
-      this.write([record(0, RecordType.incarnation, encodeNumbers(this.incarnation + 1))], true);
+      this.write(
+        [record(nodeGroup, RecordType.incarnation, encodeNumbers(this.incarnation + 1))],
+        true,
+      );
     });
     return this.incarnation;
   }
@@ -323,7 +347,9 @@ export class LogEngine implements LogStore {
   }
 
   setNodeState(state: NodeState): void {
-    this.guard(() => this.write([record(0, RecordType.nodeState, encodeJson(state))], true));
+    this.guard(() =>
+      this.write([record(nodeGroup, RecordType.nodeState, encodeJson(state))], true)
+    );
   }
 
   close(): void {
@@ -428,13 +454,13 @@ export class LogEngine implements LogStore {
     const sealed = this.segments[this.segments.length - 1];
     if (sealed !== undefined) {
       const payload = encodeNumbers(sealed.seq, sealed.file.size());
-      records.push(record(0, RecordType.previousSegment, payload));
+      records.push(record(nodeGroup, RecordType.previousSegment, payload));
     }
     if (this.storedIdentity !== undefined) records.push(identityRecord(this.storedIdentity));
     if (this.incarnation > 0) {
-      records.push(record(0, RecordType.incarnation, encodeNumbers(this.incarnation)));
+      records.push(record(nodeGroup, RecordType.incarnation, encodeNumbers(this.incarnation)));
     }
-    records.push(record(0, RecordType.nodeState, encodeJson(this.storedNodeState)));
+    records.push(record(nodeGroup, RecordType.nodeState, encodeJson(this.storedNodeState)));
     for (const group of [...this.groups.keys()].sort((a, b) => a - b)) {
       const log = this.groups.get(group)!;
       if (log.snapshot !== undefined) {
@@ -550,7 +576,7 @@ export class LogEngine implements LogStore {
           group: undefined,
           message: `log segment ${segmentFileName(seqs[i - 1]! + 1)} is missing: segments ` +
             `${segmentNames[i - 1]} and ${segmentNames[i]} are kept, and every segment between ` +
-            `the oldest and the newest is needed. ${repairHint}`,
+            `the oldest and the newest is needed. ${emptyStartHint}`,
         });
       }
     }
@@ -614,7 +640,7 @@ export class LogEngine implements LogStore {
               file: name,
               offset: r.offset,
               group: undefined,
-              message: `${problem} (as segment ${name} records it). ${repairHint}`,
+              message: `${problem} (as segment ${name} records it). ${emptyStartHint}`,
             });
           }
           continue;
@@ -626,7 +652,7 @@ export class LogEngine implements LogStore {
             offset: r.offset,
             group: r.group,
             message: `log segment ${name} holds a malformed record at offset ${r.offset} ` +
-              `(partition ${r.group}): ${problem}. ${repairHint}`,
+              `(${groupName(r.group)}): ${problem}. ${hintFor(r.group)}`,
           });
         }
       }
@@ -640,7 +666,7 @@ export class LogEngine implements LogStore {
             group: undefined,
             message: `log segment ${name} ends in a torn record at offset ${end.truncateTo}, ` +
               `but it is not the newest segment: it was synced before the next one began, so ` +
-              `the bytes there were lost or damaged on disk. ${repairHint}`,
+              `the bytes there were lost or damaged on disk. ${emptyStartHint}`,
           });
           return bytes.length;
         }
@@ -651,7 +677,7 @@ export class LogEngine implements LogStore {
         file: name,
         offset: end.offset,
         group: end.group,
-        message: `${corruptionMessage(name, end)} ${repairHint}`,
+        message: `${corruptionMessage(name, end, groupName)} ${hintFor(end.group)}`,
       });
       // Repair goes on past a record whose header, and so whose length, is sound.
       const skip = end.offset === 0 ? undefined : soundRecordBytesAt(bytes, end.offset);
@@ -662,7 +688,7 @@ export class LogEngine implements LogStore {
           group: undefined,
           message: `log segment ${name} is damaged at offset ${end.offset} so that the records ` +
             `after it cannot be found: every partition with records there may be hit. ` +
-            `Move the data directory aside and start the node empty (docs/reliability.md).`,
+            emptyStartHint,
         });
         return bytes.length;
       }
@@ -829,6 +855,17 @@ export class LogEngine implements LogStore {
 
 const repairHint = "Run `kahuna repair --data-dir DIR` to drop the damaged partitions' logs, " +
   'so that their leaders re-seed this node (docs/reliability.md, "A damaged log").';
+const emptyStartHint = "Move the data directory aside and start the node empty, as a node " +
+  "that lost its storage (docs/reliability.md).";
+
+function groupName(group: number): string {
+  return group === nodeGroup ? "the node's own records" : `partition ${group}`;
+}
+
+/** What to do about damage to `group`'s records: repair, unless no peer can send them back. */
+function hintFor(group: number | undefined): string {
+  return group === undefined || group === nodeGroup ? emptyStartHint : repairHint;
+}
 
 function record(group: number, type: RecordType, payload: Uint8Array): LogRecord {
   return { group, type, payload };
@@ -836,7 +873,7 @@ function record(group: number, type: RecordType, payload: Uint8Array): LogRecord
 
 function identityRecord(identity: Identity): LogRecord {
   const { nodeId, voters, groups } = identity;
-  return record(0, RecordType.identity, encodeJson({ nodeId, voters, groups }));
+  return record(nodeGroup, RecordType.identity, encodeJson({ nodeId, voters, groups }));
 }
 
 /** Drops live entries at or after `index` (an append there replaces them: Raft §5.3). */

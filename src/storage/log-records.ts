@@ -11,8 +11,8 @@
  *     snapshot       u64 index, u64 term: this node's own snapshot; entries stay until compact
  *     snapshotInstalled  u64 index, u64 term: a leader's snapshot replaced the whole log
  *     compact        u64 through index: entries at or below it are dropped
- *     identity, nodeState   JSON (UTF-8), group 0
- *     incarnation    u64 count of starts, group 0
+ *     identity, nodeState   JSON (UTF-8), in the node's own group (nodeGroup)
+ *     incarnation    u64 count of starts, in the node's own group
  *     previousSegment  u64 number, u64 bytes: the segment before this one, as it was sealed
  *                    (a checkpoint's first record), so that a truncated segment is detected
  *     snapshotChunk  bytes of a snapshot file's state, in order

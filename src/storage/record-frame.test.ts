@@ -332,7 +332,7 @@ test("the corruption message names the file, the offset, the partition and what 
     "corrupt in its segment header (every partition with records in the file): the segment " +
       "header checksum is",
   );
-  expect(message(segmentDamaged)).toContain("as a node that lost its storage");
+  expect(message(segmentDamaged)).toContain("left as it is for diagnosis.");
 });
 
 test("after a simulated crash a segment scans clean or torn, with every synced record", () => {

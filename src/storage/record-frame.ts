@@ -342,6 +342,7 @@ function hex(value: number, digits = 8): string {
 export function corruptionMessage(
   file: string,
   end: Extract<SegmentEnd, { kind: "corrupt" }>,
+  groupName: (group: number) => string = (group) => `partition ${group}`,
 ): string {
   const inSegmentHeader = end.problem === "magic" || end.problem === "segmentHeaderChecksum" ||
     end.problem === "version";
@@ -349,9 +350,8 @@ export function corruptionMessage(
     ? "its segment header (every partition with records in the file)"
     : end.group === undefined
     ? `the record at offset ${end.offset} (partition unknown: the record header is damaged)`
-    : `the record at offset ${end.offset} (partition ${end.group})`;
+    : `the record at offset ${end.offset} (${groupName(end.group)})`;
   return `log segment ${file} is corrupt in ${where}: ${end.detail}. Records ` +
     `before offset ${end.offset} are intact; nothing from it on is applied, and the file is ` +
-    `left as it is for diagnosis. To bring the node back, move its data directory aside and ` +
-    `start it empty, as a node that lost its storage (docs/reliability.md).`;
+    `left as it is for diagnosis.`;
 }
