@@ -69,10 +69,9 @@ test("dropped partitions are named, with what brings them back; exit 0", async (
   const io = capture();
   expect(await runRepair(dir, io)).toBe(0);
   expect(io.out_).toEqual([
-    `repaired the log in ${dir}: dropped the damaged log of partitions 1, 3, now recovering ` +
-    `(the other partitions are as they were). Start the node, then restart the node that ` +
-    `leads each of partitions 1, 3 (GET /v1/cluster names it): the leader elected next ` +
-    `re-seeds this one (docs/reliability.md, "A damaged log")`,
+    `repaired the log in ${dir}: dropped the damaged log of partitions 1, 3, now recovering, ` +
+    `under a new store id; when the node starts, their leaders re-seed it (the other ` +
+    `partitions are as they were)`,
   ]);
 });
 

@@ -77,14 +77,11 @@ export async function runRepair(dataDir: string, io: Io): Promise<number> {
         );
         return ExitStatus.No;
       }
-      // A current leader keeps its view of this node's log from before the damage (the store
-      // id is the same), takes the empty log's rejections for stale ones and never re-seeds
-      // it; a leader elected afterwards starts from nothing and does.
+      const leaders = one ? "its leader re-seeds" : "their leaders re-seed";
       io.out(
-        `repaired the log in ${dataDir}: dropped the damaged log of ${which}, now recovering ` +
-          `(the other partitions are as they were). Start the node, then restart the node ` +
-          `that ${one ? "leads" : "leads each of"} ${which} (GET /v1/cluster names it): the ` +
-          `leader elected next re-seeds this one (docs/reliability.md, "A damaged log")`,
+        `repaired the log in ${dataDir}: dropped the damaged log of ${which}, now recovering, ` +
+          `under a new store id; when the node starts, ${leaders} it (the other partitions are ` +
+          `as they were)`,
       );
       return ExitStatus.Ok;
     }

@@ -1,8 +1,9 @@
 /**
  * `kahuna repair --data-dir DIR` (docs/reliability.md, "A damaged log"): the log engine's
  * repair on `DIR/log`, for a node that refuses to start because records of some partitions are
- * damaged. Their logs are dropped and the partitions marked recovering, so that when the node
- * starts their leaders re-seed it, as they re-seed a node that lost its storage.
+ * damaged. Their logs are dropped and the partitions marked recovering, and the node gets a new
+ * store id, so that when it starts its peers forget what they knew of its logs and the leaders
+ * re-seed it, as they re-seed a node that lost its storage.
  *
  * Invariants: the data directory's lock is held for the whole repair, so no node runs on the
  * log while it is rewritten (a node holding it is refused with `kahuna serve`'s words); nothing
@@ -75,7 +76,7 @@ function repairLocked(dataDir: string): RepairOutcome {
   const fs = new NodeFileSystem(join(dataDir, logDirName));
   let dropped: number[];
   try {
-    dropped = LogEngine.repair(fs).dropped;
+    dropped = LogEngine.repair(fs, newStoreId()).dropped;
   } catch (error) {
     if (error instanceof StorageCorruptError) {
       return { kind: "failed", message: unmendable(dataDir, error) };
@@ -115,4 +116,13 @@ function unmendable(dataDir: string, error: StorageCorruptError): string {
     "and start the node empty, as a node that lost its storage: its peers re-seed every " +
     'partition (docs/reliability.md, "A node that lost its storage").';
   return `cannot repair the log in ${dataDir}: ${why}${instead}`;
+}
+
+/**
+ * A store id for the repaired log, drawn as a node's first start draws one (64 random bits, 16
+ * hex digits): under it, the peers forget what they knew of this node's logs and re-seed it.
+ */
+function newStoreId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
