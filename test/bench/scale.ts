@@ -5,12 +5,11 @@
  *   bun test/bench/scale.ts partitions [--duration 10s] [--list 1,4,16,64]
  *     persistent and ephemeral lock-unlock throughput (64 binary clients) per partition count
  *   bun test/bench/scale.ts locks [--locks 1000000] [--partitions 16]
- *     fills the cluster with held persistent locks, then reports memory per node, database
- *     and snapshot sizes, the catch-up time of a node restarted after missing writes, and the
+ *     fills the cluster with held persistent locks, then reports memory per node, log segment
+ *     and snapshot file sizes, the catch-up time of a node restarted after missing writes, and the
  *     time a full-cluster restart takes until every partition answers again
  */
-import { Database } from "bun:sqlite";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -89,21 +88,20 @@ function fileMb(path: string): number {
   }
 }
 
-function storageMb(dataDir: string): { dbMb: number; snapshotMb: number; snapshots: number } {
-  const files = ["kahuna.sqlite", "kahuna.sqlite-wal"].map((f) => join(dataDir, f));
-  const dbMb = files.reduce((sum, f) => sum + fileMb(f), 0);
-  const db = new Database(files[0]!, { readonly: true });
-  try {
-    const row = db.prepare(
-      "SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM snapshots",
-    ).get() as {
-      n: number;
-      bytes: number;
-    };
-    return { dbMb, snapshotMb: row.bytes / 2 ** 20, snapshots: row.n };
-  } finally {
-    db.close();
+/** The log's size on disk: its segments, and its snapshot files (one per partition at most). */
+function storageMb(dataDir: string): { logMb: number; snapshotMb: number; snapshots: number } {
+  const logDir = join(dataDir, "log");
+  let logMb = 0;
+  let snapshotMb = 0;
+  let snapshots = 0;
+  for (const name of readdirSync(logDir)) {
+    if (name.endsWith(".log")) logMb += fileMb(join(logDir, name));
+    if (name.endsWith(".snap")) {
+      snapshotMb += fileMb(join(logDir, name));
+      snapshots += 1;
+    }
   }
+  return { logMb, snapshotMb, snapshots };
 }
 
 /** Takes `count` persistent locks named scale/<offset+i> with a 24 h lease, `inflight` at a time. */
@@ -198,8 +196,8 @@ async function millionLocks(): Promise<void> {
     console.log(
       `node ${n.id}: RSS ${before[i]!.toFixed(0)} MB empty → ${
         rssMb(n.process.pid).toFixed(0)
-      } MB; database ` +
-        `${s.dbMb.toFixed(1)} MB; ${s.snapshots} snapshots, ${s.snapshotMb.toFixed(1)} MB`,
+      } MB; log segments ` +
+        `${s.logMb.toFixed(1)} MB; ${s.snapshots} snapshots, ${s.snapshotMb.toFixed(1)} MB`,
     );
   });
 

@@ -1,7 +1,8 @@
 /**
- * Issue 2 §9: the same sources serve under Deno (node:sqlite, Deno.serve), and pass the same
- * REST smoke checks as under Bun, and the same dashboard page; a Deno node keeps persistent
- * locks across kill -9.
+ * Issue 2 §9: the same sources serve under Deno (the log engine over node:fs, Deno.serve), and
+ * pass the same REST smoke checks as under Bun, and the same dashboard page; a Deno node keeps
+ * persistent locks across kill -9 (its data directory's lock is still node:sqlite's), and
+ * migrates a kahuna.sqlite data directory (test/e2e/migration.test.ts).
  */
 import { afterAll, expect, test } from "bun:test";
 import { type ServerProcess, startServer } from "../helpers/server.ts";
