@@ -489,16 +489,23 @@ export class NodeHost {
   }
 
   /**
-   * `group` no longer has `leader` as its leader: requests forwarded there for that group will
-   * most likely never be answered (it crashed, or was deposed). Their clients get an answer now,
-   * to retry with the new leader, instead of after the forward's timeout.
+   * `group` has a known leader, `leader`: requests forwarded for that group to another node
+   * will most likely never be answered (it crashed, or was deposed). Their clients get an
+   * answer now, to retry with the new leader, instead of after the forward's timeout.
+   *
+   * Only once another leader is *known*, never when this node merely lost sight of the old one
+   * (a pre-vote of its own, say): the old leader may still lead, and a forward delayed on the
+   * way would then run there after the client, told to retry, had retried and even unlocked,
+   * taking the lock again behind its back (fault run seed 1203: an acknowledged unlock
+   * undone). A leader other than the one forwarded to leads a later term, and an entry the old
+   * one appends in its own term can no longer commit after what the new one commits.
    */
-  private leaderGone(group: number, leader: NodeId): void {
+  private leaderKnown(group: number, leader: NodeId): void {
     for (const [id, forward] of this.forwarded) {
-      if (forward.to !== leader) continue;
+      if (forward.to === leader) continue;
       if (groupOf(forward.request.resource, this.groups.length) !== group) continue;
       this.forwarded.delete(id);
-      this.failForward(forward, `partition ${group} changed leader from ${leader}`);
+      this.failForward(forward, `partition ${group} changed leader from ${forward.to}`);
     }
   }
 
@@ -969,7 +976,9 @@ export class NodeHost {
       const was = { role: group.role, leader: group.leader };
       group.onRole(ready.softState.role, ready.softState.leader);
       this.roleChanged(group, was);
-      if (was.leader !== "" && was.leader !== group.leader) this.leaderGone(group.id, was.leader);
+      if (group.leader !== "" && group.leader !== was.leader) {
+        this.leaderKnown(group.id, group.leader);
+      }
     }
     group.onReadStates(ready.readStates);
     group.afterApply(nowMs);
