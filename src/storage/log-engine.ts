@@ -488,9 +488,9 @@ export class LogEngine implements LogStore {
     let removed = this.obsoleteFiles.length > 0;
     this.obsoleteFiles = [];
     // Only the oldest go, so that the segments kept are always consecutive: a gap is damage.
-    const live = this.liveSegments();
+    const oldestLive = this.oldestLiveSegment();
     const newest = this.active().seq;
-    while (this.segments[0]!.seq !== newest && !live.has(this.segments[0]!.seq)) {
+    while (this.segments[0]!.seq !== newest && this.segments[0]!.seq < oldestLive) {
       const segment = this.segments.shift()!;
       segment.file.close();
       this.fs.remove(segment.name);
@@ -498,23 +498,33 @@ export class LogEngine implements LogStore {
     }
     if (removed) this.fs.syncDirectory();
     const oldest = this.segments[0]!.seq;
-    if (mayRelocate && oldest <= newest - this.segmentsRetainedMax) {
-      this.relocate((run) => run.segment === oldest);
+    if (mayRelocate && oldest <= newest - this.segmentsRetainedMax) this.relocate(oldest);
+  }
+
+  /**
+   * The oldest segment any live entry is in. A group's runs lie in segments that never go back
+   * (each is written after the one before, and a relocation writes them all anew), so its
+   * first run's segment is its oldest: one look per group, however long its log.
+   */
+  private oldestLiveSegment(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const log of this.groups.values()) {
+      const first = log.runs[0];
+      if (first !== undefined) oldest = Math.min(oldest, first.segment);
     }
+    return oldest;
   }
 
-  private liveSegments(): Set<number> {
-    const live = new Set<number>();
-    for (const log of this.groups.values()) for (const run of log.runs) live.add(run.segment);
-    return live;
-  }
-
-  /** Writes again, at the end, the whole live log of every group with a run `holding`. */
-  private relocate(holding: (run: Run) => boolean): void {
+  /**
+   * Writes the whole live log again, at the end, for each group with entries in `through` or
+   * an older segment.
+   */
+  private relocate(through: number): void {
     const records: LogRecord[] = [];
     for (const group of [...this.groups.keys()].sort((a, b) => a - b)) {
       const log = this.groups.get(group)!;
-      if (!log.runs.some(holding)) continue;
+      const first = log.runs[0];
+      if (first === undefined || first.segment > through) continue;
       for (const run of splitEntries(this.readEntries(group, log))) {
         records.push(record(group, RecordType.entries, encodeEntries(run)));
       }
@@ -524,7 +534,7 @@ export class LogEngine implements LogStore {
 
   /** Repair: the whole log in the newest segment, so every older one goes. */
   private relocateAll(): void {
-    this.relocate(() => true);
+    this.relocate(Number.POSITIVE_INFINITY);
     this.collect(false);
   }
 
@@ -891,18 +901,18 @@ function dropFrom(log: GroupLog, index: number): void {
 
 /** Drops live entries at or below `index`. */
 function dropThrough(log: GroupLog, index: number): void {
-  while (log.runs.length > 0) {
-    const first = log.runs[0]!;
-    const end = first.first + first.count - 1;
-    if (end <= index) {
-      log.runs.shift();
-    } else {
-      if (first.first <= index) {
-        first.count = end - index;
-        first.first = index + 1;
-      }
-      return;
-    }
+  // One splice for the runs wholly dropped: a compaction may drop thousands at once.
+  let whole = 0;
+  while (whole < log.runs.length) {
+    const run = log.runs[whole]!;
+    if (run.first + run.count - 1 > index) break;
+    whole += 1;
+  }
+  if (whole > 0) log.runs.splice(0, whole);
+  const first = log.runs[0];
+  if (first !== undefined && first.first <= index) {
+    first.count = first.first + first.count - 1 - index;
+    first.first = index + 1;
   }
 }
 
