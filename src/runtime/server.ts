@@ -72,7 +72,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let store: LogStore;
   try {
     migrate(runtime, options.dataDir, logger);
-    store = openStore(options.dataDir);
+    const engine = openStore(options.dataDir);
+    for (const torn of engine.tornTails) {
+      // The last append before a crash, never acknowledged: cut, and worth a line.
+      logger.warn("cut a torn tail of the log (the last write before a crash)", {
+        event: "logTornTail",
+        file: torn.file,
+        offset: torn.offset,
+        bytes: torn.bytes,
+      });
+    }
+    store = engine;
   } catch (error) {
     dirLock.release();
     throw error;
@@ -415,7 +425,7 @@ function migrate(runtime: RuntimeAdapter, dataDir: string, logger: Logger): void
 }
 
 /** The log in `dataDir/log`, replayed; damage stops the start with the engine's words. */
-function openStore(dataDir: string): LogStore {
+function openStore(dataDir: string): LogEngine {
   try {
     return LogEngine.open(openLogDirectory(dataDir));
   } catch (error) {

@@ -12,7 +12,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { groupOf } from "../../src/multiraft/partition.ts";
 import { TestCluster } from "../helpers/cluster.ts";
 import {
@@ -145,6 +145,28 @@ test(
     for (let i = 0; i < 10; i++) {
       expect(await holder(again.url, `flip/${i}`)).toMatchObject({ type: 4, owner: `owner-${i}` });
     }
+
+    // A torn tail: the newest segment ends in the first 20 bytes of a record (its header and
+    // the start of its payload), as a crash in the middle of an append leaves it. It is cut,
+    // with a warning, and every lock is still there.
+    await again.kill("SIGTERM");
+    const newest = join(dataDir, "log", segments(dataDir).at(-1)!);
+    const sound = readFileSync(newest);
+    writeFileSync(newest, Buffer.concat([sound, sound.subarray(16, 36)]));
+    const torn = await again.restart();
+    servers.push(torn);
+    for (let i = 0; i < 10; i++) {
+      expect(await holder(torn.url, `flip/${i}`)).toMatchObject({ type: 4, owner: `owner-${i}` });
+    }
+    await torn.kill("SIGTERM");
+    const log = await new Response(torn.process.stderr as ReadableStream).text();
+    expect(log).toMatch(
+      new RegExp(
+        `WARN +\\[node 1\\] cut a torn tail of the log \\(the last write before a crash\\) ` +
+          `event=logTornTail file=${basename(newest).replace(".", "\\.")} ` +
+          `offset=${sound.length} bytes=20`,
+      ),
+    );
   },
   60_000,
 );
