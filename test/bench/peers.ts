@@ -7,13 +7,26 @@
  * Redis and a 3-node kahuna cluster on 127.0.0.1 (data under /tmp, ports the OS picks), and
  * runs the same lock-unlock workload (src/bench/runner.ts) against each: `--concurrency`
  * clients for `--duration`, `--rounds` times, systems interleaved within each round so that
- * background load hits them alike; then one client alone for the acquire latency. It prints
- * the medians and writes them between the markers of docs/performance.md.
+ * background load hits them alike; then one client alone for the acquire latency. Beside them,
+ * the ceilings kahuna's figures are judged against: 3 no-op HTTP servers (fixtures/noop-http.ts)
+ * driven by the same REST client, and this disk's fdatasync latency, measured each round in the
+ * directory the clusters keep their data in. It prints the medians and writes them between the
+ * markers of docs/performance.md.
  *
  * Not a test: nothing here asserts speed. Every process it starts is stopped at the end.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -177,10 +190,51 @@ async function startRedis(): Promise<number> {
   return port;
 }
 
+/** Three no-op HTTP servers, one per kahuna node, so REST clients spread over them alike. */
+async function startNoop(): Promise<string[]> {
+  const urls: string[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const port = await freePort();
+    spawn(`noop ${i}`, [bunBin, join(repoRoot, "test/bench/fixtures/noop-http.ts"), String(port)]);
+    urls.push(`http://127.0.0.1:${port}`);
+  }
+  for (const url of urls) {
+    await waitFor(`no-op server at ${url}`, async () => (await fetch(`${url}/`)).status === 404);
+  }
+  return urls;
+}
+
+/** fdatasync latency of this disk, as the log engine pays it: one small append, one sync. */
+type FsyncProbe = { readonly p50Ms: number; readonly p99Ms: number; readonly syncs: number };
+
+const fsyncProbeSyncs = 500;
+const fsyncProbeRecordBytes = 256;
+
+function probeFsync(directory: string): FsyncProbe {
+  const path = join(directory, "fsync-probe");
+  const fd = openSync(path, "w");
+  const record = new Uint8Array(fsyncProbeRecordBytes).fill(0x6b);
+  const took: number[] = [];
+  try {
+    for (let i = 0; i < fsyncProbeSyncs; i++) {
+      const started = performance.now();
+      writeSync(fd, record);
+      fdatasyncSync(fd);
+      took.push(performance.now() - started);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+  took.sort((a, b) => a - b);
+  const at = (q: number) => took[Math.min(took.length - 1, Math.floor(q * took.length))]!;
+  return { p50Ms: at(0.5), p99Ms: at(0.99), syncs: took.length };
+}
+
 type Config = {
   readonly label: string;
-  readonly system: "kahuna" | "etcd" | "redis";
-  readonly durability: "persistent" | "ephemeral";
+  readonly system: "kahuna" | "etcd" | "redis" | "no-op";
+  readonly durability: "persistent" | "ephemeral" | "none";
   readonly protocol: string;
   readonly target: BenchTarget;
   readonly kahunaDurability: Durability;
@@ -263,6 +317,7 @@ function fmt(n: number): string {
 function renderResults(
   loaded: Row[],
   single: Row[],
+  fsyncs: readonly FsyncProbe[],
   startedAt: Date,
   startLoad: string,
   command: string,
@@ -278,6 +333,7 @@ function renderResults(
       : `${(pick(summary(a)) / pick(summary(b))).toFixed(1)}×`;
   const etcd = byLabel(loaded, "etcd");
   const redis = byLabel(loaded, "redis");
+  const noop = byLabel(loaded, "no-op http");
   const lines = [
     `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: \`${command}\``,
     "",
@@ -288,7 +344,7 @@ function renderResults(
     `${version(["etcd", "--version"])}, ${
       version(["redis-server", "--version"]).split(" ").slice(0, 3).join(" ")
     }. ` +
-    "Every process (3 kahuna nodes, 3 etcd nodes, Redis, and the benchmark client itself) shares these cores, " +
+    "Every process (3 kahuna nodes, 3 etcd nodes, Redis, 3 no-op HTTP servers, and the benchmark client itself) shares these cores, " +
     `with whatever else the machine runs (load average ${startLoad} at the start of the run, ` +
     `${loadavg().map((l) => l.toFixed(2)).join(", ")} at the end: 1, 5, 15 min).`,
     "",
@@ -302,9 +358,12 @@ function renderResults(
     "within each round; the figures are the medians of the rounds. An op is one request; a cycle is one lock " +
     "taken and released (kahuna and Redis: 2 requests; etcd: lease grant + txn + lease revoke = 3 HTTP calls).",
     "",
-    "Durability: kahuna persistent = committed by a majority and fsynced on each (SQLite WAL, synchronous=FULL); " +
+    "Durability: kahuna persistent = committed by a majority and fdatasynced on each (kahuna's log engine: " +
+    "one append and one fdatasync per flush, for every partition of the node); " +
     "etcd default = fsync of its WAL on every commit; kahuna ephemeral = the partition leader's memory only; " +
-    "Redis default = memory, background RDB snapshots, no per-write fsync.",
+    "Redis default = memory, background RDB snapshots, no per-write fsync. " +
+    "The no-op HTTP row is 3 Bun.serve processes that read each request and answer it without lock work " +
+    "(test/bench/fixtures/noop-http.ts), driven by the REST client kahuna's REST rows use: their ceiling.",
     "",
     `### ${concurrency} concurrent clients`,
     "",
@@ -331,6 +390,13 @@ function renderResults(
         peer?.config.system ?? "(not run)"
       }: ${ratio(row, peer, (s) => s.cyclesPerSec)}`,
     );
+    if (row.config.protocol === "REST" && noop !== undefined) {
+      lines.push(
+        `- kahuna ${row.config.durability} over REST / no-op HTTP: ${
+          ratio(row, noop, (s) => s.cyclesPerSec)
+        }`,
+      );
+    }
   }
   lines.push(
     "",
@@ -347,6 +413,28 @@ function renderResults(
       } | ` +
         `${s.acquireP99Ms.toFixed(3)} | ${fmt(s.cyclesPerSec)} |`,
     );
+  }
+  if (fsyncs.length > 0) {
+    const p50 = median(fsyncs.map((f) => f.p50Ms));
+    const p99 = median(fsyncs.map((f) => f.p99Ms));
+    lines.push(
+      "",
+      `### This disk's fdatasync (${fsyncProbeSyncs} appends of ${fsyncProbeRecordBytes} bytes, ` +
+        "each followed by fdatasync, in the clusters' data directory, once per round)",
+      "",
+      `p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms (medians of the rounds; p50 per round: ${
+        fsyncs.map((f) => f.p50Ms.toFixed(3)).join(", ")
+      } ms).`,
+    );
+    const persistent = byLabel(single, "kahuna persistent binary");
+    if (persistent !== undefined && p50 > 0) {
+      lines.push(
+        "",
+        `One client's persistent TryLock p50 over binary / fdatasync p50: ${
+          (summary(persistent).acquireP50Ms / p50).toFixed(1)
+        }×`,
+      );
+    }
   }
   return lines.join("\n");
 }
@@ -372,9 +460,10 @@ async function main(): Promise<void> {
   const command = `bun test/bench/peers.ts ${process.argv.slice(2).join(" ")}`.trim();
   ensurePeersInstalled();
   console.error(`starting etcd ×3, redis, kahuna ×3 under ${root}`);
-  const [etcdUrls, redisPort, cluster] = await Promise.all([
+  const [etcdUrls, redisPort, noopUrls, cluster] = await Promise.all([
     startEtcd(),
     startRedis(),
+    startNoop(),
     startKahunaCluster({
       root,
       partitions: Number(values.partitions),
@@ -390,6 +479,7 @@ async function main(): Promise<void> {
   const systemPids = {
     etcd: pidsOf("etcd"),
     redis: pidsOf("redis"),
+    noop: pidsOf("noop"),
     kahuna: kahuna.map((n) => n.process.pid),
   };
   const timeoutMs = 10_000;
@@ -470,18 +560,34 @@ async function main(): Promise<void> {
       kahunaDurability: Durability.Ephemeral,
       pids: systemPids.kahuna,
     },
+    {
+      label: "no-op http",
+      system: "no-op",
+      durability: "none",
+      protocol: "REST",
+      target: restTarget(noopUrls, timeoutMs),
+      kahunaDurability: Durability.Ephemeral,
+      pids: systemPids.noop,
+    },
   ];
   const wanted = values.systems?.split(",").map((label) => label.trim());
   const chosen = configs.filter((config) => wanted === undefined || wanted.includes(config.label));
   const loaded: Row[] = chosen.map((config) => ({ config, runs: [] }));
   const single: Row[] = values["no-single"] ? [] : chosen.map((config) => ({ config, runs: [] }));
+  const fsyncs: FsyncProbe[] = [];
   for (let round = 1; round <= rounds; round++) {
     console.error(`round ${round} of ${rounds}`);
+    const probe = probeFsync(root);
+    fsyncs.push(probe);
+    console.error(
+      `  fdatasync of ${probe.syncs} appends: p50 ${probe.p50Ms.toFixed(3)} ms, ` +
+        `p99 ${probe.p99Ms.toFixed(3)} ms`,
+    );
     for (const row of loaded) row.runs.push(await measure(row.config, concurrency, durationMs));
     for (const row of single) row.runs.push(await measure(row.config, 1, singleMs));
   }
   for (const config of configs) await config.target.close();
-  const results = renderResults(loaded, single, startedAt, startLoad, command);
+  const results = renderResults(loaded, single, fsyncs, startedAt, startLoad, command);
   console.log(results);
   writeDoc(values.out!, results);
   console.error(`wrote ${values.out}`);
