@@ -2,7 +2,8 @@
  * Where a benchmark's CPU goes, in CPU time per op: starts a settled 3-node cluster, runs
  * one `kahuna bench` workload against it (binary protocol, each request to its partition's
  * leader) and reads each process's user and system CPU from /proc before and after, with
- * each node's rate of fsyncs, peer frames, Raft messages and entries from /metrics.
+ * each node's rate of fsyncs, peer frames, Raft messages and entries from /metrics, and how
+ * long each node's event loop stood still in its log writes (append and fdatasync).
  *
  *   bun test/bench/cpu-per-op.ts [--durability persistent|ephemeral] [--concurrency 64]
  *        [--duration 10s] [--rounds 1]
@@ -36,13 +37,14 @@ const counters = [
   "kahuna_peer_frames_sent_total",
   "kahuna_raft_messages_sent_total",
   "kahuna_entries_persisted_total",
+  "kahuna_storage_fsync_duration_seconds_sum",
 ] as const;
 
 async function metrics(url: string): Promise<number[]> {
   const text = await (await fetch(`${url}/metrics`)).text();
   // A counter with labels (per peer) is summed over them.
   return counters.map((name) =>
-    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, "gm"))]
+    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "gm"))]
       .reduce((sum, match) => sum + Number(match[1]), 0)
   );
 }
@@ -103,11 +105,20 @@ async function main(): Promise<void> {
             .join(" ")
         }, client ${((bench.user + bench.system) / 1e6 / wallS * 100).toFixed(0)}%`,
       );
+      const rates = metricsAfter.map((after, i) =>
+        after.map((v, k) => (v - metricsBefore[i]![k]!) / wallS)
+      );
+      const counted = counters.slice(0, 4);
       console.log(
-        `  per node per second (${counters.map((c) => c.slice(7, -6)).join(", ")}): ` +
-          metricsAfter.map((after, i) =>
-            after.map((v, k) => ((v - metricsBefore[i]![k]!) / wallS).toFixed(0)).join("/")
-          ).join("  "),
+        `  per node per second (${counted.map((c) => c.slice(7, -6)).join(", ")}): ` +
+          rates.map((r) => r.slice(0, 4).map((v) => v.toFixed(0)).join("/")).join("  "),
+      );
+      console.log(
+        "  log writes (append + fdatasync, the loop stands still): " +
+          rates.map((r, i) =>
+            `node ${i + 1} mean ${(r[4]! / Math.max(r[0]!, 1e-9) * 1000).toFixed(3)} ms, ` +
+            `${(r[4]! * 100).toFixed(0)}% of the time`
+          ).join(", "),
       );
     }
     await target.close();

@@ -5,9 +5,11 @@
  *   bun test/bench/scale.ts partitions [--duration 10s] [--list 1,4,16,64]
  *     persistent and ephemeral lock-unlock throughput (64 binary clients) per partition count
  *   bun test/bench/scale.ts locks [--locks 1000000] [--partitions 16]
- *     fills the cluster with held persistent locks, then reports memory per node, log segment
- *     and snapshot file sizes, the catch-up time of a node restarted after missing writes, and the
- *     time a full-cluster restart takes until every partition answers again
+ *     fills the cluster with held persistent locks, then reports memory per node (RSS, and the
+ *     JavaScript heap in use per held lock), log segment and snapshot file sizes, the catch-up
+ *     time of a node restarted after missing writes, the time a full-cluster restart takes until
+ *     every partition answers again, and the time a follower whose data directory was wiped
+ *     takes until it is re-seeded and holds everything its leaders committed
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -157,8 +159,59 @@ async function fill(
 }
 
 type Status = {
-  partitions: { group: number; role: string; commit: number; applied: number; locks: number }[];
+  partitions: {
+    group: number;
+    role: string;
+    commit: number;
+    applied: number;
+    locks: number;
+    recovering?: true;
+  }[];
 };
+
+/**
+ * The JavaScript heap a node has in use (kahuna_heap_used_bytes), the least of a few readings
+ * half a second apart: a reading between collections counts garbage too.
+ */
+async function heapUsedMb(url: string): Promise<number> {
+  let least = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 6; i++) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const bytes = Number(/^kahuna_heap_used_bytes (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+    if (Number.isFinite(bytes)) least = Math.min(least, bytes);
+    await Bun.sleep(500);
+  }
+  return least / 2 ** 20;
+}
+
+/** Waits until `node` has applied every leader's commit and recovers no partition. */
+async function caughtUp(
+  c: BenchCluster,
+  node: number,
+  partitions: number,
+  since: number,
+): Promise<void> {
+  const others = c.nodes.filter((_, i) => i !== node);
+  for (;;) {
+    const leaderCommits = new Map<number, number>();
+    for (const other of others) {
+      for (const p of (await status(other.url).catch(() => ({ partitions: [] }))).partitions) {
+        if (p.role === "leader") leaderCommits.set(p.group, p.commit);
+      }
+    }
+    const s = await status(c.nodes[node]!.url).catch(() => undefined);
+    const behind = s === undefined || leaderCommits.size < partitions
+      ? partitions
+      : s.partitions.filter((p) =>
+        p.recovering === true || p.applied < (leaderCommits.get(p.group) ?? 0)
+      ).length;
+    if (behind === 0) return;
+    if (performance.now() - since > 600_000) {
+      throw new Error(`node ${c.nodes[node]!.id} did not catch up within 10 minutes`);
+    }
+    await Bun.sleep(100);
+  }
+}
 
 async function status(url: string): Promise<Status> {
   return await (await fetch(`${url}/v1/cluster`)).json() as Status;
@@ -180,6 +233,8 @@ async function millionLocks(): Promise<void> {
   cluster = await startKahunaCluster({ root, partitions });
   const c = cluster;
   const before = c.nodes.map((n) => rssMb(n.process.pid));
+  const heapBefore = await Promise.all(c.nodes.map((n) => heapUsedMb(n.url)));
+  const perLock = (mb: number, locks: number) => Math.round(mb * 2 ** 20 / locks);
   const laterCount = Math.max(1, Math.floor(count / 10));
   console.error(
     `filling ${count} persistent locks (${inflight} in flight, ${partitions} partitions)`,
@@ -191,12 +246,15 @@ async function millionLocks(): Promise<void> {
     } locks/s)`,
   );
   console.log(`held locks counted by the leaders: ${await heldLocks(c)}`);
+  const heapAfterFill = await Promise.all(c.nodes.map((n) => heapUsedMb(n.url)));
   c.nodes.forEach((n, i) => {
     const s = storageMb(n.dataDir);
     console.log(
       `node ${n.id}: RSS ${before[i]!.toFixed(0)} MB empty → ${
         rssMb(n.process.pid).toFixed(0)
-      } MB; log segments ` +
+      } MB; heap in use ${heapBefore[i]!.toFixed(0)} → ${heapAfterFill[i]!.toFixed(0)} MB (${
+        perLock(heapAfterFill[i]! - heapBefore[i]!, count)
+      } bytes per lock); log segments ` +
         `${s.logMb.toFixed(1)} MB; ${s.snapshots} snapshots, ${s.snapshotMb.toFixed(1)} MB`,
     );
   });
@@ -251,7 +309,28 @@ async function millionLocks(): Promise<void> {
         c.nodes.map((n) => rssMb(n.process.pid).toFixed(0)).join(", ")
       } MB`,
   );
-  console.log(`held locks after the restart: ${await heldLocks(c)}`);
+  const held = await heldLocks(c);
+  console.log(`held locks after the restart: ${held}`);
+  const heapAfterRestart = await Promise.all(c.nodes.map((n) => heapUsedMb(n.url)));
+  console.log(
+    `heap in use after the restart: ${
+      heapAfterRestart.map((mb) => `${mb.toFixed(0)} MB`).join(", ")
+    } (${heapAfterRestart.map((mb, i) => perLock(mb - heapBefore[i]!, held)).join(", ")} ` +
+      "bytes per held lock, over each node's heap when empty)",
+  );
+
+  // A wiped follower: node 3 stops, loses its data directory, and starts empty.
+  await c.stopNode("3");
+  rmSync(c.nodes[2]!.dataDir, { recursive: true, force: true });
+  const wiped = performance.now();
+  await c.startNode("3");
+  await caughtUp(c, 2, partitions, wiped);
+  console.log(
+    `wiped follower: node 3 started on an empty data directory and was re-seeded, recovering ` +
+      `no partition and holding every commit, in ${
+        ((performance.now() - wiped) / 1000).toFixed(1)
+      } s (RSS ${rssMb(c.nodes[2]!.process.pid).toFixed(0)} MB)`,
+  );
 }
 
 try {
