@@ -55,7 +55,7 @@ for (const durability of [Durability.Persistent, Durability.Ephemeral]) {
       // Whichever job came third (the server picks the order) started only after one of the
       // first two had finished.
       const [a, b, third] = [...spans].sort((x, y) => x.start - y.start);
-      expect(third.start).toBeGreaterThanOrEqual(Math.min(a.end, b.end));
+      expect(third!.start).toBeGreaterThanOrEqual(Math.min(a!.end, b!.end));
       expect(new Set(tokens).size).toBe(3);
       expect(await client.get(resource, durability)).toBeNull();
     },
